@@ -1,0 +1,2 @@
+// iothub-wasm/codec: MQTT 3.1.1 packets in mqtt-packet's shape, encoded and decoded by the WebAssembly core.
+export {};

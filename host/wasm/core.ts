@@ -1,0 +1,67 @@
+// Loads the core (build/<profile>.wasm) with no imports and gives the host typed access to its linear memory.
+// The host stays thin: it copies bytes in and out; every protocol decision is made by the core.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export type Profile = 'gateway' | 'mcu';
+
+/** The raw exports of the core, as numbers and offsets (see boards/README.md). */
+export type CoreExports = Record<string, (...args: number[]) => number> & { memory: WebAssembly.Memory };
+
+const modules = new Map<Profile, WebAssembly.Module>();
+
+/** The path of the built module for a profile. */
+export function wasmPath(profile: Profile = 'gateway'): string {
+  return fileURLToPath(new URL(`../../../build/${profile}.wasm`, import.meta.url));
+}
+
+/** Compiled once per process and profile; instances are cheap and independent. */
+export function coreModule(profile: Profile = 'gateway'): WebAssembly.Module {
+  let m = modules.get(profile);
+  if (!m) {
+    m = new WebAssembly.Module(readFileSync(wasmPath(profile)));
+    modules.set(profile, m);
+  }
+  return m;
+}
+
+/** One instance of the core: its own memory, its own state. */
+export class Core {
+  readonly exports: CoreExports;
+  readonly memory: WebAssembly.Memory;
+  readonly profile: Profile;
+  /** Start of the host↔core argument window, and its size. */
+  readonly io: number;
+  readonly ioCapacity: number;
+  private u8cache: Uint8Array;
+  private bufcache: Buffer;
+
+  constructor(profile: Profile = 'gateway') {
+    this.profile = profile;
+    const instance = new WebAssembly.Instance(coreModule(profile), {});
+    this.exports = instance.exports as unknown as CoreExports;
+    this.memory = this.exports.memory;
+    this.u8cache = new Uint8Array(this.memory.buffer);
+    this.bufcache = Buffer.from(this.memory.buffer);
+    this.io = this.exports.io_ptr();
+    this.ioCapacity = this.exports.io_capacity();
+  }
+
+  /** A view of the whole linear memory (the memory never grows, so the view stays valid). */
+  get u8(): Uint8Array { return this.u8cache; }
+  /** The same memory as a Buffer, for fast UTF-8 reads and writes. */
+  get buf(): Buffer { return this.bufcache; }
+
+  u32(ptr: number): number { return (this.u8cache[ptr] | (this.u8cache[ptr + 1] << 8) | (this.u8cache[ptr + 2] << 16) | (this.u8cache[ptr + 3] << 24)) >>> 0; }
+  i32(ptr: number): number { return this.u32(ptr) | 0; }
+
+  /** Reads a UTF-8 string out of linear memory. */
+  utf8(ptr: number, len: number): string { return this.bufcache.toString('utf8', ptr, ptr + len); }
+
+  /** The stable name of a status code, read from the core's static data. */
+  statusName(code: number): string {
+    const ptr = this.exports.status_name(code);
+    const bytes = this.u32(ptr - 4);
+    return this.bufcache.toString('utf16le', ptr, ptr + bytes);
+  }
+}
