@@ -21,3 +21,7 @@ export function status_name(code: i32): usize { return changetype<usize>(statusN
 
 /** End of static data: everything the core will ever use lies below this address. */
 export function layout_heap_base(): usize { return __heap_base; }
+
+export * from "./mqtt/abi";
+export * from "./crypto/abi";
+export * from "./iothub/abi";
