@@ -1,0 +1,93 @@
+// The streaming decoder: bytes arrive in any pieces (one at a time, or many packets in one read) and packets
+// come out exactly as if they had arrived whole. It owns the receive buffer; decoded fields are views into it,
+// valid until the host next asks for the receive window.
+//
+//   host:  ptr = rxWindow(); write up to rxSpace() bytes at ptr; rxCommit(n);
+//          while ((t = decodeNext(p)) > 0) { use p }      // 0: need more bytes; < 0: stream is broken
+import { OK } from "../status";
+import { RX_CAPACITY } from "../profile";
+import { Packet } from "./packet";
+import { E_PACKET_TOO_LARGE } from "./status";
+import { checkFirstByte, decodeBody } from "./decoder";
+import { readVarint, varintValue } from "./varint";
+
+const RX: usize = memory.data(RX_CAPACITY, 16);
+let rxStart: i32 = 0; // first byte of the next undecoded packet
+let rxEnd: i32 = 0; // end of the bytes received so far
+let failure: i32 = OK; // a malformed stream stays refused until reset (MQTT: close the connection)
+
+export function rxBuffer(): usize { return RX; }
+
+/** Where the host writes the next received bytes. Moves pending bytes to the front first. */
+export function rxWindow(): usize {
+  if (rxStart > 0) {
+    const pending = rxEnd - rxStart;
+    if (pending > 0) memory.copy(RX, RX + <usize>rxStart, <usize>pending);
+    rxEnd = pending;
+    rxStart = 0;
+  }
+  return RX + <usize>rxEnd;
+}
+
+/** How many bytes fit at rxWindow(). */
+export function rxSpace(): i32 { return RX_CAPACITY - rxEnd + rxStart; }
+
+/** The host wrote `n` bytes at rxWindow(). Returns the bytes now buffered, or E_BAD_ARGUMENT-style refusal. */
+export function rxCommit(n: i32): i32 {
+  if (n < 0 || rxEnd + n > RX_CAPACITY) return -1; // E_BAD_ARGUMENT
+  rxEnd += n;
+  return rxEnd - rxStart;
+}
+
+/** Bytes received but not yet decoded. */
+export function rxPending(): i32 { return rxEnd - rxStart; }
+
+/** Forgets buffered bytes and any failure: for a new connection. */
+export function rxReset(): void {
+  rxStart = 0;
+  rxEnd = 0;
+  failure = OK;
+}
+
+/**
+ * Decodes the next complete packet into `p`: its type (1..14), 0 when more bytes are needed, or the status of
+ * the first malformed packet (returned again on every call until rxReset).
+ */
+export function decodeNext(p: Packet): i32 {
+  if (failure != OK) return failure;
+  const avail = rxEnd - rxStart;
+  if (avail <= 0) return 0;
+  const at = RX + <usize>rxStart;
+  const first = <u32>load<u8>(at);
+  let r = checkFirstByte(first);
+  if (r != OK) return (failure = r);
+  const vlen = readVarint(at + 1, avail - 1);
+  if (vlen < 0) return (failure = vlen);
+  if (vlen == 0) return 0;
+  const rem = varintValue;
+  const total = <u64>1 + <u64>vlen + <u64>rem;
+  if (total > <u64>RX_CAPACITY) return (failure = E_PACKET_TOO_LARGE);
+  if (<i32>total > avail) return 0;
+  r = decodeBody(p, first, at + 1 + <usize>vlen, rem);
+  if (r != OK) return (failure = r);
+  rxStart += <i32>total;
+  return <i32>(first >> 4);
+}
+
+/**
+ * Decodes one packet from [ptr, ptr+len) without buffering: the bytes it used, 0 if the packet is not complete,
+ * or a status. For hosts that frame packets themselves, and for core-level benchmarks.
+ */
+export function decodeAt(p: Packet, ptr: usize, len: i32, maxSize: i32): i32 {
+  if (len <= 0) return 0;
+  const first = <u32>load<u8>(ptr);
+  let r = checkFirstByte(first);
+  if (r != OK) return r;
+  const vlen = readVarint(ptr + 1, len - 1);
+  if (vlen <= 0) return vlen;
+  const total = <u64>1 + <u64>vlen + <u64>varintValue;
+  if (total > <u64>maxSize) return E_PACKET_TOO_LARGE;
+  if (<i32>total > len) return 0;
+  r = decodeBody(p, first, ptr + 1 + <usize>vlen, varintValue);
+  return r != OK ? r : <i32>total;
+}

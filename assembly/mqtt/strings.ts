@@ -1,0 +1,76 @@
+// MQTT string rules: well-formed UTF-8 without U+0000 (MQTT-1.5.3), PUBLISH topic names without wildcards,
+// topic filters with wildcards only where MQTT-4.7.1 allows them.
+import { OK } from "../status";
+import {
+  E_UTF8_INVALID, E_UTF8_NULL, E_TOPIC_EMPTY, E_TOPIC_WILDCARD, E_TOPIC_FILTER_INVALID,
+} from "./status";
+
+/** OK if [ptr, ptr+len) is well-formed UTF-8 with no U+0000; otherwise the rule it breaks. */
+export function validateUtf8(ptr: usize, len: u32): i32 {
+  let i: usize = 0;
+  const n = <usize>len;
+  while (i < n) {
+    const b0 = <u32>load<u8>(ptr + i);
+    if (b0 < 0x80) {
+      if (b0 == 0) return E_UTF8_NULL;
+      i++;
+      continue;
+    }
+    if (b0 < 0xC2) return E_UTF8_INVALID; // continuation byte first, or overlong 2-byte form (C0, C1)
+    if (b0 < 0xE0) {
+      if (i + 1 >= n) return E_UTF8_INVALID;
+      if ((<u32>load<u8>(ptr + i + 1) & 0xC0) != 0x80) return E_UTF8_INVALID;
+      i += 2;
+      continue;
+    }
+    if (b0 < 0xF0) {
+      if (i + 2 >= n) return E_UTF8_INVALID;
+      const b1 = <u32>load<u8>(ptr + i + 1);
+      const b2 = <u32>load<u8>(ptr + i + 2);
+      if ((b1 & 0xC0) != 0x80 || (b2 & 0xC0) != 0x80) return E_UTF8_INVALID;
+      if (b0 == 0xE0 && b1 < 0xA0) return E_UTF8_INVALID; // overlong
+      if (b0 == 0xED && b1 >= 0xA0) return E_UTF8_INVALID; // UTF-16 surrogate D800..DFFF
+      i += 3;
+      continue;
+    }
+    if (b0 < 0xF5) {
+      if (i + 3 >= n) return E_UTF8_INVALID;
+      const b1 = <u32>load<u8>(ptr + i + 1);
+      const b2 = <u32>load<u8>(ptr + i + 2);
+      const b3 = <u32>load<u8>(ptr + i + 3);
+      if ((b1 & 0xC0) != 0x80 || (b2 & 0xC0) != 0x80 || (b3 & 0xC0) != 0x80) return E_UTF8_INVALID;
+      if (b0 == 0xF0 && b1 < 0x90) return E_UTF8_INVALID; // overlong
+      if (b0 == 0xF4 && b1 >= 0x90) return E_UTF8_INVALID; // beyond U+10FFFF
+      i += 4;
+      continue;
+    }
+    return E_UTF8_INVALID;
+  }
+  return OK;
+}
+
+/** A PUBLISH topic name: non-empty, valid UTF-8, no wildcard characters. */
+export function validateTopicName(ptr: usize, len: u32): i32 {
+  if (len == 0) return E_TOPIC_EMPTY;
+  for (let i: usize = 0; i < <usize>len; i++) {
+    const c = load<u8>(ptr + i);
+    if (c == 0x2B || c == 0x23) return E_TOPIC_WILDCARD; // '+' '#'
+  }
+  return validateUtf8(ptr, len);
+}
+
+/** A topic filter: non-empty, valid UTF-8, '+' alone in its level, '#' alone in the last level. */
+export function validateTopicFilter(ptr: usize, len: u32): i32 {
+  if (len == 0) return E_TOPIC_FILTER_INVALID;
+  const n = <usize>len;
+  for (let i: usize = 0; i < n; i++) {
+    const c = load<u8>(ptr + i);
+    if (c == 0x2B || c == 0x23) {
+      const startsLevel = i == 0 || load<u8>(ptr + i - 1) == 0x2F;
+      const endsLevel = i + 1 == n || load<u8>(ptr + i + 1) == 0x2F;
+      if (!startsLevel || !endsLevel) return E_TOPIC_FILTER_INVALID;
+      if (c == 0x23 && i + 1 != n) return E_TOPIC_FILTER_INVALID;
+    }
+  }
+  return validateUtf8(ptr, len);
+}

@@ -1,0 +1,121 @@
+// PacketDecoder: a streaming MQTT decoder backed by its own instance of the core. Chunks of any size go in;
+// mqtt-packet-shaped packets come out, exactly as if every packet had arrived whole.
+import { Core, type Profile } from '../wasm/core.js';
+import { MqttProtocolError } from './errors.js';
+import { F, RECORD_WORDS } from './record.js';
+import { COMMANDS, type Packet } from './packet.js';
+
+export class PacketDecoder {
+  private readonly core: Core;
+  private readonly rec: Uint32Array;
+
+  constructor(options: { profile?: Profile } = {}) {
+    this.core = new Core(options.profile ?? 'gateway');
+    this.rec = new Uint32Array(this.core.memory.buffer, this.core.exports.mqtt_decoded_ptr(), RECORD_WORDS);
+  }
+
+  /** The largest packet this decoder accepts (header included). */
+  get maxPacketSize(): number { return this.core.exports.mqtt_rx_capacity(); }
+
+  /**
+   * Feeds received bytes; returns the packets they completed, in order. A malformed packet throws
+   * MqttProtocolError (its `packets` holds those decoded before it); the stream then stays refused until reset().
+   */
+  push(chunk: Uint8Array): Packet[] {
+    const ex = this.core.exports;
+    const out: Packet[] = [];
+    let off = 0;
+    for (;;) {
+      let t: number;
+      while ((t = ex.mqtt_decode_next()) > 0) out.push(this.read(t));
+      if (t < 0) {
+        const err = new MqttProtocolError(this.core.statusName(t), `malformed MQTT stream: ${this.core.statusName(t)}`, t);
+        err.packets = out;
+        throw err;
+      }
+      if (off >= chunk.length) return out;
+      const win = ex.mqtt_rx_window();
+      const n = Math.min(ex.mqtt_rx_space(), chunk.length - off);
+      // Cannot happen (oversized packets are refused from their header), but never spin.
+      if (n <= 0) throw new MqttProtocolError('MQTT_PACKET_TOO_LARGE', 'receive buffer full');
+      this.core.u8.set(off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n), win);
+      ex.mqtt_rx_commit(n);
+      off += n;
+    }
+  }
+
+  /** Forgets buffered bytes and a previous failure (a new connection). */
+  reset(): void { this.core.exports.mqtt_rx_reset(); }
+
+  private str(ptrField: number): string {
+    const ptr = this.rec[ptrField];
+    return this.core.buf.toString('utf8', ptr, ptr + this.rec[ptrField + 1]);
+  }
+
+  private bytes(ptrField: number): Buffer {
+    const ptr = this.rec[ptrField];
+    return Buffer.from(this.core.u8.subarray(ptr, ptr + this.rec[ptrField + 1]));
+  }
+
+  private read(type: number): Packet {
+    const r = this.rec;
+    const cmd = COMMANDS[type]!;
+    if (cmd === 'publish') {
+      const p: Record<string, unknown> = {
+        cmd, retain: r[F.retain] === 1, qos: r[F.qos], dup: r[F.dup] === 1, length: r[F.length],
+        topic: this.str(F.topicPtr), payload: this.bytes(F.payloadPtr),
+      };
+      if (r[F.qos] > 0) p.messageId = r[F.messageId];
+      return p as unknown as Packet;
+    }
+    const p: Record<string, unknown> = {
+      cmd, retain: false, qos: r[F.qos], dup: false, length: r[F.length], topic: null, payload: null,
+    };
+    switch (cmd) {
+      case 'connect': {
+        p.protocolId = this.str(F.protocolPtr);
+        p.protocolVersion = r[F.protocolLevel];
+        if (r[F.willFlag]) {
+          p.will = { retain: r[F.willRetain] === 1, qos: r[F.willQos], topic: this.str(F.willTopicPtr), payload: this.bytes(F.willPayloadPtr) };
+        }
+        p.clean = r[F.clean] === 1;
+        p.keepalive = r[F.keepalive];
+        p.clientId = this.str(F.clientIdPtr);
+        if (r[F.hasUsername]) p.username = this.str(F.usernamePtr);
+        if (r[F.hasPassword]) p.password = this.bytes(F.passwordPtr);
+        break;
+      }
+      case 'connack':
+        p.sessionPresent = r[F.sessionPresent] === 1;
+        p.returnCode = r[F.returnCode];
+        break;
+      case 'subscribe':
+      case 'unsubscribe': {
+        // The core validated the list; walk its wire form (len16, topic, [options]).
+        const u8 = this.core.u8;
+        const list: unknown[] = [];
+        let q = r[F.listPtr];
+        const end = q + r[F.listLen];
+        while (q < end) {
+          const n = (u8[q] << 8) | u8[q + 1];
+          const topic = this.core.buf.toString('utf8', q + 2, q + 2 + n);
+          q += 2 + n;
+          if (cmd === 'subscribe') list.push({ topic, qos: u8[q++] });
+          else list.push(topic);
+        }
+        if (cmd === 'subscribe') p.subscriptions = list;
+        else p.unsubscriptions = list;
+        p.messageId = r[F.messageId];
+        break;
+      }
+      case 'suback':
+        p.granted = Array.from(this.core.u8.subarray(r[F.listPtr], r[F.listPtr] + r[F.listLen]));
+        p.messageId = r[F.messageId];
+        break;
+      case 'puback': case 'pubrec': case 'pubrel': case 'pubcomp': case 'unsuback':
+        p.messageId = r[F.messageId];
+        break;
+    }
+    return p as unknown as Packet;
+  }
+}
