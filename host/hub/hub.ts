@@ -1,0 +1,327 @@
+// LocalHub: the local IoT Hub (host simulation). Listeners (TLS, plain TCP, WebSocket), the data folder, and the
+// service-side API (C2D, methods, twins, connection control) over the registry, twin store, C2D queue and broker.
+import { EventEmitter } from 'node:events';
+import { createServer as createNetServer, type Server, type Socket, type AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { resolve as resolvePath } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { Registry } from './registry.js';
+import { TwinStore, type Twin, type JsonObject } from './twin-store.js';
+import { C2DQueue, C2DError, C2D_MAX_DELIVERY_COUNT, type C2DOptions, type FeedbackRecord } from './c2d-queue.js';
+import { MethodInvoker, HubError, type MethodResult } from './methods.js';
+import { HubBroker, type BrokerEvents } from './broker.js';
+import { loadOrCreateTls } from './tls.js';
+import { makeLogger, type LogOption } from './log.js';
+import type { Identity } from './topics.js';
+
+export const WEBSOCKET_PATH = '/$iothub/websocket';
+export const DEFAULT_DATA_DIR = '.iothub-wasm';
+
+export interface LocalHubOptions {
+  /** TLS port for MQTT (and MQTT over WebSocket on the same port). Default 8883; 0 picks a free port. */
+  port?: number;
+  /** Also listen without TLS on this port (MQTT and WebSocket); 0 picks a free port. Default: off. */
+  plainPort?: number | false;
+  /** An extra TLS port that serves the same protocols (e.g. 443 for SDKs that hard-code it). Default: off. */
+  wsPort?: number | false;
+  /** Address to bind; default all interfaces. */
+  bindAddress?: string;
+  /** The hub's name in connection strings, usernames and SAS resources. Default `localhost`. */
+  hostName?: string;
+  /** Where the registry, twins and TLS material live. Default `.iothub-wasm` in the current folder; null keeps all in memory. */
+  dataDir?: string | null;
+  /** Use this certificate instead of generating one. */
+  tls?: { cert: string; key: string; ca?: string };
+  /** true, false or a sink for the hub's readable log; default: env IOTHUB_WASM_HUB_LOG. */
+  log?: LogOption;
+  /** C2D deliveries before a message is dead-lettered (DeliveryCountExceeded). Default 10. */
+  maxDeliveryCount?: number;
+}
+
+export interface SendC2DOptions extends C2DOptions { moduleId?: never }
+
+export interface InvokeOptions {
+  responseTimeoutInSeconds?: number;
+  /** Wait this long for the device to connect before answering 404. Default 0. */
+  connectTimeoutInSeconds?: number;
+  moduleId?: string;
+}
+
+export interface HubEvents extends BrokerEvents {
+  feedback: [FeedbackRecord];
+}
+
+export interface C2DReceipt { messageId: string; lockToken: string; queued: number }
+
+export class LocalHub extends EventEmitter<HubEvents> {
+  readonly registry: Registry;
+  readonly twins: TwinStore;
+  readonly c2d: C2DQueue;
+  readonly methods: MethodInvoker;
+  /** TLS port (MQTT + WebSocket). */
+  port = 0;
+  /** Plain TCP port, when enabled. */
+  plainPort: number | undefined;
+  /** Extra TLS port, when enabled. */
+  wsPort: number | undefined;
+  readonly hostName: string;
+  /** PEM that clients should trust. */
+  ca = '';
+  readonly dataDir: string | null;
+  private broker!: HubBroker;
+  private readonly servers: Server[] = [];
+  private readonly sockets = new Set<Duplex>();
+  private wss!: WebSocketServer;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private readonly log: (line: string) => void;
+
+  private constructor(opts: LocalHubOptions) {
+    super();
+    this.hostName = opts.hostName ?? 'localhost';
+    this.dataDir = opts.dataDir === null ? null : resolvePath(opts.dataDir ?? DEFAULT_DATA_DIR);
+    this.log = makeLogger(opts.log) ?? (() => {});
+    this.registry = new Registry(this.dataDir, this.hostName);
+    this.twins = new TwinStore(this.dataDir);
+    this.c2d = new C2DQueue(opts.maxDeliveryCount ?? C2D_MAX_DELIVERY_COUNT);
+    this.methods = new MethodInvoker();
+  }
+
+  static async start(opts: LocalHubOptions = {}): Promise<LocalHub> {
+    const hub = new LocalHub(opts);
+    try {
+      await hub.init(opts);
+    } catch (e) {
+      await hub.stop().catch(() => {});
+      throw e;
+    }
+    return hub;
+  }
+
+  /** `localhost:{port}`: what a client puts in GatewayHostName. */
+  get gatewayHostName(): string { return `localhost:${this.port}`; }
+
+  private async init(opts: LocalHubOptions): Promise<void> {
+    const tlsMat = opts.tls ? { ...opts.tls, ca: opts.tls.ca ?? opts.tls.cert, generated: false } :
+      await loadOrCreateTls(this.dataDir ? resolvePath(this.dataDir, 'tls') : null, this.hostName);
+    this.ca = tlsMat.ca;
+    if (tlsMat.generated && this.dataDir) this.log(`generated a TLS certificate for localhost; clients trust ${resolvePath(this.dataDir, 'tls', 'ca.pem')}`);
+
+    this.broker = await HubBroker.create({
+      hostName: this.hostName, registry: this.registry, twins: this.twins, c2d: this.c2d, methods: this.methods,
+      log: makeLogger(opts.log),
+      hostAliases: () => [this.port, this.plainPort, this.wsPort].filter((p): p is number => !!p).map((p) => `${this.hostName}:${p}`),
+    });
+    for (const ev of ['telemetry', 'connected', 'disconnected', 'refused', 'reported', 'c2dDelivered'] as const) {
+      (this.broker as EventEmitter).on(ev, (arg: unknown) => { (this.emit as (e: string, a: unknown) => boolean)(ev, arg); });
+    }
+    this.c2d.on('outcome', (f) => {
+      this.log(`${f.deviceId} C2D ${f.originalMessageId} outcome: ${f.statusCode}`);
+      this.emit('feedback', f);
+    });
+    this.registry.on('removed', (deviceId, moduleId) => {
+      void this.broker.drop({ deviceId, ...(moduleId ? { moduleId } : {}) }, 'identity removed');
+      if (!moduleId) for (const key of [...this.broker.connections.keys()]) {
+        if (key.startsWith(deviceId + '/')) void this.broker.drop({ deviceId, moduleId: key.slice(deviceId.length + 1) }, 'identity removed');
+      }
+      if (!moduleId) this.c2d.purge(deviceId);
+      void this.twins.remove(deviceId, moduleId);
+    });
+    this.registry.on('disabled', (deviceId, moduleId) => {
+      void this.broker.drop({ deviceId, ...(moduleId ? { moduleId } : {}) }, 'identity disabled');
+    });
+
+    this.wss = new WebSocketServer({ noServer: true, clientTracking: false });
+
+    const secure = { key: tlsMat.key, cert: tlsMat.cert, minVersion: 'TLSv1.2' as const };
+    const tlsServer = createTlsServer(secure, (s) => this.accept(s, 'mqtts'));
+    tlsServer.on('tlsClientError', (err, s) => { this.log(`TLS handshake failed: ${err.message}`); s.destroy(); });
+    this.port = await this.listen(tlsServer, opts.port ?? 8883, opts.bindAddress);
+    if (opts.plainPort !== undefined && opts.plainPort !== false) {
+      const plain = createNetServer((s) => this.accept(s, 'mqtt'));
+      this.plainPort = await this.listen(plain, opts.plainPort, opts.bindAddress);
+    }
+    if (opts.wsPort !== undefined && opts.wsPort !== false) {
+      const extra = createTlsServer(secure, (s) => this.accept(s, 'mqtts'));
+      extra.on('tlsClientError', (err, s) => { this.log(`TLS handshake failed: ${err.message}`); s.destroy(); });
+      this.wsPort = await this.listen(extra, opts.wsPort, opts.bindAddress);
+    }
+    this.registry.gatewayHostName = this.gatewayHostName;
+    this.sweepTimer = setInterval(() => this.c2d.sweep(), 1000);
+    this.sweepTimer.unref();
+    this.log(`local IoT Hub '${this.hostName}' listening: mqtts://localhost:${this.port} and wss://localhost:${this.port}${WEBSOCKET_PATH}` +
+      (this.plainPort ? `, mqtt://localhost:${this.plainPort} (plain)` : '') +
+      (this.wsPort ? `, wss://localhost:${this.wsPort}${WEBSOCKET_PATH}` : '') +
+      (this.dataDir ? `; data in ${this.dataDir}` : '; data in memory') + `; ${this.registry.list().length} device(s)`);
+  }
+
+  private listen(server: Server, port: number, host?: string): Promise<number> {
+    this.servers.push(server);
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} is already in use (choose another with --port, or 0 for any free port)`) :
+          err.code === 'EACCES' ? new Error(`no permission to listen on port ${port}`) : err);
+      };
+      server.once('error', onError);
+      server.listen({ port, ...(host ? { host } : {}) }, () => {
+        server.off('error', onError);
+        server.on('error', (err) => this.log(`listener error: ${err.message}`));
+        resolve((server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  /** Sniffs the first bytes: an HTTP request is a WebSocket upgrade, anything else is MQTT. */
+  private accept(socket: Socket, transport: 'mqtt' | 'mqtts'): void {
+    if (this.stopped) { socket.destroy(); return; }
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.setNoDelay(true);
+    let buf: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      if (buf[0] !== 0x47 /* 'G' */) {
+        socket.off('data', onData);
+        socket.pause();
+        socket.unshift(buf);
+        this.broker.handle(socket, undefined, transport);
+        return;
+      }
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (buf.length > 16384) socket.destroy();
+        return;
+      }
+      socket.off('data', onData);
+      socket.pause();
+      this.upgrade(socket, buf.subarray(0, end).toString('latin1'), buf.subarray(end + 4), transport === 'mqtts' ? 'wss' : 'ws');
+    };
+    socket.on('data', onData);
+  }
+
+  private upgrade(socket: Socket, head: string, rest: Buffer, transport: string): void {
+    const [requestLine, ...lines] = head.split('\r\n');
+    const [method, url] = (requestLine ?? '').split(' ');
+    const headers: Record<string, string> = {};
+    for (const l of lines) {
+      const c = l.indexOf(':');
+      if (c > 0) headers[l.slice(0, c).trim().toLowerCase()] = l.slice(c + 1).trim();
+    }
+    const path = (url ?? '').split('?')[0];
+    if (method !== 'GET' || path !== WEBSOCKET_PATH || (headers['upgrade'] ?? '').toLowerCase() !== 'websocket') {
+      const body = `iothub-wasm local IoT Hub: MQTT here, or MQTT over WebSocket at ${WEBSOCKET_PATH}\n`;
+      socket.end(`HTTP/1.1 ${path === WEBSOCKET_PATH ? 426 : 404} ${path === WEBSOCKET_PATH ? 'Upgrade Required' : 'Not Found'}\r\n` +
+        `Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      return;
+    }
+    const req = { method, url, headers, socket } as unknown as IncomingMessage;
+    socket.resume();
+    this.wss.handleUpgrade(req, socket, rest, (ws) => {
+      const stream = createWebSocketStream(ws);
+      this.sockets.add(stream);
+      stream.on('close', () => this.sockets.delete(stream));
+      stream.on('error', () => {});
+      this.broker.handle(stream, req, transport);
+    });
+  }
+
+  // --- service side ---------------------------------------------------------------------------------------------
+
+  private requireIdentity(deviceId: string, moduleId?: string): void {
+    if (!this.registry.record(deviceId, moduleId)) {
+      throw new HubError(`${moduleId ? `module '${deviceId}/${moduleId}'` : `device '${deviceId}'`} is not registered`, 404, 'DeviceNotFound');
+    }
+  }
+
+  /** Queues a cloud-to-device message; it is delivered when the device is connected and subscribed. */
+  async sendC2D(deviceId: string, body: Buffer | Uint8Array | string, opts: C2DOptions = {}): Promise<C2DReceipt> {
+    this.requireIdentity(deviceId);
+    const buf = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    let m;
+    try {
+      m = this.c2d.enqueue(deviceId, buf, opts);
+    } catch (e) {
+      if (e instanceof C2DError) throw new HubError(e.message, e.status, e.code);
+      throw e;
+    }
+    this.log(`${deviceId} C2D ${m.messageId} queued (${this.c2d.pending(deviceId).length} pending, ttl ${Math.round((m.expiresAt - m.enqueuedAt) / 1000)} s)`);
+    this.broker.pumpC2D(deviceId);
+    return { messageId: m.messageId, lockToken: m.lockToken, queued: this.c2d.pending(deviceId).length };
+  }
+
+  /** Invokes a direct method; resolves with the device's status and payload, rejects with 404 (not connected) or 504 (timeout). */
+  async invokeMethod(deviceId: string, methodName: string, payload?: unknown, opts: InvokeOptions = {}): Promise<MethodResult> {
+    this.requireIdentity(deviceId, opts.moduleId);
+    if (!/^[^/?#+\s]{1,100}$/.test(methodName)) throw new HubError(`invalid method name '${methodName}'`, 400, 'ArgumentInvalid');
+    const timeout = opts.responseTimeoutInSeconds ?? 30;
+    if (!(timeout > 0) || timeout > 300) throw new HubError('responseTimeoutInSeconds must be in (0, 300]', 400, 'ArgumentInvalid');
+    const identity: Identity = { deviceId, ...(opts.moduleId ? { moduleId: opts.moduleId } : {}) };
+    const body = Buffer.isBuffer(payload) ? payload : Buffer.from(JSON.stringify(payload === undefined ? null : payload));
+    const wait = opts.connectTimeoutInSeconds ?? 0;
+    if (wait > 0 && !this.isConnected(deviceId, opts.moduleId)) await this.waitConnected(identity, wait * 1000);
+    return this.broker.invokeMethod(identity, methodName, body, timeout * 1000);
+  }
+
+  private waitConnected(identity: Identity, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const on = (e: { deviceId: string; moduleId?: string }) => {
+        if (e.deviceId === identity.deviceId && e.moduleId === identity.moduleId) done();
+      };
+      const done = () => { clearTimeout(t); this.off('connected', on); resolve(); };
+      const t = setTimeout(done, ms);
+      this.on('connected', on);
+    });
+  }
+
+  async getTwin(deviceId: string, moduleId?: string): Promise<Twin> {
+    this.requireIdentity(deviceId, moduleId);
+    return this.twins.get(deviceId, moduleId);
+  }
+
+  /** Patches desired properties (null deletes) and notifies the device; returns the updated twin. */
+  async updateDesired(deviceId: string, patch: JsonObject, opts: { moduleId?: string } = {}): Promise<Twin> {
+    this.requireIdentity(deviceId, opts.moduleId);
+    const { version, patch: sent } = await this.twins.patchDesired(deviceId, opts.moduleId, patch);
+    this.log(`${deviceId}${opts.moduleId ? '/' + opts.moduleId : ''} desired properties now $version ${version}`);
+    this.broker.notifyDesired(deviceId, opts.moduleId, version, sent);
+    return this.twins.get(deviceId, opts.moduleId);
+  }
+
+  async updateTags(deviceId: string, patch: JsonObject, opts: { moduleId?: string } = {}): Promise<Twin> {
+    this.requireIdentity(deviceId, opts.moduleId);
+    await this.twins.patchTags(deviceId, opts.moduleId, patch);
+    return this.twins.get(deviceId, opts.moduleId);
+  }
+
+  isConnected(deviceId: string, moduleId?: string): boolean {
+    return this.broker.connections.has(moduleId ? `${deviceId}/${moduleId}` : deviceId);
+  }
+
+  /** Identities connected right now (`dev` or `dev/mod`). */
+  connectedIdentities(): string[] { return [...this.broker.connections.keys()]; }
+
+  /** Closes a device's connection (fault injection); false if it was not connected. */
+  dropConnection(deviceId: string, moduleId?: string): Promise<boolean> {
+    return this.broker.drop({ deviceId, ...(moduleId ? { moduleId } : {}) }, 'dropped by the hub (dropConnection)');
+  }
+
+  /** Removes and returns C2D feedback records (only those the sender asked for with `ack`, unless `all`). */
+  takeFeedback(all = false): FeedbackRecord[] { return this.c2d.takeFeedback(!all); }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.methods.failAll(new HubError('the hub is stopping', 503, 'ServiceUnavailable'));
+    const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    if (this.broker) await this.broker.close();
+    for (const s of this.sockets) s.destroy();
+    this.wss?.close();
+    await Promise.all(closing);
+    await Promise.all([this.registry.flush(), this.twins.flush()]);
+    this.log('local IoT Hub stopped');
+  }
+}

@@ -1,0 +1,74 @@
+// Direct methods: pending invocations by request id, each with its timeout. Transport-independent.
+import { randomUUID } from 'node:crypto';
+
+export const METHOD_MAX_PAYLOAD_BYTES = 128 * 1024;
+
+export interface MethodResult { status: number; payload: unknown }
+
+export class HubError extends Error {
+  constructor(message: string, readonly status: number, readonly code: string) { super(message); }
+}
+
+interface Pending {
+  identity: string;
+  name: string;
+  resolve: (r: MethodResult) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** Parses a method payload: JSON when it is JSON, null when empty, else the text. */
+export function parseMethodPayload(body: Buffer): unknown {
+  if (body.length === 0) return null;
+  const text = body.toString('utf8');
+  if (text.trim() === '') return null;
+  try { return JSON.parse(text); } catch { return text; }
+}
+
+export class MethodInvoker {
+  private readonly pending = new Map<string, Pending>();
+  private seq = 0;
+
+  /** Registers an invocation; returns its request id and a promise of the device's answer (504 on timeout). */
+  start(identity: string, name: string, timeoutMs: number): { rid: string; result: Promise<MethodResult> } {
+    const rid = (++this.seq).toString(16) + randomUUID().slice(0, 8);
+    const result = new Promise<MethodResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(rid);
+        reject(new HubError(`method '${name}' on '${identity}' timed out after ${timeoutMs / 1000} s`, 504, 'GatewayTimeout'));
+      }, timeoutMs);
+      this.pending.set(rid, { identity, name, resolve, reject, timer });
+    });
+    return { rid, result };
+  }
+
+  /** A device answered; false if no such request is pending for that identity (late or forged answer). */
+  respond(identity: string, rid: string, status: number, body: Buffer): boolean {
+    const p = this.pending.get(rid);
+    if (!p || p.identity !== identity) return false;
+    this.pending.delete(rid);
+    clearTimeout(p.timer);
+    if (body.length > METHOD_MAX_PAYLOAD_BYTES) {
+      p.reject(new HubError(`method '${p.name}' response of ${body.length} bytes exceeds ${METHOD_MAX_PAYLOAD_BYTES}`, 413, 'MessageTooLarge'));
+    } else {
+      p.resolve({ status, payload: parseMethodPayload(body) });
+    }
+    return true;
+  }
+
+  /** Fails one pending request (e.g. it could not be sent). */
+  fail(rid: string, err: Error): void {
+    const p = this.pending.get(rid);
+    if (!p) return;
+    this.pending.delete(rid);
+    clearTimeout(p.timer);
+    p.reject(err);
+  }
+
+  /** Fails everything (hub stopping). */
+  failAll(err: Error): void {
+    for (const rid of [...this.pending.keys()]) this.fail(rid, err);
+  }
+
+  get size(): number { return this.pending.size; }
+}

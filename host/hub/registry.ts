@@ -1,0 +1,164 @@
+// The identity registry: devices and modules with primary and secondary keys, kept in `{dataDir}/registry.json`.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import { JsonFile } from './store.js';
+
+export interface IdentityRecord {
+  deviceId: string;
+  moduleId?: string;
+  primaryKey: string;
+  secondaryKey: string;
+  status: 'enabled' | 'disabled';
+  createdAt: string;
+}
+
+export interface IdentityInfo extends IdentityRecord {
+  /** Connection string with the primary key (and `GatewayHostName` when the hub knows where it listens). */
+  connectionString: string;
+  secondaryConnectionString: string;
+}
+
+export interface AddOptions { primaryKey?: string; secondaryKey?: string; status?: 'enabled' | 'disabled' }
+
+interface RegistryFile { version: 1; identities: IdentityRecord[] }
+
+const ID_RE = /^[A-Za-z0-9\-.%_*?!(),:=@$']{1,128}$/;
+
+export class RegistryError extends Error {
+  constructor(message: string, readonly code: 'NotFound' | 'Conflict' | 'BadRequest') {
+    super(message);
+  }
+}
+
+export function validateId(kind: 'device' | 'module', id: string): void {
+  if (typeof id !== 'string' || !ID_RE.test(id)) {
+    throw new RegistryError(
+      `invalid ${kind} id '${id}': 1-128 characters from A-Z a-z 0-9 - . % _ * ? ! ( ) , : = @ $ ' (no '/', '#' or '+')`,
+      'BadRequest');
+  }
+}
+
+function validateKey(key: string): void {
+  const raw = Buffer.from(key, 'base64');
+  if (raw.length < 16 || raw.length > 64 || raw.toString('base64') !== key) {
+    throw new RegistryError('a key must be base64 of 16 to 64 bytes', 'BadRequest');
+  }
+}
+
+export const newKey = () => randomBytes(32).toString('base64');
+
+export interface RegistryEvents {
+  added: [IdentityInfo];
+  removed: [deviceId: string, moduleId: string | undefined];
+  disabled: [deviceId: string, moduleId: string | undefined];
+}
+
+export class Registry extends EventEmitter<RegistryEvents> {
+  private readonly ids = new Map<string, IdentityRecord>();
+  private readonly file: JsonFile<RegistryFile>;
+  /** Set by the hub when it listens, e.g. `localhost:8883`; added to connection strings as GatewayHostName. */
+  gatewayHostName: string | undefined;
+
+  constructor(dataDir: string | null, public hostName: string) {
+    super();
+    this.file = new JsonFile<RegistryFile>(dataDir ? join(dataDir, 'registry.json') : null,
+      () => ({ version: 1, identities: [...this.ids.values()] }));
+    const loaded = this.file.load();
+    for (const r of loaded?.identities ?? []) this.ids.set(key(r.deviceId, r.moduleId), r);
+  }
+
+  async addDevice(deviceId: string, opts: AddOptions = {}): Promise<IdentityInfo> {
+    validateId('device', deviceId);
+    return this.add(deviceId, undefined, opts);
+  }
+
+  async addModule(deviceId: string, moduleId: string, opts: AddOptions = {}): Promise<IdentityInfo> {
+    validateId('device', deviceId);
+    validateId('module', moduleId);
+    if (!this.ids.has(key(deviceId))) throw new RegistryError(`device '${deviceId}' does not exist`, 'NotFound');
+    return this.add(deviceId, moduleId, opts);
+  }
+
+  private async add(deviceId: string, moduleId: string | undefined, opts: AddOptions): Promise<IdentityInfo> {
+    const k = key(deviceId, moduleId);
+    if (this.ids.has(k)) throw new RegistryError(`${describe(deviceId, moduleId)} already exists`, 'Conflict');
+    if (opts.primaryKey) validateKey(opts.primaryKey);
+    if (opts.secondaryKey) validateKey(opts.secondaryKey);
+    const rec: IdentityRecord = {
+      deviceId,
+      ...(moduleId ? { moduleId } : {}),
+      primaryKey: opts.primaryKey ?? newKey(),
+      secondaryKey: opts.secondaryKey ?? newKey(),
+      status: opts.status ?? 'enabled',
+      createdAt: new Date().toISOString(),
+    };
+    this.ids.set(k, rec);
+    await this.file.save();
+    const info = this.info(rec);
+    this.emit('added', info);
+    return info;
+  }
+
+  /** Removes a device (and its modules), or one module. Returns false when there was nothing to remove. */
+  async remove(deviceId: string, moduleId?: string): Promise<boolean> {
+    const k = key(deviceId, moduleId);
+    if (!this.ids.has(k)) return false;
+    this.ids.delete(k);
+    if (!moduleId) for (const [kk, r] of this.ids) if (r.deviceId === deviceId) this.ids.delete(kk);
+    await this.file.save();
+    this.emit('removed', deviceId, moduleId);
+    return true;
+  }
+
+  /** Enables or disables an identity; a disabled identity cannot connect. */
+  async setStatus(deviceId: string, moduleId: string | undefined, status: 'enabled' | 'disabled'): Promise<IdentityInfo> {
+    const rec = this.record(deviceId, moduleId);
+    if (!rec) throw new RegistryError(`${describe(deviceId, moduleId)} does not exist`, 'NotFound');
+    rec.status = status;
+    await this.file.save();
+    if (status === 'disabled') this.emit('disabled', deviceId, moduleId);
+    return this.info(rec);
+  }
+
+  get(deviceId: string, moduleId?: string): IdentityInfo | undefined {
+    const rec = this.record(deviceId, moduleId);
+    return rec ? this.info(rec) : undefined;
+  }
+
+  /** All identities; with `deviceId`, only that device's modules. */
+  list(deviceId?: string): IdentityInfo[] {
+    const out: IdentityInfo[] = [];
+    for (const r of this.ids.values()) {
+      if (deviceId === undefined ? !r.moduleId : r.deviceId === deviceId && r.moduleId) out.push(this.info(r));
+    }
+    return out.sort((a, b) => (a.deviceId + '/' + (a.moduleId ?? '')).localeCompare(b.deviceId + '/' + (b.moduleId ?? '')));
+  }
+
+  /** The raw record (keys included), for authentication. */
+  record(deviceId: string, moduleId?: string): IdentityRecord | undefined {
+    return this.ids.get(key(deviceId, moduleId));
+  }
+
+  get size(): number { return this.ids.size; }
+
+  connectionString(rec: IdentityRecord, which: 'primary' | 'secondary' = 'primary'): string {
+    return `HostName=${this.hostName};DeviceId=${rec.deviceId}` + (rec.moduleId ? `;ModuleId=${rec.moduleId}` : '') +
+      `;SharedAccessKey=${which === 'primary' ? rec.primaryKey : rec.secondaryKey}` +
+      (this.gatewayHostName ? `;GatewayHostName=${this.gatewayHostName}` : '');
+  }
+
+  flush(): Promise<void> { return this.file.flush(); }
+
+  private info(rec: IdentityRecord): IdentityInfo {
+    return { ...rec, connectionString: this.connectionString(rec), secondaryConnectionString: this.connectionString(rec, 'secondary') };
+  }
+}
+
+function key(deviceId: string, moduleId?: string): string {
+  return moduleId ? `${deviceId}/${moduleId}` : deviceId;
+}
+
+function describe(deviceId: string, moduleId?: string): string {
+  return moduleId ? `module '${deviceId}/${moduleId}'` : `device '${deviceId}'`;
+}
