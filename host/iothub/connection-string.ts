@@ -1,0 +1,44 @@
+// Connection strings parsed by the core; the host only reads the views it returns.
+import { iothubCore, place, check } from './core.js';
+import { ConnectionStringError } from './errors.js';
+
+export interface ConnectionString {
+  hostName: string;
+  deviceId: string;
+  moduleId?: string;
+  sharedAccessKey?: string;
+  sharedAccessKeyName?: string;
+  gatewayHostName?: string;
+  sharedAccessSignature?: string;
+  x509?: boolean;
+}
+
+const fields = [
+  [0, 'hostName'], [8, 'deviceId'], [16, 'moduleId'], [24, 'sharedAccessKey'], [32, 'sharedAccessKeyName'],
+  [40, 'gatewayHostName'], [48, 'sharedAccessSignature'],
+] as const;
+
+/**
+ * Parses `HostName=…;DeviceId=…[;ModuleId=…];SharedAccessKey=…` (or x509=true, SharedAccessSignature=…).
+ * Throws ConnectionStringError with code CS_MALFORMED, CS_DUPLICATE_KEY, CS_EMPTY_VALUE, CS_MISSING_HOSTNAME,
+ * CS_MISSING_DEVICE_ID, CS_BAD_KEY, CS_MISSING_CREDENTIAL, CS_KEY_AND_X509, CS_BAD_X509, ID_*, BAD_HOST, KEY_TOO_LONG.
+ */
+export function parseConnectionString(cs: string): ConnectionString {
+  if (typeof cs !== 'string') throw new ConnectionStringError('BAD_ARGUMENT', 'the connection string must be a string');
+  const c = iothubCore();
+  const { args } = place(c, [cs]);
+  check(c, c.exports.iothub_connection_string_parse(args[0], args[1]), 'invalid connection string', ConnectionStringError);
+  const res = c.exports.iothub_connection_string_result_ptr();
+  const out: Record<string, unknown> = {};
+  for (const [off, name] of fields) {
+    const len = c.i32(res + off + 4);
+    if (len >= 0) out[name] = c.utf8(c.u32(res + off), len);
+  }
+  if (c.i32(res + 56) === 1) out.x509 = true;
+  return out as unknown as ConnectionString;
+}
+
+/** The plain resource URI a device or module token signs: `{host}/devices/{id}[/modules/{mod}]`. */
+export function deviceResourceUri(cs: Pick<ConnectionString, 'hostName' | 'deviceId' | 'moduleId'>): string {
+  return `${cs.hostName}/devices/${cs.deviceId}${cs.moduleId ? `/modules/${cs.moduleId}` : ''}`;
+}
