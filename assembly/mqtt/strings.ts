@@ -5,14 +5,38 @@ import {
   E_UTF8_INVALID, E_UTF8_NULL, E_TOPIC_EMPTY, E_TOPIC_WILDCARD, E_TOPIC_FILTER_INVALID,
 } from "./status";
 
-/** OK if [ptr, ptr+len) is well-formed UTF-8 with no U+0000; otherwise the rule it breaks. */
-export function validateUtf8(ptr: usize, len: u32): i32 {
+// SWAR constants: eight bytes are checked per step while the text is plain ASCII (the common case).
+const ONES: u64 = 0x0101010101010101;
+const HIGH: u64 = 0x8080808080808080;
+
+/** Non-zero if some byte of an all-ASCII word `v` equals `b` (the classic has-zero-byte trick). */
+// @ts-ignore: decorator
+@inline function hasByte(v: u64, b: u64): u64 {
+  const x = v ^ (ONES * b);
+  return (x - ONES) & ~x & HIGH;
+}
+
+/**
+ * OK if [ptr, ptr+len) is well-formed UTF-8 with no U+0000 and, when `noWildcards`, no '+' or '#';
+ * otherwise the rule it breaks.
+ */
+function scanText(ptr: usize, len: u32, noWildcards: bool): i32 {
   let i: usize = 0;
   const n = <usize>len;
   while (i < n) {
+    // Fast path: whole words of ASCII with none of the forbidden bytes.
+    while (i + 8 <= n) {
+      const v = load<u64>(ptr + i);
+      let bad = (v & HIGH) | hasByte(v, 0);
+      if (noWildcards) bad |= hasByte(v, 0x2B) | hasByte(v, 0x23);
+      if (bad != 0) break;
+      i += 8;
+    }
+    if (i >= n) break;
     const b0 = <u32>load<u8>(ptr + i);
     if (b0 < 0x80) {
       if (b0 == 0) return E_UTF8_NULL;
+      if (noWildcards && (b0 == 0x2B || b0 == 0x23)) return E_TOPIC_WILDCARD;
       i++;
       continue;
     }
@@ -49,14 +73,15 @@ export function validateUtf8(ptr: usize, len: u32): i32 {
   return OK;
 }
 
+/** OK if [ptr, ptr+len) is well-formed UTF-8 with no U+0000; otherwise the rule it breaks. */
+export function validateUtf8(ptr: usize, len: u32): i32 {
+  return scanText(ptr, len, false);
+}
+
 /** A PUBLISH topic name: non-empty, valid UTF-8, no wildcard characters. */
 export function validateTopicName(ptr: usize, len: u32): i32 {
   if (len == 0) return E_TOPIC_EMPTY;
-  for (let i: usize = 0; i < <usize>len; i++) {
-    const c = load<u8>(ptr + i);
-    if (c == 0x2B || c == 0x23) return E_TOPIC_WILDCARD; // '+' '#'
-  }
-  return validateUtf8(ptr, len);
+  return scanText(ptr, len, true);
 }
 
 /** A topic filter: non-empty, valid UTF-8, '+' alone in its level, '#' alone in the last level. */

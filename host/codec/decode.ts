@@ -8,6 +8,12 @@ import { COMMANDS, type Packet } from './packet.js';
 export class PacketDecoder {
   private readonly core: Core;
   private readonly rec: Uint32Array;
+  // Where the piece of the current chunk sits in the receive buffer, so that a payload lying wholly inside it
+  // is returned as a view of the caller's chunk (as mqtt-packet does) instead of a copy.
+  private chunk: Uint8Array | null = null;
+  private chunkAt = 0;
+  private windowAt = 0;
+  private windowLen = 0;
 
   constructor(options: { profile?: Profile } = {}) {
     this.core = new Core(options.profile ?? 'gateway');
@@ -18,13 +24,15 @@ export class PacketDecoder {
   get maxPacketSize(): number { return this.core.exports.mqtt_rx_capacity(); }
 
   /**
-   * Feeds received bytes; returns the packets they completed, in order. A malformed packet throws
+   * Feeds received bytes; returns the packets they completed, in order. Like mqtt-packet, a payload that lies
+   * wholly inside `chunk` is a view of it (no copy): copy it if you reuse the chunk's memory. A malformed packet throws
    * MqttProtocolError (its `packets` holds those decoded before it); the stream then stays refused until reset().
    */
   push(chunk: Uint8Array): Packet[] {
     const ex = this.core.exports;
     const out: Packet[] = [];
     let off = 0;
+    this.chunk = null;
     for (;;) {
       let t: number;
       while ((t = ex.mqtt_decode_next()) > 0) out.push(this.read(t));
@@ -40,6 +48,10 @@ export class PacketDecoder {
       if (n <= 0) throw new MqttProtocolError('MQTT_PACKET_TOO_LARGE', 'receive buffer full');
       this.core.u8.set(off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n), win);
       ex.mqtt_rx_commit(n);
+      this.chunk = chunk;
+      this.chunkAt = off;
+      this.windowAt = win;
+      this.windowLen = n;
       off += n;
     }
   }
@@ -54,7 +66,12 @@ export class PacketDecoder {
 
   private bytes(ptrField: number): Buffer {
     const ptr = this.rec[ptrField];
-    return Buffer.from(this.core.u8.subarray(ptr, ptr + this.rec[ptrField + 1]));
+    const len = this.rec[ptrField + 1];
+    const c = this.chunk;
+    if (c !== null && ptr >= this.windowAt && ptr + len <= this.windowAt + this.windowLen) {
+      return Buffer.from(c.buffer, c.byteOffset + this.chunkAt + (ptr - this.windowAt), len);
+    }
+    return Buffer.from(this.core.u8.subarray(ptr, ptr + len));
   }
 
   private read(type: number): Packet {
