@@ -178,8 +178,8 @@ export function iothub_property_bag_append_system(bag: usize, bagLen: i32, cap: 
   return bagAppendSystem(bag, bagLen, cap, which, value, valueLen);
 }
 
-/** iothub_url_encode(src, len, out, cap, component) → length. component 1 = encodeURIComponent set, 0 = strict. */
-export function iothub_url_encode(src: usize, len: i32, out: usize, cap: i32, component: i32): i32 {
+/** iothub_url_encode(src, len, component, out, cap) → length. component 1 = encodeURIComponent set, 0 = strict. */
+export function iothub_url_encode(src: usize, len: i32, component: i32, out: usize, cap: i32): i32 {
   if (!ok2(src, len, out, cap)) return E_BAD_ARGUMENT;
   return urlEncode(src, len, out, cap, component != 0);
 }
