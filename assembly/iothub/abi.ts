@@ -16,6 +16,7 @@ import { sasToken, sasDevicePassword, dpsSasToken, dpsDeriveKey } from "./sas";
 import { clientId, username, dpsUsername } from "./identity";
 import {
   telemetryTopic, subscribeTopic, twinGetTopic, twinPatchTopic, methodResponseTopic, dpsRegisterTopic, dpsPollTopic,
+  dpsRegisterPayload,
 } from "./topics";
 import { bagAppend, bagAppendSystem, bagIterBegin, bagIterNext, bagFind, BAG_ITER_SIZE } from "./property-bag";
 import { urlEncode, urlDecode } from "./urlencode";
@@ -157,6 +158,12 @@ export function iothub_dps_register_topic(rid: usize, ridLen: i32, out: usize, c
 export function iothub_dps_poll_topic(rid: usize, ridLen: i32, op: usize, opLen: i32, out: usize, cap: i32): i32 {
   if (!ok2(rid, ridLen, op, opLen) || !inRange(out, cap)) return E_BAD_ARGUMENT;
   return dpsPollTopic(rid, ridLen, op, opLen, out, cap);
+}
+
+/** iothub_dps_register_payload(regId, regLen, payload, payloadLen, out, cap) → length of {"registrationId":…[,"payload":…]}. */
+export function iothub_dps_register_payload(reg: usize, regLen: i32, payload: usize, payloadLen: i32, out: usize, cap: i32): i32 {
+  if (!ok2(reg, regLen, payload, payloadLen) || !inRange(out, cap)) return E_BAD_ARGUMENT;
+  return dpsRegisterPayload(reg, regLen, payload, payloadLen, out, cap);
 }
 
 /**

@@ -105,3 +105,20 @@ export function dpsPollTopic(ridPtr: usize, ridLen: i32, opPtr: usize, opLen: i3
   wEncoded(opPtr, opLen, false);
   return wDone();
 }
+
+/**
+ * The DPS register request body: `{"registrationId":"{regId}"}` or, with a custom payload (JSON, inserted
+ * verbatim), `{"registrationId":"{regId}","payload":{payload}}`. The id is checked (its characters need no
+ * JSON escaping). Returns the length, E_BUFFER_TOO_SMALL or ID_*.
+ */
+export function dpsRegisterPayload(regPtr: usize, regLen: i32, payloadPtr: usize, payloadLen: i32, out: usize, cap: i32): i32 {
+  const rc = checkId(regPtr, regLen, true);
+  if (rc != OK) return rc;
+  wBegin(out, cap);
+  wLit("{\"registrationId\":\"");
+  wBytes(regPtr, regLen);
+  wLit("\"");
+  if (payloadLen > 0) { wLit(",\"payload\":"); wBytes(payloadPtr, payloadLen); }
+  wLit("}");
+  return wDone();
+}

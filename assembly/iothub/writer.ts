@@ -52,3 +52,10 @@ export function wPercent(b: u32): void {
 
 /** Length written since wBegin, or E_BUFFER_TOO_SMALL if anything did not fit. */
 export function wDone(): i32 { return wOk ? <i32>(wPos - wStart) : E_BUFFER_TOO_SMALL; }
+
+/** Writes the decimal form of v to out (cap): the length, or E_BUFFER_TOO_SMALL. For request ids from a counter. */
+export function writeDecimal(v: u64, out: usize, cap: i32): i32 {
+  wBegin(out, cap);
+  wDecimal(v);
+  return wDone();
+}

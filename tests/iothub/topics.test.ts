@@ -101,6 +101,8 @@ for (const profile of profiles) {
     const v11 = vec('azc-11');
     assert.equal(r.str('iothub_dps_register_topic', ['1']), v11.expected[0]);
     assert.equal(r.str('iothub_dps_poll_topic', ['1', v11.input[1].operation_id]), v11.expected[1]);
+    const v25 = vec('azc-25');
+    v25.input.forEach((i: any, n: number) => assert.equal(r.str('iothub_dps_register_payload', [i.registration_id, i.custom_payload || null]), v25.expected[n]));
   });
 
   test(`[${profile}] telemetry topics (azc-08) and the Node SDK's exact topic for msg-1`, () => {
