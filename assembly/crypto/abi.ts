@@ -4,7 +4,7 @@
 // inputs unless stated.
 
 import { sha256Init, sha256Update, sha256Final, sha256Once, SHA256_CTX_SIZE } from "./sha256";
-import { hmacSha256 } from "./hmac";
+import { hmacSha256, hmacScratchCtx } from "./hmac";
 import { base64Encode, base64Decode } from "./base64";
 import { inRange } from "./bytes";
 import { E_BAD_ARGUMENT } from "../status";
@@ -13,12 +13,11 @@ export function crypto_abi_version(): i32 { return 1; }
 
 /** The host's streaming context (one; sha256/hmac one-shots use their own). */
 const STREAM: usize = memory.data(SHA256_CTX_SIZE, 8);
-const ONCE: usize = memory.data(SHA256_CTX_SIZE, 8);
 
 /** sha256(ptr, len, out) → 32, writing the digest of [ptr, ptr+len) to out[0..32); E_BAD_ARGUMENT on a bad range. */
 export function sha256(ptr: usize, len: i32, out: usize): i32 {
   if (!inRange(ptr, len) || !inRange(out, 32)) return E_BAD_ARGUMENT;
-  sha256Once(ONCE, ptr, <usize>len, out);
+  sha256Once(hmacScratchCtx(), ptr, <usize>len, out); // HMAC keeps its key state in its own cache
   return 32;
 }
 

@@ -21,24 +21,27 @@ const K: usize = memory.data<u32>([
   0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ]);
 
-/** Message schedule, shared by every context (the core is single-threaded). */
-const W: usize = memory.data(256, 16);
+/** Message schedule as a 16-word ring (64 bytes, not 256), shared by every context (the core is single-threaded). */
+const W: usize = memory.data(64, 16);
 
 function compress(ctx: usize, block: usize): void {
   for (let i: usize = 0; i < 16; i++) store<u32>(W + (i << 2), bswap<u32>(load<u32>(block + (i << 2))));
-  for (let i: usize = 16; i < 64; i++) {
-    const w15 = load<u32>(W + ((i - 15) << 2));
-    const w2 = load<u32>(W + ((i - 2) << 2));
-    const s0 = rotr<u32>(w15, 7) ^ rotr<u32>(w15, 18) ^ (w15 >>> 3);
-    const s1 = rotr<u32>(w2, 17) ^ rotr<u32>(w2, 19) ^ (w2 >>> 10);
-    store<u32>(W + (i << 2), load<u32>(W + ((i - 16) << 2)) + s0 + load<u32>(W + ((i - 7) << 2)) + s1);
-  }
   let a = load<u32>(ctx, 0), b = load<u32>(ctx, 4), c = load<u32>(ctx, 8), d = load<u32>(ctx, 12);
   let e = load<u32>(ctx, 16), f = load<u32>(ctx, 20), g = load<u32>(ctx, 24), h = load<u32>(ctx, 28);
   for (let i: usize = 0; i < 64; i++) {
     const S1 = rotr<u32>(e, 6) ^ rotr<u32>(e, 11) ^ rotr<u32>(e, 25);
     const ch = (e & f) ^ (~e & g);
-    const t1 = h + S1 + ch + load<u32>(K + (i << 2)) + load<u32>(W + (i << 2));
+    let w: u32;
+    if (i < 16) w = load<u32>(W + (i << 2));
+    else {
+      const w15 = load<u32>(W + (((i - 15) & 15) << 2));
+      const w2 = load<u32>(W + (((i - 2) & 15) << 2));
+      const s0 = rotr<u32>(w15, 7) ^ rotr<u32>(w15, 18) ^ (w15 >>> 3);
+      const s1 = rotr<u32>(w2, 17) ^ rotr<u32>(w2, 19) ^ (w2 >>> 10);
+      w = load<u32>(W + ((i & 15) << 2)) + s0 + load<u32>(W + (((i - 7) & 15) << 2)) + s1;
+      store<u32>(W + ((i & 15) << 2), w);
+    }
+    const t1 = h + S1 + ch + load<u32>(K + (i << 2)) + w;
     const S0 = rotr<u32>(a, 2) ^ rotr<u32>(a, 13) ^ rotr<u32>(a, 22);
     const maj = (a & b) ^ (a & c) ^ (b & c);
     const t2 = S0 + maj;
