@@ -209,7 +209,12 @@ export function iothub_bag_iter_begin(ptr: usize, len: i32): i32 {
   bagIterBegin(BAG_IT, ptr, len);
   return 0;
 }
-export function iothub_bag_iter_next(): i32 { return bagIterNext(BAG_IT); }
+export function iothub_bag_iter_next(): i32 {
+  // The struct is host-writable memory: re-check its view so a scribbled pointer is a status, not a trap.
+  const len = load<i32>(BAG_IT, 4), pos = load<i32>(BAG_IT, 8);
+  if (!inRange(<usize>load<i32>(BAG_IT, 0), len) || pos < 0) return E_BAD_ARGUMENT;
+  return bagIterNext(BAG_IT);
+}
 export function iothub_bag_find(ptr: usize, len: i32, name: usize, nameLen: i32): i32 {
   if (!ok2(ptr, len, name, nameLen)) return E_BAD_ARGUMENT;
   return bagFind(BAG_IT, ptr, len, name, nameLen);

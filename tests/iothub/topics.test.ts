@@ -274,6 +274,14 @@ for (const profile of profiles) {
     assert.equal(r.str('iothub_url_decode', ['%zz']), 'URL_BAD_ESCAPE');
     assert.equal(r.str('iothub_url_decode', ['a+b%2b']), 'a+b+');
     assert.deepEqual(walk(r, 'a=%G0'), 'URL_BAD_ESCAPE');
+    // a scribbled iterator struct is refused, not followed
+    const it = r.e.iothub_bag_iter_ptr();
+    r.e.iothub_bag_iter_begin(r.c.io, 3);
+    r.c.buf.writeInt32LE(-16, it);
+    assert.equal(r.name(r.e.iothub_bag_iter_next()), 'BAD_ARGUMENT');
+    r.e.iothub_bag_iter_begin(r.c.io, 3);
+    r.c.buf.writeInt32LE(-5, it + 8);
+    assert.equal(r.name(r.e.iothub_bag_iter_next()), 'BAD_ARGUMENT');
   });
 
   test(`[${profile}] retry delay (azc-29) and status classes (azc-31)`, () => {
