@@ -25,3 +25,4 @@ export function layout_heap_base(): usize { return __heap_base; }
 export * from "./mqtt/abi";
 export * from "./crypto/abi";
 export * from "./iothub/abi";
+export * from "./client/abi";

@@ -13,3 +13,15 @@ export const TX_CAPACITY: i32 = TX_SIZE;
 /** The host↔core argument window: hosts write inputs here and read outputs from here. */
 // @ts-ignore: injected by the compiler
 export const IO_CAPACITY: i32 = IO_SIZE;
+/** Bytes kept for telemetry and other outgoing messages awaiting their turn or their PUBACK. */
+// @ts-ignore: injected by the compiler
+export const OUTBOX_CAPACITY: i32 = OUTBOX_SIZE;
+/** How many such messages at most (the back-pressure bound). */
+// @ts-ignore: injected by the compiler
+export const OUTBOX_SLOT_COUNT: i32 = OUTBOX_SLOTS;
+/** Largest encoded property bag of one message. */
+// @ts-ignore: injected by the compiler
+export const BAG_CAPACITY: i32 = BAG_SIZE;
+/** Twin requests awaiting their answer at once. */
+// @ts-ignore: injected by the compiler
+export const REQUEST_SLOT_COUNT: i32 = REQUEST_SLOTS;

@@ -1,7 +1,76 @@
-// Status codes of the client area (see assembly/status.ts for the ranges).
+// Status codes of the device client (-300 .. -399): refusals of a call, and reasons carried by events.
+
+export const E_NOT_CONFIGURED: i32 = -300;
+/** Back-pressure: the outbox has no free slot or no room for this message. */
+export const E_QUEUE_FULL: i32 = -301;
+/** The message is larger than IoT Hub or this profile allows; nothing was sent. */
+export const E_MESSAGE_TOO_LARGE: i32 = -302;
+export const E_NOT_CONNECTED: i32 = -303;
+/** CONNACK refusals, one name per return code. */
+export const E_CONNACK_PROTOCOL: i32 = -304;
+export const E_CONNACK_ID_REJECTED: i32 = -305;
+export const E_CONNACK_SERVER_UNAVAILABLE: i32 = -306;
+export const E_CONNACK_BAD_CREDENTIALS: i32 = -307;
+export const E_CONNACK_NOT_AUTHORIZED: i32 = -308;
+/** No PINGRESP in time: the connection is presumed dead. */
+export const E_PING_TIMEOUT: i32 = -309;
+/** No CONNACK (or SUBACK) in time after the transport came up. */
+export const E_CONNECT_TIMEOUT: i32 = -310;
+/** The board reported the transport closed. */
+export const E_TRANSPORT_CLOSED: i32 = -311;
+/** A planned reconnect with a fresh SAS token. */
+export const E_TOKEN_RENEWAL: i32 = -312;
+/** The application closed the client. */
+export const E_CLOSED: i32 = -313;
+/** A twin request got no answer in time. */
+export const E_TIMEOUT: i32 = -314;
+/** A twin request was sent on a connection that dropped before its answer. */
+export const E_DISCONNECTED: i32 = -315;
+/** The hub refused a subscription (SUBACK 0x80). */
+export const E_SUBSCRIBE_REFUSED: i32 = -316;
+/** The hub sent a packet a client never receives (CONNECT, SUBSCRIBE...). */
+export const E_UNEXPECTED_PACKET: i32 = -317;
+/** A PUBLISH on a topic the client does not know. */
+export const E_UNEXPECTED_TOPIC: i32 = -318;
+/** Too many twin requests awaiting an answer. */
+export const E_TOO_MANY_REQUESTS: i32 = -319;
+/** The message's properties do not fit the property bag. */
+export const E_PROPERTIES_TOO_LARGE: i32 = -320;
+export const E_BAD_QOS: i32 = -321;
+/** SAS authentication needs the Unix time (client_set_time) before connecting. */
+export const E_TIME_NOT_SET: i32 = -322;
+/** An incoming message is larger than this profile's receive buffer: refused, never truncated. */
+export const E_INCOMING_TOO_LARGE: i32 = -323;
+/** An unknown option number. */
+export const E_BAD_OPTION: i32 = -324;
 
 export function clientStatusName(code: i32): string | null {
   switch (code) {
+    case E_NOT_CONFIGURED: return "CLIENT_NOT_CONFIGURED";
+    case E_QUEUE_FULL: return "CLIENT_QUEUE_FULL";
+    case E_MESSAGE_TOO_LARGE: return "CLIENT_MESSAGE_TOO_LARGE";
+    case E_NOT_CONNECTED: return "CLIENT_NOT_CONNECTED";
+    case E_CONNACK_PROTOCOL: return "CLIENT_CONNACK_PROTOCOL";
+    case E_CONNACK_ID_REJECTED: return "CLIENT_CONNACK_ID_REJECTED";
+    case E_CONNACK_SERVER_UNAVAILABLE: return "CLIENT_CONNACK_SERVER_UNAVAILABLE";
+    case E_CONNACK_BAD_CREDENTIALS: return "CLIENT_CONNACK_BAD_CREDENTIALS";
+    case E_CONNACK_NOT_AUTHORIZED: return "CLIENT_CONNACK_NOT_AUTHORIZED";
+    case E_PING_TIMEOUT: return "CLIENT_PING_TIMEOUT";
+    case E_CONNECT_TIMEOUT: return "CLIENT_CONNECT_TIMEOUT";
+    case E_TRANSPORT_CLOSED: return "CLIENT_TRANSPORT_CLOSED";
+    case E_TOKEN_RENEWAL: return "CLIENT_TOKEN_RENEWAL";
+    case E_CLOSED: return "CLIENT_CLOSED";
+    case E_TIMEOUT: return "CLIENT_TIMEOUT";
+    case E_DISCONNECTED: return "CLIENT_DISCONNECTED";
+    case E_SUBSCRIBE_REFUSED: return "CLIENT_SUBSCRIBE_REFUSED";
+    case E_UNEXPECTED_PACKET: return "CLIENT_UNEXPECTED_PACKET";
+    case E_UNEXPECTED_TOPIC: return "CLIENT_UNEXPECTED_TOPIC";
+    case E_TOO_MANY_REQUESTS: return "CLIENT_TOO_MANY_REQUESTS";
+    case E_PROPERTIES_TOO_LARGE: return "CLIENT_PROPERTIES_TOO_LARGE";
+    case E_BAD_QOS: return "CLIENT_BAD_QOS";
+    case E_TIME_NOT_SET: return "CLIENT_TIME_NOT_SET";
+    case E_INCOMING_TOO_LARGE: return "CLIENT_INCOMING_TOO_LARGE";
+    case E_BAD_OPTION: return "CLIENT_BAD_OPTION";
   }
   return null;
 }

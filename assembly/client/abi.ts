@@ -1,0 +1,126 @@
+// Device client entry points (documented for board authors in boards/README.md). Integers and offsets only.
+import { OK, E_BAD_ARGUMENT } from "../status";
+import { BAG_CAPACITY, RX_CAPACITY } from "../profile";
+import { rxWindow, rxSpace, rxCommit } from "../mqtt/stream";
+import { bagIterBegin, bagIterNext, BAG_ITER_SIZE } from "../iothub/property-bag";
+import { urlDecode } from "../iothub/urlencode";
+import { inRange } from "../crypto/bytes";
+import { EVENT } from "./events";
+import * as C from "./config";
+import * as M from "./machine";
+
+/** Configures the device from its connection string (in linear memory). OK or a connection-string code. */
+export function client_init(csPtr: usize, csLen: i32): i32 {
+  if (!inRange(csPtr, csLen)) return E_BAD_ARGUMENT;
+  M.resetMachine();
+  return C.configure(csPtr, csLen);
+}
+/** IoT Plug and Play model id (sent as model-id in the username); 0 length = none. */
+export function client_set_model_id(ptr: usize, len: i32): i32 { return inRange(ptr, len) ? C.setField(C.F_MODEL_ID, ptr, len) : E_BAD_ARGUMENT; }
+/** Product/version string sent as DeviceClientType in the username; 0 length = none. */
+export function client_set_client_type(ptr: usize, len: i32): i32 { return inRange(ptr, len) ? C.setField(C.F_CLIENT_TYPE, ptr, len) : E_BAD_ARGUMENT; }
+/** client_set_option(OPT_*, value): keepalive, token lifetime, time-outs, back-off, features. */
+export function client_set_option(opt: i32, value: i32): i32 { return C.setOption(opt, value); }
+/** Seeds the jitter generator from the board's entropy. */
+export function client_seed(seed: u32): void { M.seed(seed); }
+/** Anchors wall-clock time: `unixSeconds` is now, at the board's monotonic `nowMs`. Needed for SAS tokens. */
+export function client_set_time(unixSeconds: u32, nowMs: u32): void { M.setTime(unixSeconds, nowMs); }
+
+/** Where the board should connect: the gateway host name if the connection string has one, else HostName. */
+export function client_endpoint_ptr(): usize { return C.fieldLen(C.F_GATEWAY) > 0 ? C.fieldPtr(C.F_GATEWAY) : C.fieldPtr(C.F_HOST); }
+export function client_endpoint_len(): i32 { return C.fieldLen(C.F_GATEWAY) > 0 ? C.fieldLen(C.F_GATEWAY) : C.fieldLen(C.F_HOST); }
+/** The IoT Hub host name (for TLS SNI and certificate checks when no gateway is used). */
+export function client_hostname_ptr(): usize { return C.fieldPtr(C.F_HOST); }
+export function client_hostname_len(): i32 { return C.fieldLen(C.F_HOST); }
+/** 1 when the device authenticates with an X.509 certificate the board supplies. */
+export function client_uses_x509(): i32 { return C.x509 ? 1 : 0; }
+
+export function client_start(nowMs: u32): i32 { return M.start(nowMs); }
+export function client_stop(nowMs: u32): void { M.stop(nowMs); }
+/** 0 nothing, 1 open the transport, 2 close it (after writing what client_tx holds). */
+export function client_wants(): i32 { return M.wants(); }
+export function client_state(): i32 { return M.clientState(); }
+export function client_transport_up(nowMs: u32): i32 { return M.transportUp(nowMs); }
+export function client_transport_down(nowMs: u32): void { M.transportDown(nowMs); }
+
+/** Received bytes: write up to client_rx_space() bytes at client_rx_window(), then client_rx_commit(n). */
+export function client_rx_window(): usize { return rxWindow(); }
+export function client_rx_space(): i32 { return rxSpace(); }
+export function client_rx_commit(n: i32): i32 { return rxCommit(n); }
+export function client_rx_capacity(): i32 { return RX_CAPACITY; }
+/** Bytes to send: client_tx_len() bytes at client_tx_ptr(); report what was written with client_tx_consumed. */
+export function client_tx_ptr(): usize { return M.txPtr(); }
+export function client_tx_len(): i32 { return M.txLen(); }
+export function client_tx_consumed(n: i32): i32 { return M.txConsumed(n); }
+
+/** Runs the machine to `nowMs`; returns the next event type (0 = none) with its record at client_event_ptr(). */
+export function client_poll(nowMs: u32): u32 { return M.poll(nowMs); }
+export function client_event_ptr(): usize { return EVENT; }
+/** Milliseconds until client_poll must run again even without I/O, or -1. */
+export function client_next_timeout(): i32 { return M.nextTimeout(); }
+
+/** Telemetry: begin, add properties (valueLen -1 = null) and system properties (SYS_*), then send. */
+export function client_telemetry_begin(): void { M.telemetryBegin(); }
+export function client_telemetry_property(name: usize, nameLen: i32, value: usize, valueLen: i32): i32 {
+  if (!inRange(name, nameLen) || (valueLen > 0 && !inRange(value, valueLen))) return E_BAD_ARGUMENT;
+  return M.telemetryProperty(name, nameLen, value, valueLen);
+}
+export function client_telemetry_system(which: i32, value: usize, valueLen: i32): i32 {
+  if (!inRange(value, valueLen)) return E_BAD_ARGUMENT;
+  return M.telemetrySystem(which, value, valueLen);
+}
+/** Queues the message (qos 0 or 1): its token (> 0), reported later as acked or failed; or a status now. */
+export function client_telemetry_send(payload: usize, payloadLen: i32, qos: i32): i32 {
+  if (!inRange(payload, payloadLen)) return E_BAD_ARGUMENT;
+  return M.telemetrySend(payload, payloadLen, qos);
+}
+
+/** Acknowledges a C2D message (the token of its EV_C2D event) once the application has it. */
+export function client_ack(packetId: u32): i32 { return M.ack(packetId); }
+/** Answers a direct method: request id from its EV_METHOD event, status, JSON payload. */
+export function client_method_respond(rid: usize, ridLen: i32, status: i32, payload: usize, payloadLen: i32): i32 {
+  if (!inRange(rid, ridLen) || !inRange(payload, payloadLen)) return E_BAD_ARGUMENT;
+  return M.methodRespond(rid, ridLen, status, payload, payloadLen);
+}
+/** Twin GET: the request id (answered by EV_TWIN_RESPONSE with the same token) or a status. */
+export function client_twin_get(): i32 { return M.twinRequest(false, 0, 0); }
+/** Reported-properties PATCH with a JSON body: the request id or a status. */
+export function client_twin_patch(body: usize, bodyLen: i32): i32 {
+  if (!inRange(body, bodyLen)) return E_BAD_ARGUMENT;
+  return M.twinRequest(true, body, bodyLen);
+}
+/** After reading the full twin: desired patches up to this $version are already applied. */
+export function client_twin_desired_version(version: u32): void { M.setDesiredVersion(<i64>version); }
+
+// Property bags of C2D messages, decoded by the core: item record (i32) 0 namePtr 1 nameLen 2 valuePtr
+// 3 valueLen (-1 = null) 4 system property index (SYS_*, -1 for an application property).
+const BAG_IT: usize = memory.data(BAG_ITER_SIZE, 16);
+const ITEM: usize = memory.data(20, 16);
+const NAME: usize = memory.data(BAG_CAPACITY, 16);
+const VALUE: usize = memory.data(BAG_CAPACITY, 16);
+
+export function client_bag_begin(ptr: usize, len: i32): i32 {
+  if (!inRange(ptr, len)) return E_BAD_ARGUMENT;
+  bagIterBegin(BAG_IT, ptr, len);
+  return OK;
+}
+/** 1 with the next property decoded into client_bag_item_ptr(), 0 at the end, or a status for a malformed bag. */
+export function client_bag_next(): i32 {
+  const r = bagIterNext(BAG_IT);
+  if (r <= 0) return r;
+  const n = urlDecode(<usize>load<i32>(BAG_IT, 12), load<i32>(BAG_IT, 16), NAME, BAG_CAPACITY);
+  if (n < 0) return n;
+  const rawValueLen = load<i32>(BAG_IT, 24);
+  let v: i32 = -1;
+  if (rawValueLen >= 0) {
+    v = urlDecode(<usize>load<i32>(BAG_IT, 20), rawValueLen, VALUE, BAG_CAPACITY);
+    if (v < 0) return v;
+  }
+  store<i32>(ITEM, <i32>NAME);
+  store<i32>(ITEM, n, 4);
+  store<i32>(ITEM, <i32>VALUE, 8);
+  store<i32>(ITEM, v, 12);
+  store<i32>(ITEM, load<i32>(BAG_IT, 28), 16);
+  return 1;
+}
+export function client_bag_item_ptr(): usize { return ITEM; }

@@ -1,0 +1,765 @@
+// The device state machine (sans-IO). The host moves bytes and time; this decides everything else:
+//
+//   IDLE ─start→ OPENING ─transport up→ CONNECTING ─CONNACK→ SUBSCRIBING ─SUBACK→ READY
+//     READY ─drop / ping timeout / renewal→ CLOSING ─transport down→ BACKOFF ─delay→ OPENING …
+//     any ─stop, or a refusal that retrying cannot fix→ CLOSING → STOPPED
+//
+// The host learns what to do with client_wants() (open or close the transport), client_tx_* (bytes to write),
+// client_poll() (one event at a time) and client_next_timeout() (when to poll again).
+import { OK, E_BAD_ARGUMENT } from "../status";
+import { TX_CAPACITY, REQUEST_SLOT_COUNT, BAG_CAPACITY } from "../profile";
+import {
+  Packet, clearPacket, PACKET_SIZE, CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT,
+} from "../mqtt/packet";
+import { encodePacket, packetSize } from "../mqtt/encoder";
+import { decodeNext, rxReset } from "../mqtt/stream";
+import { E_PACKET_TOO_LARGE } from "../mqtt/status";
+import { clientId, username } from "../iothub/identity";
+import { sasDevicePassword } from "../iothub/sas";
+import { subscribeTopic, telemetryTopic, twinGetTopic, twinPatchTopic, methodResponseTopic, SUB_C2D, SUB_METHODS, SUB_TWIN_RESPONSE, SUB_TWIN_DESIRED } from "../iothub/topics";
+import { classifyTopic, TOPIC_RESULT_SIZE, TOPIC_C2D, TOPIC_TWIN_RESPONSE, TOPIC_TWIN_DESIRED, TOPIC_METHOD_REQUEST } from "../iothub/parsers";
+import { bagAppend, bagAppendSystem } from "../iothub/property-bag";
+import { retryDelay, jitterFrom } from "../iothub/retry";
+import { E_BUFFER_TOO_SMALL } from "../status";
+import * as C from "./config";
+import * as St from "./status";
+import * as Ob from "./outbox";
+import {
+  EV_NONE, EV_CONNECTED, EV_DISCONNECTED, EV_TELEMETRY_ACKED, EV_TELEMETRY_FAILED, EV_C2D, EV_METHOD, EV_TWIN_RESPONSE,
+  EV_DESIRED, EV_ERROR, setEvent, setView, setVersion, raise, takeRaised, clearRaised,
+} from "./events";
+
+export const IDLE: i32 = 0;
+export const OPENING: i32 = 1;
+export const CONNECTING: i32 = 2;
+export const SUBSCRIBING: i32 = 3;
+export const READY: i32 = 4;
+export const CLOSING: i32 = 5;
+export const BACKOFF: i32 = 6;
+export const STOPPED: i32 = 7;
+
+export const WANT_NOTHING: i32 = 0;
+export const WANT_OPEN: i32 = 1;
+export const WANT_CLOSE: i32 = 2;
+
+/** IoT Hub's limits (DESIGN.md §3). */
+const MAX_D2C_BYTES: i32 = 262144;
+const MAX_METHOD_RESPONSE_BYTES: i32 = 131072;
+
+// Outgoing bytes: data packets may fill TX_CAPACITY; control packets (PUBACK, PINGREQ, DISCONNECT) also use
+// a small reserve so that a busy data stream never blocks them.
+const OUT_RESERVE: i32 = 64;
+const OUT: usize = memory.data(TX_CAPACITY + OUT_RESERVE, 16);
+let outLen: i32 = 0;
+
+const ENC: usize = memory.data(PACKET_SIZE, 16); // packets being encoded
+const PKT: usize = memory.data(PACKET_SIZE, 16); // packet just decoded
+const TOPIC_RES: usize = memory.data(TOPIC_RESULT_SIZE, 16);
+const TOPIC_CAP: i32 = BAG_CAPACITY + 512;
+const TOPIC: usize = memory.data(TOPIC_CAP, 16);
+const BAG: usize = memory.data(BAG_CAPACITY, 16);
+let bagLen: i32 = 0;
+const ID_BUF: usize = memory.data(264, 16); // client id
+const USER_BUF: usize = memory.data(1024, 16); // username
+const PASS_BUF: usize = memory.data(1024, 16); // SAS token
+const SUB_BUF: usize = memory.data(640, 16); // SUBSCRIBE list in wire form
+const RID_BUF: usize = memory.data(16, 16);
+
+let state: i32 = IDLE;
+let afterClose: i32 = STOPPED;
+let reconnectDelay: i32 = 0;
+let reconnectAt: u32 = 0;
+let attempt: i32 = 0;
+
+let now: u32 = 0;
+let timeSet: bool = false;
+let unixAtBase: u32 = 0;
+let tickAtBase: u32 = 0;
+let rng: u32 = 0x9E3779B9;
+
+let transportUpAt: u32 = 0;
+let tokenIssuedAt: u32 = 0;
+let readyAt: u32 = 0;
+let stable: bool = false;
+let lastTxAt: u32 = 0;
+let pingOutstanding: bool = false;
+let pingSentAt: u32 = 0;
+
+let subscribedOnce: bool = false;
+let subscribeId: u32 = 0;
+let nextPacketId: u32 = 1;
+let nextToken: u32 = 1;
+let nextRid: u32 = 1;
+let lastDesired: i64 = -1;
+
+// Twin requests awaiting an answer: state (0 free, 1 waiting, 2 failed), rid, deadline, sent, slot, status.
+const REQ_WORDS: i32 = 6;
+const REQS: usize = memory.data(REQUEST_SLOT_COUNT * REQ_WORDS * 4, 16);
+// @ts-ignore: decorator
+@inline function req(i: i32, w: i32): usize { return REQS + <usize>((i * REQ_WORDS + w) << 2); }
+const REQ_FREE: u32 = 0;
+const REQ_WAITING: u32 = 1;
+const REQ_FAILED: u32 = 2;
+
+// PUBACKs for C2D that did not fit the transmit buffer yet.
+const ACKS_SIZE: i32 = 32;
+const ACKS: usize = memory.data(ACKS_SIZE * 4, 16);
+let ackCount: i32 = 0;
+
+// @ts-ignore: decorator
+@inline function elapsed(since: u32): i32 { return <i32>(now - since); }
+// @ts-ignore: decorator
+@inline function enc(): Packet { return changetype<Packet>(ENC); }
+
+function random(): u32 {
+  let x = rng;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  rng = x;
+  return x;
+}
+
+// ---- accessors for the ABI ----------------------------------------------------------------------------------
+export function clientState(): i32 { return state; }
+export function txPtr(): usize { return OUT; }
+export function txLen(): i32 { return outLen; }
+export function setNow(ms: u32): void { now = ms; }
+export function seed(s: u32): void { rng = s != 0 ? s : 0x9E3779B9; }
+export function setTime(unixSeconds: u32, nowMs: u32): void {
+  unixAtBase = unixSeconds;
+  tickAtBase = nowMs;
+  now = nowMs;
+  timeSet = true;
+}
+function unixNow(): u64 { return <u64>unixAtBase + <u64>(<u32>(now - tickAtBase) / 1000); }
+
+export function wants(): i32 {
+  if (state == OPENING) return WANT_OPEN;
+  if (state == CLOSING) return WANT_CLOSE;
+  return WANT_NOTHING;
+}
+
+/** The host wrote `n` bytes of client_tx to the transport. */
+export function txConsumed(n: i32): i32 {
+  if (n < 0 || n > outLen) return E_BAD_ARGUMENT;
+  if (n < outLen) memory.copy(OUT, OUT + <usize>n, <usize>(outLen - n));
+  outLen -= n;
+  return outLen;
+}
+
+// ---- writing packets ------------------------------------------------------------------------------------------
+/** Encodes ENC at the end of the transmit buffer within `limit` bytes in all; false when it does not fit. */
+function emit(limit: i32): bool {
+  const n = encodePacket(enc(), OUT + <usize>outLen, limit - outLen);
+  if (n < 0) return false;
+  outLen += n;
+  lastTxAt = now;
+  return true;
+}
+
+function emitControl(type: u32, id: u32): bool {
+  clearPacket(enc());
+  enc().type = type;
+  enc().messageId = id;
+  return emit(TX_CAPACITY + OUT_RESERVE);
+}
+
+function allocPacketId(): u32 {
+  for (let tries = 0; tries < 65536; tries++) {
+    const id = nextPacketId;
+    nextPacketId = nextPacketId >= 65535 ? 1 : nextPacketId + 1;
+    if (id != subscribeId && !Ob.packetIdInUse(id)) return id;
+  }
+  return 0;
+}
+
+function writeRid(rid: u32): i32 {
+  // Decimal, written backwards then moved to the front.
+  let n: i32 = 0;
+  let v = rid;
+  const tmp = RID_BUF + 12;
+  do { store<u8>(tmp - <usize>n, <u8>(48 + v % 10)); v /= 10; n++; } while (v != 0);
+  for (let i = 0; i < n; i++) store<u8>(RID_BUF + <usize>i, load<u8>(tmp - <usize>(n - 1 - i)));
+  return n;
+}
+
+function parseRid(ptr: usize, len: i32): i64 {
+  if (len <= 0 || len > 10) return -1;
+  let v: i64 = 0;
+  for (let i = 0; i < len; i++) {
+    const d = <u32>load<u8>(ptr + <usize>i) - 48;
+    if (d > 9) return -1;
+    v = v * 10 + <i64>d;
+  }
+  return v;
+}
+
+// ---- connecting ---------------------------------------------------------------------------------------------
+function buildConnect(): i32 {
+  const host = C.fieldPtr(C.F_HOST), hostLen = C.fieldLen(C.F_HOST);
+  const dev = C.fieldPtr(C.F_DEVICE), devLen = C.fieldLen(C.F_DEVICE);
+  const mod = C.fieldPtr(C.F_MODULE), modLen = C.fieldLen(C.F_MODULE);
+  const idLen = clientId(dev, devLen, mod, modLen, ID_BUF, 264);
+  if (idLen < 0) return idLen;
+  const userLen = username(host, hostLen, dev, devLen, mod, modLen, C.fieldPtr(C.F_MODEL_ID), C.fieldLen(C.F_MODEL_ID),
+    C.fieldPtr(C.F_CLIENT_TYPE), C.fieldLen(C.F_CLIENT_TYPE), USER_BUF, 1024);
+  if (userLen < 0) return userLen;
+  let passLen: i32 = 0;
+  if (!C.x509) {
+    if (!timeSet) return St.E_TIME_NOT_SET;
+    const expiry = unixNow() + <u64>C.tokenLifetimeS;
+    passLen = sasDevicePassword(host, hostLen, dev, devLen, mod, modLen, C.keyPtr(), C.keyLen,
+      C.fieldPtr(C.F_KEY_NAME), C.fieldLen(C.F_KEY_NAME), expiry, PASS_BUF, 1024);
+    if (passLen < 0) return passLen;
+  }
+  const p = enc();
+  clearPacket(p);
+  p.type = CONNECT;
+  p.protocolPtr = changetype<usize>(MQTT_NAME);
+  p.protocolLen = 4;
+  p.protocolLevel = 4;
+  p.clean = 0; // IoT Hub keeps subscriptions and C2D for a persistent session
+  p.keepalive = <u32>C.keepaliveS;
+  p.clientIdPtr = ID_BUF;
+  p.clientIdLen = <u32>idLen;
+  p.hasUsername = 1;
+  p.usernamePtr = USER_BUF;
+  p.usernameLen = <u32>userLen;
+  if (!C.x509) {
+    p.hasPassword = 1;
+    p.passwordPtr = PASS_BUF;
+    p.passwordLen = <u32>passLen;
+  }
+  outLen = 0;
+  if (!emit(TX_CAPACITY + OUT_RESERVE)) return E_BUFFER_TOO_SMALL;
+  tokenIssuedAt = now;
+  return OK;
+}
+const MQTT_NAME = memory.data<u8>([0x4D, 0x51, 0x54, 0x54]);
+
+function appendFilter(at: i32, kind: i32, qos: u8): i32 {
+  const n = subscribeTopic(kind, C.fieldPtr(C.F_DEVICE), C.fieldLen(C.F_DEVICE), SUB_BUF + <usize>(at + 2), 600 - at);
+  if (n < 0) return n;
+  store<u8>(SUB_BUF + <usize>at, <u8>(n >> 8));
+  store<u8>(SUB_BUF + <usize>at + 1, <u8>n);
+  store<u8>(SUB_BUF + <usize>(at + 2 + n), qos);
+  return at + 3 + n;
+}
+
+function sendSubscribe(): i32 {
+  let at: i32 = 0;
+  const f = C.features;
+  if (f & 1) at = appendFilter(at, SUB_C2D, 1);
+  if (at >= 0 && (f & 2)) at = appendFilter(at, SUB_METHODS, 0);
+  if (at >= 0 && (f & 4)) at = appendFilter(at, SUB_TWIN_RESPONSE, 0);
+  if (at >= 0 && (f & 4)) at = appendFilter(at, SUB_TWIN_DESIRED, 0);
+  if (at < 0) return at;
+  subscribeId = 0;
+  subscribeId = allocPacketId();
+  const p = enc();
+  clearPacket(p);
+  p.type = SUBSCRIBE;
+  p.messageId = subscribeId;
+  p.listPtr = SUB_BUF;
+  p.listLen = <u32>at;
+  return emit(TX_CAPACITY + OUT_RESERVE) ? OK : E_BUFFER_TOO_SMALL;
+}
+
+function becomeReady(sessionPresent: u32): u32 {
+  state = READY;
+  readyAt = now;
+  stable = false;
+  pingOutstanding = false;
+  flush();
+  return setEvent(EV_CONNECTED, <i32>sessionPresent, 0);
+}
+
+// ---- losing the connection ------------------------------------------------------------------------------------
+/** Bookkeeping when a connection ends: requeue in-flight telemetry, fail answers that cannot come, tell the app. */
+function connectionLost(reason: i32, retry: bool, delay: i32): void {
+  for (let i = 0; i < Ob.slotCount(); i++) {
+    const s = Ob.slotAt(i);
+    if (s.state == Ob.INFLIGHT) {
+      s.state = Ob.UNSENT;
+      const first = Ob.slotBytes(s);
+      store<u8>(first, load<u8>(first) | 0x08); // DUP: this PUBLISH may have been seen before
+    }
+  }
+  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {
+    if (load<u32>(req(i, 0)) == REQ_WAITING && load<u32>(req(i, 3)) != 0) {
+      store<u32>(req(i, 0), REQ_FAILED);
+      store<i32>(req(i, 5), St.E_DISCONNECTED);
+    }
+  }
+  ackCount = 0; // the hub redelivers unacknowledged C2D on the next connection
+  pingOutstanding = false;
+  subscribeId = 0;
+  if (retry) {
+    if (delay < 0) {
+      delay = retryDelay(0, attempt < 30 ? attempt : 30, C.retryMinMs, C.retryMaxMs, jitterFrom(random(), C.retryJitterMs));
+      attempt++;
+    }
+    reconnectDelay = delay;
+    afterClose = BACKOFF;
+  } else {
+    afterClose = STOPPED;
+    delay = -1;
+  }
+  raise(EV_DISCONNECTED, reason, 0, delay);
+}
+
+/** We end the connection: optionally say DISCONNECT, then ask the host to close the transport. */
+function drop(reason: i32, retry: bool, delay: i32, sayDisconnect: bool): void {
+  if (sayDisconnect && (state == CONNECTING || state == SUBSCRIBING || state == READY)) emitControl(DISCONNECT, 0);
+  connectionLost(reason, retry, delay);
+  state = CLOSING;
+}
+
+export function transportUp(nowMs: u32): i32 {
+  now = nowMs;
+  if (state != OPENING) return St.E_NOT_CONNECTED;
+  rxReset();
+  outLen = 0;
+  const r = buildConnect();
+  if (r != OK) {
+    drop(r, false, -1, false);
+    return r;
+  }
+  state = CONNECTING;
+  transportUpAt = now;
+  return OK;
+}
+
+export function transportDown(nowMs: u32): void {
+  now = nowMs;
+  if (state == CONNECTING || state == SUBSCRIBING || state == READY || state == OPENING) {
+    connectionLost(St.E_TRANSPORT_CLOSED, true, -1);
+    state = CLOSING;
+  }
+  if (state == CLOSING) {
+    state = afterClose;
+    if (state == BACKOFF) reconnectAt = now + <u32>reconnectDelay;
+  }
+  rxReset();
+  outLen = 0;
+}
+
+export function start(nowMs: u32): i32 {
+  now = nowMs;
+  if (!C.configured) return St.E_NOT_CONFIGURED;
+  if (!C.x509 && !timeSet) return St.E_TIME_NOT_SET;
+  if (state == IDLE || state == STOPPED || state == BACKOFF) {
+    state = OPENING;
+    attempt = 0;
+  }
+  return OK;
+}
+
+/** Closes for good: every message and request still pending is reported as failed (CLIENT_CLOSED). */
+export function stop(nowMs: u32): void {
+  now = nowMs;
+  for (let i = 0; i < Ob.slotCount(); i++) {
+    const s = Ob.slotAt(i);
+    if (s.state == Ob.UNSENT || s.state == Ob.INFLIGHT) {
+      if (s.kind == Ob.KIND_TELEMETRY_QOS0 || s.kind == Ob.KIND_TELEMETRY_QOS1) {
+        s.state = Ob.FAILED;
+        s.status = St.E_CLOSED;
+      } else {
+        Ob.release(i);
+      }
+    }
+  }
+  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {
+    if (load<u32>(req(i, 0)) == REQ_WAITING) {
+      store<u32>(req(i, 0), REQ_FAILED);
+      store<i32>(req(i, 5), St.E_CLOSED);
+    }
+  }
+  if (state == CONNECTING || state == SUBSCRIBING || state == READY || state == OPENING) {
+    drop(St.E_CLOSED, false, -1, true);
+  } else if (state != CLOSING) {
+    if (state != STOPPED) raise(EV_DISCONNECTED, St.E_CLOSED, 0, -1);
+    state = STOPPED;
+  } else {
+    afterClose = STOPPED;
+  }
+}
+
+// ---- sending ------------------------------------------------------------------------------------------------------
+/** Moves what can go now from the outbox (and pending PUBACKs) to the transmit buffer, oldest first. */
+function flush(): void {
+  if (state != READY) return;
+  while (ackCount > 0) {
+    if (!emitControl(PUBACK, load<u32>(ACKS))) return;
+    ackCount--;
+    for (let i = 0; i < ackCount; i++) store<u32>(ACKS + <usize>(i << 2), load<u32>(ACKS + <usize>((i + 1) << 2)));
+  }
+  for (;;) {
+    const i = Ob.oldest(Ob.UNSENT);
+    if (i < 0) return;
+    const s = Ob.slotAt(i);
+    if (outLen + <i32>s.len > TX_CAPACITY) return;
+    memory.copy(OUT + <usize>outLen, Ob.slotBytes(s), <usize>s.len);
+    outLen += <i32>s.len;
+    lastTxAt = now;
+    if (s.kind == Ob.KIND_TELEMETRY_QOS1) {
+      s.state = Ob.INFLIGHT;
+    } else if (s.kind == Ob.KIND_TELEMETRY_QOS0) {
+      s.state = Ob.DONE;
+    } else {
+      if (s.kind == Ob.KIND_TWIN_REQUEST) markRequestSent(s.token);
+      Ob.release(i);
+    }
+  }
+}
+
+/** Queues ENC (already filled) as an outbox message of `kind`; returns the slot or a status. */
+function enqueue(kind: u32): i32 {
+  const size = packetSize(enc());
+  if (size < 0) return size;
+  if (size > TX_CAPACITY) return St.E_MESSAGE_TOO_LARGE;
+  const i = Ob.reserve(kind, <u32>size);
+  if (i < 0) return St.E_QUEUE_FULL;
+  encodePacket(enc(), Ob.slotBytes(Ob.slotAt(i)), size);
+  return i;
+}
+
+export function telemetryBegin(): void { bagLen = 0; }
+
+function bagResult(r: i32): i32 {
+  if (r == E_BUFFER_TOO_SMALL || r == E_BAD_ARGUMENT) return St.E_PROPERTIES_TOO_LARGE;
+  if (r < 0) return r;
+  bagLen = r;
+  return OK;
+}
+export function telemetryProperty(name: usize, nameLen: i32, value: usize, valueLen: i32): i32 {
+  return bagResult(bagAppend(BAG, bagLen, BAG_CAPACITY, name, nameLen, value, valueLen));
+}
+export function telemetrySystem(which: i32, value: usize, valueLen: i32): i32 {
+  return bagResult(bagAppendSystem(BAG, bagLen, BAG_CAPACITY, which, value, valueLen));
+}
+
+/** Queues a telemetry message with the properties given since telemetryBegin. Returns its token (> 0) or a status. */
+export function telemetrySend(payload: usize, payloadLen: i32, qos: i32): i32 {
+  if (!C.configured) return St.E_NOT_CONFIGURED;
+  if (qos != 0 && qos != 1) return St.E_BAD_QOS;
+  if (payloadLen < 0) return E_BAD_ARGUMENT;
+  if (payloadLen + bagLen > MAX_D2C_BYTES) { bagLen = 0; return St.E_MESSAGE_TOO_LARGE; }
+  const topicLen = telemetryTopic(C.fieldPtr(C.F_DEVICE), C.fieldLen(C.F_DEVICE), C.fieldPtr(C.F_MODULE), C.fieldLen(C.F_MODULE),
+    BAG, bagLen, TOPIC, TOPIC_CAP);
+  bagLen = 0;
+  if (topicLen < 0) return topicLen == E_BUFFER_TOO_SMALL ? St.E_PROPERTIES_TOO_LARGE : topicLen;
+  const p = enc();
+  clearPacket(p);
+  p.type = PUBLISH;
+  p.qos = <u32>qos;
+  p.topicPtr = TOPIC;
+  p.topicLen = <u32>topicLen;
+  p.payloadPtr = payload;
+  p.payloadLen = <u32>payloadLen;
+  if (qos == 1) {
+    p.messageId = allocPacketId();
+  }
+  const i = enqueue(qos == 1 ? Ob.KIND_TELEMETRY_QOS1 : Ob.KIND_TELEMETRY_QOS0);
+  if (i < 0) return i;
+  const s = Ob.slotAt(i);
+  const token = nextToken;
+  nextToken = nextToken >= 0x7FFFFFFF ? 1 : nextToken + 1;
+  s.token = token;
+  s.packetId = p.messageId;
+  flush();
+  return <i32>token;
+}
+
+/** Acknowledges a QoS 1 C2D message once the application has it (at least once). */
+export function ack(packetId: u32): i32 {
+  if (packetId == 0) return OK;
+  if (packetId > 65535) return E_BAD_ARGUMENT;
+  if (state == READY && ackCount == 0 && emitControl(PUBACK, packetId)) return OK;
+  if (ackCount == ACKS_SIZE) return St.E_QUEUE_FULL;
+  store<u32>(ACKS + <usize>(ackCount << 2), packetId);
+  ackCount++;
+  return OK;
+}
+
+export function methodRespond(rid: usize, ridLen: i32, status: i32, payload: usize, payloadLen: i32): i32 {
+  if (payloadLen < 0) return E_BAD_ARGUMENT;
+  if (payloadLen > MAX_METHOD_RESPONSE_BYTES) return St.E_MESSAGE_TOO_LARGE;
+  const topicLen = methodResponseTopic(status, rid, ridLen, TOPIC, TOPIC_CAP);
+  if (topicLen < 0) return topicLen;
+  const p = enc();
+  clearPacket(p);
+  p.type = PUBLISH;
+  p.topicPtr = TOPIC;
+  p.topicLen = <u32>topicLen;
+  p.payloadPtr = payload;
+  p.payloadLen = <u32>payloadLen;
+  const i = enqueue(Ob.KIND_METHOD_RESPONSE);
+  if (i < 0) return i;
+  flush();
+  return OK;
+}
+
+// ---- twin ---------------------------------------------------------------------------------------------------------
+function markRequestSent(rid: u32): void {
+  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {
+    if (load<u32>(req(i, 0)) == REQ_WAITING && load<u32>(req(i, 1)) == rid) store<u32>(req(i, 3), 1);
+  }
+}
+
+/** Twin GET (patch == false) or reported-properties PATCH with a JSON body. Returns the request id or a status. */
+export function twinRequest(patch: bool, body: usize, bodyLen: i32): i32 {
+  if (!C.configured) return St.E_NOT_CONFIGURED;
+  if (bodyLen < 0) return E_BAD_ARGUMENT;
+  let free = -1;
+  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) if (load<u32>(req(i, 0)) == REQ_FREE) { free = i; break; }
+  if (free < 0) return St.E_TOO_MANY_REQUESTS;
+  const rid = nextRid;
+  nextRid = nextRid >= 0x7FFFFFFF ? 1 : nextRid + 1;
+  const ridLen = writeRid(rid);
+  const topicLen = patch ? twinPatchTopic(RID_BUF, ridLen, TOPIC, TOPIC_CAP) : twinGetTopic(RID_BUF, ridLen, TOPIC, TOPIC_CAP);
+  if (topicLen < 0) return topicLen;
+  const p = enc();
+  clearPacket(p);
+  p.type = PUBLISH;
+  p.topicPtr = TOPIC;
+  p.topicLen = <u32>topicLen;
+  p.payloadPtr = body;
+  p.payloadLen = patch ? <u32>bodyLen : 0;
+  const i = enqueue(Ob.KIND_TWIN_REQUEST);
+  if (i < 0) return i;
+  Ob.slotAt(i).token = rid;
+  store<u32>(req(free, 0), REQ_WAITING);
+  store<u32>(req(free, 1), rid);
+  store<u32>(req(free, 2), now + <u32>C.requestTimeoutMs);
+  store<u32>(req(free, 3), 0);
+  store<i32>(req(free, 4), i);
+  store<i32>(req(free, 5), 0);
+  flush();
+  return <i32>rid;
+}
+
+/** The application read the full twin: patches up to this desired version are already applied. */
+export function setDesiredVersion(v: i64): void { if (v > lastDesired) lastDesired = v; }
+
+// ---- receiving ------------------------------------------------------------------------------------------------
+function handlePublish(p: Packet): u32 {
+  const kind = classifyTopic(p.topicPtr, <i32>p.topicLen, TOPIC_RES);
+  const qos = p.qos;
+  // Everything but C2D is acknowledged at once; C2D waits for the application (client_ack).
+  if (qos > 0 && kind != TOPIC_C2D) ack(p.messageId);
+  if (kind == TOPIC_C2D) {
+    setEvent(EV_C2D, <i32>qos, qos > 0 ? p.messageId : 0);
+    setView(0, p.payloadPtr, <i32>p.payloadLen);
+    setView(1, <usize>load<i32>(TOPIC_RES, 40), load<i32>(TOPIC_RES, 44));
+    return EV_C2D;
+  }
+  if (kind == TOPIC_METHOD_REQUEST) {
+    setEvent(EV_METHOD, 0, 0);
+    setView(0, <usize>load<i32>(TOPIC_RES, 32), load<i32>(TOPIC_RES, 36));
+    setView(1, <usize>load<i32>(TOPIC_RES, 8), load<i32>(TOPIC_RES, 12));
+    setView(2, p.payloadPtr, <i32>p.payloadLen);
+    return EV_METHOD;
+  }
+  if (kind == TOPIC_TWIN_RESPONSE) {
+    const rid = parseRid(<usize>load<i32>(TOPIC_RES, 8), load<i32>(TOPIC_RES, 12));
+    for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {
+      if (load<u32>(req(i, 0)) == REQ_WAITING && <i64>load<u32>(req(i, 1)) == rid) {
+        store<u32>(req(i, 0), REQ_FREE);
+        setEvent(EV_TWIN_RESPONSE, load<i32>(TOPIC_RES, 4), <u32>rid);
+        const v = load<i64>(TOPIC_RES, 24);
+        setVersion(v >= 0 ? <u32>v : 0);
+        setView(0, p.payloadPtr, <i32>p.payloadLen);
+        return EV_TWIN_RESPONSE;
+      }
+    }
+    return EV_NONE; // an answer to a request that already timed out
+  }
+  if (kind == TOPIC_TWIN_DESIRED) {
+    const v = load<i64>(TOPIC_RES, 24);
+    if (v <= lastDesired) return EV_NONE; // older or repeated: already applied
+    lastDesired = v;
+    setEvent(EV_DESIRED, 0, 0);
+    setVersion(<u32>v);
+    setView(0, p.payloadPtr, <i32>p.payloadLen);
+    return EV_DESIRED;
+  }
+  setEvent(EV_ERROR, St.E_UNEXPECTED_TOPIC, 0);
+  setView(0, p.topicPtr, <i32>p.topicLen);
+  return EV_ERROR;
+}
+
+function connackCode(rc: u32): i32 {
+  switch (rc) {
+    case 1: return St.E_CONNACK_PROTOCOL;
+    case 2: return St.E_CONNACK_ID_REJECTED;
+    case 3: return St.E_CONNACK_SERVER_UNAVAILABLE;
+    case 4: return St.E_CONNACK_BAD_CREDENTIALS;
+  }
+  return St.E_CONNACK_NOT_AUTHORIZED;
+}
+
+function handlePacket(type: i32): u32 {
+  const p = changetype<Packet>(PKT);
+  switch (<u32>type) {
+    case CONNACK: {
+      if (state != CONNECTING) break;
+      if (p.returnCode != 0) {
+        // Only "server unavailable" can get better by itself; bad credentials must not become a reconnect storm.
+        drop(connackCode(p.returnCode), p.returnCode == 3, -1, false);
+        return takeRaised();
+      }
+      if (C.features == 0 || (p.sessionPresent != 0 && subscribedOnce)) return becomeReady(p.sessionPresent);
+      const r = sendSubscribe();
+      if (r != OK) { drop(r, true, -1, false); return takeRaised(); }
+      state = SUBSCRIBING;
+      return EV_NONE;
+    }
+    case SUBACK: {
+      if (state != SUBSCRIBING || p.messageId != subscribeId) return EV_NONE;
+      subscribeId = 0;
+      subscribedOnce = true;
+      let refused: i32 = 0;
+      for (let i: u32 = 0; i < p.listLen; i++) if (load<u8>(p.listPtr + <usize>i) == 0x80) refused |= 1 << i;
+      if (refused != 0) raise(EV_ERROR, St.E_SUBSCRIBE_REFUSED, 0, refused);
+      return becomeReady(0);
+    }
+    case PUBACK: {
+      const i = Ob.findInflight(p.messageId);
+      if (i < 0) return EV_NONE;
+      const token = Ob.slotAt(i).token;
+      Ob.release(i);
+      flush();
+      return setEvent(EV_TELEMETRY_ACKED, 0, token);
+    }
+    case PINGRESP: {
+      pingOutstanding = false;
+      return EV_NONE;
+    }
+    case PUBLISH: {
+      if (state != READY && state != SUBSCRIBING) break;
+      return handlePublish(p);
+    }
+  }
+  drop(St.E_UNEXPECTED_PACKET, true, -1, false);
+  return takeRaised();
+}
+
+// ---- time -----------------------------------------------------------------------------------------------------
+function renewAfterMs(): i32 { return C.tokenLifetimeS > 2000000 ? 0x7FFFFFFF : (C.tokenLifetimeS * 1000 / 5) * 4; }
+
+function timers(): void {
+  if (state == CONNECTING || state == SUBSCRIBING) {
+    if (elapsed(transportUpAt) >= C.connectTimeoutMs) drop(St.E_CONNECT_TIMEOUT, true, -1, false);
+  } else if (state == READY) {
+    if (!stable && elapsed(readyAt) >= C.stableMs) { stable = true; attempt = 0; }
+    if (!C.x509 && elapsed(tokenIssuedAt) >= renewAfterMs()) {
+      drop(St.E_TOKEN_RENEWAL, true, 0, true); // reconnect at once with a fresh token; in-flight messages resend
+      return;
+    }
+    if (C.keepaliveS > 0) {
+      if (pingOutstanding) {
+        if (elapsed(pingSentAt) >= C.pingTimeoutMs) drop(St.E_PING_TIMEOUT, true, -1, false);
+      } else if (elapsed(lastTxAt) >= C.keepaliveS * 1000) {
+        if (emitControl(PINGREQ, 0)) { pingOutstanding = true; pingSentAt = now; }
+      }
+    }
+  } else if (state == BACKOFF) {
+    if (<i32>(now - reconnectAt) >= 0) state = OPENING;
+  }
+}
+
+/** Milliseconds until client_poll has something time-driven to do, or -1 when only I/O can wake it. */
+export function nextTimeout(): i32 {
+  let best: i32 = 0x7FFFFFFF;
+  if (state == CONNECTING || state == SUBSCRIBING) best = C.connectTimeoutMs - elapsed(transportUpAt);
+  else if (state == READY) {
+    if (!stable) best = min(best, C.stableMs - elapsed(readyAt));
+    if (!C.x509) best = min(best, renewAfterMs() - elapsed(tokenIssuedAt));
+    if (C.keepaliveS > 0) {
+      best = min(best, pingOutstanding ? C.pingTimeoutMs - elapsed(pingSentAt) : C.keepaliveS * 1000 - elapsed(lastTxAt));
+    }
+  } else if (state == BACKOFF) best = <i32>(reconnectAt - now);
+  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {
+    if (load<u32>(req(i, 0)) == REQ_WAITING) best = min(best, <i32>(load<u32>(req(i, 2)) - now));
+  }
+  if (best == 0x7FFFFFFF) return -1;
+  return best < 0 ? 0 : best;
+}
+
+// ---- the event pump -------------------------------------------------------------------------------------------
+/** Advances the machine to `nowMs` and returns the next event (EV_NONE when there is nothing to report). */
+export function poll(nowMs: u32): u32 {
+  now = nowMs;
+  let t = takeRaised();
+  if (t != EV_NONE) return t;
+  // Outcomes of telemetry: failed, or QoS 0 written.
+  let i = Ob.oldest(Ob.FAILED);
+  if (i >= 0) {
+    const s = Ob.slotAt(i);
+    setEvent(EV_TELEMETRY_FAILED, s.status, s.token);
+    Ob.release(i);
+    return EV_TELEMETRY_FAILED;
+  }
+  i = Ob.oldest(Ob.DONE);
+  if (i >= 0) {
+    const token = Ob.slotAt(i).token;
+    Ob.release(i);
+    return setEvent(EV_TELEMETRY_ACKED, 0, token);
+  }
+  // Twin requests that failed or timed out.
+  for (let r = 0; r < REQUEST_SLOT_COUNT; r++) {
+    const st = load<u32>(req(r, 0));
+    const expired = st == REQ_WAITING && <i32>(now - load<u32>(req(r, 2))) >= 0;
+    if (st == REQ_FAILED || expired) {
+      const rid = load<u32>(req(r, 1));
+      const slot = load<i32>(req(r, 4));
+      if (expired) {
+        const s = Ob.slotAt(slot);
+        if (s.state == Ob.UNSENT && s.kind == Ob.KIND_TWIN_REQUEST && s.token == rid) Ob.release(slot);
+      }
+      store<u32>(req(r, 0), REQ_FREE);
+      return setEvent(EV_TWIN_RESPONSE, expired ? St.E_TIMEOUT : load<i32>(req(r, 5)), rid);
+    }
+  }
+  // Incoming packets.
+  if (state == CONNECTING || state == SUBSCRIBING || state == READY) {
+    for (;;) {
+      const type = decodeNext(changetype<Packet>(PKT));
+      if (type == 0) break;
+      if (type < 0) {
+        drop(type == E_PACKET_TOO_LARGE ? St.E_INCOMING_TOO_LARGE : type, true, -1, false);
+        return takeRaised();
+      }
+      t = handlePacket(type);
+      if (t != EV_NONE) return t;
+      if (state == CLOSING) break;
+    }
+  }
+  timers();
+  t = takeRaised();
+  if (t != EV_NONE) return t;
+  flush();
+  i = Ob.oldest(Ob.DONE);
+  if (i >= 0) {
+    const token = Ob.slotAt(i).token;
+    Ob.release(i);
+    return setEvent(EV_TELEMETRY_ACKED, 0, token);
+  }
+  return EV_NONE;
+}
+
+/** Back to a fresh, unconfigured-state machine (outbox emptied, nothing reported). */
+export function resetMachine(): void {
+  state = IDLE;
+  outLen = 0;
+  ackCount = 0;
+  subscribedOnce = false;
+  lastDesired = -1;
+  attempt = 0;
+  Ob.outboxReset();
+  clearRaised();
+  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) store<u32>(req(i, 0), REQ_FREE);
+  rxReset();
+}

@@ -1,0 +1,149 @@
+// The outbox: every message the device sends (telemetry, twin requests, method responses) waits here, already
+// encoded, until it is written to the transport — and QoS 1 telemetry until its PUBACK. Fixed slots over a
+// fixed byte arena: a full outbox is back-pressure for the caller (E_QUEUE_FULL), never a silent drop.
+//
+// Slots keep sending order (a ring of slot indices by age); the arena is compacted in that order when an append
+// does not fit at its end.
+import { OUTBOX_CAPACITY, OUTBOX_SLOT_COUNT } from "../profile";
+
+export const FREE: u32 = 0;
+export const UNSENT: u32 = 1; // waiting for the transport
+export const INFLIGHT: u32 = 2; // QoS 1, written, waiting for PUBACK
+export const FAILED: u32 = 3; // to be reported as failed, then freed
+export const DONE: u32 = 4; // QoS 0 telemetry written: to be reported as sent, then freed
+
+export const KIND_TELEMETRY_QOS0: u32 = 1;
+export const KIND_TELEMETRY_QOS1: u32 = 2;
+export const KIND_TWIN_REQUEST: u32 = 3;
+export const KIND_METHOD_RESPONSE: u32 = 4;
+
+@unmanaged
+export class Slot {
+  state: u32;
+  kind: u32;
+  token: u32; // telemetry token, or twin request id
+  packetId: u32;
+  offset: u32;
+  len: u32;
+  status: i32; // why it failed
+  seq: u32; // age: lower is older
+}
+const SLOT_SIZE: usize = 32;
+
+const ARENA: usize = memory.data(OUTBOX_CAPACITY, 16);
+const SLOTS: usize = memory.data(<i32>SLOT_SIZE * OUTBOX_SLOT_COUNT, 16);
+let arenaEnd: u32 = 0;
+let live: i32 = 0;
+let nextSeq: u32 = 1;
+
+// @ts-ignore: decorator
+@inline export function slotAt(i: i32): Slot { return changetype<Slot>(SLOTS + <usize>i * SLOT_SIZE); }
+export function slotCount(): i32 { return OUTBOX_SLOT_COUNT; }
+export function liveCount(): i32 { return live; }
+export function slotBytes(s: Slot): usize { return ARENA + <usize>s.offset; }
+
+export function outboxReset(): void {
+  for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) slotAt(i).state = FREE;
+  arenaEnd = 0;
+  live = 0;
+}
+
+/** Moves live messages to the front of the arena, oldest first. */
+function compact(): void {
+  let at: u32 = 0;
+  let lastSeq: u32 = 0;
+  // Selection by age keeps the order; slot counts are small (≤ a few hundred) and compaction is rare.
+  for (let n = 0; n < live; n++) {
+    let best = -1;
+    let bestSeq: u32 = 0xFFFFFFFF;
+    for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
+      const s = slotAt(i);
+      if (s.state != FREE && s.seq > lastSeq && s.seq < bestSeq) { best = i; bestSeq = s.seq; }
+    }
+    if (best < 0) break;
+    const s = slotAt(best);
+    if (s.offset != at) memory.copy(ARENA + <usize>at, ARENA + <usize>s.offset, <usize>s.len);
+    s.offset = at;
+    at += s.len;
+    lastSeq = bestSeq;
+  }
+  arenaEnd = at;
+}
+
+/**
+ * Reserves a slot and `len` bytes for a message of `kind`; returns the slot index, or -1 when the outbox is full.
+ * The caller encodes into slotBytes(slot) and must then fill token/packetId.
+ */
+export function reserve(kind: u32, len: u32): i32 {
+  if (live >= OUTBOX_SLOT_COUNT || len > <u32>OUTBOX_CAPACITY) return -1;
+  if (arenaEnd + len > <u32>OUTBOX_CAPACITY) {
+    compact();
+    if (arenaEnd + len > <u32>OUTBOX_CAPACITY) return -1;
+  }
+  for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
+    const s = slotAt(i);
+    if (s.state == FREE) {
+      s.state = UNSENT;
+      s.kind = kind;
+      s.token = 0;
+      s.packetId = 0;
+      s.offset = arenaEnd;
+      s.len = len;
+      s.status = 0;
+      s.seq = nextSeq++;
+      arenaEnd += len;
+      live++;
+      return i;
+    }
+  }
+  return -1;
+}
+
+/** Room left for one more message, in bytes (after a compaction if needed). */
+export function roomFor(len: u32): bool {
+  if (live >= OUTBOX_SLOT_COUNT) return false;
+  if (arenaEnd + len <= <u32>OUTBOX_CAPACITY) return true;
+  compact();
+  return arenaEnd + len <= <u32>OUTBOX_CAPACITY;
+}
+
+export function release(i: i32): void {
+  const s = slotAt(i);
+  if (s.state == FREE) return;
+  s.state = FREE;
+  live--;
+  if (live == 0) {
+    arenaEnd = 0;
+  } else if (s.offset + s.len == arenaEnd) {
+    arenaEnd = s.offset;
+  }
+}
+
+/** The oldest slot in `state`, or -1. */
+export function oldest(state: u32): i32 {
+  let best = -1;
+  let bestSeq: u32 = 0xFFFFFFFF;
+  for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
+    const s = slotAt(i);
+    if (s.state == state && s.seq < bestSeq) { best = i; bestSeq = s.seq; }
+  }
+  return best;
+}
+
+/** The in-flight slot waiting for PUBACK `packetId`, or -1. */
+export function findInflight(packetId: u32): i32 {
+  for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
+    const s = slotAt(i);
+    if (s.state == INFLIGHT && s.packetId == packetId) return i;
+  }
+  return -1;
+}
+
+/** True when `packetId` is held by a live slot (so it cannot be reused yet). */
+export function packetIdInUse(packetId: u32): bool {
+  for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
+    const s = slotAt(i);
+    if (s.state != FREE && s.packetId == packetId) return true;
+  }
+  return false;
+}
