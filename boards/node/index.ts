@@ -1,0 +1,62 @@
+// The Node gateway board: TCP+TLS (node:tls, with SNI, CA and client certificates), MQTT over WebSocket
+// (wss://{host}:{port}/$iothub/websocket, sub-protocol "mqtt"), plain TCP for tests, the process clock and
+// node:crypto entropy.
+import { connect as tlsConnect } from 'node:tls';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
+import type { Board, Transport, TransportHandlers, TransportOptions } from '../../host/device/board.js';
+
+function socketTransport(socket: Socket, handlers: TransportHandlers, readyEvent: string): Transport {
+  let closed = false;
+  const finish = (err?: Error) => {
+    if (closed) return;
+    closed = true;
+    handlers.onClose(err);
+  };
+  socket.setNoDelay(true);
+  socket.once(readyEvent, () => handlers.onOpen());
+  socket.on('data', (chunk: Buffer) => handlers.onData(chunk));
+  socket.once('error', (err) => { finish(err); socket.destroy(); });
+  socket.once('close', () => finish());
+  return {
+    write: (bytes) => socket.write(bytes),
+    close: () => { socket.end(); socket.destroySoon?.(); setTimeout(() => socket.destroy(), 1000).unref(); },
+  };
+}
+
+function webSocketTransport(o: TransportOptions, handlers: TransportHandlers): Transport {
+  const tlsOptions = { servername: o.servername, ca: o.ca, cert: o.cert, key: o.key };
+  const ws = new WebSocket(`wss://${o.host}:${o.port}/$iothub/websocket`, 'mqtt', tlsOptions as WebSocket.ClientOptions);
+  ws.binaryType = 'nodebuffer';
+  let closed = false;
+  const finish = (err?: Error) => {
+    if (closed) return;
+    closed = true;
+    handlers.onClose(err);
+  };
+  ws.on('open', () => handlers.onOpen());
+  ws.on('message', (data: Buffer) => handlers.onData(data));
+  ws.on('error', (err) => { finish(err); ws.terminate(); });
+  ws.on('close', () => finish());
+  return {
+    write: (bytes) => { ws.send(bytes); return ws.bufferedAmount < 1 << 20; },
+    close: () => ws.close(),
+  };
+}
+
+export const nodeBoard: Board = {
+  nowMs: () => Math.floor(performance.now()) >>> 0,
+  unixSeconds: () => Math.floor(Date.now() / 1000),
+  random32: () => randomBytes(4).readUInt32LE(0),
+  setTimer(ms, fn) {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+  open(o, handlers) {
+    if (o.transport === 'wss') return webSocketTransport(o, handlers);
+    if (o.transport === 'mqtt') return socketTransport(tcpConnect({ host: o.host, port: o.port }), handlers, 'connect');
+    const socket = tlsConnect({ host: o.host, port: o.port, servername: o.servername, ca: o.ca, cert: o.cert, key: o.key, ALPNProtocols: undefined });
+    return socketTransport(socket, handlers, 'secureConnect');
+  },
+};

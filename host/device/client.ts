@@ -1,0 +1,472 @@
+// DeviceClient: the Node face of the device runtime. It moves bytes between a board's transport and the core,
+// passes the time in, and turns the core's events into promises and callbacks. Topics, tokens, packets,
+// timers, retries and ordering are all decided by the core.
+import { EventEmitter } from 'node:events';
+import { Core, type Profile } from '../wasm/core.js';
+import { IotHubWasmError } from '../errors.js';
+import type { Board, Transport } from './board.js';
+import { EV, EVF, OPT, WANT, STATE_NAMES, SYSTEM_PROPERTIES } from './core-abi.js';
+
+export interface DeviceClientOptions {
+  /** PEM CA certificate(s) to trust besides the system's (the local hub's `hub.ca`). */
+  ca?: string | string[];
+  /** Connect here instead of HostName (`host[:port]`); also read from the connection string's GatewayHostName. */
+  gatewayHostName?: string;
+  transport?: 'mqtts' | 'wss' | 'mqtt';
+  /** X.509 client certificate and key (connection strings with x509=true). */
+  cert?: string;
+  key?: string;
+  board?: Board;
+  /** Core profile: 'gateway' (large buffers) or 'mcu' (the one-page microcontroller build). */
+  profile?: Profile;
+  keepAliveSeconds?: number;
+  tokenLifetimeSeconds?: number;
+  requestTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  retry?: { minMs?: number; maxMs?: number; jitterMs?: number; stableMs?: number };
+  /** IoT Plug and Play model id. */
+  modelId?: string;
+  /** Sent as DeviceClientType in the MQTT username. */
+  productInfo?: string;
+}
+
+export interface TelemetryOptions {
+  messageId?: string;
+  correlationId?: string;
+  contentType?: string;
+  contentEncoding?: string;
+  userId?: string;
+  /** Application properties; null sends a bare key. */
+  properties?: Record<string, string | null>;
+  qos?: 0 | 1;
+}
+
+export interface C2DMessage {
+  body: Buffer;
+  messageId?: string;
+  correlationId?: string;
+  contentType?: string;
+  contentEncoding?: string;
+  userId?: string;
+  to?: string;
+  expiryTimeUtc?: string;
+  /** Application properties; a property sent without a value is null (never the string "undefined"). */
+  properties: Record<string, string | null>;
+}
+
+export interface MethodResponse { status: number; payload?: unknown }
+export type MethodHandler = (payload: unknown, request: { methodName: string; requestId: string }) => MethodResponse | Promise<MethodResponse>;
+export interface Twin { desired: Record<string, unknown>; reported: Record<string, unknown> }
+
+interface Pending { resolve(v: unknown): void; reject(e: Error): void; kind?: 'get' | 'patch' }
+
+const DEFAULT_PORTS = { mqtts: 8883, wss: 443, mqtt: 1883 } as const;
+
+export class DeviceClient extends EventEmitter {
+  private readonly core: Core;
+  private readonly ex: Core['exports'];
+  private readonly ev: Uint32Array;
+  private readonly evi: Int32Array;
+  private board!: Board;
+  private transport: Transport | null = null;
+  private transportOpen = false;
+  private cancelTimer: (() => void) | null = null;
+  private pumping = false;
+  private pumpAgain = false;
+  private readonly telemetry = new Map<number, Pending>();
+  private readonly twinRequests = new Map<number, Pending>();
+  private readonly methods = new Map<string, MethodHandler>();
+  private readonly desiredHandlers: Array<(patch: Record<string, unknown>, version: number) => void> = [];
+  private readonly c2dHandlers: Array<(msg: C2DMessage) => unknown> = [];
+  private connectWaiters: Pending[] = [];
+  private closeWaiters: Array<() => void> = [];
+  private endpoint!: { host: string; port: number; servername: string };
+  private options!: DeviceClientOptions;
+  readonly deviceId: string = '';
+
+  private constructor(profile: Profile) {
+    super();
+    this.core = new Core(profile);
+    this.ex = this.core.exports;
+    this.ev = new Uint32Array(this.core.memory.buffer, this.ex.client_event_ptr(), 11);
+    this.evi = new Int32Array(this.core.memory.buffer, this.ex.client_event_ptr(), 11);
+  }
+
+  /** A client for the device (or module) of a connection string. Throws a coded error for a bad string. */
+  static fromConnectionString(connectionString: string, options: DeviceClientOptions = {}): DeviceClient {
+    const client = new DeviceClient(options.profile ?? 'gateway');
+    client.configure(connectionString, options);
+    return client;
+  }
+
+  private fail(code: number, what: string): never {
+    const name = this.core.statusName(code);
+    throw new IotHubWasmError(name, `${what}: ${name}`, code);
+  }
+
+  private writeIo(offset: number, value: string | Uint8Array): number {
+    const core = this.core;
+    const room = core.ioCapacity - offset;
+    if (typeof value === 'string') {
+      if (Buffer.byteLength(value) > room) this.fail(-302, 'too large for this profile');
+      return core.buf.write(value, core.io + offset, room, 'utf8');
+    }
+    if (value.length > room) this.fail(-302, 'too large for this profile');
+    core.u8.set(value, core.io + offset);
+    return value.length;
+  }
+
+  private configure(cs: string, options: DeviceClientOptions): void {
+    this.options = options;
+    this.board = options.board ?? (undefined as unknown as Board);
+    const n = this.writeIo(0, cs);
+    const rc = this.ex.client_init(this.core.io, n);
+    if (rc < 0) this.fail(rc, 'invalid connection string');
+    const set = (opt: number, v: number | undefined) => { if (v !== undefined && this.ex.client_set_option(opt, v) < 0) this.fail(-1, `invalid option ${opt}=${v}`); };
+    set(OPT.KEEPALIVE_S, options.keepAliveSeconds);
+    set(OPT.TOKEN_LIFETIME_S, options.tokenLifetimeSeconds);
+    set(OPT.REQUEST_TIMEOUT_MS, options.requestTimeoutMs);
+    set(OPT.CONNECT_TIMEOUT_MS, options.connectTimeoutMs);
+    set(OPT.RETRY_MIN_MS, options.retry?.minMs);
+    set(OPT.RETRY_MAX_MS, options.retry?.maxMs);
+    set(OPT.RETRY_JITTER_MS, options.retry?.jitterMs);
+    set(OPT.STABLE_MS, options.retry?.stableMs);
+    if (options.modelId) this.ex.client_set_model_id(this.core.io, this.writeIo(0, options.modelId));
+    const product = options.productInfo ?? `iothub-wasm/0.1.0 (node ${process.version}; ${process.platform})`;
+    this.ex.client_set_client_type(this.core.io, this.writeIo(0, product));
+    const hostName = this.core.utf8(this.ex.client_hostname_ptr(), this.ex.client_hostname_len());
+    const endpoint = options.gatewayHostName ?? this.core.utf8(this.ex.client_endpoint_ptr(), this.ex.client_endpoint_len());
+    const transport = options.transport ?? 'mqtts';
+    const m = /^(.*?)(?::(\d+))?$/.exec(endpoint)!;
+    const host = m[1];
+    this.endpoint = { host, port: m[2] ? Number(m[2]) : DEFAULT_PORTS[transport], servername: endpoint === hostName ? hostName : host };
+    (this as { deviceId: string }).deviceId = /(?:^|;)DeviceId=([^;]*)/.exec(cs)?.[1] ?? '';
+  }
+
+  private async ensureBoard(): Promise<Board> {
+    if (!this.board) this.board = (await import('../../boards/node/index.js')).nodeBoard;
+    return this.board;
+  }
+
+  /** Connects (and keeps reconnecting with back-off); resolves once connected and subscribed. */
+  async connect(): Promise<void> {
+    const board = await this.ensureBoard();
+    this.ex.client_seed(board.random32());
+    const now = board.nowMs();
+    this.ex.client_set_time(board.unixSeconds(), now);
+    if (this.ex.client_state() === 4) return;
+    const p = new Promise<void>((resolve, reject) => this.connectWaiters.push({ resolve: resolve as (v: unknown) => void, reject }));
+    const rc = this.ex.client_start(now);
+    if (rc < 0) {
+      this.connectWaiters = [];
+      this.fail(rc, 'cannot start');
+    }
+    this.pump();
+    return p;
+  }
+
+  /** Closes the connection; telemetry not yet acknowledged is rejected with CLIENT_CLOSED. */
+  async close(): Promise<void> {
+    const board = await this.ensureBoard();
+    this.ex.client_stop(board.nowMs());
+    const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
+    this.pump();
+    if (!this.transport) this.finishClose();
+    return done;
+  }
+
+  private finishClose(): void {
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    const waiters = this.closeWaiters;
+    this.closeWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Sends telemetry; resolves when the hub acknowledged it (QoS 1) or it was written (QoS 0). */
+  sendTelemetry(body: string | Uint8Array | object, options: TelemetryOptions = {}): Promise<void> {
+    const ex = this.ex;
+    const io = this.core.io;
+    ex.client_telemetry_begin();
+    const system: Array<[number, string | undefined]> = [
+      [0, options.messageId], [1, options.correlationId], [2, options.userId], [4, options.contentType], [5, options.contentEncoding],
+    ];
+    for (const [which, value] of system) {
+      if (value === undefined) continue;
+      const n = this.writeIo(0, value);
+      const rc = ex.client_telemetry_system(which, io, n);
+      if (rc < 0) return Promise.reject(this.error(rc, 'cannot add a system property'));
+    }
+    for (const [name, value] of Object.entries(options.properties ?? {})) {
+      const nl = this.writeIo(0, name);
+      const vl = value === null ? -1 : this.writeIo(nl, String(value));
+      const rc = ex.client_telemetry_property(io, nl, io + nl, vl);
+      if (rc < 0) return Promise.reject(this.error(rc, `cannot add property '${name}'`));
+    }
+    const bytes = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
+    let token: number;
+    try {
+      const n = this.writeIo(0, bytes);
+      token = ex.client_telemetry_send(io, n, options.qos ?? 1);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (token < 0) return Promise.reject(this.error(token, 'telemetry refused'));
+    const p = new Promise<void>((resolve, reject) => this.telemetry.set(token, { resolve: resolve as (v: unknown) => void, reject }));
+    this.pump();
+    return p;
+  }
+
+  /** The device twin: { desired, reported }. */
+  async getTwin(): Promise<Twin> {
+    const rid = this.ex.client_twin_get();
+    if (rid < 0) throw this.error(rid, 'twin request refused');
+    const p = new Promise<unknown>((resolve, reject) => this.twinRequests.set(rid, { resolve, reject, kind: 'get' }));
+    this.pump();
+    return p as Promise<Twin>;
+  }
+
+  /** Merges `patch` into the reported properties; resolves with the twin's new reported $version. */
+  async updateReportedProperties(patch: Record<string, unknown>): Promise<number> {
+    const n = this.writeIo(0, JSON.stringify(patch));
+    const rid = this.ex.client_twin_patch(this.core.io, n);
+    if (rid < 0) throw this.error(rid, 'twin update refused');
+    const p = new Promise<unknown>((resolve, reject) => this.twinRequests.set(rid, { resolve, reject, kind: 'patch' }));
+    this.pump();
+    return p as Promise<number>;
+  }
+
+  onDesiredProperties(cb: (patch: Record<string, unknown>, version: number) => void): this {
+    this.desiredHandlers.push(cb);
+    return this;
+  }
+
+  onMethod(name: string, handler: MethodHandler): this {
+    this.methods.set(name, handler);
+    return this;
+  }
+
+  onC2D(cb: (msg: C2DMessage) => unknown): this {
+    this.c2dHandlers.push(cb);
+    return this;
+  }
+
+  /** The core's connection state: idle, opening, connecting, subscribing, ready, closing, backoff, stopped. */
+  get state(): string { return STATE_NAMES[this.ex.client_state()] ?? 'unknown'; }
+
+  private error(code: number, what: string): IotHubWasmError {
+    const name = this.core.statusName(code);
+    return new IotHubWasmError(name, `${what}: ${name}`, code);
+  }
+
+  // ---- the pump: poll events, act on wants, flush bytes, arm the timer ----------------------------------------
+  private pump(): void {
+    if (this.pumping) { this.pumpAgain = true; return; }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        const now = this.board.nowMs();
+        let t: number;
+        while ((t = this.ex.client_poll(now)) !== EV.NONE) this.dispatch(t);
+        this.act();
+      } while (this.pumpAgain);
+    } finally {
+      this.pumping = false;
+    }
+    this.arm();
+  }
+
+  private act(): void {
+    const want = this.ex.client_wants();
+    if (want === WANT.OPEN && !this.transport) this.open();
+    this.flushTx();
+    if (want === WANT.CLOSE && this.transport) {
+      const t = this.transport;
+      this.transport = null;
+      this.transportOpen = false;
+      t.close();
+      this.ex.client_transport_down(this.board.nowMs());
+      this.pumpAgain = true;
+      if (this.ex.client_state() === 7) this.finishClose();
+    } else if (this.ex.client_state() === 7 && !this.transport && this.closeWaiters.length) {
+      this.finishClose();
+    }
+  }
+
+  private flushTx(): void {
+    if (!this.transport || !this.transportOpen) return;
+    const len = this.ex.client_tx_len();
+    if (len === 0) return;
+    const ptr = this.ex.client_tx_ptr();
+    // Node buffers what the socket cannot take yet, so the bytes are copied and consumed at once.
+    this.transport.write(Buffer.from(this.core.u8.subarray(ptr, ptr + len)));
+    this.ex.client_tx_consumed(len);
+    this.pumpAgain = true; // room in the transmit buffer: the outbox may have more to send
+  }
+
+  private open(): void {
+    const { host, port, servername } = this.endpoint;
+    const o = this.options;
+    let transport: Transport | null = null;
+    transport = this.board.open({ host, port, servername, transport: o.transport ?? 'mqtts', ca: o.ca, cert: o.cert, key: o.key }, {
+      onOpen: () => {
+        if (this.transport !== transport) return;
+        this.transportOpen = true;
+        this.ex.client_transport_up(this.board.nowMs());
+        this.pump();
+      },
+      onData: (chunk) => {
+        if (this.transport !== transport) return;
+        this.receive(chunk);
+      },
+      onClose: () => {
+        if (this.transport !== transport) return;
+        this.transport = null;
+        this.transportOpen = false;
+        this.ex.client_transport_down(this.board.nowMs());
+        this.pump();
+      },
+    });
+    this.transport = transport;
+  }
+
+  private receive(chunk: Uint8Array): void {
+    let off = 0;
+    while (off < chunk.length) {
+      const space = this.ex.client_rx_space();
+      if (space === 0) { this.pump(); if (this.ex.client_rx_space() === 0) return; continue; }
+      const n = Math.min(space, chunk.length - off);
+      this.core.u8.set(chunk.subarray(off, off + n), this.ex.client_rx_window());
+      this.ex.client_rx_commit(n);
+      off += n;
+      this.pump();
+    }
+  }
+
+  private arm(): void {
+    this.cancelTimer?.();
+    this.cancelTimer = null;
+    const ms = this.ex.client_next_timeout();
+    if (ms < 0) return;
+    this.cancelTimer = this.board.setTimer(Math.max(ms, 1), () => { this.cancelTimer = null; this.pump(); });
+  }
+
+  // ---- events -----------------------------------------------------------------------------------------------
+  private view(which: 0 | 1 | 2): Buffer {
+    const ptr = this.ev[EVF.aPtr + which * 2];
+    const len = this.evi[EVF.aLen + which * 2];
+    return len > 0 ? Buffer.from(this.core.u8.subarray(ptr, ptr + len)) : Buffer.alloc(0);
+  }
+
+  private dispatch(type: number): void {
+    const status = this.evi[EVF.status];
+    const token = this.ev[EVF.token];
+    switch (type) {
+      case EV.CONNECTED: {
+        const waiters = this.connectWaiters;
+        this.connectWaiters = [];
+        for (const w of waiters) w.resolve(undefined);
+        this.emit('connected', { sessionPresent: status === 1 });
+        break;
+      }
+      case EV.DISCONNECTED: {
+        const retryInMs = this.evi[EVF.extra];
+        const err = this.error(status, retryInMs >= 0 ? 'disconnected' : 'connection ended');
+        this.emit('disconnected', { code: err.code, retryInMs, error: err });
+        if (retryInMs < 0) {
+          const waiters = this.connectWaiters;
+          this.connectWaiters = [];
+          for (const w of waiters) w.reject(err);
+        }
+        break;
+      }
+      case EV.TELEMETRY_ACKED: {
+        const p = this.telemetry.get(token);
+        this.telemetry.delete(token);
+        p?.resolve(undefined);
+        break;
+      }
+      case EV.TELEMETRY_FAILED: {
+        const p = this.telemetry.get(token);
+        this.telemetry.delete(token);
+        p?.reject(this.error(status, 'telemetry failed'));
+        break;
+      }
+      case EV.TWIN_RESPONSE: this.twinAnswer(token, status, this.ev[EVF.version], this.view(0)); break;
+      case EV.DESIRED: {
+        const patch = parseJson(this.view(0)) as Record<string, unknown>;
+        const version = this.ev[EVF.version];
+        for (const cb of this.desiredHandlers) cb(patch, version);
+        this.emit('desired', patch, version);
+        break;
+      }
+      case EV.METHOD: this.method(this.view(0).toString('utf8'), this.view(1).toString('utf8'), this.view(2)); break;
+      case EV.C2D: this.c2d(token); break;
+      case EV.ERROR: this.emit('warning', this.error(status, `core reported ${this.evi[EVF.extra]}`)); break;
+    }
+  }
+
+  private twinAnswer(rid: number, status: number, version: number, body: Buffer): void {
+    const p = this.twinRequests.get(rid);
+    if (!p) return;
+    this.twinRequests.delete(rid);
+    if (status < 0) return p.reject(this.error(status, 'twin request failed'));
+    if (status >= 300) {
+      const code = status === 429 ? 'TWIN_THROTTLED' : `TWIN_STATUS_${status}`;
+      return p.reject(new IotHubWasmError(code, `twin request answered ${status}: ${body.toString('utf8')}`, status));
+    }
+    if (p.kind === 'patch') return p.resolve(version);
+    const twin = parseJson(body) as Twin;
+    const desiredVersion = (twin?.desired as { $version?: number } | undefined)?.$version;
+    if (typeof desiredVersion === 'number') this.ex.client_twin_desired_version(desiredVersion);
+    p.resolve({ desired: twin?.desired ?? {}, reported: twin?.reported ?? {} });
+  }
+
+  private method(name: string, rid: string, payloadBytes: Buffer): void {
+    const handler = this.methods.get(name);
+    const respond = (status: number, payload: unknown) => {
+      const ridLen = this.writeIo(0, rid);
+      const body = payload === undefined ? '' : JSON.stringify(payload);
+      const n = this.writeIo(ridLen, body);
+      const rc = this.ex.client_method_respond(this.core.io, ridLen, status, this.core.io + ridLen, n);
+      if (rc < 0) this.emit('warning', this.error(rc, `cannot answer method '${name}'`));
+      this.pump();
+    };
+    if (!handler) { respond(404, { message: `no handler for method '${name}'` }); return; }
+    const payload = payloadBytes.length ? parseJson(payloadBytes) : null;
+    Promise.resolve()
+      .then(() => handler(payload, { methodName: name, requestId: rid }))
+      .then((r) => respond(r?.status ?? 200, r?.payload), (e: Error) => respond(500, { message: String(e?.message ?? e) }));
+  }
+
+  private c2d(packetId: number): void {
+    const msg: C2DMessage = { body: this.view(0), properties: {} };
+    const bag = this.view(1);
+    if (bag.length) {
+      const io = this.core.io;
+      this.core.u8.set(bag, io);
+      this.ex.client_bag_begin(io, bag.length);
+      const item = new Int32Array(this.core.memory.buffer, this.ex.client_bag_item_ptr(), 5);
+      let r: number;
+      while ((r = this.ex.client_bag_next()) === 1) {
+        const name = this.core.utf8(item[0], item[1]);
+        const value = item[3] < 0 ? null : this.core.utf8(item[2], item[3]);
+        const sys = item[4];
+        if (sys >= 0) (msg as unknown as Record<string, unknown>)[SYSTEM_PROPERTIES[sys]] = value ?? undefined;
+        else msg.properties[name] = value;
+      }
+      if (r < 0) this.emit('warning', this.error(r, 'malformed C2D property bag'));
+    }
+    const ack = () => { this.ex.client_ack(packetId); this.pump(); };
+    Promise.all(this.c2dHandlers.map((h) => Promise.resolve().then(() => h(msg))))
+      .catch((e: unknown) => this.emit('warning', e))
+      .finally(ack);
+    this.emit('message', msg);
+  }
+}
+
+function parseJson(b: Buffer): unknown {
+  if (b.length === 0) return null;
+  try { return JSON.parse(b.toString('utf8')); } catch { return b.toString('utf8'); }
+}
