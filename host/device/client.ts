@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { Core, type Profile } from '../wasm/core.js';
 import { IotHubWasmError } from '../errors.js';
 import type { Board, Transport } from './board.js';
+import { nodeBoard } from '../../boards/node/index.js';
 import { EV, EVF, OPT, WANT, STATE_NAMES, SYSTEM_PROPERTIES } from './core-abi.js';
 
 export interface DeviceClientOptions {
@@ -118,7 +119,7 @@ export class DeviceClient extends EventEmitter {
 
   private configure(cs: string, options: DeviceClientOptions): void {
     this.options = options;
-    this.board = options.board ?? (undefined as unknown as Board);
+    this.board = options.board ?? nodeBoard;
     const n = this.writeIo(0, cs);
     const rc = this.ex.client_init(this.core.io, n);
     if (rc < 0) this.fail(rc, 'invalid connection string');
@@ -143,14 +144,9 @@ export class DeviceClient extends EventEmitter {
     (this as { deviceId: string }).deviceId = /(?:^|;)DeviceId=([^;]*)/.exec(cs)?.[1] ?? '';
   }
 
-  private async ensureBoard(): Promise<Board> {
-    if (!this.board) this.board = (await import('../../boards/node/index.js')).nodeBoard;
-    return this.board;
-  }
-
   /** Connects (and keeps reconnecting with back-off); resolves once connected and subscribed. */
   async connect(): Promise<void> {
-    const board = await this.ensureBoard();
+    const board = this.board;
     this.ex.client_seed(board.random32());
     const now = board.nowMs();
     this.ex.client_set_time(board.unixSeconds(), now);
@@ -167,7 +163,7 @@ export class DeviceClient extends EventEmitter {
 
   /** Closes the connection; telemetry not yet acknowledged is rejected with CLIENT_CLOSED. */
   async close(): Promise<void> {
-    const board = await this.ensureBoard();
+    const board = this.board;
     this.ex.client_stop(board.nowMs());
     const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
     this.pump();

@@ -1,0 +1,80 @@
+// Bad input and refusals get named codes, quickly, and nothing is silently lost.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHub, device, sleep, type Rig } from './support.js';
+import { DeviceClient } from '../../host/device/client.js';
+import { IotHubWasmError } from '../../host/errors.js';
+
+let rig: Rig;
+before(async () => { rig = await startHub(); });
+after(async () => { await rig.stop(); });
+
+test('a wrong key is refused quickly with a named error and no reconnect storm', async () => {
+  const { connectionString } = await rig.hub.registry.addDevice('wrong-key');
+  const bad = connectionString.replace(/SharedAccessKey=[^;]+/, `SharedAccessKey=${Buffer.alloc(32, 7).toString('base64')}`);
+  let attempts = 0;
+  rig.hub.on('refused', (e: { clientId: string }) => { if (e.clientId === 'wrong-key') attempts++; });
+  const client = DeviceClient.fromConnectionString(bad, { ca: rig.hub.ca, retry: { minMs: 10, maxMs: 20, jitterMs: 0 } });
+  const t0 = performance.now();
+  // IoT Hub answers a bad signature with CONNACK 5 (not authorized); 4 (bad user name or password) is refused alike.
+  await assert.rejects(client.connect(), (e: unknown) => e instanceof IotHubWasmError && /^CLIENT_CONNACK_(NOT_AUTHORIZED|BAD_CREDENTIALS)$/.test(e.code));
+  assert.ok(performance.now() - t0 < 5000);
+  await sleep(300); // with a 10-20 ms back-off a storm would show dozens of attempts here
+  assert.equal(attempts, 1);
+  assert.equal(client.state, 'stopped');
+});
+
+test('a bad connection string is a typed error before anything is opened', () => {
+  assert.throws(() => DeviceClient.fromConnectionString('HostName=h;DeviceId=d'), (e: unknown) => e instanceof IotHubWasmError && e.code === 'CS_MISSING_CREDENTIAL');
+  assert.throws(() => DeviceClient.fromConnectionString('HostName=h;DeviceId=d;SharedAccessKey=***'), (e: unknown) => e instanceof IotHubWasmError && /^CS_BAD_KEY|BASE64/.test(e.code));
+});
+
+test('a 300 KB message is refused with a code before anything is sent', async () => {
+  const { client } = await device(rig.hub, 'big-dev');
+  await client.connect();
+  let received = 0;
+  rig.hub.on('telemetry', (m) => { if (m.deviceId === 'big-dev') received++; });
+  await assert.rejects(client.sendTelemetry(Buffer.alloc(300 * 1024, 1)), (e: unknown) => e instanceof IotHubWasmError && e.code === 'CLIENT_MESSAGE_TOO_LARGE');
+  // Body and properties together count against the 256 KB limit.
+  await assert.rejects(client.sendTelemetry(Buffer.alloc(255 * 1024), { properties: { pad: 'x'.repeat(2048) } }), { code: 'CLIENT_MESSAGE_TOO_LARGE' });
+  await client.sendTelemetry('still fine');
+  await sleep(50);
+  assert.equal(received, 1);
+  await client.close();
+});
+
+test('a message larger than the MCU profile buffer is refused with a code, not truncated', async () => {
+  const { client } = await device(rig.hub, 'mcu-big', { profile: 'mcu' });
+  await assert.rejects(client.sendTelemetry(Buffer.alloc(8000)), (e: unknown) => e instanceof IotHubWasmError && e.code === 'CLIENT_MESSAGE_TOO_LARGE');
+});
+
+test('a full outbox is back-pressure (CLIENT_QUEUE_FULL), and everything accepted is delivered in order', async () => {
+  const { client } = await device(rig.hub, 'queue-dev', { profile: 'mcu' });
+  // Not connected yet: messages wait in the outbox (8 slots in the MCU profile); the rest are refused.
+  const settled = Promise.allSettled(Array.from({ length: 20 }, (_v, i) => client.sendTelemetry(`m${i}`)));
+  const seen: string[] = [];
+  rig.hub.on('telemetry', (m) => { if (m.deviceId === 'queue-dev') seen.push(m.body.toString()); });
+  await client.connect();
+  const results = await settled;
+  const accepted = results.flatMap((r, i) => (r.status === 'fulfilled' ? [`m${i}`] : []));
+  const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  assert.equal(accepted.length, 8);
+  assert.ok(refused.length === 12 && refused.every((r) => r.reason instanceof IotHubWasmError && r.reason.code === 'CLIENT_QUEUE_FULL'));
+  await sleep(20);
+  assert.deepEqual(seen, accepted);
+  await client.close();
+});
+
+test('closing rejects unacknowledged telemetry with CLIENT_CLOSED (reported, not dropped)', async () => {
+  const { client } = await device(rig.hub, 'close-dev');
+  const pending = client.sendTelemetry('never connected');
+  await client.close();
+  await assert.rejects(pending, { code: 'CLIENT_CLOSED' });
+});
+
+test('a twin request that gets no answer times out with CLIENT_TIMEOUT', async () => {
+  const { client } = await device(rig.hub, 'slow-twin', { requestTimeoutMs: 100 });
+  // Never connected: the request waits in the outbox and times out.
+  await assert.rejects(client.getTwin(), { code: 'CLIENT_TIMEOUT' });
+  await client.close();
+});
