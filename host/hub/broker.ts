@@ -12,7 +12,7 @@ import { TwinError, type TwinStore, type JsonObject } from './twin-store.js';
 import { type C2DMessage, type C2DQueue } from './c2d-queue.js';
 import { HubError, METHOD_MAX_PAYLOAD_BYTES, type MethodInvoker, type MethodResult } from './methods.js';
 import {
-  C2D_FILTER, METHODS_FILTER, TWIN_DESIRED_FILTER, TWIN_RES_FILTER, checkSubscription, classifyPublish, desiredPatchTopic,
+  METHODS_FILTER, TWIN_DESIRED_FILTER, TWIN_RES_FILTER, checkSubscription, classifyPublish, topicMatches, desiredPatchTopic,
   encodePropertyBag, identityKey, methodRequestTopic, parsePropertyBag, parseUsername, splitSystemProperties,
   twinResponseTopic, type Identity, type PropertyBag,
 } from './topics.js';
@@ -126,6 +126,11 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
 
   private wire(): void {
     const a = this.aedes;
+    a.on('client', (client) => {
+      // registered (an older connection of the same identity is closed by now); CONNACK follows
+      const s = this.sessions.get(client);
+      if (s) this.connections.set(s.key, s);
+    });
     a.on('clientReady', (client) => this.onReady(client));
     a.on('clientDisconnect', (client) => this.onDisconnect(client));
     a.on('subscribe', (subs, client) => this.onSubscribed(subs, client));
@@ -196,7 +201,7 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
     if (!password || password.length === 0) return refuse(4, 'no password (SAS token) given');
     const path = identity.moduleId ? `/devices/${identity.deviceId}/modules/${identity.moduleId}` : `/devices/${identity.deviceId}`;
     const check = verifySasToken(password.toString('utf8'), hosts.map((h) => h + path), [rec.primaryKey, rec.secondaryKey], Math.floor(Date.now() / 1000));
-    if (!check.ok) return refuse(5, check.reason);
+    if (!check.ok) return refuse(check.malformed ? 4 : 5, check.reason);
     const conn = (client as ClientInternals).conn as Duplex & { _hubTransport?: string };
     this.sessions.set(client, {
       client, identity, key: identityKey(identity), clean: client.clean, keepalive: 0, expiresAt: check.expiresAt,
@@ -327,15 +332,20 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
     const s = this.sessions.get(client);
     if (!s) return;
     this.log(`${s.key} subscribed ${subs.map((x) => `${x.topic} ${(x.qos as number) === 128 ? '(refused 0x80)' : `qos${x.qos}`}`).join(', ')}`);
-    if (s.identity.moduleId === undefined && subs.some((x) => x.topic === C2D_FILTER(s.identity.deviceId) && (x.qos as number) !== 128)) {
+    if (s.identity.moduleId === undefined && subs.some((x) => x.topic.startsWith(`devices/${s.identity.deviceId}/messages/devicebound/`) && (x.qos as number) !== 128)) {
       this.pumpC2D(s);
     }
   }
 
   // --- twin ----------------------------------------------------------------------------------------------------
 
+  private subscribed(s: Session, topic: string): boolean {
+    for (const f of s.subs) if (topicMatches(f, topic)) return true;
+    return false;
+  }
+
   private sendTo(s: Session, topic: string, payload: Buffer | string, filter: string, what: string): boolean {
-    if (!s.subs.has(filter)) {
+    if (!this.subscribed(s, topic)) {
       this.log(`${s.key} ${what} not sent: the device has not subscribed to ${filter}`);
       return false;
     }
@@ -385,7 +395,7 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
     const key = identityKey(identity);
     const s = this.connections.get(key);
     if (!s) return Promise.reject(new HubError(`'${key}' is not connected`, 404, 'DeviceNotOnline'));
-    if (!s.subs.has(METHODS_FILTER)) return Promise.reject(new HubError(`'${key}' has not subscribed to direct methods`, 404, 'DeviceNotOnline'));
+    if (!this.subscribed(s, methodRequestTopic(name, 'x'))) return Promise.reject(new HubError(`'${key}' has not subscribed to direct methods`, 404, 'DeviceNotOnline'));
     if (payload.length > METHOD_MAX_PAYLOAD_BYTES) {
       return Promise.reject(new HubError(`method payload of ${payload.length} bytes exceeds ${METHOD_MAX_PAYLOAD_BYTES}`, 413, 'MessageTooLarge'));
     }
@@ -401,16 +411,22 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
   pumpC2D(s: Session | string): void {
     const sess = typeof s === 'string' ? this.connections.get(s) : s;
     if (!sess || !sess.ready || sess.identity.moduleId !== undefined) return;
-    if (!sess.subs.has(C2D_FILTER(sess.identity.deviceId))) return;
+    if (![...sess.subs].some((f) => f.startsWith(`devices/${sess.identity.deviceId}/messages/devicebound/`))) return;
     const c = sess.client as ClientInternals;
     while (sess.inflight.size < C2D_MAX_INFLIGHT && this.connections.get(sess.key) === sess && !c.closed && !c.conn.destroyed) {
       const m = this.o.c2d.takeNext(sess.identity.deviceId);
       if (!m) break;
+      const topic = c2dTopic(m);
+      if (!this.subscribed(sess, topic)) {
+        // a narrower filter that does not match this message: it waits
+        this.o.c2d.abandon(m.lockToken);
+        m.deliveryCount--;
+        break;
+      }
       let id = sess.nextId;
       while (sess.inflight.has(id)) id = id >= 65535 ? 1 : id + 1;
       sess.nextId = id >= 65535 ? 1 : id + 1;
       sess.inflight.set(id, m);
-      const topic = c2dTopic(m);
       this.log(`${sess.key} C2D ${m.messageId} sent (delivery ${m.deliveryCount}) ${preview(m.body)}`);
       try {
         mqttPacket.writeToStream({ cmd: 'publish', topic, payload: m.body, qos: 1, messageId: id, retain: false, dup: m.deliveryCount > 1 }, c.conn);

@@ -47,7 +47,7 @@ export function normaliseResource(uri: string): string {
   return slash < 0 ? u.toLowerCase() : u.slice(0, slash).toLowerCase() + u.slice(slash);
 }
 
-export type SasCheck = { ok: true; expiresAt: number } | { ok: false; reason: string };
+export type SasCheck = { ok: true; expiresAt: number } | { ok: false; reason: string; malformed?: boolean };
 
 /**
  * Checks a token for one of `resources` (normalised), signed with one of `keys`, not expired at `nowSeconds`.
@@ -55,7 +55,7 @@ export type SasCheck = { ok: true; expiresAt: number } | { ok: false; reason: st
  */
 export function verifySasToken(token: string, resources: string[], keys: string[], nowSeconds: number): SasCheck {
   const t = parseSasToken(token);
-  if (typeof t === 'string') return { ok: false, reason: t };
+  if (typeof t === 'string') return { ok: false, reason: t, malformed: true };
   const wanted = resources.map(normaliseResource);
   if (!wanted.includes(normaliseResource(t.sr))) {
     return { ok: false, reason: `SAS resource '${t.sr}' does not match '${resources[0]}'` };

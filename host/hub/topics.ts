@@ -131,18 +131,36 @@ export function classifyPublish(id: Identity, topic: string): DevicePublish {
   return { kind: 'unsupported', reason: 'not an IoT Hub topic' };
 }
 
-/** Topic filters a device may subscribe to. Returns null when the filter is allowed, else the reason. */
+/**
+ * Topic filters a device may subscribe to: IoT Hub's own (`$iothub/twin/res/#`, `$iothub/twin/PATCH/properties/desired/#`,
+ * `$iothub/methods/POST/#`, `devices/{id}/messages/devicebound/#`, module `inputs/#`) or narrower filters under them.
+ * Returns null when the filter is allowed, else the reason.
+ */
 export function checkSubscription(id: Identity, filter: string): string | null {
-  const allowed = [
-    '$iothub/twin/res/#',
-    '$iothub/twin/PATCH/properties/desired/#',
-    '$iothub/methods/POST/#',
-  ];
-  if (allowed.includes(filter)) return null;
-  if (!id.moduleId && filter === `devices/${id.deviceId}/messages/devicebound/#`) return null;
-  if (id.moduleId && filter === `${identityPrefix(id)}/inputs/#`) return null;
+  const roots = ['$iothub/twin/res/', '$iothub/twin/PATCH/properties/desired/', '$iothub/methods/POST/'];
+  roots.push(id.moduleId ? `${identityPrefix(id)}/inputs/` : `devices/${id.deviceId}/messages/devicebound/`);
+  for (const r of roots) {
+    if (filter.startsWith(r) && filter.length > r.length && isValidFilter(filter)) return null;
+  }
   if (filter.startsWith('devices/') || filter.startsWith('#') || filter.startsWith('+')) return 'not this identity\'s topic';
   return 'unsupported topic filter';
+}
+
+function isValidFilter(filter: string): boolean {
+  const levels = filter.split('/');
+  return levels.every((l, i) => (l === '#' ? i === levels.length - 1 : l === '+' || (!l.includes('#') && !l.includes('+'))));
+}
+
+/** MQTT topic matching (`+` one level, `#` the rest). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
 }
 
 export const C2D_FILTER = (deviceId: string) => `devices/${deviceId}/messages/devicebound/#`;

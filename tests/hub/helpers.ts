@@ -88,3 +88,15 @@ export function once<T>(emitter: { on(e: string, f: (a: T) => void): unknown; of
     emitter.on(event, f);
   });
 }
+
+/** Subscribes and returns the granted QoS per filter (128 = refused), without mqtt.js turning 0x80 into a rejection. */
+export function grantedQos(client: MqttClient, filters: Record<string, { qos: 0 | 1 | 2 }>): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    client.subscribe(filters, (err, granted) => {
+      const fromErr = (err as (Error & { packet?: { granted?: number[] } }) | null)?.packet?.granted;
+      if (fromErr) return resolve(fromErr);
+      if (err) return reject(err);
+      resolve((granted ?? []).map((g) => g.qos));
+    });
+  });
+}
