@@ -195,6 +195,7 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
     if (u.deviceId !== identity.deviceId || u.moduleId !== identity.moduleId) {
       return refuse(4, `username names '${u.moduleId ? `${u.deviceId}/${u.moduleId}` : u.deviceId}' but the client id is '${clientId}'`);
     }
+    this.o.registry.refresh();
     const rec = this.o.registry.record(identity.deviceId, identity.moduleId);
     if (!rec) return refuse(5, `${identity.moduleId ? 'module' : 'device'} '${clientId}' is not registered`);
     if (rec.status !== 'enabled') return refuse(5, `'${clientId}' is disabled`);

@@ -64,8 +64,20 @@ export class Registry extends EventEmitter<RegistryEvents> {
     super();
     this.file = new JsonFile<RegistryFile>(dataDir ? join(dataDir, 'registry.json') : null,
       () => ({ version: 1, identities: [...this.ids.values()] }));
+    this.load();
+  }
+
+  private load(): void {
     const loaded = this.file.load();
+    this.ids.clear();
     for (const r of loaded?.identities ?? []) this.ids.set(key(r.deviceId, r.moduleId), r);
+  }
+
+  /** Re-reads the file when another process (e.g. `iothub-wasm hub device add`) changed it. */
+  refresh(): boolean {
+    if (!this.file.changedOnDisk()) return false;
+    try { this.load(); } catch { return false; }
+    return true;
   }
 
   async addDevice(deviceId: string, opts: AddOptions = {}): Promise<IdentityInfo> {

@@ -1,5 +1,5 @@
 // A JSON document kept in a file: loaded once, written atomically (temp file + rename), writes coalesced.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { writeFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -8,7 +8,20 @@ export class JsonFile<T> {
   private dirty = false;
   private writing: Promise<void> = Promise.resolve();
 
+  /** mtime of the file as last read or written by us. */
+  private seenMtime = 0;
+
   constructor(readonly path: string | null, private readonly snapshot: () => T) {}
+
+  /** True when another process changed the file since we last read or wrote it. */
+  changedOnDisk(): boolean {
+    if (!this.path || this.pending || this.dirty) return false;
+    try { return statSync(this.path).mtimeMs !== this.seenMtime; } catch { return false; }
+  }
+
+  private noteMtime(): void {
+    try { this.seenMtime = this.path ? statSync(this.path).mtimeMs : 0; } catch { this.seenMtime = 0; }
+  }
 
   /** Reads the file, or returns undefined when there is none (or no path). A corrupt file is an error. */
   load(): T | undefined {
@@ -20,6 +33,7 @@ export class JsonFile<T> {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
+    this.noteMtime();
     try {
       return JSON.parse(text) as T;
     } catch (e) {
@@ -50,6 +64,7 @@ export class JsonFile<T> {
     writeFileSync(tmp, JSON.stringify(this.snapshot(), null, 2) + '\n');
     renameSync(tmp, this.path);
     this.dirty = false;
+    this.noteMtime();
   }
 
   async flush(): Promise<void> {
@@ -64,5 +79,6 @@ export class JsonFile<T> {
     const tmp = `${this.path}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify(this.snapshot(), null, 2) + '\n');
     await rename(tmp, this.path);
+    this.noteMtime();
   }
 }

@@ -1,0 +1,169 @@
+// `iothub-wasm hub …`: run the local IoT Hub, and manage its devices.
+import { parseArgs } from 'node:util';
+import { resolve as resolvePath } from 'node:path';
+import { DEFAULT_DATA_DIR, LocalHub, WEBSOCKET_PATH } from './hub.js';
+import { Registry, RegistryError } from './registry.js';
+import { createSasToken } from './sas.js';
+
+const USAGE = `usage: iothub-wasm hub [run] [options]          run the local IoT Hub (Ctrl-C stops it)
+       iothub-wasm hub device add <id> [--module <mod>] [--primary-key <k>] [--secondary-key <k>]
+       iothub-wasm hub device list [<id>]               devices, or one device's modules
+       iothub-wasm hub device show <id> [--module <mod>] [--sas-ttl <seconds>]
+       iothub-wasm hub device remove <id> [--module <mod>]
+
+options:
+  --port <n>         TLS port for MQTT and MQTT over WebSocket (${WEBSOCKET_PATH}); default 8883, 0 = any free port
+  --plain [<n>]      also listen without TLS (default port 1883)
+  --ws-port <n>      an extra TLS port for WebSocket clients that insist on one (e.g. 443)
+  --bind <address>   address to listen on (default: all interfaces)
+  --host-name <name> the hub's name in connection strings and SAS tokens (default localhost)
+  --data-dir <dir>   registry, twins and TLS certificate (default ./${DEFAULT_DATA_DIR})
+  --quiet            no log (the log goes to stderr)
+  --json             machine-readable output for device commands
+  -h, --help         this help`;
+
+function fail(msg: string): number {
+  console.error(`iothub-wasm hub: ${msg}`);
+  return 2;
+}
+
+function portOf(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${name} must be a port number (0-65535), not '${v}'`);
+  return n;
+}
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+  // `--plain` takes an optional value: turn a bare `--plain` into `--plain=1883`
+  const args = argv.map((a, i) => (a === '--plain' && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('-') || !/^\d+$/.test(argv[i + 1]!)) ? '--plain=1883' : a));
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        port: { type: 'string' },
+        plain: { type: 'string' },
+        'ws-port': { type: 'string' },
+        bind: { type: 'string' },
+        'host-name': { type: 'string' },
+        'data-dir': { type: 'string' },
+        module: { type: 'string', short: 'm' },
+        'primary-key': { type: 'string' },
+        'secondary-key': { type: 'string' },
+        'sas-ttl': { type: 'string' },
+        quiet: { type: 'boolean', short: 'q' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    return fail(`${(e as Error).message}\n\n${USAGE}`);
+  }
+  const { values: v, positionals: pos } = parsed;
+  if (v.help) { console.log(USAGE); return 0; }
+  const dataDir = resolvePath(v['data-dir'] ?? DEFAULT_DATA_DIR);
+  const hostName = v['host-name'] ?? 'localhost';
+  try {
+    const port = portOf('--port', v.port, 8883);
+    const [cmd = 'run', sub, id, ...extra] = pos;
+    if (cmd === 'run' && pos.length <= 1) return await run(v, port, dataDir, hostName);
+    if (cmd !== 'device' && cmd !== 'devices') return fail(`unknown sub-command '${pos.join(' ')}'\n\n${USAGE}`);
+    if (extra.length) return fail(`unexpected argument '${extra[0]}'`);
+    const registry = new Registry(dataDir, hostName);
+    registry.gatewayHostName = port === 8883 && hostName === 'localhost' ? undefined : `localhost:${port}`;
+    const json = !!v.json;
+    const moduleId = v.module;
+    switch (sub) {
+      case 'add': {
+        if (!id) return fail('device add needs a device id');
+        const info = moduleId
+          ? await registry.addModule(id, moduleId, { ...(v['primary-key'] ? { primaryKey: v['primary-key'] } : {}), ...(v['secondary-key'] ? { secondaryKey: v['secondary-key'] } : {}) })
+          : await registry.addDevice(id, { ...(v['primary-key'] ? { primaryKey: v['primary-key'] } : {}), ...(v['secondary-key'] ? { secondaryKey: v['secondary-key'] } : {}) });
+        await registry.flush();
+        if (json) console.log(JSON.stringify(info, null, 2));
+        else {
+          console.log(`added ${moduleId ? `module ${id}/${moduleId}` : `device ${id}`} (in ${dataDir})`);
+          console.log(info.connectionString);
+        }
+        return 0;
+      }
+      case 'list':
+      case undefined: {
+        const list = registry.list(id);
+        if (id && !registry.get(id)) return fail(`device '${id}' does not exist`);
+        if (json) { console.log(JSON.stringify(list, null, 2)); return 0; }
+        if (list.length === 0) { console.log(id ? `device '${id}' has no modules` : `no devices yet (in ${dataDir}); add one with: iothub-wasm hub device add <id>`); return 0; }
+        for (const d of list) {
+          const mods = d.moduleId ? '' : registry.list(d.deviceId).map((m) => m.moduleId).join(', ');
+          console.log(`${d.moduleId ? `${d.deviceId}/${d.moduleId}` : d.deviceId}${d.status === 'enabled' ? '' : ` (${d.status})`}${mods ? `  modules: ${mods}` : ''}`);
+          console.log(`  ${d.connectionString}`);
+        }
+        return 0;
+      }
+      case 'show': {
+        if (!id) return fail('device show needs a device id');
+        const d = registry.get(id, moduleId);
+        if (!d) return fail(`${moduleId ? `module '${id}/${moduleId}'` : `device '${id}'`} does not exist (see: iothub-wasm hub device list)`);
+        const ttl = v['sas-ttl'] ? Number(v['sas-ttl']) : 3600;
+        if (!(ttl > 0)) return fail('--sas-ttl must be a positive number of seconds');
+        const resource = `${hostName}/devices/${id}${moduleId ? `/modules/${moduleId}` : ''}`;
+        const expiry = Math.floor(Date.now() / 1000) + Math.floor(ttl);
+        const token = createSasToken(resource, d.primaryKey, expiry);
+        const out = { ...d, sasToken: token, sasExpiry: new Date(expiry * 1000).toISOString(), username: `${hostName}/${id}${moduleId ? `/${moduleId}` : ''}/?api-version=2021-04-12`, caFile: resolvePath(dataDir, 'tls', 'ca.pem') };
+        if (json) { console.log(JSON.stringify(out, null, 2)); return 0; }
+        console.log(`${moduleId ? 'module' : 'device'}     ${id}${moduleId ? `/${moduleId}` : ''} (${d.status}, created ${d.createdAt})`);
+        console.log(`primary    ${d.primaryKey}`);
+        console.log(`secondary  ${d.secondaryKey}`);
+        console.log(`connection ${d.connectionString}`);
+        console.log(`username   ${out.username}`);
+        console.log(`SAS token  ${token}`);
+        console.log(`           (valid until ${out.sasExpiry})`);
+        console.log(`trust      ${out.caFile}`);
+        return 0;
+      }
+      case 'remove':
+      case 'rm':
+      case 'delete': {
+        if (!id) return fail('device remove needs a device id');
+        const ok = await registry.remove(id, moduleId);
+        await registry.flush();
+        if (!ok) return fail(`${moduleId ? `module '${id}/${moduleId}'` : `device '${id}'`} does not exist`);
+        console.log(`removed ${moduleId ? `module ${id}/${moduleId}` : `device ${id}`}`);
+        return 0;
+      }
+      default:
+        return fail(`unknown device command '${sub}' (add, list, show, remove)`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof RegistryError) return fail(e.message);
+    throw e;
+  }
+}
+
+async function run(v: Record<string, string | boolean | undefined>, port: number, dataDir: string, hostName: string): Promise<number> {
+  const plainPort = typeof v['plain'] === 'string' ? portOf('--plain', v['plain'], 1883) : false;
+  const wsPort = typeof v['ws-port'] === 'string' ? portOf('--ws-port', v['ws-port'], 443) : false;
+  const hub = await LocalHub.start({
+    port, plainPort, wsPort, hostName, dataDir,
+    ...(typeof v['bind'] === 'string' ? { bindAddress: v['bind'] } : {}),
+    log: v['quiet'] ? false : true,
+  });
+  const devices = hub.registry.list();
+  console.log(`local IoT Hub '${hub.hostName}' running`);
+  console.log(`  mqtts://localhost:${hub.port}   wss://localhost:${hub.port}${WEBSOCKET_PATH}` +
+    (hub.plainPort ? `   mqtt://localhost:${hub.plainPort} (plain)` : '') + (hub.wsPort ? `   wss://localhost:${hub.wsPort}${WEBSOCKET_PATH}` : ''));
+  console.log(`  trust ${resolvePath(dataDir, 'tls', 'ca.pem')}`);
+  if (devices.length === 0) console.log('  no devices yet: iothub-wasm hub device add <id>  (in another terminal; the running hub picks it up)');
+  for (const d of devices) console.log(`  ${d.deviceId}: ${d.connectionString}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await hub.stop();
+  return 0;
+}
