@@ -2,7 +2,15 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { decodeComponent } from './topics.js';
 
-export interface SasToken { sr: string; sig: string; se: number; skn?: string }
+export interface SasToken {
+  /** The resource, decoded. */
+  sr: string;
+  /** The resource exactly as written in the token: the client signed this string. */
+  srRaw: string;
+  sig: string;
+  se: number;
+  skn?: string;
+}
 
 /** Parses a SAS token; returns a reason string when it is malformed. */
 export function parseSasToken(token: string): SasToken | string {
@@ -18,6 +26,7 @@ export function parseSasToken(token: string): SasToken | string {
   if (!/^\d+$/.test(fields['se'])) return 'SAS expiry (se) is not a number';
   return {
     sr: decodeComponent(fields['sr']),
+    srRaw: fields['sr'],
     sig: decodeComponent(fields['sig']),
     se: Number(fields['se']),
     ...(fields['skn'] ? { skn: decodeComponent(fields['skn']) } : {}),
@@ -26,9 +35,12 @@ export function parseSasToken(token: string): SasToken | string {
 
 /** base64(HMAC-SHA256(base64decode(key), urlenc(resourceUri) + "\n" + expiry)) */
 export function sign(key: string, resourceUri: string, expiry: number): string {
-  return createHmac('sha256', Buffer.from(key, 'base64'))
-    .update(`${encodeURIComponent(resourceUri)}\n${expiry}`)
-    .digest('base64');
+  return signEncoded(key, encodeURIComponent(resourceUri), expiry);
+}
+
+/** The same over a resource that is already URL-encoded (as it appears in a token). */
+export function signEncoded(key: string, encodedResource: string, expiry: number): string {
+  return createHmac('sha256', Buffer.from(key, 'base64')).update(`${encodedResource}\n${expiry}`).digest('base64');
 }
 
 /** Builds a token, for the service side and for people (`iothub-wasm hub device show`). */
@@ -51,7 +63,8 @@ export type SasCheck = { ok: true; expiresAt: number } | { ok: false; reason: st
 
 /**
  * Checks a token for one of `resources` (normalised), signed with one of `keys`, not expired at `nowSeconds`.
- * The signature is recomputed over the resource exactly as the client sent it (the string it signed).
+ * The signature is recomputed over the resource exactly as the client wrote it (the string it signed; SDKs differ in
+ * whether they encode `!'()*`), and over `encodeURIComponent` of the decoded resource.
  */
 export function verifySasToken(token: string, resources: string[], keys: string[], nowSeconds: number): SasCheck {
   const t = parseSasToken(token);
@@ -62,10 +75,13 @@ export function verifySasToken(token: string, resources: string[], keys: string[
   }
   if (t.se <= nowSeconds) return { ok: false, reason: `SAS token expired ${nowSeconds - t.se} s ago` };
   const given = Buffer.from(t.sig, 'base64');
+  const signed = [...new Set([t.srRaw, encodeURIComponent(t.sr)])];
   for (const key of keys) {
     if (!key) continue;
-    const expected = Buffer.from(sign(key, t.sr, t.se), 'base64');
-    if (expected.length === given.length && timingSafeEqual(expected, given)) return { ok: true, expiresAt: t.se };
+    for (const res of signed) {
+      const expected = Buffer.from(signEncoded(key, res, t.se), 'base64');
+      if (expected.length === given.length && timingSafeEqual(expected, given)) return { ok: true, expiresAt: t.se };
+    }
   }
   return { ok: false, reason: 'SAS signature does not match either key' };
 }
