@@ -133,6 +133,11 @@ export class LocalHub extends EventEmitter<HubEvents> {
       void this.broker.drop({ deviceId, ...(moduleId ? { moduleId } : {}) }, 'identity disabled');
     });
 
+    // twins of identities removed while the hub was not running (iothub-wasm hub device remove)
+    for (const t of this.twins.identities()) {
+      if (!this.registry.record(t.deviceId, t.moduleId)) void this.twins.remove(t.deviceId, t.moduleId);
+    }
+
     this.wss = new WebSocketServer({ noServer: true, clientTracking: false });
 
     const secure = { key: tlsMat.key, cert: tlsMat.cert, minVersion: 'TLSv1.2' as const };

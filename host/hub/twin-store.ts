@@ -164,6 +164,11 @@ export class TwinStore {
     await this.file.save();
   }
 
+  /** Identities that have a twin. */
+  identities(): { deviceId: string; moduleId?: string }[] {
+    return [...this.twins.values()].map((t) => ({ deviceId: t.deviceId, ...(t.moduleId ? { moduleId: t.moduleId } : {}) }));
+  }
+
   flush(): Promise<void> { return this.file.flush(); }
 }
 
