@@ -71,14 +71,15 @@ let reconnectDelay: i32 = 0;
 let reconnectAt: u32 = 0;
 let attempt: i32 = 0;
 
-let now: u32 = 0;
+let now: u32 = 0; // the board's monotonic milliseconds (wraps every 49.7 days: only differences are used)
 let timeSet: bool = false;
-let unixAtBase: u32 = 0;
-let tickAtBase: u32 = 0;
+let unixAtBase: u32 = 0; // Unix seconds at the anchor
+let sinceAnchorMs: u64 = 0; // accumulated from `now` differences, so it never wraps
 let rng: u32 = 0x9E3779B9;
 
 let transportUpAt: u32 = 0;
 let tokenIssuedAt: u32 = 0;
+let tokenRenewAfterMs: i32 = 0x7FFFFFFF;
 let readyAt: u32 = 0;
 let stable: bool = false;
 let lastTxAt: u32 = 0;
@@ -124,15 +125,30 @@ function random(): u32 {
 export function clientState(): i32 { return state; }
 export function txPtr(): usize { return OUT; }
 export function txLen(): i32 { return outLen; }
-export function setNow(ms: u32): void { now = ms; }
+/** Moves the clock to the board's `ms`; time never runs backwards here. */
+let clockStarted: bool = false;
+function advance(ms: u32): void {
+  if (!clockStarted) {
+    clockStarted = true;
+    now = ms;
+    return;
+  }
+  const d = <i32>(ms - now);
+  if (d > 0) {
+    sinceAnchorMs += <u64>d;
+    now = ms;
+  }
+}
 export function seed(s: u32): void { rng = s != 0 ? s : 0x9E3779B9; }
+/** `unixSeconds` began at the board's tick `nowMs` (hosts pass the tick of the second's start for precision). */
 export function setTime(unixSeconds: u32, nowMs: u32): void {
+  advance(nowMs);
   unixAtBase = unixSeconds;
-  tickAtBase = nowMs;
-  now = nowMs;
+  const fraction = <i32>(now - nowMs);
+  sinceAnchorMs = fraction > 0 ? <u64>fraction : 0;
   timeSet = true;
 }
-function unixNow(): u64 { return <u64>unixAtBase + <u64>(<u32>(now - tickAtBase) / 1000); }
+function unixNowMs(): u64 { return <u64>unixAtBase * 1000 + sinceAnchorMs; }
 
 export function wants(): i32 {
   if (state == OPENING) return WANT_OPEN;
@@ -208,7 +224,11 @@ function buildConnect(): i32 {
   let passLen: i32 = 0;
   if (!C.x509) {
     if (!timeSet) return St.E_TIME_NOT_SET;
-    const expiry = unixNow() + <u64>C.tokenLifetimeS;
+    const nowUnixMs = unixNowMs();
+    const expiry = nowUnixMs / 1000 + <u64>C.tokenLifetimeS;
+    // Renew at 80 % of what the token really has left (the expiry is in whole seconds).
+    const validMs = expiry * 1000 - nowUnixMs;
+    tokenRenewAfterMs = validMs > 2000000000 ? 0x7FFFFFFF : <i32>(validMs * 4 / 5);
     passLen = sasDevicePassword(host, hostLen, dev, devLen, mod, modLen, C.keyPtr(), C.keyLen,
       C.fieldPtr(C.F_KEY_NAME), C.fieldLen(C.F_KEY_NAME), expiry, PASS_BUF, 1024);
     if (passLen < 0) return passLen;
@@ -317,7 +337,7 @@ function drop(reason: i32, retry: bool, delay: i32, sayDisconnect: bool): void {
 }
 
 export function transportUp(nowMs: u32): i32 {
-  now = nowMs;
+  advance(nowMs);
   if (state != OPENING) return St.E_NOT_CONNECTED;
   rxReset();
   outLen = 0;
@@ -332,7 +352,7 @@ export function transportUp(nowMs: u32): i32 {
 }
 
 export function transportDown(nowMs: u32): void {
-  now = nowMs;
+  advance(nowMs);
   if (state == CONNECTING || state == SUBSCRIBING || state == READY || state == OPENING) {
     connectionLost(St.E_TRANSPORT_CLOSED, true, -1);
     state = CLOSING;
@@ -346,7 +366,7 @@ export function transportDown(nowMs: u32): void {
 }
 
 export function start(nowMs: u32): i32 {
-  now = nowMs;
+  advance(nowMs);
   if (!C.configured) return St.E_NOT_CONFIGURED;
   if (!C.x509 && !timeSet) return St.E_TIME_NOT_SET;
   if (state == IDLE || state == STOPPED || state == BACKOFF) {
@@ -358,7 +378,7 @@ export function start(nowMs: u32): i32 {
 
 /** Closes for good: every message and request still pending is reported as failed (CLIENT_CLOSED). */
 export function stop(nowMs: u32): void {
-  now = nowMs;
+  advance(nowMs);
   for (let i = 0; i < Ob.slotCount(); i++) {
     const s = Ob.slotAt(i);
     if (s.state == Ob.UNSENT || s.state == Ob.INFLIGHT) {
@@ -647,14 +667,13 @@ function handlePacket(type: i32): u32 {
 }
 
 // ---- time -----------------------------------------------------------------------------------------------------
-function renewAfterMs(): i32 { return C.tokenLifetimeS > 2000000 ? 0x7FFFFFFF : (C.tokenLifetimeS * 1000 / 5) * 4; }
 
 function timers(): void {
   if (state == CONNECTING || state == SUBSCRIBING) {
     if (elapsed(transportUpAt) >= C.connectTimeoutMs) drop(St.E_CONNECT_TIMEOUT, true, -1, false);
   } else if (state == READY) {
     if (!stable && elapsed(readyAt) >= C.stableMs) { stable = true; attempt = 0; }
-    if (!C.x509 && elapsed(tokenIssuedAt) >= renewAfterMs()) {
+    if (!C.x509 && elapsed(tokenIssuedAt) >= tokenRenewAfterMs) {
       drop(St.E_TOKEN_RENEWAL, true, 0, true); // reconnect at once with a fresh token; in-flight messages resend
       return;
     }
@@ -676,7 +695,7 @@ export function nextTimeout(): i32 {
   if (state == CONNECTING || state == SUBSCRIBING) best = C.connectTimeoutMs - elapsed(transportUpAt);
   else if (state == READY) {
     if (!stable) best = min(best, C.stableMs - elapsed(readyAt));
-    if (!C.x509) best = min(best, renewAfterMs() - elapsed(tokenIssuedAt));
+    if (!C.x509) best = min(best, tokenRenewAfterMs - elapsed(tokenIssuedAt));
     if (C.keepaliveS > 0) {
       best = min(best, pingOutstanding ? C.pingTimeoutMs - elapsed(pingSentAt) : C.keepaliveS * 1000 - elapsed(lastTxAt));
     }
@@ -691,7 +710,7 @@ export function nextTimeout(): i32 {
 // ---- the event pump -------------------------------------------------------------------------------------------
 /** Advances the machine to `nowMs` and returns the next event (EV_NONE when there is nothing to report). */
 export function poll(nowMs: u32): u32 {
-  now = nowMs;
+  advance(nowMs);
   let t = takeRaised();
   if (t != EV_NONE) return t;
   // Outcomes of telemetry: failed, or QoS 0 written.

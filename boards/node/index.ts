@@ -47,7 +47,7 @@ function webSocketTransport(o: TransportOptions, handlers: TransportHandlers): T
 
 export const nodeBoard: Board = {
   nowMs: () => Math.floor(performance.now()) >>> 0,
-  unixSeconds: () => Math.floor(Date.now() / 1000),
+  unixMs: () => Date.now(),
   random32: () => randomBytes(4).readUInt32LE(0),
   setTimer(ms, fn) {
     const t = setTimeout(fn, ms);

@@ -30,8 +30,8 @@ export interface Transport {
 export interface Board {
   /** Monotonic milliseconds (wrapping at 2^32 is fine). */
   nowMs(): number;
-  /** Wall-clock Unix time in seconds, for SAS token expiry. */
-  unixSeconds(): number;
+  /** Wall-clock Unix time in milliseconds, for SAS token expiry. */
+  unixMs(): number;
   /** 32 random bits for back-off jitter. */
   random32(): number;
   open(options: TransportOptions, handlers: TransportHandlers): Transport;

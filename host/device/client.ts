@@ -149,7 +149,7 @@ export class DeviceClient extends EventEmitter {
     const board = this.board;
     this.ex.client_seed(board.random32());
     const now = board.nowMs();
-    this.ex.client_set_time(board.unixSeconds(), now);
+    this.anchorTime();
     if (this.ex.client_state() === 4) return;
     const p = new Promise<void>((resolve, reject) => this.connectWaiters.push({ resolve: resolve as (v: unknown) => void, reject }));
     const rc = this.ex.client_start(now);
@@ -169,6 +169,13 @@ export class DeviceClient extends EventEmitter {
     this.pump();
     if (!this.transport) this.finishClose();
     return done;
+  }
+
+  /** Tells the core the wall-clock time: the Unix second and the board tick at which it began. */
+  private anchorTime(): void {
+    const wall = this.board.unixMs();
+    const tick = this.board.nowMs();
+    this.ex.client_set_time(Math.floor(wall / 1000), (tick - (wall % 1000)) >>> 0);
   }
 
   private finishClose(): void {
@@ -302,6 +309,7 @@ export class DeviceClient extends EventEmitter {
   }
 
   private open(): void {
+    this.anchorTime(); // the wall clock may have been corrected since the last connection
     const { host, port, servername } = this.endpoint;
     const o = this.options;
     let transport: Transport | null = null;
