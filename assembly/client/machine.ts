@@ -301,7 +301,7 @@ function connectionLost(reason: i32, retry: bool, delay: i32): void {
   for (let i = 0; i < Ob.slotCount(); i++) {
     const s = Ob.slotAt(i);
     if (s.state == Ob.INFLIGHT) {
-      s.state = Ob.UNSENT;
+      Ob.setState(s, Ob.UNSENT);
       const first = Ob.slotBytes(s);
       store<u8>(first, load<u8>(first) | 0x08); // DUP: this PUBLISH may have been seen before
     }
@@ -383,7 +383,7 @@ export function stop(nowMs: u32): void {
     const s = Ob.slotAt(i);
     if (s.state == Ob.UNSENT || s.state == Ob.INFLIGHT) {
       if (s.kind == Ob.KIND_TELEMETRY_QOS0 || s.kind == Ob.KIND_TELEMETRY_QOS1) {
-        s.state = Ob.FAILED;
+        Ob.setState(s, Ob.FAILED);
         s.status = St.E_CLOSED;
       } else {
         Ob.release(i);
@@ -424,9 +424,9 @@ function flush(): void {
     outLen += <i32>s.len;
     lastTxAt = now;
     if (s.kind == Ob.KIND_TELEMETRY_QOS1) {
-      s.state = Ob.INFLIGHT;
+      Ob.setState(s, Ob.INFLIGHT);
     } else if (s.kind == Ob.KIND_TELEMETRY_QOS0) {
-      s.state = Ob.DONE;
+      Ob.setState(s, Ob.DONE);
     } else {
       if (s.kind == Ob.KIND_TWIN_REQUEST) markRequestSent(s.token);
       Ob.release(i);

@@ -35,6 +35,19 @@ const SLOTS: usize = memory.data(<i32>SLOT_SIZE * OUTBOX_SLOT_COUNT, 16);
 let arenaEnd: u32 = 0;
 let live: i32 = 0;
 let nextSeq: u32 = 1;
+// How many slots are in each state, so that "any failed / done / unsent?" costs nothing when the answer is no.
+const COUNTS: usize = memory.data(5 * 4, 16);
+// @ts-ignore: decorator
+@inline function countOf(state: u32): i32 { return load<i32>(COUNTS + (<usize>state << 2)); }
+// @ts-ignore: decorator
+@inline function bump(state: u32, by: i32): void { store<i32>(COUNTS + (<usize>state << 2), countOf(state) + by); }
+
+/** Moves a slot to another state (the only way states change, so the counts stay true). */
+export function setState(s: Slot, state: u32): void {
+  bump(s.state, -1);
+  bump(state, 1);
+  s.state = state;
+}
 
 // @ts-ignore: decorator
 @inline export function slotAt(i: i32): Slot { return changetype<Slot>(SLOTS + <usize>i * SLOT_SIZE); }
@@ -44,6 +57,8 @@ export function slotBytes(s: Slot): usize { return ARENA + <usize>s.offset; }
 
 export function outboxReset(): void {
   for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) slotAt(i).state = FREE;
+  for (let i: u32 = 0; i < 5; i++) store<i32>(COUNTS + (<usize>i << 2), 0);
+  store<i32>(COUNTS, OUTBOX_SLOT_COUNT);
   arenaEnd = 0;
   live = 0;
 }
@@ -83,7 +98,7 @@ export function reserve(kind: u32, len: u32): i32 {
   for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
     const s = slotAt(i);
     if (s.state == FREE) {
-      s.state = UNSENT;
+      setState(s, UNSENT);
       s.kind = kind;
       s.token = 0;
       s.packetId = 0;
@@ -110,7 +125,7 @@ export function roomFor(len: u32): bool {
 export function release(i: i32): void {
   const s = slotAt(i);
   if (s.state == FREE) return;
-  s.state = FREE;
+  setState(s, FREE);
   live--;
   if (live == 0) {
     arenaEnd = 0;
@@ -121,6 +136,7 @@ export function release(i: i32): void {
 
 /** The oldest slot in `state`, or -1. */
 export function oldest(state: u32): i32 {
+  if (countOf(state) == 0) return -1;
   let best = -1;
   let bestSeq: u32 = 0xFFFFFFFF;
   for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
@@ -132,6 +148,7 @@ export function oldest(state: u32): i32 {
 
 /** The in-flight slot waiting for PUBACK `packetId`, or -1. */
 export function findInflight(packetId: u32): i32 {
+  if (countOf(INFLIGHT) == 0) return -1;
   for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
     const s = slotAt(i);
     if (s.state == INFLIGHT && s.packetId == packetId) return i;
@@ -141,6 +158,7 @@ export function findInflight(packetId: u32): i32 {
 
 /** True when `packetId` is held by a live slot (so it cannot be reused yet). */
 export function packetIdInUse(packetId: u32): bool {
+  if (live == 0) return false;
   for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
     const s = slotAt(i);
     if (s.state != FREE && s.packetId == packetId) return true;
