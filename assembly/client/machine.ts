@@ -12,7 +12,7 @@ import {
   Packet, clearPacket, PACKET_SIZE, CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT,
 } from "../mqtt/packet";
 import { encodePacket, packetSize } from "../mqtt/encoder";
-import { decodeNext, rxReset } from "../mqtt/stream";
+import { decodeNext, rxReset, rxSkipOversized, OVERSIZED_PUBLISH } from "../mqtt/stream";
 import { E_PACKET_TOO_LARGE } from "../mqtt/status";
 import { clientId, username } from "../iothub/identity";
 import { sasDevicePassword } from "../iothub/sas";
@@ -26,7 +26,7 @@ import * as St from "./status";
 import * as Ob from "./outbox";
 import {
   EV_NONE, EV_CONNECTED, EV_DISCONNECTED, EV_TELEMETRY_ACKED, EV_TELEMETRY_FAILED, EV_C2D, EV_METHOD, EV_TWIN_RESPONSE,
-  EV_DESIRED, EV_ERROR, setEvent, setView, setVersion, raise, takeRaised, clearRaised,
+  EV_DESIRED, EV_ERROR, setEvent, setView, setVersion, setExtra, raise, takeRaised, clearRaised,
 } from "./events";
 
 export const IDLE: i32 = 0;
@@ -340,6 +340,7 @@ export function transportUp(nowMs: u32): i32 {
   advance(nowMs);
   if (state != OPENING) return St.E_NOT_CONNECTED;
   rxReset();
+  rxSkipOversized(true);
   outLen = 0;
   const r = buildConnect();
   if (r != OK) {
@@ -610,6 +611,31 @@ function handlePublish(p: Packet): u32 {
   return EV_ERROR;
 }
 
+/**
+ * A PUBLISH larger than this profile can hold: refused, never truncated, and the connection survives. Whoever
+ * waits is told: a twin request fails, a method gets 413, anything else is an EV_ERROR (a QoS 1 C2D is
+ * acknowledged, since MQTT cannot reject it and the hub would otherwise redeliver it forever).
+ */
+function handleOversized(p: Packet): u32 {
+  const kind = classifyTopic(p.topicPtr, <i32>p.topicLen, TOPIC_RES);
+  if (p.qos > 0) ack(p.messageId);
+  if (kind == TOPIC_TWIN_RESPONSE) {
+    const rid = parseRid(<usize>load<i32>(TOPIC_RES, 8), load<i32>(TOPIC_RES, 12));
+    for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {
+      if (load<u32>(req(i, 0)) == REQ_WAITING && <i64>load<u32>(req(i, 1)) == rid) {
+        store<u32>(req(i, 0), REQ_FREE);
+        return setEvent(EV_TWIN_RESPONSE, St.E_INCOMING_TOO_LARGE, <u32>rid);
+      }
+    }
+  } else if (kind == TOPIC_METHOD_REQUEST) {
+    methodRespond(<usize>load<i32>(TOPIC_RES, 8), load<i32>(TOPIC_RES, 12), 413, 0, 0);
+  }
+  setEvent(EV_ERROR, St.E_INCOMING_TOO_LARGE, p.messageId);
+  setView(0, p.topicPtr, <i32>p.topicLen);
+  setExtra(<i32>p.payloadLen);
+  return EV_ERROR;
+}
+
 function connackCode(rc: u32): i32 {
   switch (rc) {
     case 1: return St.E_CONNACK_PROTOCOL;
@@ -751,7 +777,7 @@ export function poll(nowMs: u32): u32 {
         drop(type == E_PACKET_TOO_LARGE ? St.E_INCOMING_TOO_LARGE : type, true, -1, false);
         return takeRaised();
       }
-      t = handlePacket(type);
+      t = type == OVERSIZED_PUBLISH ? handleOversized(changetype<Packet>(PKT)) : handlePacket(type);
       if (t != EV_NONE) return t;
       if (state == CLOSING) break;
     }

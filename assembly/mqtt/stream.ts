@@ -6,15 +6,26 @@
 //          while ((t = decodeNext(p)) > 0) { use p }      // 0: need more bytes; < 0: stream is broken
 import { OK } from "../status";
 import { RX_CAPACITY } from "../profile";
-import { Packet } from "./packet";
-import { E_PACKET_TOO_LARGE } from "./status";
-import { checkFirstByte, decodeBody } from "./decoder";
+import { Packet, clearPacket, PUBLISH } from "./packet";
+import { E_PACKET_TOO_LARGE, E_PACKET_ID_ZERO } from "./status";
+import { checkFirstByte, decodeBody, validateTopicName } from "./decoder";
 import { readVarint, varintValue } from "./varint";
 
 const RX: usize = memory.data(RX_CAPACITY, 16);
 let rxStart: i32 = 0; // first byte of the next undecoded packet
 let rxEnd: i32 = 0; // end of the bytes received so far
 let failure: i32 = OK; // a malformed stream stays refused until reset (MQTT: close the connection)
+let skipOversized: bool = false; // refuse a too-large PUBLISH without breaking the stream (the device client)
+let skipRemaining: u32 = 0; // bytes of a refused PUBLISH still to discard
+
+/**
+ * decodeNext's answer for a PUBLISH too large for the receive buffer, when skipping is on: the record holds its
+ * flags, topic and packet id (payloadPtr 0, payloadLen = the refused payload's size); the rest is discarded as it
+ * arrives, so the connection survives and the sender can be told (e.g. PUBACK, or a 413 for a method).
+ */
+export const OVERSIZED_PUBLISH: i32 = 16;
+
+export function rxSkipOversized(on: bool): void { skipOversized = on; }
 
 export function rxBuffer(): usize { return RX; }
 
@@ -47,6 +58,7 @@ export function rxReset(): void {
   rxStart = 0;
   rxEnd = 0;
   failure = OK;
+  skipRemaining = 0;
 }
 
 /**
@@ -55,6 +67,12 @@ export function rxReset(): void {
  */
 export function decodeNext(p: Packet): i32 {
   if (failure != OK) return failure;
+  if (skipRemaining > 0) {
+    const n = min(<u32>(rxEnd - rxStart), skipRemaining);
+    rxStart += <i32>n;
+    skipRemaining -= n;
+    if (skipRemaining > 0) return 0;
+  }
   const avail = rxEnd - rxStart;
   if (avail <= 0) return 0;
   const at = RX + <usize>rxStart;
@@ -66,12 +84,46 @@ export function decodeNext(p: Packet): i32 {
   if (vlen == 0) return 0;
   const rem = varintValue;
   const total = <u64>1 + <u64>vlen + <u64>rem;
-  if (total > <u64>RX_CAPACITY) return (failure = E_PACKET_TOO_LARGE);
+  if (total > <u64>RX_CAPACITY) {
+    if (!skipOversized || (first >> 4) != PUBLISH) return (failure = E_PACKET_TOO_LARGE);
+    return oversizedPublish(p, first, at, 1 + vlen, avail, total);
+  }
   if (<i32>total > avail) return 0;
   r = decodeBody(p, first, at + 1 + <usize>vlen, rem);
   if (r != OK) return (failure = r);
   rxStart += <i32>total;
   return <i32>(first >> 4);
+}
+
+/** Reads the topic and packet id of a PUBLISH too large to hold, and arranges for the rest to be discarded. */
+function oversizedPublish(p: Packet, first: u32, at: usize, hdr: i32, avail: i32, total: u64): i32 {
+  if (avail < hdr + 2) return 0;
+  const topicLen = (<i32>load<u8>(at + <usize>hdr) << 8) | <i32>load<u8>(at + <usize>hdr + 1);
+  const qos = (first >> 1) & 3;
+  const need = hdr + 2 + topicLen + (qos > 0 ? 2 : 0);
+  if (need > RX_CAPACITY || <u64>need > total) return (failure = E_PACKET_TOO_LARGE);
+  if (avail < need) return 0;
+  const topic = at + <usize>hdr + 2;
+  const r = validateTopicName(topic, <u32>topicLen);
+  if (r != OK) return (failure = r);
+  clearPacket(p);
+  p.type = PUBLISH;
+  p.flags = first & 0x0F;
+  p.qos = qos;
+  p.dup = (first >> 3) & 1;
+  p.retain = first & 1;
+  p.length = <u32>(total - <u64>hdr);
+  p.topicPtr = topic;
+  p.topicLen = <u32>topicLen;
+  if (qos > 0) {
+    const id = (<u32>load<u8>(topic + <usize>topicLen) << 8) | <u32>load<u8>(topic + <usize>topicLen + 1);
+    if (id == 0) return (failure = E_PACKET_ID_ZERO);
+    p.messageId = id;
+  }
+  p.payloadLen = <u32>(total - <u64>need);
+  rxStart += need;
+  skipRemaining = <u32>(total - <u64>need);
+  return OVERSIZED_PUBLISH;
 }
 
 /**

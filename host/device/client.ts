@@ -407,7 +407,12 @@ export class DeviceClient extends EventEmitter {
       }
       case EV.METHOD: this.method(this.view(0).toString('utf8'), this.view(1).toString('utf8'), this.view(2)); break;
       case EV.C2D: this.c2d(token); break;
-      case EV.ERROR: this.emit('warning', this.error(status, `core reported ${this.evi[EVF.extra]}`)); break;
+      case EV.ERROR: {
+        const topic = this.view(0).toString('utf8');
+        const err = this.error(status, topic ? `on ${topic} (${this.evi[EVF.extra]} bytes)` : `detail ${this.evi[EVF.extra]}`);
+        this.emit('warning', err);
+        break;
+      }
     }
   }
 

@@ -1,7 +1,7 @@
 // Bad input and refusals get named codes, quickly, and nothing is silently lost.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, device, sleep, type Rig } from './support.js';
+import { startHub, device, sleep, waitFor, type Rig } from './support.js';
 import { DeviceClient } from '../../host/device/client.js';
 import { IotHubWasmError } from '../../host/errors.js';
 
@@ -76,5 +76,29 @@ test('a twin request that gets no answer times out with CLIENT_TIMEOUT', async (
   const { client } = await device(rig.hub, 'slow-twin', { requestTimeoutMs: 100 });
   // Never connected: the request waits in the outbox and times out.
   await assert.rejects(client.getTwin(), { code: 'CLIENT_TIMEOUT' });
+  await client.close();
+});
+
+test('an incoming message larger than the MCU profile holds is refused by name and the connection survives', async () => {
+  const { client } = await device(rig.hub, 'mcu-in', { profile: 'mcu' });
+  const warnings: string[] = [];
+  const disconnects: string[] = [];
+  client.on('warning', (e: IotHubWasmError) => warnings.push(e.code));
+  client.on('disconnected', (e: { code: string }) => disconnects.push(e.code));
+  const bodies: string[] = [];
+  client.onC2D((m) => { bodies.push(m.body.toString()); });
+  client.onMethod('echo', (p) => ({ status: 200, payload: p }));
+  await client.connect();
+  await rig.hub.sendC2D('mcu-in', Buffer.alloc(6000, 0x61), { messageId: 'big' });
+  await rig.hub.sendC2D('mcu-in', 'small', { messageId: 'small' });
+  await waitFor<void>((done) => { const i = setInterval(() => { if (bodies.length) { clearInterval(i); done(); } }, 5); });
+  assert.deepEqual(bodies, ['small']);
+  assert.deepEqual(warnings, ['CLIENT_INCOMING_TOO_LARGE']);
+  // A method payload too large for the device is answered 413; a twin too large fails the request by name.
+  assert.equal((await rig.hub.invokeMethod('mcu-in', 'echo', 'x'.repeat(6000), { responseTimeoutInSeconds: 5 })).status, 413);
+  await rig.hub.updateDesired('mcu-in', { blob: 'y'.repeat(5000) });
+  await assert.rejects(client.getTwin(), { code: 'CLIENT_INCOMING_TOO_LARGE' });
+  assert.deepEqual(await rig.hub.invokeMethod('mcu-in', 'echo', 'ok', { responseTimeoutInSeconds: 5 }), { status: 200, payload: 'ok' });
+  assert.deepEqual(disconnects, []);
   await client.close();
 });
