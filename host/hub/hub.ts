@@ -14,6 +14,9 @@ import { MethodInvoker, HubError, type MethodResult } from './methods.js';
 import { HubBroker, type BrokerEvents } from './broker.js';
 import { loadOrCreateTls } from './tls.js';
 import { makeLogger, type LogOption } from './log.js';
+import { Policies } from './policies.js';
+import { EventStore } from './events.js';
+import { AmqpService } from './amqp.js';
 import type { Identity } from './topics.js';
 
 export const WEBSOCKET_PATH = '/$iothub/websocket';
@@ -38,6 +41,14 @@ export interface LocalHubOptions {
   log?: LogOption;
   /** C2D deliveries before a message is dead-lettered (DeliveryCountExceeded). Default 10. */
   maxDeliveryCount?: number;
+  /** AMQP 1.0 service endpoint over TLS (IoT Hub uses 5671); 0 picks a free port. Default: off (the CLI turns it on). */
+  amqpPort?: number | false;
+  /** Partitions of the Event Hub-compatible endpoint (only for a new data folder). Default 4. */
+  partitions?: number;
+  /** How long telemetry stays readable on the Event Hub-compatible endpoint. Default 24 h. */
+  retentionHours?: number;
+  /** How long C2D feedback records are batched before they go to a feedback receiver. Default 200 ms. */
+  feedbackBatchMs?: number;
 }
 
 export interface SendC2DOptions extends C2DOptions { moduleId?: never }
@@ -60,6 +71,13 @@ export class LocalHub extends EventEmitter<HubEvents> {
   readonly twins: TwinStore;
   readonly c2d: C2DQueue;
   readonly methods: MethodInvoker;
+  /** Shared access policies of the service side (keys in `{dataDir}/policies.json`). */
+  readonly policies: Policies;
+  /** Telemetry as the Event Hub-compatible endpoint serves it. */
+  readonly events: EventStore;
+  /** AMQP 1.0 (TLS) port of the service side, when enabled. */
+  amqpPort: number | undefined;
+  private amqp: AmqpService | undefined;
   /** TLS port (MQTT + WebSocket). */
   port = 0;
   /** Plain TCP port, when enabled. */
@@ -87,6 +105,31 @@ export class LocalHub extends EventEmitter<HubEvents> {
     this.twins = new TwinStore(this.dataDir);
     this.c2d = new C2DQueue(opts.maxDeliveryCount ?? C2D_MAX_DELIVERY_COUNT);
     this.methods = new MethodInvoker();
+    this.policies = new Policies(this.dataDir, this.hostName);
+    this.events = new EventStore(this.dataDir, {
+      ...(opts.partitions ? { partitions: opts.partitions } : {}),
+      ...(opts.retentionHours ? { retentionHours: opts.retentionHours } : {}),
+    });
+  }
+
+  /** The names a client may use for this hub in SAS resources: the host name, alone and with each port. */
+  hostNames(): string[] {
+    const ports = [this.port, this.plainPort, this.wsPort, this.amqpPort].filter((p): p is number => !!p);
+    return [...new Set([this.hostName, ...ports.map((p) => `${this.hostName}:${p}`), ...(this.hostName === 'localhost' ? [] : ['localhost', ...ports.map((p) => `localhost:${p}`)])].map((h) => h.toLowerCase()))];
+  }
+
+  /** The Event Hub-compatible name of the built-in events endpoint: the hub's name. */
+  get eventHubName(): string { return this.hostName.split('.')[0]!; }
+
+  /** A service connection string (`HostName=…;SharedAccessKeyName=…;SharedAccessKey=…`); HostName carries the AMQP port when it is not 5671. */
+  serviceConnectionString(policy = 'iothubowner'): string {
+    const host = this.amqpPort && this.amqpPort !== 5671 ? `${this.hostName}:${this.amqpPort}` : this.hostName;
+    return this.policies.connectionString(policy, host);
+  }
+
+  /** The Event Hub-compatible connection string of the built-in events endpoint (over AMQP on amqpPort). */
+  eventHubConnectionString(policy = 'iothubowner'): string {
+    return this.policies.eventHubConnectionString(policy, this.amqpPort && this.amqpPort !== 5671 ? `${this.hostName}:${this.amqpPort}` : this.hostName, this.eventHubName);
   }
 
   static async start(opts: LocalHubOptions = {}): Promise<LocalHub> {
@@ -117,6 +160,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
     for (const ev of ['telemetry', 'connected', 'disconnected', 'refused', 'reported', 'c2dDelivered'] as const) {
       (this.broker as EventEmitter).on(ev, (arg: unknown) => { (this.emit as (e: string, a: unknown) => boolean)(ev, arg); });
     }
+    this.broker.on('telemetry', (t) => this.events.append(t));
     this.c2d.on('outcome', (f) => {
       this.log(`${f.deviceId} C2D ${f.originalMessageId} outcome: ${f.statusCode}`);
       this.emit('feedback', f);
@@ -153,12 +197,26 @@ export class LocalHub extends EventEmitter<HubEvents> {
       extra.on('tlsClientError', (err, s) => { this.log(`TLS handshake failed: ${err.message}`); s.destroy(); });
       this.wsPort = await this.listen(extra, opts.wsPort, opts.bindAddress);
     }
+    if (opts.amqpPort !== undefined && opts.amqpPort !== false) {
+      this.amqp = new AmqpService(this, { ...(opts.feedbackBatchMs !== undefined ? { feedbackBatchMs: opts.feedbackBatchMs } : {}), log: this.log });
+      const amqpServer = createTlsServer(secure, (s) => {
+        if (this.stopped) { s.destroy(); return; }
+        this.sockets.add(s);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => {});
+        s.setNoDelay(true);
+        this.amqp!.accept(s);
+      });
+      amqpServer.on('tlsClientError', (err, s) => { this.log(`AMQP TLS handshake failed: ${err.message}`); s.destroy(); });
+      this.amqpPort = await this.listen(amqpServer, opts.amqpPort, opts.bindAddress);
+    }
     this.registry.gatewayHostName = this.gatewayHostName;
     this.sweepTimer = setInterval(() => this.c2d.sweep(), 1000);
     this.sweepTimer.unref();
     this.log(`local IoT Hub '${this.hostName}' listening: mqtts://localhost:${this.port} and wss://localhost:${this.port}${WEBSOCKET_PATH}` +
       (this.plainPort ? `, mqtt://localhost:${this.plainPort} (plain)` : '') +
       (this.wsPort ? `, wss://localhost:${this.wsPort}${WEBSOCKET_PATH}` : '') +
+      (this.amqpPort ? `, amqps://localhost:${this.amqpPort} (service)` : '') +
       (this.dataDir ? `; data in ${this.dataDir}` : '; data in memory') + `; ${this.registry.list().length} device(s)`);
   }
 
@@ -322,11 +380,12 @@ export class LocalHub extends EventEmitter<HubEvents> {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.methods.failAll(new HubError('the hub is stopping', 503, 'ServiceUnavailable'));
     const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    this.amqp?.close();
     if (this.broker) await this.broker.close();
     for (const s of this.sockets) s.destroy();
     this.wss?.close();
     await Promise.all(closing);
-    await Promise.all([this.registry.flush(), this.twins.flush()]);
+    await Promise.all([this.registry.flush(), this.twins.flush(), this.policies.flush(), this.events.flush()]);
     this.log('local IoT Hub stopped');
   }
 }

@@ -1,0 +1,117 @@
+// Shared access policies of the hub's service side (iothubowner, service, registryRead, registryReadWrite, device):
+// keys kept in `{dataDir}/policies.json`, service connection strings, and SAS checks for service clients.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { join } from 'node:path';
+import { JsonFile } from './store.js';
+import { parseSasToken } from './sas.js';
+
+export type Right = 'RegistryRead' | 'RegistryWrite' | 'ServiceConnect' | 'DeviceConnect';
+
+export interface PolicyRecord {
+  keyName: string;
+  primaryKey: string;
+  secondaryKey: string;
+  rights: Right[];
+}
+
+interface PolicyFile { version: 1; policies: PolicyRecord[] }
+
+/** IoT Hub's default policies and their rights. */
+export const DEFAULT_POLICIES: Readonly<Record<string, readonly Right[]>> = {
+  iothubowner: ['RegistryRead', 'RegistryWrite', 'ServiceConnect', 'DeviceConnect'],
+  service: ['ServiceConnect'],
+  device: ['DeviceConnect'],
+  registryRead: ['RegistryRead'],
+  registryReadWrite: ['RegistryRead', 'RegistryWrite'],
+};
+
+/** An authenticated service principal: which policy, its rights, until when. */
+export interface ServiceClaims { policy: string; rights: Set<Right>; expiresAt: number }
+
+export type PolicyCheck = { ok: true; claims: ServiceClaims } | { ok: false; reason: string };
+
+const newKey = () => randomBytes(32).toString('base64');
+
+/**
+ * HMAC-SHA256 over `{encoded resource}\n{expiry}` with the key either base64-decoded (IoT Hub SDKs) or as its UTF-8
+ * bytes (Event Hubs SDKs): both are accepted.
+ */
+function signatureMatches(key: string, signed: string, given: Buffer): boolean {
+  for (const k of [Buffer.from(key, 'base64'), Buffer.from(key, 'utf8')]) {
+    const expected = createHmac('sha256', k).update(signed).digest();
+    if (expected.length === given.length && timingSafeEqual(expected, given)) return true;
+  }
+  return false;
+}
+
+/** The host part of a SAS resource or audience (`sb://host:port/path` → `host:port`), lower case. */
+export function resourceHost(resource: string): string {
+  const u = resource.trim().replace(/^[a-z]+:\/\//i, '');
+  const slash = u.indexOf('/');
+  return (slash < 0 ? u : u.slice(0, slash)).toLowerCase();
+}
+
+export class Policies {
+  private readonly byName = new Map<string, PolicyRecord>();
+  private readonly file: JsonFile<PolicyFile>;
+
+  constructor(dataDir: string | null, public hostName: string) {
+    this.file = new JsonFile<PolicyFile>(dataDir ? join(dataDir, 'policies.json') : null,
+      () => ({ version: 1, policies: [...this.byName.values()] }));
+    for (const p of this.file.load()?.policies ?? []) this.byName.set(p.keyName, p);
+    let added = false;
+    for (const [keyName, rights] of Object.entries(DEFAULT_POLICIES)) {
+      if (!this.byName.has(keyName)) {
+        this.byName.set(keyName, { keyName, primaryKey: newKey(), secondaryKey: newKey(), rights: [...rights] });
+        added = true;
+      }
+    }
+    if (added) this.file.saveSync();
+  }
+
+  get(keyName: string): PolicyRecord | undefined { return this.byName.get(keyName); }
+
+  list(): PolicyRecord[] { return [...this.byName.values()]; }
+
+  /** `HostName=…;SharedAccessKeyName=…;SharedAccessKey=…` (host may carry a port, e.g. `localhost:5671` for AMQP). */
+  connectionString(keyName = 'iothubowner', host = this.hostName, which: 'primary' | 'secondary' = 'primary'): string {
+    const p = this.byName.get(keyName);
+    if (!p) throw new Error(`no shared access policy '${keyName}'`);
+    return `HostName=${host};SharedAccessKeyName=${p.keyName};SharedAccessKey=${which === 'primary' ? p.primaryKey : p.secondaryKey}`;
+  }
+
+  /** An Event Hub-compatible connection string for the built-in events endpoint. */
+  eventHubConnectionString(keyName: string, endpointHost: string, entityPath: string): string {
+    const p = this.byName.get(keyName);
+    if (!p) throw new Error(`no shared access policy '${keyName}'`);
+    return `Endpoint=sb://${endpointHost}/;SharedAccessKeyName=${p.keyName};SharedAccessKey=${p.primaryKey};EntityPath=${entityPath}`;
+  }
+
+  /**
+   * Checks a service token: `skn` names a policy (or `keyName` does, for SASL PLAIN users), the resource's host is one
+   * of `hosts`, not expired, signed with either key of the policy.
+   */
+  verify(token: string, hosts: string[], nowSeconds: number, keyName?: string): PolicyCheck {
+    const t = parseSasToken(token);
+    if (typeof t === 'string') return { ok: false, reason: t };
+    const name = t.skn ?? keyName;
+    if (!name) return { ok: false, reason: 'the SAS token names no policy (skn)' };
+    if (keyName && t.skn && keyName !== t.skn) return { ok: false, reason: `user names policy '${keyName}' but the token '${t.skn}'` };
+    const p = this.byName.get(name);
+    if (!p) return { ok: false, reason: `no shared access policy '${name}'` };
+    const host = resourceHost(t.sr);
+    if (!hosts.map((h) => h.toLowerCase()).includes(host)) return { ok: false, reason: `SAS resource '${t.sr}' is not this hub (${hosts[0]})` };
+    if (t.se <= nowSeconds) return { ok: false, reason: `SAS token expired ${nowSeconds - t.se} s ago` };
+    const given = Buffer.from(t.sig, 'base64');
+    for (const res of new Set([t.srRaw, encodeURIComponent(t.sr)])) {
+      for (const key of [p.primaryKey, p.secondaryKey]) {
+        if (signatureMatches(key, `${res}\n${t.se}`, given)) {
+          return { ok: true, claims: { policy: p.keyName, rights: new Set(p.rights), expiresAt: t.se } };
+        }
+      }
+    }
+    return { ok: false, reason: `SAS signature does not match policy '${p.keyName}'` };
+  }
+
+  flush(): Promise<void> { return this.file.flush(); }
+}
