@@ -25,3 +25,6 @@ export const BAG_CAPACITY: i32 = BAG_SIZE;
 /** Twin requests awaiting their answer at once. */
 // @ts-ignore: injected by the compiler
 export const REQUEST_SLOT_COUNT: i32 = REQUEST_SLOTS;
+/** Room for one device's client state when a gateway runs several devices on one instance (0 on MCUs). */
+// @ts-ignore: injected by the compiler
+export const SNAPSHOT_CAPACITY: i32 = SNAPSHOT_SIZE;

@@ -1,5 +1,5 @@
 // Device client entry points (documented for board authors in boards/README.md). Integers and offsets only.
-import { OK, E_BAD_ARGUMENT } from "../status";
+import { OK, E_BAD_ARGUMENT, E_BUFFER_TOO_SMALL } from "../status";
 import { BAG_CAPACITY, RX_CAPACITY } from "../profile";
 import { rxWindow, rxSpace, rxCommit } from "../mqtt/stream";
 import { bagIterBegin, bagIterNext, BAG_ITER_SIZE } from "../iothub/property-bag";
@@ -8,6 +8,12 @@ import { inRange } from "../crypto/bytes";
 import { EVENT } from "./events";
 import * as C from "./config";
 import * as M from "./machine";
+import { SNAP, snapBegin, snapEnd, readBegin, readOk } from "../snapshot";
+import { SNAPSHOT_CAPACITY, IS_MCU } from "../profile";
+import { saveStream, restoreStream, rxReset } from "../mqtt/stream";
+import { saveOutbox, restoreOutbox } from "./outbox";
+import { saveEvents, restoreEvents } from "./events";
+import { E_BAD_SNAPSHOT } from "./status";
 
 /** Configures the device from its connection string (in linear memory). OK or a connection-string code. */
 export function client_init(csPtr: usize, csLen: i32): i32 {
@@ -124,3 +130,38 @@ export function client_bag_next(): i32 {
   return 1;
 }
 export function client_bag_item_ptr(): usize { return ITEM; }
+
+// Several devices on one instance (gateways): the host saves the current device's state, then restores the
+// next one's. Snapshots are plain bytes at client_snapshot_ptr(); the host keeps them between turns.
+/** A blank, unconfigured client with default options (for a device that has no snapshot yet). */
+export function client_reset(): void {
+  M.resetMachine();
+  C.resetConfig();
+  rxReset();
+}
+export function client_snapshot_ptr(): usize { return SNAP; }
+export function client_snapshot_capacity(): i32 { return SNAPSHOT_CAPACITY; }
+/** Writes this device's state at client_snapshot_ptr(): its length, or E_BUFFER_TOO_SMALL (profile too small). */
+export function client_save(): i32 {
+  if (IS_MCU) return E_BUFFER_TOO_SMALL; // one device per microcontroller: compiled out of the MCU profile
+  snapBegin();
+  C.saveConfig();
+  M.saveMachine();
+  saveOutbox();
+  saveEvents();
+  saveStream();
+  const n = snapEnd();
+  return n < 0 ? E_BUFFER_TOO_SMALL : n;
+}
+/** Makes the `len`-byte snapshot at client_snapshot_ptr() the current device. OK or CLIENT_BAD_SNAPSHOT (then reset). */
+export function client_restore(len: i32): i32 {
+  if (IS_MCU) return E_BAD_SNAPSHOT;
+  if (!readBegin(len)) { client_reset(); return E_BAD_SNAPSHOT; }
+  C.restoreConfig();
+  M.restoreMachine();
+  restoreOutbox();
+  restoreEvents();
+  restoreStream();
+  if (!readOk()) { client_reset(); return E_BAD_SNAPSHOT; }
+  return OK;
+}

@@ -5,6 +5,7 @@ import { parseConnectionString, csResult, CS_HOST, CS_DEVICE, CS_MODULE, CS_KEY_
 import { keyBuffer } from "../iothub/keys";
 import { E_BAD_ARGUMENT } from "../status";
 import { E_BAD_OPTION } from "./status";
+import { put32, putBytes, get32, getBytes } from "../snapshot";
 
 export const F_HOST: i32 = 0;
 export const F_DEVICE: i32 = 1;
@@ -101,4 +102,35 @@ export function setOption(opt: i32, value: i32): i32 {
     default: return E_BAD_OPTION;
   }
   return OK;
+}
+
+/** Back to an unconfigured client with default options. */
+export function resetConfig(): void {
+  for (let f = 0; f < FIELD_COUNT; f++) store<i32>(LENGTHS + <usize>(f << 2), 0);
+  keyLen = 0;
+  x509 = false;
+  configured = false;
+  keepaliveS = 60; tokenLifetimeS = 3600; connectTimeoutMs = 30000; requestTimeoutMs = 30000;
+  retryMinMs = 1000; retryMaxMs = 100000; retryJitterMs = 5000; stableMs = 30000; features = 7; pingTimeoutMs = 30000;
+}
+
+export function saveConfig(): void {
+  for (let f = 0; f < FIELD_COUNT; f++) putBytes(fieldPtr(f), fieldLen(f));
+  putBytes(KEY, keyLen);
+  put32(x509 ? 1 : 0); put32(configured ? 1 : 0);
+  put32(<u32>keepaliveS); put32(<u32>tokenLifetimeS); put32(<u32>connectTimeoutMs); put32(<u32>requestTimeoutMs);
+  put32(<u32>retryMinMs); put32(<u32>retryMaxMs); put32(<u32>retryJitterMs); put32(<u32>stableMs);
+  put32(<u32>features); put32(<u32>pingTimeoutMs);
+}
+export function restoreConfig(): void {
+  for (let f = 0; f < FIELD_COUNT; f++) {
+    const n = getBytes(fieldPtr(f), FIELD_CAP);
+    store<i32>(LENGTHS + <usize>(f << 2), n < 0 ? 0 : n);
+  }
+  keyLen = getBytes(KEY, 64);
+  if (keyLen < 0) keyLen = 0;
+  x509 = get32() != 0; configured = get32() != 0;
+  keepaliveS = <i32>get32(); tokenLifetimeS = <i32>get32(); connectTimeoutMs = <i32>get32(); requestTimeoutMs = <i32>get32();
+  retryMinMs = <i32>get32(); retryMaxMs = <i32>get32(); retryJitterMs = <i32>get32(); stableMs = <i32>get32();
+  features = <i32>get32(); pingTimeoutMs = <i32>get32();
 }

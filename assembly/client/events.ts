@@ -1,3 +1,4 @@
+import { put32, putBytes, get32, getBytes } from "../snapshot";
 // Events the client hands to the host, one per client_poll() call, in a fixed record (u32 fields):
 //   0 type   1 status (i32)   2 token   3 version   4 aPtr 5 aLen   6 bPtr 7 bLen   8 cPtr 9 cLen   10 extra (i32)
 // Views (a, b, c) point into the receive buffer and stay valid until the next client_poll or rx call.
@@ -74,3 +75,14 @@ export function takeRaised(): u32 {
 }
 
 export function clearRaised(): void { head = 0; count = 0; }
+
+export function saveEvents(): void {
+  putBytes(RING, RING_SIZE * 16);
+  put32(<u32>head);
+  put32(<u32>count);
+}
+export function restoreEvents(): void {
+  getBytes(RING, RING_SIZE * 16);
+  head = <i32>get32() % RING_SIZE;
+  count = min(<i32>get32(), RING_SIZE);
+}

@@ -24,6 +24,7 @@ import { E_BUFFER_TOO_SMALL } from "../status";
 import * as C from "./config";
 import * as St from "./status";
 import * as Ob from "./outbox";
+import { put32, put64, putBytes, get32, get64, getBytes } from "../snapshot";
 import {
   EV_NONE, EV_CONNECTED, EV_DISCONNECTED, EV_TELEMETRY_ACKED, EV_TELEMETRY_FAILED, EV_C2D, EV_METHOD, EV_TWIN_RESPONSE,
   EV_DESIRED, EV_ERROR, setEvent, setView, setVersion, setExtra, raise, takeRaised, clearRaised,
@@ -798,6 +799,16 @@ export function poll(nowMs: u32): u32 {
 /** Back to a fresh, unconfigured-state machine (outbox emptied, nothing reported). */
 export function resetMachine(): void {
   state = IDLE;
+  afterClose = STOPPED;
+  nextPacketId = 1;
+  nextToken = 1;
+  nextRid = 1;
+  pingOutstanding = false;
+  subscribeId = 0;
+  timeSet = false;
+  clockStarted = false;
+  sinceAnchorMs = 0;
+  bagLen = 0;
   outLen = 0;
   ackCount = 0;
   subscribedOnce = false;
@@ -807,4 +818,31 @@ export function resetMachine(): void {
   clearRaised();
   for (let i = 0; i < REQUEST_SLOT_COUNT; i++) store<u32>(req(i, 0), REQ_FREE);
   rxReset();
+}
+
+/** Snapshot of the machine: every variable above that outlives a call, in one list each way. */
+export function saveMachine(): void {
+  put32(<u32>state); put32(<u32>afterClose); put32(<u32>reconnectDelay); put32(reconnectAt); put32(<u32>attempt);
+  put32(now); put32(timeSet ? 1 : 0); put32(unixAtBase); put64(sinceAnchorMs); put32(rng); put32(clockStarted ? 1 : 0);
+  put32(transportUpAt); put32(tokenIssuedAt); put32(<u32>tokenRenewAfterMs); put32(readyAt); put32(stable ? 1 : 0);
+  put32(lastTxAt); put32(pingOutstanding ? 1 : 0); put32(pingSentAt);
+  put32(subscribedOnce ? 1 : 0); put32(subscribeId); put32(nextPacketId); put32(nextToken); put32(nextRid);
+  put64(<u64>lastDesired);
+  putBytes(OUT, outLen);
+  putBytes(REQS, REQUEST_SLOT_COUNT * REQ_WORDS * 4);
+  putBytes(ACKS, ackCount * 4);
+}
+export function restoreMachine(): void {
+  state = <i32>get32(); afterClose = <i32>get32(); reconnectDelay = <i32>get32(); reconnectAt = get32(); attempt = <i32>get32();
+  now = get32(); timeSet = get32() != 0; unixAtBase = get32(); sinceAnchorMs = get64(); rng = get32(); clockStarted = get32() != 0;
+  transportUpAt = get32(); tokenIssuedAt = get32(); tokenRenewAfterMs = <i32>get32(); readyAt = get32(); stable = get32() != 0;
+  lastTxAt = get32(); pingOutstanding = get32() != 0; pingSentAt = get32();
+  subscribedOnce = get32() != 0; subscribeId = get32(); nextPacketId = get32(); nextToken = get32(); nextRid = get32();
+  lastDesired = <i64>get64();
+  const o = getBytes(OUT, TX_CAPACITY + OUT_RESERVE);
+  outLen = o < 0 ? 0 : o;
+  getBytes(REQS, REQUEST_SLOT_COUNT * REQ_WORDS * 4);
+  const a = getBytes(ACKS, ACKS_SIZE * 4);
+  ackCount = a < 0 ? 0 : a >> 2;
+  bagLen = 0;
 }

@@ -5,6 +5,7 @@
 // Slots keep sending order (a ring of slot indices by age); the arena is compacted in that order when an append
 // does not fit at its end.
 import { OUTBOX_CAPACITY, OUTBOX_SLOT_COUNT } from "../profile";
+import { put32, putBytes, get32, getBytes } from "../snapshot";
 
 export const FREE: u32 = 0;
 export const UNSENT: u32 = 1; // waiting for the transport
@@ -164,4 +165,37 @@ export function packetIdInUse(packetId: u32): bool {
     if (s.state != FREE && s.packetId == packetId) return true;
   }
   return false;
+}
+
+/** Snapshot: live slots (index and record) and the arena's live bytes, compacted first. */
+export function saveOutbox(): void {
+  if (live > 0) compact();
+  put32(nextSeq);
+  put32(<u32>live);
+  for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
+    const s = slotAt(i);
+    if (s.state != FREE) {
+      put32(<u32>i);
+      putBytes(changetype<usize>(s), <i32>SLOT_SIZE);
+    }
+  }
+  putBytes(ARENA, <i32>arenaEnd);
+}
+export function restoreOutbox(): void {
+  outboxReset();
+  nextSeq = get32();
+  const n = <i32>get32();
+  for (let k = 0; k < n && k < OUTBOX_SLOT_COUNT; k++) {
+    const i = <i32>get32();
+    if (i < 0 || i >= OUTBOX_SLOT_COUNT) return;
+    const s = slotAt(i);
+    if (getBytes(changetype<usize>(s), <i32>SLOT_SIZE) < 0) return;
+    const state = s.state;
+    s.state = FREE;
+    bump(FREE, 1);
+    setState(s, state);
+    live++;
+  }
+  const end = getBytes(ARENA, OUTBOX_CAPACITY);
+  arenaEnd = end < 0 ? 0 : <u32>end;
 }

@@ -41,6 +41,8 @@ export const E_BAD_QOS: i32 = -321;
 export const E_TIME_NOT_SET: i32 = -322;
 /** An incoming message is larger than this profile's receive buffer: refused, never truncated. */
 export const E_INCOMING_TOO_LARGE: i32 = -323;
+/** client_restore was given bytes that are not a snapshot of this build and profile. */
+export const E_BAD_SNAPSHOT: i32 = -325;
 /** An unknown option number. */
 export const E_BAD_OPTION: i32 = -324;
 
@@ -71,6 +73,7 @@ export function clientStatusName(code: i32): string | null {
     case E_TIME_NOT_SET: return "CLIENT_TIME_NOT_SET";
     case E_INCOMING_TOO_LARGE: return "CLIENT_INCOMING_TOO_LARGE";
     case E_BAD_OPTION: return "CLIENT_BAD_OPTION";
+    case E_BAD_SNAPSHOT: return "CLIENT_BAD_SNAPSHOT";
   }
   return null;
 }

@@ -10,6 +10,7 @@ import { Packet, clearPacket, PUBLISH } from "./packet";
 import { E_PACKET_TOO_LARGE, E_PACKET_ID_ZERO } from "./status";
 import { checkFirstByte, decodeBody, validateTopicName } from "./decoder";
 import { readVarint, varintValue } from "./varint";
+import { put32, putBytes, get32, getBytes } from "../snapshot";
 
 const RX: usize = memory.data(RX_CAPACITY, 16);
 let rxStart: i32 = 0; // first byte of the next undecoded packet
@@ -142,4 +143,20 @@ export function decodeAt(p: Packet, ptr: usize, len: i32, maxSize: i32): i32 {
   if (<i32>total > len) return 0;
   r = decodeBody(p, first, ptr + 1 + <usize>vlen, varintValue);
   return r != OK ? r : <i32>total;
+}
+
+/** Snapshot of the receive side: pending bytes and the decoder's state (see assembly/snapshot.ts). */
+export function saveStream(): void {
+  put32(<u32>failure);
+  put32(skipOversized ? 1 : 0);
+  put32(skipRemaining);
+  putBytes(RX + <usize>rxStart, rxEnd - rxStart);
+}
+export function restoreStream(): void {
+  failure = <i32>get32();
+  skipOversized = get32() != 0;
+  skipRemaining = get32();
+  rxStart = 0;
+  const n = getBytes(RX, RX_CAPACITY);
+  rxEnd = n < 0 ? 0 : n;
 }

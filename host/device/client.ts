@@ -7,6 +7,7 @@ import { IotHubWasmError } from '../errors.js';
 import type { Board, Transport } from './board.js';
 import { nodeBoard } from '../../boards/node/index.js';
 import { EV, EVF, OPT, WANT, STATE_NAMES, SYSTEM_PROPERTIES } from './core-abi.js';
+import { SharedCore } from './shared-core.js';
 
 export interface DeviceClientOptions {
   /** PEM CA certificate(s) to trust besides the system's (the local hub's `hub.ca`). */
@@ -20,6 +21,11 @@ export interface DeviceClientOptions {
   board?: Board;
   /** Core profile: 'gateway' (large buffers) or 'mcu' (the one-page microcontroller build). */
   profile?: Profile;
+  /**
+   * Run this device on a core instance shared with other devices (true: the process-wide one for the profile).
+   * For gateways with many devices: each device then costs a snapshot of its state instead of an instance.
+   */
+  shared?: boolean | SharedCore;
   keepAliveSeconds?: number;
   tokenLifetimeSeconds?: number;
   requestTimeoutMs?: number;
@@ -65,7 +71,8 @@ const DEFAULT_PORTS = { mqtts: 8883, wss: 443, mqtt: 1883 } as const;
 
 export class DeviceClient extends EventEmitter {
   private readonly core: Core;
-  private readonly ex: Core['exports'];
+  private readonly shared: SharedCore | null;
+  private readonly exports: Core['exports'];
   private readonly ev: Uint32Array;
   private readonly evi: Int32Array;
   private board!: Board;
@@ -85,19 +92,26 @@ export class DeviceClient extends EventEmitter {
   private options!: DeviceClientOptions;
   readonly deviceId: string = '';
 
-  private constructor(profile: Profile) {
+  private constructor(profile: Profile, shared: boolean | SharedCore | undefined) {
     super();
-    this.core = new Core(profile);
-    this.ex = this.core.exports;
+    this.shared = shared === true ? SharedCore.default(profile) : shared || null;
+    this.core = this.shared ? this.shared.core : new Core(profile);
+    this.exports = this.core.exports;
     this.ev = new Uint32Array(this.core.memory.buffer, this.ex.client_event_ptr(), 11);
     this.evi = new Int32Array(this.core.memory.buffer, this.ex.client_event_ptr(), 11);
   }
 
   /** A client for the device (or module) of a connection string. Throws a coded error for a bad string. */
   static fromConnectionString(connectionString: string, options: DeviceClientOptions = {}): DeviceClient {
-    const client = new DeviceClient(options.profile ?? 'gateway');
+    const client = new DeviceClient(options.profile ?? 'gateway', options.shared);
     client.configure(connectionString, options);
     return client;
+  }
+
+  /** The core's exports, with this device's state in it (a switch when the core is shared). */
+  private get ex(): Core['exports'] {
+    this.shared?.select(this);
+    return this.exports;
   }
 
   private fail(code: number, what: string): never {

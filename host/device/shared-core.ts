@@ -1,0 +1,52 @@
+// Several devices on one instance of the core: a gateway with a thousand devices pays for one module instance
+// (its export wrappers and its linear memory) instead of a thousand. Each device's state lives in the core while
+// the device is being served and as a compact snapshot (its configuration, timers, queued messages and pending
+// bytes: typically about a kilobyte) the rest of the time. Switching is a save and a restore in the core.
+import { Core, type Profile } from '../wasm/core.js';
+import { IotHubWasmError } from '../errors.js';
+
+export class SharedCore {
+  private static defaults = new Map<Profile, SharedCore>();
+  readonly core: Core;
+  private current: object | null = null;
+  private readonly snapshots = new WeakMap<object, Uint8Array>();
+  /** Device switches so far (for diagnostics and benchmarks). */
+  switches = 0;
+
+  constructor(profile: Profile = 'gateway') {
+    this.core = new Core(profile);
+    if (this.core.exports.client_snapshot_capacity() < 1024) {
+      throw new IotHubWasmError('CLIENT_BAD_SNAPSHOT', `the ${profile} profile cannot hold several devices; use the gateway profile`);
+    }
+  }
+
+  /** One shared core per profile for the whole process. */
+  static default(profile: Profile = 'gateway'): SharedCore {
+    let s = SharedCore.defaults.get(profile);
+    if (!s) SharedCore.defaults.set(profile, (s = new SharedCore(profile)));
+    return s;
+  }
+
+  /** Makes `owner`'s device the one the core is running (a blank client if it has none yet). */
+  select(owner: object): void {
+    if (this.current === owner) return;
+    const ex = this.core.exports;
+    const ptr = ex.client_snapshot_ptr();
+    if (this.current) {
+      const n = ex.client_save();
+      if (n < 0) throw new IotHubWasmError(this.core.statusName(n), `cannot save a device's state: ${this.core.statusName(n)}`, n);
+      this.snapshots.set(this.current, this.core.u8.slice(ptr, ptr + n));
+    }
+    const snap = this.snapshots.get(owner);
+    if (snap) {
+      this.core.u8.set(snap, ptr);
+      const rc = ex.client_restore(snap.length);
+      if (rc < 0) throw new IotHubWasmError(this.core.statusName(rc), `cannot restore a device's state: ${this.core.statusName(rc)}`, rc);
+      this.snapshots.delete(owner);
+    } else {
+      ex.client_reset();
+    }
+    this.current = owner;
+    this.switches++;
+  }
+}
