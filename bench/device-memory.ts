@@ -10,7 +10,7 @@ import { DeviceClient } from '../host/device/client.js';
 import { Core } from '../host/wasm/core.js';
 
 export interface MemoryJob {
-  side: 'ours-gateway' | 'ours-mcu' | 'sdk';
+  side: 'ours-gateway' | 'ours-mcu' | 'ours-shared' | 'sdk';
   transport: 'mqtt' | 'mqtts';
   ca: string;
   port: number;
@@ -64,6 +64,7 @@ async function connectOne(job: MemoryJob, cs: string): Promise<Handle> {
   const client = DeviceClient.fromConnectionString(cs, {
     ca: job.ca,
     profile: job.side === 'ours-mcu' ? 'mcu' : 'gateway',
+    shared: job.side === 'ours-shared',
     transport: job.transport,
     ...(job.transport === 'mqtt' ? { gatewayHostName: `localhost:${job.plainPort}` } : {}),
   });
@@ -104,7 +105,7 @@ async function settle(): Promise<NodeJS.MemoryUsage> {
 
 async function run(job: MemoryJob): Promise<{ result: MemoryResult; handles: Handle[] }> {
   // Ours: compile the module, and learn the size of one core's linear memory (this probe core stays, before the baseline).
-  const probe = job.side === 'sdk' ? null : new Core(job.side === 'ours-mcu' ? 'mcu' : 'gateway');
+  const probe = job.side === 'sdk' || job.side === 'ours-shared' ? null : new Core(job.side === 'ours-mcu' ? 'mcu' : 'gateway');
   const handles: Handle[] = [];
   handles.push(await connectOne(job, job.connectionStrings[0]!));
   const before = await settle();

@@ -233,12 +233,12 @@ const suite: BenchSuite = {
 
       // 2. Memory per connected device, a fresh process per side, plain TCP for all.
       const mem: Partial<Record<MemoryJob['side'], MemoryResult>> = {};
-      for (const side of ['sdk', 'ours-gateway', 'ours-mcu'] as const) mem[side] = await memory(hub, side, 'mqtt');
+      for (const side of ['sdk', 'ours-gateway', 'ours-mcu', 'ours-shared'] as const) mem[side] = await memory(hub, side, 'mqtt');
       const per = (r: MemoryResult, a: number, b: number) => (a - b) / r.devices;
       log(`Memory per connected device, ${DEVICES} devices in one process (+1 warm-up), plain TCP, after GC:`);
       log(`  ${pad('', 24)}${lpad('RSS', 11)}${lpad('heapUsed', 11)}${lpad('external', 12)}${lpad('wasm RSS', 11)}${lpad('RSS/SDK', 9)}${lpad('connect', 9)}`);
       const sdkRss = per(mem.sdk!, mem.sdk!.rssAfter, mem.sdk!.rssBefore);
-      for (const [name, side] of [['azure-iot-device-mqtt', 'sdk'], ['ours, gateway profile', 'ours-gateway'], ['ours, mcu profile', 'ours-mcu']] as const) {
+      for (const [name, side] of [['azure-iot-device-mqtt', 'sdk'], ['ours, gateway profile', 'ours-gateway'], ['ours, mcu profile', 'ours-mcu'], ['ours, one shared core', 'ours-shared']] as const) {
         const r = mem[side]!;
         const rss = per(r, r.rssAfter, r.rssBefore), heap = per(r, r.heapAfter, r.heapBefore), ext = per(r, r.externalAfter, r.externalBefore);
         const wasm = r.wasmRssPerDevice >= 0 ? `${(r.wasmRssPerDevice / KiB).toFixed(1)} KiB` : '';
