@@ -14,11 +14,12 @@ const files = readdirSync(root, { recursive: true, encoding: 'utf8' })
 const tap = '.test-tap.log';
 rmSync(tap, { force: true });
 const run = spawnSync(process.execPath, [
-  '--test', '--test-concurrency=2',
+  // A test that hangs fails after two minutes instead of holding CI; a leaked handle cannot keep a file alive.
+  '--test', '--test-concurrency=2', '--test-timeout=120000', '--test-force-exit',
   '--test-reporter=spec', '--test-reporter-destination=stdout',
   '--test-reporter=tap', `--test-reporter-destination=${tap}`,
   ...files,
-], { stdio: 'inherit' });
+], { stdio: 'inherit', timeout: 30 * 60 * 1000 });
 const summary = readFileSync(tap, 'utf8').split('\n').filter((l) => /^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) /.test(l));
 console.log(summary.join('\n'));
 process.exit(run.status ?? 1);
