@@ -14,8 +14,8 @@ const files = readdirSync(root, { recursive: true, encoding: 'utf8' })
 const tap = '.test-tap.log';
 rmSync(tap, { force: true });
 const run = spawnSync(process.execPath, [
-  // A test that hangs fails after two minutes instead of holding CI; a leaked handle cannot keep a file alive.
-  '--test', '--test-concurrency=2', '--test-timeout=120000', '--test-force-exit',
+  // A test that hangs fails after two minutes instead of holding CI.
+  '--test', '--test-concurrency=2', '--test-timeout=120000',
   '--test-reporter=spec', '--test-reporter-destination=stdout',
   '--test-reporter=tap', `--test-reporter-destination=${tap}`,
   ...files,

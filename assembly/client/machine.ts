@@ -436,14 +436,27 @@ function flush(): void {
   }
 }
 
-/** Queues ENC (already filled) as an outbox message of `kind`; returns the slot or a status. */
-function enqueue(kind: u32): i32 {
-  const size = packetSize(enc());
+/**
+ * Queues a PUBLISH of `topicLen` bytes at TOPIC as an outbox message of `kind`: the slot index, or a status
+ * (too large for the profile, outbox full). The one way anything is sent, so everything is ordered and bounded.
+ */
+function queuePublish(kind: u32, topicLen: i32, payload: usize, payloadLen: i32, qos: u32, messageId: u32): i32 {
+  const p = enc();
+  clearPacket(p);
+  p.type = PUBLISH;
+  p.qos = qos;
+  p.messageId = messageId;
+  p.topicPtr = TOPIC;
+  p.topicLen = <u32>topicLen;
+  p.payloadPtr = payload;
+  p.payloadLen = <u32>payloadLen;
+  const size = packetSize(p);
   if (size < 0) return size;
   if (size > TX_CAPACITY) return St.E_MESSAGE_TOO_LARGE;
   const i = Ob.reserve(kind, <u32>size);
   if (i < 0) return St.E_QUEUE_FULL;
-  encodePacket(enc(), Ob.slotBytes(Ob.slotAt(i)), size);
+  encodePacket(p, Ob.slotBytes(Ob.slotAt(i)), size);
+  Ob.slotAt(i).packetId = messageId;
   return i;
 }
 
@@ -472,24 +485,12 @@ export function telemetrySend(payload: usize, payloadLen: i32, qos: i32): i32 {
     BAG, bagLen, TOPIC, TOPIC_CAP);
   bagLen = 0;
   if (topicLen < 0) return topicLen == E_BUFFER_TOO_SMALL ? St.E_PROPERTIES_TOO_LARGE : topicLen;
-  const p = enc();
-  clearPacket(p);
-  p.type = PUBLISH;
-  p.qos = <u32>qos;
-  p.topicPtr = TOPIC;
-  p.topicLen = <u32>topicLen;
-  p.payloadPtr = payload;
-  p.payloadLen = <u32>payloadLen;
-  if (qos == 1) {
-    p.messageId = allocPacketId();
-  }
-  const i = enqueue(qos == 1 ? Ob.KIND_TELEMETRY_QOS1 : Ob.KIND_TELEMETRY_QOS0);
+  const i = queuePublish(qos == 1 ? Ob.KIND_TELEMETRY_QOS1 : Ob.KIND_TELEMETRY_QOS0, topicLen, payload, payloadLen,
+    <u32>qos, qos == 1 ? allocPacketId() : 0);
   if (i < 0) return i;
-  const s = Ob.slotAt(i);
   const token = nextToken;
   nextToken = nextToken >= 0x7FFFFFFF ? 1 : nextToken + 1;
-  s.token = token;
-  s.packetId = p.messageId;
+  Ob.slotAt(i).token = token;
   flush();
   return <i32>token;
 }
@@ -510,14 +511,7 @@ export function methodRespond(rid: usize, ridLen: i32, status: i32, payload: usi
   if (payloadLen > MAX_METHOD_RESPONSE_BYTES) return St.E_MESSAGE_TOO_LARGE;
   const topicLen = methodResponseTopic(status, rid, ridLen, TOPIC, TOPIC_CAP);
   if (topicLen < 0) return topicLen;
-  const p = enc();
-  clearPacket(p);
-  p.type = PUBLISH;
-  p.topicPtr = TOPIC;
-  p.topicLen = <u32>topicLen;
-  p.payloadPtr = payload;
-  p.payloadLen = <u32>payloadLen;
-  const i = enqueue(Ob.KIND_METHOD_RESPONSE);
+  const i = queuePublish(Ob.KIND_METHOD_RESPONSE, topicLen, payload, payloadLen, 0, 0);
   if (i < 0) return i;
   flush();
   return OK;
@@ -542,14 +536,7 @@ export function twinRequest(patch: bool, body: usize, bodyLen: i32): i32 {
   const ridLen = writeRid(rid);
   const topicLen = patch ? twinPatchTopic(RID_BUF, ridLen, TOPIC, TOPIC_CAP) : twinGetTopic(RID_BUF, ridLen, TOPIC, TOPIC_CAP);
   if (topicLen < 0) return topicLen;
-  const p = enc();
-  clearPacket(p);
-  p.type = PUBLISH;
-  p.topicPtr = TOPIC;
-  p.topicLen = <u32>topicLen;
-  p.payloadPtr = body;
-  p.payloadLen = patch ? <u32>bodyLen : 0;
-  const i = enqueue(Ob.KIND_TWIN_REQUEST);
+  const i = queuePublish(Ob.KIND_TWIN_REQUEST, topicLen, body, patch ? bodyLen : 0, 0, 0);
   if (i < 0) return i;
   Ob.slotAt(i).token = rid;
   store<u32>(req(free, 0), REQ_WAITING);
