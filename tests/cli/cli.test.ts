@@ -1,0 +1,60 @@
+// The promises of the README: `npm start` runs the demo on the embedded local hub and exits 0, and
+// `iothub-wasm run` drives a device against a hub given only its connection string (and its CA here).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startHub } from '../device/support.js';
+
+const dist = fileURLToPath(new URL('../../', import.meta.url));
+
+function run(args: string[], timeoutMs = 60000): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    const t = setTimeout(() => { child.kill(); reject(new Error(`timed out: ${out}`)); }, timeoutMs);
+    child.on('close', (code) => { clearTimeout(t); resolve({ code, out }); });
+  });
+}
+
+test('the demo (npm start) runs every feature on the embedded local hub and exits 0', async () => {
+  const { code, out } = await run([join(dist, 'host/demo/main.js'), '--count', '200']);
+  assert.equal(code, 0, out);
+  assert.match(out, /telemetry: 200 sent and acknowledged .* the hub received 200/);
+  assert.match(out, /direct methods answered: getMaxMinReport/);
+  assert.match(out, /cloud-to-device messages received: 1/);
+  assert.match(out, /reported targetTemperature 23.5/);
+});
+
+test('iothub-wasm run drives the thermostat against a hub from a connection string', async () => {
+  const rig = await startHub();
+  try {
+    const { connectionString } = await rig.hub.registry.addDevice('cli-dev');
+    const ca = join(rig.dataDir, 'ca-for-cli.pem');
+    writeFileSync(ca, rig.hub.ca);
+    let telemetry = 0;
+    rig.hub.on('telemetry', (m) => { if (m.deviceId === 'cli-dev') telemetry++; });
+    const { code, out } = await run([join(dist, 'host/cli.js'), 'run', '--connection-string', connectionString, '--ca', ca, '--count', '3', '--interval', '10']);
+    assert.equal(code, 0, out);
+    assert.equal(telemetry, 3);
+    assert.equal((await rig.hub.getTwin('cli-dev')).properties.reported.serialNumber, 'IOTHUB-WASM-0001');
+  } finally {
+    await rig.stop();
+  }
+});
+
+test('iothub-wasm refuses bad arguments with a message and exit code 2', async () => {
+  const r1 = await run([join(dist, 'host/cli.js'), 'run']);
+  assert.equal(r1.code, 2);
+  assert.match(r1.out, /--connection-string is required/);
+  const r2 = await run([join(dist, 'host/cli.js'), 'nope']);
+  assert.equal(r2.code, 2);
+  assert.match(r2.out, /unknown command 'nope'/);
+  const r3 = await run([join(dist, 'host/cli.js'), 'run', '--connection-string', 'HostName=x;DeviceId=d']);
+  assert.equal(r3.code, 1);
+  assert.match(r3.out, /CS_MISSING_CREDENTIAL/);
+});
