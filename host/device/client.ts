@@ -27,6 +27,8 @@ export interface DeviceClientOptions {
    */
   shared?: boolean | SharedCore;
   keepAliveSeconds?: number;
+  /** How long to wait for PINGRESP before presuming the connection dead (default 30 s). */
+  pingTimeoutMs?: number;
   tokenLifetimeSeconds?: number;
   requestTimeoutMs?: number;
   connectTimeoutMs?: number;
@@ -139,6 +141,7 @@ export class DeviceClient extends EventEmitter {
     if (rc < 0) this.fail(rc, 'invalid connection string');
     const set = (opt: number, v: number | undefined) => { if (v !== undefined && this.ex.client_set_option(opt, v) < 0) this.fail(-1, `invalid option ${opt}=${v}`); };
     set(OPT.KEEPALIVE_S, options.keepAliveSeconds);
+    set(OPT.PING_TIMEOUT_MS, options.pingTimeoutMs);
     set(OPT.TOKEN_LIFETIME_S, options.tokenLifetimeSeconds);
     set(OPT.REQUEST_TIMEOUT_MS, options.requestTimeoutMs);
     set(OPT.CONNECT_TIMEOUT_MS, options.connectTimeoutMs);
