@@ -4,60 +4,27 @@
 // untouched. The end-to-end tests run the same client against the real local hub; this one is about memory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { wasmPath } from '../../host/wasm/core.js';
-import { encodePacket, PacketDecoder, type Packet } from '../../host/codec/index.js';
-
-const CS = 'HostName=hub.example.net;DeviceId=dev-1;SharedAccessKey=' + Buffer.alloc(32, 9).toString('base64');
-type Ex = Record<string, (...a: number[]) => number> & { memory: WebAssembly.Memory };
+import { ScriptedCore } from '../support/scripted-core.js';
 
 for (const profile of ['mcu', 'gateway'] as const) {
   test(`the ${profile} client runs 100,000 round trips without touching memory outside its static data`, () => {
-    const ex = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasmPath(profile))), {}).exports as Ex;
-    const mem = new Uint8Array(ex.memory.buffer);
-    const io = ex.io_ptr();
-    const put = (s: string | Uint8Array, at = io) => { const b = typeof s === 'string' ? Buffer.from(s) : s; mem.set(b, at); return b.length; };
+    const c = new ScriptedCore(profile);
+    const { ex, mem, io } = c;
     const heapBase = ex.layout_heap_base();
     const size = ex.memory.buffer.byteLength;
     const canary = (i: number) => (i * 131 + 7) & 0xff;
     for (let i = heapBase; i < size; i++) mem[i] = canary(i);
-
-    assert.equal(ex.client_init(io, put(CS)), 0);
-    let now = 1000;
-    ex.client_set_time(1_800_000_000, now);
-    assert.equal(ex.client_start(now), 0);
-    assert.equal(ex.client_wants(), 1);
-    assert.equal(ex.client_transport_up(now), 0);
-
-    const peer = new PacketDecoder();
-    const sent = (): Packet[] => {
-      const n = ex.client_tx_len();
-      const p = ex.client_tx_ptr();
-      const out = peer.push(Buffer.from(mem.subarray(p, p + n)));
-      ex.client_tx_consumed(n);
-      return out;
-    };
-    const feed = (pkt: Packet) => {
-      const b = encodePacket(pkt);
-      mem.set(b, ex.client_rx_window());
-      ex.client_rx_commit(b.length);
-    };
+    const put = (s: string, at = io) => c.put(s, at);
+    const sent = () => c.sent();
+    const feed = (p: Parameters<ScriptedCore['feed']>[0]) => c.feed(p);
     const events: number[] = [];
-    const pollAll = () => { let t; while ((t = ex.client_poll(now)) !== 0) { events.push(t); if (t === 5) ex.client_ack(new Uint32Array(ex.memory.buffer, ex.client_event_ptr(), 11)[2]); } };
-
-    assert.equal(sent()[0].cmd, 'connect');
-    feed({ cmd: 'connack', returnCode: 0, sessionPresent: false });
-    pollAll();
-    const sub = sent()[0] as { cmd: string; messageId: number };
-    assert.equal(sub.cmd, 'subscribe');
-    feed({ cmd: 'suback', messageId: sub.messageId, granted: [1, 0, 0, 0] });
-    pollAll();
-    assert.ok(events.includes(1), 'connected');
+    const pollAll = () => { for (const e of c.poll()) { events.push(e.type); if (e.type === 5) ex.client_ack(e.token); } };
+    assert.ok(c.connect().events.some((e) => e.type === 1), 'connected');
 
     let acked = 0;
     let twinAnswers = 0;
     for (let i = 0; i < 100_000; i++) {
-      now += 3;
+      c.now += 3;
       ex.client_telemetry_begin();
       const nl = put('alert');
       ex.client_telemetry_property(io, nl, io + nl, put('high', io + nl));
@@ -85,7 +52,7 @@ for (const profile of ['mcu', 'gateway'] as const) {
     }
     assert.equal(acked, 100_000, 'every message acknowledged');
     assert.equal(twinAnswers, 10_000);
-    ex.client_stop(now);
+    ex.client_stop(c.now);
     pollAll();
 
     assert.equal(ex.memory.buffer.byteLength, size, 'memory never grew');

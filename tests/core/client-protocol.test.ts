@@ -1,0 +1,127 @@
+// Protocol corners of the device client that a well-behaved hub rarely shows, each where Microsoft's Node SDK
+// falls short (DESIGN.md §3), driven with a scripted peer.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ScriptedCore } from '../support/scripted-core.js';
+
+const EV = { CONNECTED: 1, DISCONNECTED: 2, ACKED: 3, TWIN: 7, DESIRED: 8, ERROR: 9 };
+const statusName = (c: ScriptedCore, code: number) => {
+  const p = c.ex.status_name(code);
+  const len = new DataView(c.ex.memory.buffer).getUint32(p - 4, true);
+  return Buffer.from(c.mem.subarray(p, p + len)).toString('utf16le');
+};
+
+test('a refused subscription (SUBACK 0x80) is an error, not a success', () => {
+  const c = new ScriptedCore();
+  const { events } = c.connect(false, [1, 0x80, 0, 0]);
+  const err = events.find((e) => e.type === EV.ERROR);
+  assert.ok(err, 'an error event');
+  assert.equal(statusName(c, err.status), 'CLIENT_SUBSCRIBE_REFUSED');
+  assert.equal(err.extra, 0b10, 'says which subscription: the second (methods)');
+});
+
+test('subscriptions are renewed when the hub lost the session, and not when it kept it', () => {
+  const c = new ScriptedCore();
+  assert.equal(c.connect(false).subscribed, true);
+  c.drop();
+  c.now += 100_000;
+  c.poll();
+  assert.equal(c.connect(true).subscribed, false, 'session present: nothing to renew');
+  c.drop();
+  c.now += 100_000;
+  c.poll();
+  assert.equal(c.connect(false).subscribed, true, 'session lost: subscribe again');
+});
+
+test('desired patches are applied in $version order; older or repeated ones are not reported', () => {
+  const c = new ScriptedCore();
+  c.connect();
+  for (const v of [3, 2, 3, 5, 4, 6]) c.feed({ cmd: 'publish', topic: `$iothub/twin/PATCH/properties/desired/?$version=${v}`, payload: `{"v":${v}}` });
+  const versions = c.poll().filter((e) => e.type === EV.DESIRED).map((e) => e.version);
+  assert.deepEqual(versions, [3, 5, 6]);
+});
+
+test('twin answers: status codes are reported, unknown request ids are ignored, silence times out', () => {
+  const c = new ScriptedCore();
+  c.connect();
+  const rid = c.ex.client_twin_get();
+  const topic = c.sent().find((p) => p.cmd === 'publish')!.topic;
+  assert.equal(topic, `$iothub/twin/GET/?$rid=${rid}`);
+  c.feed({ cmd: 'publish', topic: '$iothub/twin/res/200/?$rid=999', payload: '{}' });
+  assert.deepEqual(c.poll().filter((e) => e.type === EV.TWIN), []);
+  c.feed({ cmd: 'publish', topic: `$iothub/twin/res/429/?$rid=${rid}`, payload: '' });
+  const answer = c.poll().find((e) => e.type === EV.TWIN)!;
+  assert.equal(answer.status, 429);
+  const late = c.ex.client_twin_get();
+  c.sent();
+  c.now += 31_000; // default time-out 30 s
+  const timedOut = c.poll().find((e) => e.type === EV.TWIN)!;
+  assert.equal(timedOut.token, late);
+  assert.equal(statusName(c, timedOut.status), 'CLIENT_TIMEOUT');
+});
+
+test('bad credentials stop the client; "server unavailable" is retried with growing delays', () => {
+  const c = new ScriptedCore();
+  c.ex.client_start(c.now);
+  c.ex.client_transport_up(c.now);
+  c.sent();
+  c.feed({ cmd: 'connack', returnCode: 5 });
+  const stop = c.poll().find((e) => e.type === EV.DISCONNECTED)!;
+  assert.equal(statusName(c, stop.status), 'CLIENT_CONNACK_NOT_AUTHORIZED');
+  assert.equal(stop.extra, -1, 'no retry');
+  assert.equal(c.ex.client_wants(), 2, 'asks to close');
+  c.ex.client_transport_down(c.now);
+  c.now += 1_000_000;
+  c.poll();
+  assert.equal(c.ex.client_wants(), 0, 'and never asks to open again');
+
+  const u = new ScriptedCore();
+  u.ex.client_set_option(7, 0); // no jitter: delays are exactly min·2^attempt
+  u.ex.client_start(u.now);
+  const delays: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    u.ex.client_transport_up(u.now);
+    u.sent();
+    u.feed({ cmd: 'connack', returnCode: 3 });
+    const d = u.poll().find((e) => e.type === EV.DISCONNECTED)!;
+    assert.equal(statusName(u, d.status), 'CLIENT_CONNACK_SERVER_UNAVAILABLE');
+    delays.push(d.extra);
+    u.ex.client_transport_down(u.now);
+    u.now += d.extra;
+    u.poll();
+    assert.equal(u.ex.client_wants(), 1, 'reopens after the delay');
+  }
+  assert.deepEqual(delays, [1000, 2000, 4000, 8000, 16000, 32000]);
+});
+
+test('a connect-then-drop loop backs off too (the Node SDK reconnects ~650 times a second)', () => {
+  const c = new ScriptedCore();
+  c.ex.client_set_option(7, 0);
+  c.connect();
+  const delays: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const d = c.drop().find((e) => e.type === EV.DISCONNECTED)!;
+    delays.push(d.extra);
+    c.now += d.extra;
+    c.poll();
+    c.connect(true);
+  }
+  assert.deepEqual(delays, [1000, 2000, 4000, 8000, 16000]);
+});
+
+test('QoS 1 telemetry in flight when the connection drops is sent again with DUP, then acknowledged once', () => {
+  const c = new ScriptedCore();
+  c.connect();
+  const token = c.ex.client_telemetry_send(c.io, c.put('hello'), 1);
+  const first = c.sent().find((p) => p.cmd === 'publish')!;
+  assert.equal(first.dup, false);
+  c.drop();
+  c.now += 2000;
+  c.poll();
+  const again = c.connect(true).packets.find((p) => p.cmd === 'publish');
+  assert.ok(again, 'resent after reconnecting');
+  assert.equal(again.dup, true);
+  assert.equal(again.messageId, first.messageId);
+  c.feed({ cmd: 'puback', messageId: again.messageId! });
+  assert.deepEqual(c.poll().filter((e) => e.type === EV.ACKED).map((e) => e.token), [token]);
+});
