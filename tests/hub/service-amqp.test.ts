@@ -157,3 +157,59 @@ test('a wrong policy key fails SASL PLAIN; registryRead cannot send C2D', async 
     await c.close();
   }
 });
+
+test('Event Hub-compatible read: $management READ, partition link with an x-opt-sequence-number filter, iothub-* annotations', async () => {
+  const dev = await hub.registry.addDevice('amqp-tele');
+  const device = await connectRaw(hub, { deviceId: 'amqp-tele', key: dev.primaryKey });
+  for (let i = 0; i < 4; i++) await device.publishAsync(`devices/amqp-tele/messages/events/n=${i}&%24.mid=tm-${i}&%24.ct=application%2Fjson`, JSON.stringify({ i }), { qos: 1 });
+  await endClient(device);
+  const c = await plain('service');
+  try {
+    const hubInfo = await c.request('$management', { application_properties: { operation: 'READ', type: 'com.microsoft:eventhub', name: hub.eventHubName }, body: '' });
+    assert.equal(hubInfo.application_properties!['status-code'], 200);
+    const body = hubInfo.body as { name: string; partition_count: number; partition_ids: string[] };
+    assert.equal(body.name, hub.eventHubName);
+    assert.deepEqual(body.partition_ids, ['0', '1', '2', '3']);
+    const p = hub.events.partitionOf('amqp-tele');
+    const partInfo = await c.request('$management', { application_properties: { operation: 'READ', type: 'com.microsoft:partition', name: hub.eventHubName, partition: String(p) }, body: '' });
+    const pi = partInfo.body as { last_enqueued_sequence_number: number; begin_sequence_number: number; is_partition_empty: boolean };
+    assert.equal(pi.is_partition_empty, false);
+    const last = pi.last_enqueued_sequence_number;
+    // the events from sequence number last-1 (inclusive): the last two
+    const r = await c.receiver({
+      address: `/messages/events/ConsumerGroups/$Default/Partitions/${p}`,
+      filter: { 'apache.org:selector-filter:string': rhea.types.wrap_described(`amqp.annotation.x-opt-sequence-number >= ${last - 1}`, 0x468c00000004) },
+    }, { autoaccept: true });
+    const got: { seq: number; body: string; props: Record<string, unknown>; ann: Record<string, unknown>; mid: unknown; ct: unknown }[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { message } = await AmqpClient.next(r);
+      const ann = message.message_annotations as Record<string, unknown>;
+      got.push({ seq: Number(ann['x-opt-sequence-number']), body: Buffer.from((message.body as { content: Buffer }).content).toString(), props: message.application_properties!, ann, mid: message.message_id, ct: message.content_type });
+    }
+    assert.deepEqual(got.map((g) => g.body), ['{"i":2}', '{"i":3}']);
+    assert.deepEqual(got.map((g) => g.seq), [last - 1, last]);
+    assert.deepEqual(got.map((g) => g.props['n']), ['2', '3']);
+    assert.deepEqual(got.map((g) => g.mid), ['tm-2', 'tm-3']);
+    assert.equal(got[0]!.ct, 'application/json');
+    assert.equal(got[0]!.ann['iothub-connection-device-id'], 'amqp-tele');
+    assert.equal(typeof got[0]!.ann['x-opt-offset'], 'string');
+    assert.ok(got[0]!.ann['x-opt-enqueued-time'] instanceof Date);
+    // a live event arrives on the open link
+    const again = await connectRaw(hub, { deviceId: 'amqp-tele', key: dev.primaryKey });
+    const live = AmqpClient.next(r);
+    await again.publishAsync('devices/amqp-tele/messages/events/', 'live', { qos: 1 });
+    assert.equal(Buffer.from(((await live).message.body as { content: Buffer }).content).toString(), 'live');
+    await endClient(again);
+    // registryRead has no ServiceConnect
+    const ro = await plain('registryRead');
+    const closedWith = (link: import('rhea').Receiver) => new Promise<string>((resolve) => {
+      const done = () => resolve(String((link as unknown as { error?: { condition?: string } }).error?.condition));
+      if (!link.is_remote_open()) done(); else link.once('receiver_close', done);
+    });
+    const refused = await ro.receiver(`/messages/events/ConsumerGroups/$Default/Partitions/${p}`).then(closedWith, (e: Error) => e.message);
+    assert.match(refused, /amqp:unauthorized-access/);
+    await ro.close();
+  } finally {
+    await c.close();
+  }
+});

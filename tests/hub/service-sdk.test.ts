@@ -1,0 +1,144 @@
+// Microsoft's service SDK (azure-iothub) and Event Hubs SDK, unchanged but for host name and trust, against the
+// local hub: they run in a child process with NODE_EXTRA_CA_CERTS (see service-sdk-child.ts); the device is
+// Microsoft's device SDK (azure-iot-device + azure-iot-device-mqtt) in this process.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import device from 'azure-iot-device';
+import deviceMqtt from 'azure-iot-device-mqtt';
+import type { LocalHub } from '../../host/hub/index.js';
+import { startHub } from './helpers.js';
+
+const { Client, Message } = device;
+const { Mqtt } = deviceMqtt;
+
+let hub: LocalHub;
+let done: () => Promise<void>;
+let child: ChildProcess;
+let seq = 0;
+const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+class SdkError extends Error {
+  constructor(readonly sdkName: string, message: string) { super(`${sdkName}: ${message}`); }
+}
+
+function call<T = unknown>(op: string, args: Record<string, unknown> = {}): Promise<T> {
+  const id = ++seq;
+  return new Promise<T>((resolve, reject) => {
+    pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+    child.send({ id, op, args });
+  });
+}
+
+before(async () => {
+  ({ hub, done } = await startHub({ amqpPort: 0, feedbackBatchMs: 50, log: !!process.env['HUB_TEST_LOG'] }));
+  child = fork(join(fileURLToPath(new URL('.', import.meta.url)), 'service-sdk-child.js'), [], {
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: join(hub.dataDir!, 'tls', 'ca.pem') },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  child.on('message', (m: { id: number; result?: unknown; error?: { name: string; message: string } }) => {
+    const p = pending.get(m.id);
+    if (!p) return;
+    pending.delete(m.id);
+    if (m.error) p.reject(new SdkError(m.error.name, m.error.message)); else p.resolve(m.result);
+  });
+});
+
+after(async () => {
+  if (child?.connected) {
+    await call('closeAll').catch(() => {});
+    child.disconnect();
+  }
+  await done?.();
+});
+
+async function sdkDevice(id: string): Promise<{ client: InstanceType<typeof Client>; messages: InstanceType<typeof Message>[] }> {
+  const info = await hub.registry.addDevice(id);
+  const client = Client.fromConnectionString(info.connectionString, Mqtt);
+  await client.setOptions({ ca: hub.ca });
+  const messages: InstanceType<typeof Message>[] = [];
+  client.on('message', (m) => { messages.push(m); client.complete(m, () => {}); });
+  await client.open();
+  return { client, messages };
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('Client.send reaches the device SDK; Success feedback arrives on getFeedbackReceiver', async () => {
+  const cs = hub.serviceConnectionString();
+  const { client, messages } = await sdkDevice('svc-dev1');
+  try {
+    await call('open', { cs });
+    await call('feedbackReceiver', { cs });
+    await call('send', { cs, deviceId: 'svc-dev1', data: 'hello from azure-iothub', messageId: 'svc-1', ack: 'full', properties: { k: 'v w' } });
+    await until(() => messages.length === 1);
+    assert.equal(messages[0]!.data.toString(), 'hello from azure-iothub');
+    assert.equal(messages[0]!.messageId, 'svc-1');
+    assert.equal(messages[0]!.properties.getValue('k'), 'v w');
+    const records = await call<Record<string, string>[]>('nextFeedback');
+    assert.deepEqual(records.map((r) => [r['originalMessageId'], r['deviceId'], r['statusCode']]), [['svc-1', 'svc-dev1', 'Success']]);
+  } finally {
+    await client.close();
+  }
+});
+
+test('an expired message gives Expired feedback', async () => {
+  const cs = hub.serviceConnectionString();
+  await hub.registry.addDevice('svc-offline');
+  await call('send', { cs, deviceId: 'svc-offline', data: 'too late', messageId: 'svc-exp', ack: 'full', expiryMs: 300 });
+  const records = await call<Record<string, string>[]>('nextFeedback');
+  assert.deepEqual(records.map((r) => [r['originalMessageId'], r['statusCode']]), [['svc-exp', 'Expired']]);
+});
+
+test('an unknown device gives DeviceNotFoundError; the 51st queued message is refused', async () => {
+  const cs = hub.serviceConnectionString('service');
+  await assert.rejects(call('send', { cs, deviceId: 'nobody-here', data: 'x' }), (e: SdkError) => e.sdkName === 'DeviceNotFoundError');
+  await hub.registry.addDevice('svc-full');
+  for (let i = 0; i < 50; i++) await call('send', { cs, deviceId: 'svc-full', data: `m${i}` });
+  await assert.rejects(call('send', { cs, deviceId: 'svc-full', data: 'm50' }), (e: SdkError) => e.sdkName === 'DeviceMaximumQueueDepthExceededError');
+  hub.c2d.purge('svc-full');
+});
+
+test('a wrong service key is refused', async () => {
+  const bad = hub.serviceConnectionString().replace(/SharedAccessKey=[^;]+/, `SharedAccessKey=${Buffer.alloc(32, 3).toString('base64')}`);
+  // azure-iothub wraps the CBS 401 (UnauthorizedError) in 'AMQP Transport: Could not connect'
+  await assert.rejects(call('open', { cs: bad }), (e: SdkError) => /amqpError: UnauthorizedError: SAS signature does not match/.test(e.message));
+});
+
+test('EventHubConsumerClient reads device telemetry from earliest and from a sequence number', async () => {
+  const { client } = await sdkDevice('svc-tele');
+  try {
+    for (let i = 0; i < 3; i++) {
+      const m = new Message(JSON.stringify({ i }));
+      m.properties.add('n', String(i));
+      await client.sendEvent(m);
+    }
+  } finally {
+    await client.close();
+  }
+  const p = hub.events.partitionOf('svc-tele');
+  const cs = hub.eventHubConnectionString();
+  const endpoint = `sb://localhost:${hub.amqpPort}`;
+  type Read = { hub: { name: string; partitionIds: string[] }; partitions: { id: string; last: number }[]; events: { partitionId: string; sequenceNumber: number; body: unknown; deviceId: string; properties: Record<string, string> }[] };
+  const all = await call<Read>('readEvents', { cs, endpoint, count: 3 });
+  assert.equal(all.hub.name, hub.eventHubName);
+  assert.deepEqual(all.hub.partitionIds, ['0', '1', '2', '3']);
+  const mine = all.events.filter((e) => e.deviceId === 'svc-tele');
+  assert.deepEqual(mine.map((e) => e.body), [{ i: 0 }, { i: 1 }, { i: 2 }]);
+  assert.ok(mine.every((e) => e.partitionId === String(p)));
+  assert.deepEqual(mine.map((e) => e.properties['n']), ['0', '1', '2']);
+  const first = mine[0]!.sequenceNumber;
+  const later = await call<Read>('readEvents', { cs, endpoint, count: 1, fromSequenceNumber: { [String(p)]: first + 1 } });
+  assert.deepEqual(later.events.filter((e) => e.deviceId === 'svc-tele').map((e) => e.body), [{ i: 2 }]);
+  // the Event Hubs SDK signs with the key's UTF-8 bytes; a wrong key is refused (the SDK retries 401s: no retries here)
+  const bad = cs.replace(/SharedAccessKey=[^;]+/, `SharedAccessKey=${Buffer.alloc(32, 5).toString('base64')}`);
+  await assert.rejects(call('readEvents', { cs: bad, endpoint, count: 1, maxRetries: 0 }), (e: SdkError) => /Unauthori[sz]ed|signature/i.test(e.message + e.sdkName));
+});
