@@ -6,7 +6,7 @@
 //
 // The host learns what to do with client_wants() (open or close the transport), client_tx_* (bytes to write),
 // client_poll() (one event at a time) and client_next_timeout() (when to poll again).
-import { OK, E_BAD_ARGUMENT } from "../status";
+import { OK, E_BAD_ARGUMENT, E_BAD_STATE } from "../status";
 import { TX_CAPACITY, REQUEST_SLOT_COUNT, BAG_CAPACITY } from "../profile";
 import {
   Packet, clearPacket, PACKET_SIZE, CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT,
@@ -339,7 +339,7 @@ function drop(reason: i32, retry: bool, delay: i32, sayDisconnect: bool): void {
 
 export function transportUp(nowMs: u32): i32 {
   advance(nowMs);
-  if (state != OPENING) return St.E_NOT_CONNECTED;
+  if (state != OPENING) return E_BAD_STATE;
   rxReset();
   rxSkipOversized(true);
   outLen = 0;
@@ -477,13 +477,14 @@ export function telemetrySystem(which: i32, value: usize, valueLen: i32): i32 {
 
 /** Queues a telemetry message with the properties given since telemetryBegin. Returns its token (> 0) or a status. */
 export function telemetrySend(payload: usize, payloadLen: i32, qos: i32): i32 {
+  const properties = bagLen;
+  bagLen = 0; // the properties belong to this message, whatever becomes of it
   if (!C.configured) return St.E_NOT_CONFIGURED;
   if (qos != 0 && qos != 1) return St.E_BAD_QOS;
   if (payloadLen < 0) return E_BAD_ARGUMENT;
-  if (payloadLen + bagLen > MAX_D2C_BYTES) { bagLen = 0; return St.E_MESSAGE_TOO_LARGE; }
+  if (payloadLen + properties > MAX_D2C_BYTES) return St.E_MESSAGE_TOO_LARGE;
   const topicLen = telemetryTopic(C.fieldPtr(C.F_DEVICE), C.fieldLen(C.F_DEVICE), C.fieldPtr(C.F_MODULE), C.fieldLen(C.F_MODULE),
-    BAG, bagLen, TOPIC, TOPIC_CAP);
-  bagLen = 0;
+    BAG, properties, TOPIC, TOPIC_CAP);
   if (topicLen < 0) return topicLen == E_BUFFER_TOO_SMALL ? St.E_PROPERTIES_TOO_LARGE : topicLen;
   const i = queuePublish(qos == 1 ? Ob.KIND_TELEMETRY_QOS1 : Ob.KIND_TELEMETRY_QOS0, topicLen, payload, payloadLen,
     <u32>qos, qos == 1 ? allocPacketId() : 0);
@@ -561,7 +562,8 @@ function handlePublish(p: Packet): u32 {
   if (kind == TOPIC_C2D) {
     setEvent(EV_C2D, <i32>qos, qos > 0 ? p.messageId : 0);
     setView(0, p.payloadPtr, <i32>p.payloadLen);
-    setView(1, <usize>load<i32>(TOPIC_RES, 40), load<i32>(TOPIC_RES, 44));
+    const bagLen = load<i32>(TOPIC_RES, 44);
+    setView(1, <usize>load<i32>(TOPIC_RES, 40), bagLen > 0 ? bagLen : 0);
     return EV_C2D;
   }
   if (kind == TOPIC_METHOD_REQUEST) {

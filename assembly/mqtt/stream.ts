@@ -41,8 +41,8 @@ export function rxWindow(): usize {
   return RX + <usize>rxEnd;
 }
 
-/** How many bytes fit at rxWindow(). */
-export function rxSpace(): i32 { return RX_CAPACITY - rxEnd + rxStart; }
+/** How many bytes fit at rxWindow() (ask after rxWindow(), which may make more room). */
+export function rxSpace(): i32 { return RX_CAPACITY - rxEnd; }
 
 /** The host wrote `n` bytes at rxWindow(). Returns the bytes now buffered, or E_BAD_ARGUMENT-style refusal. */
 export function rxCommit(n: i32): i32 {

@@ -355,11 +355,13 @@ export class DeviceClient extends EventEmitter {
   private receive(chunk: Uint8Array): void {
     let off = 0;
     while (off < chunk.length) {
-      const space = this.ex.client_rx_space();
-      if (space === 0) { this.pump(); if (this.ex.client_rx_space() === 0) return; continue; }
-      const n = Math.min(space, chunk.length - off);
-      this.core.u8.set(chunk.subarray(off, off + n), this.ex.client_rx_window());
-      this.ex.client_rx_commit(n);
+      const ex = this.ex;
+      const win = ex.client_rx_window(); // makes room first
+      const n = Math.min(ex.client_rx_space(), chunk.length - off);
+      // Cannot happen (an oversized packet is refused or skipped from its header), but never spin.
+      if (n <= 0) throw new IotHubWasmError('CLIENT_INCOMING_TOO_LARGE', 'receive buffer full');
+      this.core.u8.set(chunk.subarray(off, off + n), win);
+      ex.client_rx_commit(n);
       off += n;
       this.pump();
     }

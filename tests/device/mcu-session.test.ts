@@ -141,10 +141,11 @@ class McuBoard {
     // Feed received bytes (as much as fits; the rest waits for the next turn).
     while (this.rxQueue.length && this.sock) {
       const chunk = this.rxQueue[0];
+      const win = ex.client_rx_window(); // first: it makes the room that client_rx_space reports
       const space = ex.client_rx_space();
       if (space === 0) break;
       const n = Math.min(space, chunk.length, READ_SIZE);
-      this.u8.set(chunk.subarray(0, n), ex.client_rx_window());
+      this.u8.set(chunk.subarray(0, n), win);
       assert.ok(ex.client_rx_commit(n) >= 0, 'client_rx_commit');
       if (n === chunk.length) this.rxQueue.shift(); else this.rxQueue[0] = chunk.subarray(n);
       // Poll before the next rx call: views of the previous events end here.
@@ -191,7 +192,7 @@ class McuBoard {
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; events: ${this.events.map((e) => e.type).join(',')}`);
       // Sleep until I/O or next_timeout (capped, so hub-side promises are also noticed).
       const t = this.ex.client_next_timeout();
-      const pending = this.rxQueue.length > 0 && this.ex.client_rx_space() > 0;
+      const pending = this.rxQueue.length > 0 && this.ex.client_rx_window() > 0 && this.ex.client_rx_space() > 0;
       const ms = pending ? 0 : Math.min(t < 0 ? 50 : t, 50);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => { this.wake = null; resolve(); }, ms);
