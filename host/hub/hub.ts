@@ -17,6 +17,8 @@ import { makeLogger, type LogOption } from './log.js';
 import { Policies } from './policies.js';
 import { EventStore } from './events.js';
 import { AmqpService } from './amqp.js';
+import { RestService } from './rest.js';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Identity } from './topics.js';
 
 export const WEBSOCKET_PATH = '/$iothub/websocket';
@@ -43,6 +45,11 @@ export interface LocalHubOptions {
   maxDeliveryCount?: number;
   /** AMQP 1.0 service endpoint over TLS (IoT Hub uses 5671); 0 picks a free port. Default: off (the CLI turns it on). */
   amqpPort?: number | false;
+  /**
+   * HTTPS port of the REST service API (IoT Hub: 443, which the service SDK always uses); it also serves AMQP over
+   * WebSocket (`/$servicebus/websocket`) and MQTT over WebSocket. 0 picks a free port. Default: off.
+   */
+  restPort?: number | false;
   /** Partitions of the Event Hub-compatible endpoint (only for a new data folder). Default 4. */
   partitions?: number;
   /** How long telemetry stays readable on the Event Hub-compatible endpoint. Default 24 h. */
@@ -77,6 +84,8 @@ export class LocalHub extends EventEmitter<HubEvents> {
   readonly events: EventStore;
   /** AMQP 1.0 (TLS) port of the service side, when enabled. */
   amqpPort: number | undefined;
+  /** HTTPS port of the REST API (+ AMQP/MQTT over WebSocket), when enabled. */
+  restPort: number | undefined;
   private amqp: AmqpService | undefined;
   /** TLS port (MQTT + WebSocket). */
   port = 0;
@@ -114,7 +123,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
 
   /** The names a client may use for this hub in SAS resources: the host name, alone and with each port. */
   hostNames(): string[] {
-    const ports = [this.port, this.plainPort, this.wsPort, this.amqpPort].filter((p): p is number => !!p);
+    const ports = [this.port, this.plainPort, this.wsPort, this.amqpPort, this.restPort].filter((p): p is number => !!p);
     return [...new Set([this.hostName, ...ports.map((p) => `${this.hostName}:${p}`), ...(this.hostName === 'localhost' ? [] : ['localhost', ...ports.map((p) => `localhost:${p}`)])].map((h) => h.toLowerCase()))];
   }
 
@@ -210,6 +219,36 @@ export class LocalHub extends EventEmitter<HubEvents> {
       amqpServer.on('tlsClientError', (err, s) => { this.log(`AMQP TLS handshake failed: ${err.message}`); s.destroy(); });
       this.amqpPort = await this.listen(amqpServer, opts.amqpPort, opts.bindAddress);
     }
+    if (opts.restPort !== undefined && opts.restPort !== false) {
+      const rest = new RestService(this, this.log);
+      const https = createHttpsServer(secure, rest.handle);
+      https.on('connection', (s: Socket) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); });
+      https.on('tlsClientError', (err, s) => { this.log(`REST TLS handshake failed: ${err.message}`); s.destroy(); });
+      const amqpWss = new WebSocketServer({ noServer: true, clientTracking: false, handleProtocols: (protocols) => (protocols.has('AMQPWSB10') ? 'AMQPWSB10' : false) });
+      https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        const path = (req.url ?? '').split('?')[0];
+        if (path === '/$servicebus/websocket' && this.amqp) {
+          amqpWss.handleUpgrade(req, socket, head, (ws) => {
+            const stream = createWebSocketStream(ws);
+            this.sockets.add(stream);
+            stream.on('close', () => this.sockets.delete(stream));
+            stream.on('error', () => {});
+            this.amqp!.accept(stream);
+          });
+        } else if (path === WEBSOCKET_PATH) {
+          this.wss.handleUpgrade(req, socket, head, (ws) => {
+            const stream = createWebSocketStream(ws);
+            this.sockets.add(stream);
+            stream.on('close', () => this.sockets.delete(stream));
+            stream.on('error', () => {});
+            this.broker.handle(stream, req, 'wss');
+          });
+        } else {
+          socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+        }
+      });
+      this.restPort = await this.listen(https as unknown as Server, opts.restPort, opts.bindAddress);
+    }
     this.registry.gatewayHostName = this.gatewayHostName;
     this.sweepTimer = setInterval(() => this.c2d.sweep(), 1000);
     this.sweepTimer.unref();
@@ -217,6 +256,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
       (this.plainPort ? `, mqtt://localhost:${this.plainPort} (plain)` : '') +
       (this.wsPort ? `, wss://localhost:${this.wsPort}${WEBSOCKET_PATH}` : '') +
       (this.amqpPort ? `, amqps://localhost:${this.amqpPort} (service)` : '') +
+      (this.restPort ? `, https://localhost:${this.restPort} (REST, AMQP/MQTT over WebSocket)` : '') +
       (this.dataDir ? `; data in ${this.dataDir}` : '; data in memory') + `; ${this.registry.list().length} device(s)`);
   }
 

@@ -3,9 +3,34 @@
 // sends {id, op, args} over IPC; the answer is {id, result} or {id, error: {name, message}}.
 import iothub from 'azure-iothub';
 import common from 'azure-iot-common';
+import { Agent, type AgentOptions } from 'node:https';
+import type { Duplex } from 'node:stream';
 import { EventHubConsumerClient, earliestEventPosition, type ReceivedEventData, type Subscription } from '@azure/event-hubs';
 
-const { Client } = iothub;
+const { Client, Registry } = iothub;
+
+/**
+ * The service SDK always uses port 443 for HTTPS (HostName cannot carry a port there). A hub that can bind 443 needs
+ * nothing; here the test hub's REST port is random, so this agent, handed to the SDK's HTTP layer, connects to it.
+ */
+class PortAgent extends Agent {
+  constructor(private readonly port: number, o: AgentOptions = {}) { super({ keepAlive: true, ...o }); }
+  override createConnection(options: Record<string, unknown>, cb?: (err: Error | null, s: Duplex) => void): Duplex {
+    return (Agent.prototype as unknown as { createConnection: (o: unknown, c?: unknown) => Duplex }).createConnection.call(this, { ...options, port: this.port }, cb);
+  }
+}
+
+type RestCarrier = { _restApiClient: { setOptions(o: unknown): void } };
+function redirect<T>(sdkObject: T, restPort: number): T {
+  (sdkObject as unknown as RestCarrier)._restApiClient.setOptions({ http: { agent: new PortAgent(restPort) } });
+  return sdkObject;
+}
+function registry(a: Args): InstanceType<typeof Registry> {
+  return redirect(Registry.fromConnectionString(a['cs'] as string), a['restPort'] as number);
+}
+function twinView(t: { etag: string; tags: unknown; properties: { desired: unknown; reported: unknown } }): unknown {
+  return { etag: t.etag, tags: t.tags, desired: t.properties.desired, reported: t.properties.reported };
+}
 const { Message } = common;
 type ServiceClient = InstanceType<typeof Client>;
 
@@ -58,6 +83,32 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
       const t = setTimeout(() => reject(new Error('no feedback within 5 s')), 5000);
       feedbackWaiters.push((v) => { clearTimeout(t); resolve(v); });
     });
+  },
+  async regCreate(a) {
+    const r = await registry(a).create({ deviceId: a['deviceId'] as string });
+    return r.responseBody;
+  },
+  async regGet(a) {
+    return (await registry(a).get(a['deviceId'] as string)).responseBody;
+  },
+  async regDelete(a) {
+    await registry(a).delete(a['deviceId'] as string);
+    return 'deleted';
+  },
+  async getTwin(a) {
+    return twinView((await registry(a).getTwin(a['deviceId'] as string)).responseBody as never);
+  },
+  async updateTwin(a) {
+    return twinView((await registry(a).updateTwin(a['deviceId'] as string, a['patch'], a['etag'] as string)).responseBody as never);
+  },
+  async invoke(a) {
+    const c = redirect(Client.fromConnectionString(a['cs'] as string), a['restPort'] as number);
+    try {
+      const r = await c.invokeDeviceMethod(a['deviceId'] as string, { methodName: a['methodName'] as string, payload: a['payload'], responseTimeoutInSeconds: (a['timeout'] as number) ?? 5 });
+      return r.result;
+    } finally {
+      await c.close().catch(() => {});
+    }
   },
   async closeAll() {
     for (const c of clients.values()) await c.close().catch(() => {});

@@ -33,7 +33,7 @@ function call<T = unknown>(op: string, args: Record<string, unknown> = {}): Prom
 }
 
 before(async () => {
-  ({ hub, done } = await startHub({ amqpPort: 0, feedbackBatchMs: 50, log: !!process.env['HUB_TEST_LOG'] }));
+  ({ hub, done } = await startHub({ amqpPort: 0, restPort: 0, feedbackBatchMs: 50, log: !!process.env['HUB_TEST_LOG'] }));
   child = fork(join(fileURLToPath(new URL('.', import.meta.url)), 'service-sdk-child.js'), [], {
     env: { ...process.env, NODE_EXTRA_CA_CERTS: join(hub.dataDir!, 'tls', 'ca.pem') },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -141,4 +141,47 @@ test('EventHubConsumerClient reads device telemetry from earliest and from a seq
   // the Event Hubs SDK signs with the key's UTF-8 bytes; a wrong key is refused (the SDK retries 401s: no retries here)
   const bad = cs.replace(/SharedAccessKey=[^;]+/, `SharedAccessKey=${Buffer.alloc(32, 5).toString('base64')}`);
   await assert.rejects(call('readEvents', { cs: bad, endpoint, count: 1, maxRetries: 0 }), (e: SdkError) => /Unauthori[sz]ed|signature/i.test(e.message + e.sdkName));
+});
+
+test('Registry create/get/delete over REST (the SDK pointed at the REST port)', async () => {
+  const cs = hub.policies.connectionString('registryReadWrite');
+  const restPort = hub.restPort;
+  const created = await call<{ deviceId: string; etag: string; authentication: { symmetricKey: { primaryKey: string } } }>('regCreate', { cs, restPort, deviceId: 'rest-dev' });
+  assert.equal(created.deviceId, 'rest-dev');
+  assert.equal(Buffer.from(created.authentication.symmetricKey.primaryKey, 'base64').length, 32);
+  assert.equal(hub.registry.get('rest-dev')!.primaryKey, created.authentication.symmetricKey.primaryKey);
+  await assert.rejects(call('regCreate', { cs, restPort, deviceId: 'rest-dev' }), (e: SdkError) => e.sdkName === 'DeviceAlreadyExistsError');
+  const got = await call<{ deviceId: string; status: string }>('regGet', { cs, restPort, deviceId: 'rest-dev' });
+  assert.equal(got.status, 'enabled');
+  await call('regDelete', { cs, restPort, deviceId: 'rest-dev' });
+  assert.equal(hub.registry.get('rest-dev'), undefined);
+  await assert.rejects(call('regGet', { cs, restPort, deviceId: 'rest-dev' }), (e: SdkError) => e.sdkName === 'DeviceNotFoundError');
+  // registryRead cannot write
+  await assert.rejects(call('regCreate', { cs: hub.policies.connectionString('registryRead'), restPort, deviceId: 'rest-ro' }), (e: SdkError) => e.sdkName === 'UnauthorizedError');
+});
+
+test('getTwin/updateTwin with etags reach the device SDK; a stale etag fails; invokeDeviceMethod round trip', async () => {
+  const cs = hub.policies.connectionString('iothubowner');
+  const restPort = hub.restPort;
+  const { client } = await sdkDevice('rest-twin');
+  try {
+    const twin = await client.getTwin();
+    const desired = new Promise<Record<string, unknown>>((resolve) => twin.on('properties.desired', (d: Record<string, unknown>) => { if (d['rate']) resolve(d); }));
+    await new Promise((r) => setTimeout(r, 100));
+    const t1 = await call<{ etag: string; desired: Record<string, unknown> }>('getTwin', { cs, restPort, deviceId: 'rest-twin' });
+    const t2 = await call<{ etag: string; desired: Record<string, unknown>; tags: Record<string, unknown> }>('updateTwin', { cs, restPort, deviceId: 'rest-twin', etag: t1.etag, patch: { tags: { site: 'lab' }, properties: { desired: { rate: 5 } } } });
+    assert.equal(t2.desired['rate'], 5);
+    assert.deepEqual(t2.tags, { site: 'lab' });
+    assert.notEqual(t2.etag, t1.etag);
+    assert.equal((await desired)['rate'], 5);
+    await assert.rejects(call('updateTwin', { cs, restPort, deviceId: 'rest-twin', etag: t1.etag, patch: { properties: { desired: { rate: 6 } } } }), (e: SdkError) => e.sdkName === 'InvalidEtagError');
+    client.onDeviceMethod('echo', (req, res) => { res.send(201, { echo: req.payload }).catch(() => {}); });
+    await new Promise((r) => setTimeout(r, 100));
+    const r = await call<{ status: number; payload: unknown }>('invoke', { cs, restPort, deviceId: 'rest-twin', methodName: 'echo', payload: { a: 1 } });
+    assert.deepEqual(r, { status: 201, payload: { echo: { a: 1 } } });
+    await assert.rejects(call('invoke', { cs, restPort, deviceId: 'rest-twin', methodName: 'silent', timeout: 1 }), (e: SdkError) => e.sdkName === 'GatewayTimeoutError');
+  } finally {
+    await client.close();
+  }
+  await assert.rejects(call('invoke', { cs, restPort, deviceId: 'rest-twin', methodName: 'echo' }), (e: SdkError) => /DeviceNotOnline|Not found/.test(e.message));
 });
