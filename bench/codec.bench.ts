@@ -17,14 +17,15 @@ function publish(size: number): PublishPacket {
   return { cmd: 'publish', topic: TOPIC, payload: Buffer.alloc(size, 0x7b), qos: 1, messageId: 4242, retain: false, dup: false };
 }
 
+/** The codec alone (assembly/mqtt/abi.ts), compiled with the MCU target's own options from asconfig.json. */
 async function codecOnlySize(): Promise<number> {
   const root = fileURLToPath(new URL('../../', import.meta.url));
+  const mcu = JSON.parse(readFileSync(`${root}asconfig.json`, 'utf8')).targets.mcu as { use: string[]; disable: string[] };
   let size = 0;
-  const { error } = await asc.main([
+  const { error, stderr } = await asc.main([
     `${root}assembly/mqtt/abi.ts`, '--runtime', `${root}assembly/runtime/no-alloc`, '-O3', '--shrinkLevel', '2',
-    '--use', 'abort=', '--use', 'PROFILE_MCU=1', '--use', 'RX_SIZE=4096', '--use', 'TX_SIZE=4096', '--use', 'IO_SIZE=1024',
-    '--disable', 'bulk-memory,sign-extension,nontrapping-f2i,mutable-globals', '--initialMemory', '1', '--maximumMemory', '1',
-    '--outFile', 'codec.wasm',
+    ...mcu.use.flatMap((u) => ['--use', u]), '--disable', mcu.disable.join(','),
+    '--initialMemory', '1', '--maximumMemory', '1', '--stackSize', '2048', '--outFile', 'codec.wasm',
   ], {
     // Only the codec's sources: not the project's asconfig.json, whose entry is the whole core.
     readFile: (name: string, baseDir: string) => {
@@ -33,7 +34,8 @@ async function codecOnlySize(): Promise<number> {
     },
     writeFile: (_n: string, contents: string | Uint8Array) => { size = contents.length; },
   });
-  return error ? -1 : size;
+  if (error) throw new Error(`codec-only build failed: ${error.message} ${String(stderr)}`);
+  return size;
 }
 
 const suite: BenchSuite = {

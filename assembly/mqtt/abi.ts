@@ -2,7 +2,7 @@
 import { TX_CAPACITY, RX_CAPACITY } from "../profile";
 import { E_BAD_ARGUMENT } from "../status";
 import { Packet, PACKET_SIZE } from "./packet";
-import { encodePacket } from "./encoder";
+import { encodePacket, encodePacketHead } from "./encoder";
 import { rxWindow, rxSpace, rxCommit, rxReset, rxPending, decodeNext, decodeAt } from "./stream";
 
 const DECODED: usize = memory.data(PACKET_SIZE, 16); // filled by the decoder
@@ -22,6 +22,14 @@ export function mqtt_rx_capacity(): i32 { return RX_CAPACITY; }
 /** Encodes the record at mqtt_encode_ptr() into the transmit buffer: its length, or a status. */
 export function mqtt_encode(): i32 {
   return encodePacket(changetype<Packet>(TO_ENCODE), TX, TX_CAPACITY);
+}
+
+/**
+ * Like mqtt_encode, but for a PUBLISH leaves the payload out: returns the length of everything before it (the
+ * whole packet, payloadLen included, must fit the transmit buffer). The payload pointer is not read.
+ */
+export function mqtt_encode_head(): i32 {
+  return encodePacketHead(changetype<Packet>(TO_ENCODE), TX, TX_CAPACITY);
 }
 
 /** Streaming decoder: where to write received bytes, how many fit, and how many were written. */

@@ -141,6 +141,19 @@ export function packetSize(p: Packet): i32 {
 
 /** Encodes `p` into [out, out+cap): returns the bytes written, or a negative status (nothing written). */
 export function encodePacket(p: Packet, out: usize, cap: i32): i32 {
+  return encode(p, out, cap, true);
+}
+
+/**
+ * Encodes all of `p` but a PUBLISH payload, which the caller appends itself (a host that holds the payload in
+ * its own memory saves a copy through linear memory). Returns the header's length; the packet is that plus
+ * payloadLen, and must still fit `cap`.
+ */
+export function encodePacketHead(p: Packet, out: usize, cap: i32): i32 {
+  return encode(p, out, cap, false);
+}
+
+function encode(p: Packet, out: usize, cap: i32, withPayload: bool): i32 {
   const rem = remainingLength(p);
   if (rem < 0) return rem;
   if (<u32>rem > MAX_REMAINING_LENGTH) return E_PACKET_TOO_LARGE;
@@ -178,7 +191,8 @@ export function encodePacket(p: Packet, out: usize, cap: i32): i32 {
         putU16(at, p.messageId);
         at += 2;
       }
-      memory.copy(at, p.payloadPtr, <usize>p.payloadLen);
+      if (withPayload) memory.copy(at, p.payloadPtr, <usize>p.payloadLen);
+      else return <i32>(at - out);
       break;
     }
     case PUBACK: case PUBREC: case PUBREL: case PUBCOMP: case UNSUBACK: {

@@ -6,6 +6,8 @@ import { F, RECORD_WORDS } from './record.js';
 import { TYPES, type Packet } from './packet.js';
 
 let shared: Encoder | undefined;
+/** Binary payloads at least this large are not copied through linear memory (see encodeWithPayload). */
+const DIRECT_PAYLOAD = 1024;
 
 /** Encodes one packet; the bytes equal mqtt-packet's `generate` for protocol version 4. */
 export function encodePacket(packet: Packet): Buffer {
@@ -114,6 +116,7 @@ export class Encoder {
         rec[F.retain] = this.flag(packet.retain);
         rec[F.messageId] = this.num(packet.messageId, 'messageId');
         this.put(F.topicPtr, packet.topic, 'topic');
+        if (packet.payload instanceof Uint8Array && packet.payload.length >= DIRECT_PAYLOAD) return this.encodeWithPayload(packet.cmd, packet.payload);
         this.put(F.payloadPtr, packet.payload ?? '', 'payload');
         break;
       case 'subscribe':
@@ -139,6 +142,19 @@ export class Encoder {
     if (n < 0) throw new MqttProtocolError(this.core.statusName(n), `cannot encode ${packet.cmd}: ${this.core.statusName(n)}`, n);
     const tx = this.core.exports.mqtt_tx_ptr();
     return Buffer.from(this.core.u8.subarray(tx, tx + n));
+  }
+
+  /** A large binary payload skips linear memory: the core encodes the rest, the payload is copied once. */
+  private encodeWithPayload(cmd: string, payload: Uint8Array): Buffer {
+    this.rec[F.payloadPtr] = 0;
+    this.rec[F.payloadLen] = payload.length;
+    const n = this.core.exports.mqtt_encode_head();
+    if (n < 0) throw new MqttProtocolError(this.core.statusName(n), `cannot encode ${cmd}: ${this.core.statusName(n)}`, n);
+    const tx = this.core.exports.mqtt_tx_ptr();
+    const out = Buffer.allocUnsafe(n + payload.length);
+    out.set(this.core.u8.subarray(tx, tx + n), 0);
+    out.set(payload, n);
+    return out;
   }
 
   /** Writes a SUBSCRIBE/UNSUBSCRIBE list in wire form (len16, topic, [qos]) for the core to validate. */
