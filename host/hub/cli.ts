@@ -1,20 +1,25 @@
 // `iothub-wasm hub …`: run the local IoT Hub, and manage its devices.
 import { parseArgs } from 'node:util';
 import { resolve as resolvePath } from 'node:path';
-import { DEFAULT_DATA_DIR, LocalHub, WEBSOCKET_PATH } from './hub.js';
+import { DEFAULT_DATA_DIR, LocalHub, WEBSOCKET_PATH, type LocalHubOptions } from './hub.js';
 import { Registry, RegistryError } from './registry.js';
 import { createSasToken } from './sas.js';
+import { Policies } from './policies.js';
 
 const USAGE = `usage: iothub-wasm hub [run] [options]          run the local IoT Hub (Ctrl-C stops it)
        iothub-wasm hub device add <id> [--module <mod>] [--primary-key <k>] [--secondary-key <k>]
        iothub-wasm hub device list [<id>]               devices, or one device's modules
        iothub-wasm hub device show <id> [--module <mod>] [--sas-ttl <seconds>]
        iothub-wasm hub device remove <id> [--module <mod>]
+       iothub-wasm hub policy [<name>]                  shared access policies and service connection strings
 
 options:
   --port <n>         TLS port for MQTT and MQTT over WebSocket (${WEBSOCKET_PATH}); default 8883, 0 = any free port
   --plain [<n>]      also listen without TLS (default port 1883)
   --ws-port <n>      an extra TLS port for WebSocket clients that insist on one (e.g. 443)
+  --amqp-port <n>    AMQP 1.0 service endpoint (azure-iothub, @azure/event-hubs, rhea); default 5671, 'off' disables
+  --rest-port <n>    HTTPS REST service API + AMQP/MQTT over WebSocket; default 443 (falls back to 8443 when 443
+                     cannot be bound), 'off' disables
   --bind <address>   address to listen on (default: all interfaces)
   --host-name <name> the hub's name in connection strings and SAS tokens (default localhost)
   --data-dir <dir>   registry, twins and TLS certificate (default ./${DEFAULT_DATA_DIR})
@@ -48,6 +53,8 @@ export async function main(argv: string[]): Promise<number> {
         port: { type: 'string' },
         plain: { type: 'string' },
         'ws-port': { type: 'string' },
+        'amqp-port': { type: 'string' },
+        'rest-port': { type: 'string' },
         bind: { type: 'string' },
         'host-name': { type: 'string' },
         'data-dir': { type: 'string' },
@@ -71,6 +78,15 @@ export async function main(argv: string[]): Promise<number> {
     const port = portOf('--port', v.port, 8883);
     const [cmd = 'run', sub, id, ...extra] = pos;
     if (cmd === 'run' && pos.length <= 1) return await run(v, port, dataDir, hostName);
+    if (cmd === 'policy' || cmd === 'policies') {
+      const policies = new Policies(dataDir, hostName);
+      for (const p of policies.list()) {
+        if (sub && p.keyName !== sub) continue;
+        console.log(`${p.keyName} (${p.rights.join(', ')})`);
+        console.log(`  ${policies.connectionString(p.keyName)}`);
+      }
+      return 0;
+    }
     if (cmd !== 'device' && cmd !== 'devices') return fail(`unknown sub-command '${pos.join(' ')}'\n\n${USAGE}`);
     if (extra.length) return fail(`unexpected argument '${extra[0]}'`);
     const registry = new Registry(dataDir, hostName);
@@ -145,18 +161,47 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function run(v: Record<string, string | boolean | undefined>, port: number, dataDir: string, hostName: string): Promise<number> {
-  const plainPort = typeof v['plain'] === 'string' ? portOf('--plain', v['plain'], 1883) : false;
-  const wsPort = typeof v['ws-port'] === 'string' ? portOf('--ws-port', v['ws-port'], 443) : false;
-  const hub = await LocalHub.start({
-    port, plainPort, wsPort, hostName, dataDir,
+  const plainPort: number | false = typeof v['plain'] === 'string' ? portOf('--plain', v['plain'], 1883) : false;
+  const wsPort: number | false = typeof v['ws-port'] === 'string' ? portOf('--ws-port', v['ws-port'], 443) : false;
+  const amqpPort: number | false = v['amqp-port'] === 'off' ? false : portOf('--amqp-port', v['amqp-port'] as string | undefined, 5671);
+  const restDefault = v['rest-port'] === undefined;
+  const restPort = v['rest-port'] === 'off' ? false : portOf('--rest-port', v['rest-port'] as string | undefined, 443);
+  const base: LocalHubOptions = {
+    port, plainPort, wsPort, hostName, dataDir, amqpPort,
     ...(typeof v['bind'] === 'string' ? { bindAddress: v['bind'] } : {}),
     log: v['quiet'] ? false : true,
-  });
+  };
+  let hub: LocalHub;
+  try {
+    hub = await LocalHub.start({ ...base, restPort });
+  } catch (e) {
+    if (!(restDefault && /permission to listen on port 443/.test((e as Error).message))) throw e;
+    console.error('iothub-wasm hub: no permission to bind 443 (the service SDK\'s HTTPS port); REST falls back to 8443.\n' +
+      '  To allow 443 for a normal user: sudo setcap cap_net_bind_service=+ep "$(command -v node)"\n' +
+      '  or redirect: sudo iptables -t nat -A OUTPUT -o lo -p tcp --dport 443 -j REDIRECT --to-port 8443');
+    hub = await LocalHub.start({ ...base, restPort: 8443 });
+  }
   const devices = hub.registry.list();
   console.log(`local IoT Hub '${hub.hostName}' running`);
   console.log(`  mqtts://localhost:${hub.port}   wss://localhost:${hub.port}${WEBSOCKET_PATH}` +
     (hub.plainPort ? `   mqtt://localhost:${hub.plainPort} (plain)` : '') + (hub.wsPort ? `   wss://localhost:${hub.wsPort}${WEBSOCKET_PATH}` : ''));
-  console.log(`  trust ${resolvePath(dataDir, 'tls', 'ca.pem')}`);
+  const caFile = resolvePath(dataDir, 'tls', 'ca.pem');
+  console.log(`  trust ${caFile}`);
+  if (hub.amqpPort) console.log(`  amqps://localhost:${hub.amqpPort} (service AMQP: C2D, feedback, Event Hub-compatible events)`);
+  if (hub.restPort) console.log(`  https://localhost:${hub.restPort} (REST: devices, twins, methods; AMQP over WebSocket at /$servicebus/websocket)`);
+  if (hub.amqpPort || hub.restPort) {
+    console.log(`  service connection string (azure-iothub):`);
+    console.log(`    ${hub.serviceConnectionString('iothubowner')}`);
+    if (hub.restPort && hub.restPort !== 443) console.log('    (HTTPS calls of azure-iothub (Registry, twins, methods) always go to port 443: see the note above)');
+    if (hub.amqpPort) {
+      console.log(`  Event Hub-compatible connection string (@azure/event-hubs):`);
+      console.log(`    ${hub.eventHubConnectionString('iothubowner')}`);
+      console.log(`    (pass customEndpointAddress: 'sb://localhost:${hub.amqpPort}' when the port is not 5671)`);
+    }
+    console.log(`  the service SDKs have no CA option: start them with NODE_EXTRA_CA_CERTS=${caFile}`);
+    console.log(`    (Node reads it at process start; without it they retry for minutes instead of failing)`);
+    console.log(`  other policies: ${hub.policies.list().map((p) => p.keyName).join(', ')} (keys in ${resolvePath(dataDir, 'policies.json')})`);
+  }
   if (devices.length === 0) console.log('  no devices yet: iothub-wasm hub device add <id>  (in another terminal; the running hub picks it up)');
   for (const d of devices) console.log(`  ${d.deviceId}: ${d.connectionString}`);
   await new Promise<void>((resolve) => {
