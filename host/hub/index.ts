@@ -14,3 +14,9 @@ export type { TelemetryMessage, ConnectionEvent, RefusedEvent, ReportedEvent } f
 export { createSasToken, verifySasToken, parseSasToken } from './sas.js';
 export { parsePropertyBag, encodePropertyBag } from './topics.js';
 export type { PropertyBag, Identity } from './topics.js';
+export { Policies, DEFAULT_POLICIES } from './policies.js';
+export type { PolicyRecord, Right, ServiceClaims } from './policies.js';
+export { EventStore, parseSelector } from './events.js';
+export type { StoredEvent, StartPosition, PartitionInfo } from './events.js';
+export { AmqpService, FEEDBACK_CONTENT_TYPE, DEVICEBOUND_ADDRESS, FEEDBACK_ADDRESS } from './amqp.js';
+export { RestService } from './rest.js';
