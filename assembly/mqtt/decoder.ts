@@ -11,7 +11,7 @@ import {
   E_PROTOCOL_NAME, E_PROTOCOL_LEVEL, E_CONNECT_RESERVED, E_PASSWORD_WITHOUT_USERNAME, E_WILL_FLAGS,
   E_SUBSCRIBE_RESERVED, E_DUP_ON_QOS0,
 } from "./status";
-import { validateUtf8, validateTopicName, validateTopicFilter } from "./strings";
+import { validateUtf8, validateTopicName, checkTopicList } from "./strings";
 
 // @ts-ignore: decorator
 @inline function u16be(ptr: usize): u32 {
@@ -136,27 +136,13 @@ function decodePublish(p: Packet): i32 {
 
 function decodeTopicList(p: Packet, withOptions: bool): i32 {
   p.qos = 1; // the flag bits 0b0010, as mqtt-packet reports them
-  let r = readMessageId(p);
+  const r = readMessageId(p);
   if (r != OK) return r;
-  if (cur == end) return E_NO_TOPICS;
+  const count = checkTopicList(cur, <u32>(end - cur), withOptions);
+  if (count < 0) return count;
   p.listPtr = cur;
   p.listLen = <u32>(end - cur);
-  let count: u32 = 0;
-  while (cur < end) {
-    r = readField();
-    if (r != OK) return r;
-    r = validateTopicFilter(fieldPtr, fieldLen);
-    if (r != OK) return r;
-    if (withOptions) {
-      if (cur >= end) return E_FIELD_OVERRUN;
-      const opts = <u32>load<u8>(cur);
-      if ((opts & 0xFC) != 0) return E_SUBSCRIBE_RESERVED;
-      if (opts == 3) return E_BAD_QOS;
-      cur++;
-    }
-    count++;
-  }
-  p.listCount = count;
+  p.listCount = <u32>count;
   return OK;
 }
 

@@ -10,7 +10,7 @@ import {
   E_CONNACK_FLAGS, E_CONNACK_RETURN_CODE, E_SUBACK_RETURN_CODE, E_NO_TOPICS, E_SUBSCRIBE_RESERVED,
   E_DUP_ON_QOS0, E_FIELD_TOO_LONG, E_WILL_FLAGS, E_PASSWORD_WITHOUT_USERNAME,
 } from "./status";
-import { validateUtf8, validateTopicName, validateTopicFilter } from "./strings";
+import { validateUtf8, validateTopicName, checkTopicList } from "./strings";
 import { checkProtocol } from "./decoder";
 import { varintSize, writeVarint, MAX_REMAINING_LENGTH } from "./varint";
 
@@ -104,31 +104,6 @@ export function remainingLength(p: Packet): i32 {
       return 0;
   }
   return E_RESERVED_PACKET_TYPE;
-}
-
-/** Validates a SUBSCRIBE/UNSUBSCRIBE list in wire form; returns the entry count or a status. */
-export function checkTopicList(ptr: usize, len: u32, withOptions: bool): i32 {
-  if (len == 0) return E_NO_TOPICS;
-  let q = ptr;
-  const end = ptr + <usize>len;
-  let count: i32 = 0;
-  while (q < end) {
-    if (q + 2 > end) return E_FIELD_OVERRUN;
-    const n = (<u32>load<u8>(q) << 8) | <u32>load<u8>(q + 1);
-    if (q + 2 + <usize>n > end) return E_FIELD_OVERRUN;
-    const r = validateTopicFilter(q + 2, n);
-    if (r != OK) return r;
-    q += 2 + <usize>n;
-    if (withOptions) {
-      if (q >= end) return E_FIELD_OVERRUN;
-      const o = <u32>load<u8>(q);
-      if ((o & 0xFC) != 0) return E_SUBSCRIBE_RESERVED;
-      if (o == 3) return E_BAD_QOS;
-      q++;
-    }
-    count++;
-  }
-  return count;
 }
 
 /** Total bytes `p` encodes to, or a negative status. */

@@ -2,7 +2,8 @@
 // topic filters with wildcards only where MQTT-4.7.1 allows them.
 import { OK } from "../status";
 import {
-  E_UTF8_INVALID, E_UTF8_NULL, E_TOPIC_EMPTY, E_TOPIC_WILDCARD, E_TOPIC_FILTER_INVALID,
+  E_UTF8_INVALID, E_UTF8_NULL, E_TOPIC_EMPTY, E_TOPIC_WILDCARD, E_TOPIC_FILTER_INVALID, E_NO_TOPICS, E_FIELD_OVERRUN,
+  E_SUBSCRIBE_RESERVED, E_BAD_QOS,
 } from "./status";
 
 // SWAR constants: eight bytes are checked per step while the text is plain ASCII (the common case).
@@ -98,4 +99,29 @@ export function validateTopicFilter(ptr: usize, len: u32): i32 {
     }
   }
   return validateUtf8(ptr, len);
+}
+
+/** Validates a SUBSCRIBE/UNSUBSCRIBE list in wire form; returns the entry count or a status. */
+export function checkTopicList(ptr: usize, len: u32, withOptions: bool): i32 {
+  if (len == 0) return E_NO_TOPICS;
+  let q = ptr;
+  const end = ptr + <usize>len;
+  let count: i32 = 0;
+  while (q < end) {
+    if (q + 2 > end) return E_FIELD_OVERRUN;
+    const n = (<u32>load<u8>(q) << 8) | <u32>load<u8>(q + 1);
+    if (q + 2 + <usize>n > end) return E_FIELD_OVERRUN;
+    const r = validateTopicFilter(q + 2, n);
+    if (r != OK) return r;
+    q += 2 + <usize>n;
+    if (withOptions) {
+      if (q >= end) return E_FIELD_OVERRUN;
+      const o = <u32>load<u8>(q);
+      if ((o & 0xFC) != 0) return E_SUBSCRIBE_RESERVED;
+      if (o == 3) return E_BAD_QOS;
+      q++;
+    }
+    count++;
+  }
+  return count;
 }
