@@ -222,6 +222,3 @@ export function checkConnectFlags(flags: u32): i32 {
   if ((flags & 0x40) != 0 && (flags & 0x80) == 0) return E_PASSWORD_WITHOUT_USERNAME;
   return OK;
 }
-
-/** Validates a topic name; re-exported for the encoder. */
-export { validateTopicName, validateTopicFilter };

@@ -8,7 +8,8 @@ import { OK } from "../status";
 import { RX_CAPACITY } from "../profile";
 import { Packet, clearPacket, PUBLISH } from "./packet";
 import { E_PACKET_TOO_LARGE, E_PACKET_ID_ZERO } from "./status";
-import { checkFirstByte, decodeBody, validateTopicName } from "./decoder";
+import { checkFirstByte, decodeBody } from "./decoder";
+import { validateTopicName } from "./strings";
 import { readVarint, varintValue } from "./varint";
 import { put32, putBytes, get32, getBytes } from "../snapshot";
 
