@@ -5,9 +5,10 @@ import { EventEmitter } from 'node:events';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import mqttPacket from 'mqtt-packet';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import { verifySasToken } from './sas.js';
-import type { Registry } from './registry.js';
+import { normalizeThumbprint, type Registry } from './registry.js';
 import { TwinError, type TwinStore, type JsonObject } from './twin-store.js';
 import { type C2DMessage, type C2DQueue } from './c2d-queue.js';
 import { HubError, METHOD_MAX_PAYLOAD_BYTES, type MethodInvoker, type MethodResult } from './methods.js';
@@ -199,13 +200,25 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
     const rec = this.o.registry.record(identity.deviceId, identity.moduleId);
     if (!rec) return refuse(5, `${identity.moduleId ? 'module' : 'device'} '${clientId}' is not registered`);
     if (rec.status !== 'enabled') return refuse(5, `'${clientId}' is disabled`);
-    if (!password || password.length === 0) return refuse(4, 'no password (SAS token) given');
-    const path = identity.moduleId ? `/devices/${identity.deviceId}/modules/${identity.moduleId}` : `/devices/${identity.deviceId}`;
-    const check = verifySasToken(password.toString('utf8'), hosts.map((h) => h + path), [rec.primaryKey, rec.secondaryKey], Math.floor(Date.now() / 1000));
-    if (!check.ok) return refuse(check.malformed ? 4 : 5, check.reason);
-    const conn = (client as ClientInternals).conn as Duplex & { _hubTransport?: string };
+    const conn = (client as ClientInternals).conn as Duplex & { _hubTransport?: string; getPeerCertificate?: TLSSocket['getPeerCertificate'] };
+    let expiresAt: number;
+    if (rec.x509Thumbprints) {
+      // X.509 (self-signed): the certificate presented in the TLS handshake must be a registered one.
+      const cert = conn.getPeerCertificate?.();
+      if (!cert || !cert.fingerprint) return refuse(5, 'an X.509 device must present its client certificate (over TLS)');
+      const presented = [normalizeThumbprint(cert.fingerprint), normalizeThumbprint(cert.fingerprint256 ?? '')];
+      const allowed = [rec.x509Thumbprints.primary, rec.x509Thumbprints.secondary].filter((t): t is string => !!t);
+      if (!presented.some((t) => allowed.includes(t))) return refuse(5, `client certificate ${presented[0]} is not registered for '${clientId}'`);
+      expiresAt = Math.floor(new Date(cert.valid_to).getTime() / 1000);
+    } else {
+      if (!password || password.length === 0) return refuse(4, 'no password (SAS token) given');
+      const path = identity.moduleId ? `/devices/${identity.deviceId}/modules/${identity.moduleId}` : `/devices/${identity.deviceId}`;
+      const check = verifySasToken(password.toString('utf8'), hosts.map((h) => h + path), [rec.primaryKey, rec.secondaryKey], Math.floor(Date.now() / 1000));
+      if (!check.ok) return refuse(check.malformed ? 4 : 5, check.reason);
+      expiresAt = check.expiresAt;
+    }
     this.sessions.set(client, {
-      client, identity, key: identityKey(identity), clean: client.clean, keepalive: 0, expiresAt: check.expiresAt,
+      client, identity, key: identityKey(identity), clean: client.clean, keepalive: 0, expiresAt,
       subs: new Set(), inflight: new Map(), nextId: 1, expiryTimer: null, ready: false, transport: conn._hubTransport ?? 'mqtt',
     });
     cb(null, true);

@@ -8,6 +8,7 @@ import { Policies } from './policies.js';
 
 const USAGE = `usage: iothub-wasm hub [run] [options]          run the local IoT Hub (Ctrl-C stops it)
        iothub-wasm hub device add <id> [--module <mod>] [--primary-key <k>] [--secondary-key <k>]
+                                  [--x509-thumbprint <sha1|sha256> [--x509-thumbprint <secondary>]]
        iothub-wasm hub device list [<id>]               devices, or one device's modules
        iothub-wasm hub device show <id> [--module <mod>] [--sas-ttl <seconds>]
        iothub-wasm hub device remove <id> [--module <mod>]
@@ -61,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
         module: { type: 'string', short: 'm' },
         'primary-key': { type: 'string' },
         'secondary-key': { type: 'string' },
+        'x509-thumbprint': { type: 'string', multiple: true },
         'sas-ttl': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         json: { type: 'boolean' },
@@ -96,9 +98,13 @@ export async function main(argv: string[]): Promise<number> {
     switch (sub) {
       case 'add': {
         if (!id) return fail('device add needs a device id');
-        const info = moduleId
-          ? await registry.addModule(id, moduleId, { ...(v['primary-key'] ? { primaryKey: v['primary-key'] } : {}), ...(v['secondary-key'] ? { secondaryKey: v['secondary-key'] } : {}) })
-          : await registry.addDevice(id, { ...(v['primary-key'] ? { primaryKey: v['primary-key'] } : {}), ...(v['secondary-key'] ? { secondaryKey: v['secondary-key'] } : {}) });
+        const thumbprints = (v['x509-thumbprint'] ?? []) as string[];
+        const addOptions = {
+          ...(v['primary-key'] ? { primaryKey: v['primary-key'] } : {}),
+          ...(v['secondary-key'] ? { secondaryKey: v['secondary-key'] } : {}),
+          ...(thumbprints.length ? { x509: { primaryThumbprint: thumbprints[0]!, ...(thumbprints[1] ? { secondaryThumbprint: thumbprints[1] } : {}) } } : {}),
+        };
+        const info = moduleId ? await registry.addModule(id, moduleId, addOptions) : await registry.addDevice(id, addOptions);
         await registry.flush();
         if (json) console.log(JSON.stringify(info, null, 2));
         else {
@@ -160,7 +166,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function run(v: Record<string, string | boolean | undefined>, port: number, dataDir: string, hostName: string): Promise<number> {
+async function run(v: Record<string, string | string[] | boolean | undefined>, port: number, dataDir: string, hostName: string): Promise<number> {
   const plainPort: number | false = typeof v['plain'] === 'string' ? portOf('--plain', v['plain'], 1883) : false;
   const wsPort: number | false = typeof v['ws-port'] === 'string' ? portOf('--ws-port', v['ws-port'], 443) : false;
   const amqpPort: number | false = v['amqp-port'] === 'off' ? false : portOf('--amqp-port', v['amqp-port'] as string | undefined, 5671);

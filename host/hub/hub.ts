@@ -193,7 +193,9 @@ export class LocalHub extends EventEmitter<HubEvents> {
 
     this.wss = new WebSocketServer({ noServer: true, clientTracking: false });
 
-    const secure = { key: tlsMat.key, cert: tlsMat.cert, minVersion: 'TLSv1.2' as const };
+    // Devices may present a client certificate (X.509 authentication); it is checked by thumbprint at CONNECT,
+    // so the handshake itself accepts self-signed ones.
+    const secure = { key: tlsMat.key, cert: tlsMat.cert, minVersion: 'TLSv1.2' as const, requestCert: true, rejectUnauthorized: false };
     const tlsServer = createTlsServer(secure, (s) => this.accept(s, 'mqtts'));
     tlsServer.on('tlsClientError', (err, s) => { this.log(`TLS handshake failed: ${err.message}`); s.destroy(); });
     this.port = await this.listen(tlsServer, opts.port ?? 8883, opts.bindAddress);

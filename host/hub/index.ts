@@ -1,7 +1,7 @@
 // iothub-wasm/hub: the local IoT Hub (host simulation). Independent of the WebAssembly core.
 export { LocalHub, WEBSOCKET_PATH, DEFAULT_DATA_DIR } from './hub.js';
 export type { LocalHubOptions, InvokeOptions, HubEvents, C2DReceipt } from './hub.js';
-export { Registry, RegistryError } from './registry.js';
+export { Registry, RegistryError, normalizeThumbprint } from './registry.js';
 export type { IdentityInfo, IdentityRecord, AddOptions } from './registry.js';
 export { TwinStore, TwinError, mergePatch } from './twin-store.js';
 export type { Twin, Json, JsonObject } from './twin-store.js';

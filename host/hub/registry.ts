@@ -11,6 +11,8 @@ export interface IdentityRecord {
   secondaryKey: string;
   status: 'enabled' | 'disabled';
   createdAt: string;
+  /** X.509 self-signed authentication: SHA-1 or SHA-256 thumbprints (hex) of the certificates the device may present. */
+  x509Thumbprints?: { primary: string; secondary?: string };
 }
 
 export interface IdentityInfo extends IdentityRecord {
@@ -19,7 +21,18 @@ export interface IdentityInfo extends IdentityRecord {
   secondaryConnectionString: string;
 }
 
-export interface AddOptions { primaryKey?: string; secondaryKey?: string; status?: 'enabled' | 'disabled' }
+export interface AddOptions {
+  primaryKey?: string;
+  secondaryKey?: string;
+  status?: 'enabled' | 'disabled';
+  /** Authenticate with a self-signed X.509 certificate instead of SAS: its thumbprint(s), SHA-1 or SHA-256 hex. */
+  x509?: { primaryThumbprint: string; secondaryThumbprint?: string };
+}
+
+/** A thumbprint in the hub's canonical form: upper-case hex without separators. */
+export function normalizeThumbprint(t: string): string {
+  return t.replace(/[^0-9a-fA-F]/g, '').toUpperCase();
+}
 
 interface RegistryFile { version: 1; identities: IdentityRecord[] }
 
@@ -104,7 +117,16 @@ export class Registry extends EventEmitter<RegistryEvents> {
       secondaryKey: opts.secondaryKey ?? newKey(),
       status: opts.status ?? 'enabled',
       createdAt: new Date().toISOString(),
+      ...(opts.x509 ? {
+        x509Thumbprints: {
+          primary: normalizeThumbprint(opts.x509.primaryThumbprint),
+          ...(opts.x509.secondaryThumbprint ? { secondary: normalizeThumbprint(opts.x509.secondaryThumbprint) } : {}),
+        },
+      } : {}),
     };
+    if (rec.x509Thumbprints && !/^([0-9A-F]{40}|[0-9A-F]{64})$/.test(rec.x509Thumbprints.primary)) {
+      throw new RegistryError('an X.509 thumbprint is 40 (SHA-1) or 64 (SHA-256) hex digits', 'BadRequest');
+    }
     this.ids.set(k, rec);
     await this.file.save();
     const info = this.info(rec);
@@ -156,7 +178,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
 
   connectionString(rec: IdentityRecord, which: 'primary' | 'secondary' = 'primary'): string {
     return `HostName=${this.hostName};DeviceId=${rec.deviceId}` + (rec.moduleId ? `;ModuleId=${rec.moduleId}` : '') +
-      `;SharedAccessKey=${which === 'primary' ? rec.primaryKey : rec.secondaryKey}` +
+      (rec.x509Thumbprints ? ';x509=true' : `;SharedAccessKey=${which === 'primary' ? rec.primaryKey : rec.secondaryKey}`) +
       (this.gatewayHostName ? `;GatewayHostName=${this.gatewayHostName}` : '');
   }
 
