@@ -185,3 +185,47 @@ test('getTwin/updateTwin with etags reach the device SDK; a stale etag fails; in
   }
   await assert.rejects(call('invoke', { cs, restPort, deviceId: 'rest-twin', methodName: 'echo' }), (e: SdkError) => /DeviceNotOnline|Not found/.test(e.message));
 });
+
+test('the whole system locally: iothub-wasm DeviceClient firmware, Microsoft service and Event Hubs SDKs as the back end', async () => {
+  const { DeviceClient } = await import('../../host/device/client.js');
+  const info = await hub.registry.addDevice('wasm-dev');
+  const client = DeviceClient.fromConnectionString(info.connectionString, { ca: hub.ca });
+  const c2d: Array<{ body: string; messageId?: string; properties: Record<string, string | null> }> = [];
+  client.onC2D((m) => { c2d.push({ body: m.body.toString(), messageId: m.messageId, properties: m.properties }); });
+  client.onMethod('echo', (payload) => ({ status: 200, payload: { echo: payload } }));
+  const desired = new Promise<Record<string, unknown>>((resolve) => client.onDesiredProperties((p) => { if (p['rate']) resolve(p); }));
+  await client.connect();
+  try {
+    const amqp = hub.serviceConnectionString(); // HostName=localhost:<amqp port>
+    const cs = hub.policies.connectionString('iothubowner'); // for REST, redirected to the REST port
+    const restPort = hub.restPort;
+    // C2D from azure-iothub (AMQP) to the WebAssembly device, with its Success feedback.
+    await call('open', { cs: amqp });
+    await call('feedbackReceiver', { cs: amqp });
+    await call('send', { cs: amqp, deviceId: 'wasm-dev', data: 'to the wasm device', messageId: 'wasm-1', ack: 'full', properties: { k: 'v w' } });
+    await until(() => c2d.length === 1);
+    assert.equal(c2d[0]!.body, 'to the wasm device');
+    assert.equal(c2d[0]!.messageId, 'wasm-1');
+    // The hub's MQTT topic carries iothub-ack beside the application properties, as IoT Hub does.
+    assert.deepEqual(c2d[0]!.properties, { k: 'v w', 'iothub-ack': 'full' });
+    const records = await call<Record<string, string>[]>('nextFeedback');
+    assert.deepEqual(records.map((r) => [r['originalMessageId'], r['deviceId'], r['statusCode']]), [['wasm-1', 'wasm-dev', 'Success']]);
+    // Twin and direct method through the service SDK's REST surface.
+    await client.updateReportedProperties({ firmware: 'iothub-wasm' });
+    const t1 = await call<{ etag: string; reported: Record<string, unknown> }>('getTwin', { cs, restPort, deviceId: 'wasm-dev' });
+    assert.equal(t1.reported['firmware'], 'iothub-wasm');
+    await call('updateTwin', { cs, restPort, deviceId: 'wasm-dev', etag: t1.etag, patch: { properties: { desired: { rate: 7 } } } });
+    assert.equal((await desired)['rate'], 7);
+    assert.deepEqual(await call('invoke', { cs, restPort, deviceId: 'wasm-dev', methodName: 'echo', payload: { a: 1 } }), { status: 200, payload: { echo: { a: 1 } } });
+    // Telemetry from the WebAssembly device read back with the Event Hubs SDK, from just before it was sent.
+    type Read = { events: { deviceId: string; body: unknown; properties: Record<string, string> }[] };
+    const p = hub.events.partitionOf('wasm-dev');
+    const before = hub.events.info(p).last_enqueued_sequence_number;
+    await client.sendTelemetry({ reading: 42 }, { properties: { unit: 'C' } });
+    const read = await call<Read>('readEvents', { cs: hub.eventHubConnectionString(), endpoint: `sb://localhost:${hub.amqpPort}`, count: 1, fromSequenceNumber: { [String(p)]: before } });
+    const mine = read.events.filter((e) => e.deviceId === 'wasm-dev');
+    assert.deepEqual(mine.map((e) => [e.body, e.properties['unit']]), [[{ reading: 42 }, 'C']]);
+  } finally {
+    await client.close();
+  }
+});
