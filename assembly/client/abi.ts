@@ -1,6 +1,6 @@
 // Device client entry points (documented for board authors in boards/README.md). Integers and offsets only.
 import { OK, E_BAD_ARGUMENT, E_BUFFER_TOO_SMALL } from "../status";
-import { BAG_CAPACITY, RX_CAPACITY } from "../profile";
+import { BAG_CAPACITY, RX_CAPACITY, OUTBOX_SLOT_COUNT } from "../profile";
 import { rxWindow, rxSpace, rxCommit } from "../mqtt/stream";
 import { bagIterBegin, bagIterNext, BAG_ITER_SIZE } from "../iothub/property-bag";
 import { urlDecode } from "../iothub/urlencode";
@@ -38,6 +38,11 @@ export function client_endpoint_len(): i32 { return C.fieldLen(C.F_GATEWAY) > 0 
 /** The IoT Hub host name (for TLS SNI and certificate checks when no gateway is used). */
 export function client_hostname_ptr(): usize { return C.fieldPtr(C.F_HOST); }
 export function client_hostname_len(): i32 { return C.fieldLen(C.F_HOST); }
+/** The device id (and module id, length 0 for a device) from the connection string. */
+export function client_device_id_ptr(): usize { return C.fieldPtr(C.F_DEVICE); }
+export function client_device_id_len(): i32 { return C.fieldLen(C.F_DEVICE); }
+export function client_module_id_ptr(): usize { return C.fieldPtr(C.F_MODULE); }
+export function client_module_id_len(): i32 { return C.fieldLen(C.F_MODULE); }
 /** 1 when the device authenticates with an X.509 certificate the board supplies. */
 export function client_uses_x509(): i32 { return C.x509 ? 1 : 0; }
 
@@ -80,6 +85,9 @@ export function client_telemetry_send(payload: usize, payloadLen: i32, qos: i32)
   if (!inRange(payload, payloadLen)) return E_BAD_ARGUMENT;
   return M.telemetrySend(payload, payloadLen, qos);
 }
+
+/** How many messages the outbox holds (sent but unacknowledged, or waiting): the back-pressure bound. */
+export function client_outbox_slots(): i32 { return OUTBOX_SLOT_COUNT; }
 
 /** Acknowledges a C2D message (the token of its EV_C2D event) once the application has it. */
 export function client_ack(packetId: u32): i32 { return M.ack(packetId); }

@@ -62,6 +62,7 @@ export class ThermostatFirmware {
         progress(++done);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(inFlight, count) }, worker));
+    // The outbox bounds what may be in flight (8 on the MCU profile): stay within it rather than be refused.
+    await Promise.all(Array.from({ length: Math.min(inFlight, count, this.client.maxQueued) }, worker));
   }
 }

@@ -92,7 +92,9 @@ export class DeviceClient extends EventEmitter {
   private closeWaiters: Array<() => void> = [];
   private endpoint!: { host: string; port: number; servername: string };
   private options!: DeviceClientOptions;
+  /** The device (and module) this client is, as the connection string names them. */
   readonly deviceId: string = '';
+  readonly moduleId?: string;
 
   private constructor(profile: Profile, shared: boolean | SharedCore | undefined) {
     super();
@@ -158,7 +160,9 @@ export class DeviceClient extends EventEmitter {
     const m = /^(.*?)(?::(\d+))?$/.exec(endpoint)!;
     const host = m[1];
     this.endpoint = { host, port: m[2] ? Number(m[2]) : DEFAULT_PORTS[transport], servername: endpoint === hostName ? hostName : host };
-    (this as { deviceId: string }).deviceId = /(?:^|;)DeviceId=([^;]*)/.exec(cs)?.[1] ?? '';
+    (this as { deviceId: string }).deviceId = this.core.utf8(this.ex.client_device_id_ptr(), this.ex.client_device_id_len());
+    const moduleId = this.core.utf8(this.ex.client_module_id_ptr(), this.ex.client_module_id_len());
+    if (moduleId) (this as { moduleId?: string }).moduleId = moduleId;
   }
 
   /** Connects (and keeps reconnecting with back-off); resolves once connected and subscribed. */
@@ -270,6 +274,12 @@ export class DeviceClient extends EventEmitter {
     this.c2dHandlers.push(cb);
     return this;
   }
+
+  /**
+   * How many telemetry messages can await their acknowledgement at once (the outbox's slots: 256 on the gateway
+   * profile, 8 on the MCU one). Beyond that sendTelemetry rejects with CLIENT_QUEUE_FULL: back-pressure.
+   */
+  get maxQueued(): number { return this.ex.client_outbox_slots(); }
 
   /** The core's connection state: idle, opening, connecting, subscribing, ready, closing, backoff, stopped. */
   get state(): string { return STATE_NAMES[this.ex.client_state()] ?? 'unknown'; }

@@ -105,3 +105,21 @@ test('the MCU profile (one 64 KiB page) runs the same client', async () => {
   assert.ok(typeof (await client.updateReportedProperties({ x: 1 })) === 'number');
   await client.close();
 });
+
+test('the client knows its identity and its back-pressure bound from the core', async () => {
+  const { client } = await device(rig.hub, 'ident-dev');
+  assert.equal(client.deviceId, 'ident-dev');
+  assert.equal(client.moduleId, undefined);
+  assert.equal(client.maxQueued, 256);
+  const { client: small } = await device(rig.hub, 'ident-mcu', { profile: 'mcu' });
+  assert.equal(small.maxQueued, 8);
+  const mod = await rig.hub.registry.addModule('ident-dev', 'filter');
+  const { DeviceClient } = await import('../../host/device/client.js');
+  const m = DeviceClient.fromConnectionString(mod.connectionString, { ca: rig.hub.ca });
+  assert.equal(m.moduleId, 'filter');
+  const seen = waitFor<{ deviceId: string; moduleId?: string }>((done) => rig.hub.on('telemetry', (t) => { if (t.moduleId === 'filter') done(t); }));
+  await m.connect();
+  await m.sendTelemetry('from a module');
+  assert.deepEqual({ ...(await seen) }.deviceId, 'ident-dev');
+  await m.close();
+});
