@@ -303,9 +303,11 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
           body, properties, systemProperties, topic: packet.topic, qos: packet.qos as 0 | 1,
           enqueuedTimeUtc: new Date().toISOString(),
         };
-        const sys = Object.keys(systemProperties).length ? ` sys=${JSON.stringify(systemProperties)}` : '';
-        const props = Object.keys(properties).length ? ` props=${JSON.stringify(properties)}` : '';
-        this.log(`${s.key} telemetry qos${packet.qos} ${preview(body)}${props}${sys}`);
+        if (this.o.log) { // the hot path: build the line only when someone reads it
+          const sys = Object.keys(systemProperties).length ? ` sys=${JSON.stringify(systemProperties)}` : '';
+          const props = Object.keys(properties).length ? ` props=${JSON.stringify(properties)}` : '';
+          this.log(`${s.key} telemetry qos${packet.qos} ${preview(body)}${props}${sys}`);
+        }
         this.emit('telemetry', msg);
         return cb(null);
       }

@@ -106,8 +106,14 @@ export class EventStore extends EventEmitter<EventStoreEvents> {
 
   /** IoT Hub sends all of a device's events to one partition. */
   partitionOf(deviceId: string): number {
-    return createHash('sha256').update(deviceId).digest().readUInt32BE(0) % this.partitionCount;
+    let p = this.partitionCache.get(deviceId);
+    if (p === undefined) {
+      p = createHash('sha256').update(deviceId).digest().readUInt32BE(0) % this.partitionCount;
+      this.partitionCache.set(deviceId, p);
+    }
+    return p;
   }
+  private readonly partitionCache = new Map<string, number>();
 
   append(t: TelemetryMessage): StoredEvent {
     const p = this.partitionOf(t.deviceId);
@@ -185,8 +191,11 @@ export class EventStore extends EventEmitter<EventStoreEvents> {
 
   private prune(part: Partition): void {
     const cutoff = Date.now() - this.retentionMs;
-    let n = 0;
-    while (n < part.events.length && (part.events.length - n > this.maxEvents || part.events[n]!.enqueuedAt < cutoff)) n++;
+    // Count retention trims in batches (an eighth of the limit at a time): removing from the front of a long
+    // array once per event would cost more than everything else the hub does for a message.
+    const over = part.events.length - this.maxEvents;
+    let n = over > Math.max(64, this.maxEvents >> 3) ? over : 0;
+    while (n < part.events.length && part.events[n]!.enqueuedAt < cutoff) n++;
     if (n) part.events.splice(0, n);
   }
 
