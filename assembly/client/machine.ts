@@ -7,7 +7,7 @@
 // The host learns what to do with client_wants() (open or close the transport), client_tx_* (bytes to write),
 // client_poll() (one event at a time) and client_next_timeout() (when to poll again).
 import { OK, E_BAD_ARGUMENT, E_BAD_STATE } from "../status";
-import { TX_CAPACITY, REQUEST_SLOT_COUNT, BAG_CAPACITY } from "../profile";
+import { TX_CAPACITY, BAG_CAPACITY } from "../profile";
 import {
   Packet, clearPacket, PACKET_SIZE, CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT,
 } from "../mqtt/packet";
@@ -24,6 +24,7 @@ import { E_BUFFER_TOO_SMALL } from "../status";
 import * as C from "./config";
 import * as St from "./status";
 import * as Ob from "./outbox";
+import * as Rq from "./requests";
 import { put32, put64, putBytes, get32, get64, getBytes } from "../snapshot";
 import {
   EV_NONE, EV_CONNECTED, EV_DISCONNECTED, EV_TELEMETRY_ACKED, EV_TELEMETRY_FAILED, EV_C2D, EV_METHOD, EV_TWIN_RESPONSE,
@@ -94,14 +95,6 @@ let nextToken: u32 = 1;
 let nextRid: u32 = 1;
 let lastDesired: i64 = -1;
 
-// Twin requests awaiting an answer: state (0 free, 1 waiting, 2 failed), rid, deadline, sent, slot, status.
-const REQ_WORDS: i32 = 6;
-const REQS: usize = memory.data(REQUEST_SLOT_COUNT * REQ_WORDS * 4, 16);
-// @ts-ignore: decorator
-@inline function req(i: i32, w: i32): usize { return REQS + <usize>((i * REQ_WORDS + w) << 2); }
-const REQ_FREE: u32 = 0;
-const REQ_WAITING: u32 = 1;
-const REQ_FAILED: u32 = 2;
 
 // PUBACKs for C2D that did not fit the transmit buffer yet.
 const ACKS_SIZE: i32 = 32;
@@ -307,12 +300,7 @@ function connectionLost(reason: i32, retry: bool, delay: i32): void {
       store<u8>(first, load<u8>(first) | 0x08); // DUP: this PUBLISH may have been seen before
     }
   }
-  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {
-    if (load<u32>(req(i, 0)) == REQ_WAITING && load<u32>(req(i, 3)) != 0) {
-      store<u32>(req(i, 0), REQ_FAILED);
-      store<i32>(req(i, 5), St.E_DISCONNECTED);
-    }
-  }
+  Rq.requestsFail(St.E_DISCONNECTED, true); // their answers would come on the connection that is gone
   ackCount = 0; // the hub redelivers unacknowledged C2D on the next connection
   pingOutstanding = false;
   subscribeId = 0;
@@ -392,12 +380,7 @@ export function stop(nowMs: u32): void {
       }
     }
   }
-  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {
-    if (load<u32>(req(i, 0)) == REQ_WAITING) {
-      store<u32>(req(i, 0), REQ_FAILED);
-      store<i32>(req(i, 5), St.E_CLOSED);
-    }
-  }
+  Rq.requestsFail(St.E_CLOSED, false);
   if (state == CONNECTING || state == SUBSCRIBING || state == READY || state == OPENING) {
     drop(St.E_CLOSED, false, -1, true);
   } else if (state != CLOSING) {
@@ -430,7 +413,7 @@ function flush(): void {
     } else if (s.kind == Ob.KIND_TELEMETRY_QOS0) {
       Ob.setState(s, Ob.DONE);
     } else {
-      if (s.kind == Ob.KIND_TWIN_REQUEST) markRequestSent(s.token);
+      if (s.kind == Ob.KIND_TWIN_REQUEST) Rq.requestSent(s.token);
       Ob.release(i);
     }
   }
@@ -519,19 +502,11 @@ export function methodRespond(rid: usize, ridLen: i32, status: i32, payload: usi
 }
 
 // ---- twin ---------------------------------------------------------------------------------------------------------
-function markRequestSent(rid: u32): void {
-  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {
-    if (load<u32>(req(i, 0)) == REQ_WAITING && load<u32>(req(i, 1)) == rid) store<u32>(req(i, 3), 1);
-  }
-}
-
 /** Twin GET (patch == false) or reported-properties PATCH with a JSON body. Returns the request id or a status. */
 export function twinRequest(patch: bool, body: usize, bodyLen: i32): i32 {
   if (!C.configured) return St.E_NOT_CONFIGURED;
   if (bodyLen < 0) return E_BAD_ARGUMENT;
-  let free = -1;
-  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) if (load<u32>(req(i, 0)) == REQ_FREE) { free = i; break; }
-  if (free < 0) return St.E_TOO_MANY_REQUESTS;
+  if (Rq.requestsFull()) return St.E_TOO_MANY_REQUESTS;
   const rid = nextRid;
   nextRid = nextRid >= 0x7FFFFFFF ? 1 : nextRid + 1;
   const ridLen = writeRid(rid);
@@ -540,12 +515,7 @@ export function twinRequest(patch: bool, body: usize, bodyLen: i32): i32 {
   const i = queuePublish(Ob.KIND_TWIN_REQUEST, topicLen, body, patch ? bodyLen : 0, 0, 0);
   if (i < 0) return i;
   Ob.slotAt(i).token = rid;
-  store<u32>(req(free, 0), REQ_WAITING);
-  store<u32>(req(free, 1), rid);
-  store<u32>(req(free, 2), now + <u32>C.requestTimeoutMs);
-  store<u32>(req(free, 3), 0);
-  store<i32>(req(free, 4), i);
-  store<i32>(req(free, 5), 0);
+  Rq.requestOpen(rid, now + <u32>C.requestTimeoutMs, i);
   flush();
   return <i32>rid;
 }
@@ -575,17 +545,12 @@ function handlePublish(p: Packet): u32 {
   }
   if (kind == TOPIC_TWIN_RESPONSE) {
     const rid = parseRid(<usize>load<i32>(TOPIC_RES, 8), load<i32>(TOPIC_RES, 12));
-    for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {
-      if (load<u32>(req(i, 0)) == REQ_WAITING && <i64>load<u32>(req(i, 1)) == rid) {
-        store<u32>(req(i, 0), REQ_FREE);
-        setEvent(EV_TWIN_RESPONSE, load<i32>(TOPIC_RES, 4), <u32>rid);
-        const v = load<i64>(TOPIC_RES, 24);
-        setVersion(v >= 0 ? <u32>v : 0);
-        setView(0, p.payloadPtr, <i32>p.payloadLen);
-        return EV_TWIN_RESPONSE;
-      }
-    }
-    return EV_NONE; // an answer to a request that already timed out
+    if (!Rq.requestAnswered(rid)) return EV_NONE; // an answer to a request that already timed out
+    setEvent(EV_TWIN_RESPONSE, load<i32>(TOPIC_RES, 4), <u32>rid);
+    const v = load<i64>(TOPIC_RES, 24);
+    setVersion(v >= 0 ? <u32>v : 0);
+    setView(0, p.payloadPtr, <i32>p.payloadLen);
+    return EV_TWIN_RESPONSE;
   }
   if (kind == TOPIC_TWIN_DESIRED) {
     const v = load<i64>(TOPIC_RES, 24);
@@ -611,12 +576,7 @@ function handleOversized(p: Packet): u32 {
   if (p.qos > 0) ack(p.messageId);
   if (kind == TOPIC_TWIN_RESPONSE) {
     const rid = parseRid(<usize>load<i32>(TOPIC_RES, 8), load<i32>(TOPIC_RES, 12));
-    for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {
-      if (load<u32>(req(i, 0)) == REQ_WAITING && <i64>load<u32>(req(i, 1)) == rid) {
-        store<u32>(req(i, 0), REQ_FREE);
-        return setEvent(EV_TWIN_RESPONSE, St.E_INCOMING_TOO_LARGE, <u32>rid);
-      }
-    }
+    if (Rq.requestAnswered(rid)) return setEvent(EV_TWIN_RESPONSE, St.E_INCOMING_TOO_LARGE, <u32>rid);
   } else if (kind == TOPIC_METHOD_REQUEST) {
     methodRespond(<usize>load<i32>(TOPIC_RES, 8), load<i32>(TOPIC_RES, 12), 413, 0, 0);
   }
@@ -716,9 +676,7 @@ export function nextTimeout(): i32 {
       best = min(best, pingOutstanding ? C.pingTimeoutMs - elapsed(pingSentAt) : C.keepaliveS * 1000 - elapsed(lastTxAt));
     }
   } else if (state == BACKOFF) best = <i32>(reconnectAt - now);
-  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {
-    if (load<u32>(req(i, 0)) == REQ_WAITING) best = min(best, <i32>(load<u32>(req(i, 2)) - now));
-  }
+  best = min(best, Rq.requestsNextDeadline(now));
   if (best == 0x7FFFFFFF) return -1;
   return best < 0 ? 0 : best;
 }
@@ -744,19 +702,12 @@ export function poll(nowMs: u32): u32 {
     return setEvent(EV_TELEMETRY_ACKED, 0, token);
   }
   // Twin requests that failed or timed out.
-  for (let r = 0; r < REQUEST_SLOT_COUNT; r++) {
-    const st = load<u32>(req(r, 0));
-    const expired = st == REQ_WAITING && <i32>(now - load<u32>(req(r, 2))) >= 0;
-    if (st == REQ_FAILED || expired) {
-      const rid = load<u32>(req(r, 1));
-      const slot = load<i32>(req(r, 4));
-      if (expired) {
-        const s = Ob.slotAt(slot);
-        if (s.state == Ob.UNSENT && s.kind == Ob.KIND_TWIN_REQUEST && s.token == rid) Ob.release(slot);
-      }
-      store<u32>(req(r, 0), REQ_FREE);
-      return setEvent(EV_TWIN_RESPONSE, expired ? St.E_TIMEOUT : load<i32>(req(r, 5)), rid);
+  if (Rq.requestTakeDone(now)) {
+    if (Rq.doneSlot >= 0) { // timed out before it could even be sent: it need not go at all
+      const s = Ob.slotAt(Rq.doneSlot);
+      if (s.state == Ob.UNSENT && s.kind == Ob.KIND_TWIN_REQUEST && s.token == Rq.doneRid) Ob.release(Rq.doneSlot);
     }
+    return setEvent(EV_TWIN_RESPONSE, Rq.doneExpired ? St.E_TIMEOUT : Rq.doneStatus, Rq.doneRid);
   }
   // Incoming packets.
   if (state == CONNECTING || state == SUBSCRIBING || state == READY) {
@@ -805,7 +756,7 @@ export function resetMachine(): void {
   attempt = 0;
   Ob.outboxReset();
   clearRaised();
-  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) store<u32>(req(i, 0), REQ_FREE);
+  Rq.requestsReset();
   rxReset();
 }
 
@@ -818,7 +769,7 @@ export function saveMachine(): void {
   put32(subscribedOnce ? 1 : 0); put32(subscribeId); put32(nextPacketId); put32(nextToken); put32(nextRid);
   put64(<u64>lastDesired);
   putBytes(OUT, outLen);
-  putBytes(REQS, REQUEST_SLOT_COUNT * REQ_WORDS * 4);
+  Rq.saveRequests();
   putBytes(ACKS, ackCount * 4);
 }
 export function restoreMachine(): void {
@@ -830,7 +781,7 @@ export function restoreMachine(): void {
   lastDesired = <i64>get64();
   const o = getBytes(OUT, TX_CAPACITY + OUT_RESERVE);
   outLen = o < 0 ? 0 : o;
-  getBytes(REQS, REQUEST_SLOT_COUNT * REQ_WORDS * 4);
+  Rq.restoreRequests();
   const a = getBytes(ACKS, ACKS_SIZE * 4);
   ackCount = a < 0 ? 0 : a >> 2;
   bagLen = 0;
