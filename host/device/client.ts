@@ -81,6 +81,7 @@ export class DeviceClient extends EventEmitter {
   private transport: Transport | null = null;
   private transportOpen = false;
   private cancelTimer: (() => void) | null = null;
+  private timerAt = 0;
   private pumping = false;
   private pumpAgain = false;
   private readonly telemetry = new Map<number, Pending>();
@@ -377,11 +378,14 @@ export class DeviceClient extends EventEmitter {
     }
   }
 
+  /** Keeps one timer for the core's next deadline; an earlier timer already armed is left alone (it re-arms). */
   private arm(): void {
-    this.cancelTimer?.();
-    this.cancelTimer = null;
     const ms = this.ex.client_next_timeout();
     if (ms < 0) return;
+    const at = this.board.nowMs() + Math.max(ms, 1);
+    if (this.cancelTimer && this.timerAt <= at) return;
+    this.cancelTimer?.();
+    this.timerAt = at;
     this.cancelTimer = this.board.setTimer(Math.max(ms, 1), () => { this.cancelTimer = null; this.pump(); });
   }
 
