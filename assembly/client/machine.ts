@@ -463,6 +463,8 @@ export function telemetrySend(payload: usize, payloadLen: i32, qos: i32): i32 {
   const properties = bagLen;
   bagLen = 0; // the properties belong to this message, whatever becomes of it
   if (!C.configured) return St.E_NOT_CONFIGURED;
+  // Before the first connection messages wait in the outbox; once the client is stopped nothing would send them.
+  if (state == STOPPED) return St.E_CLOSED;
   if (qos != 0 && qos != 1) return St.E_BAD_QOS;
   if (payloadLen < 0) return E_BAD_ARGUMENT;
   if (payloadLen + properties > MAX_D2C_BYTES) return St.E_MESSAGE_TOO_LARGE;

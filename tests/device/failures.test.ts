@@ -65,11 +65,15 @@ test('a full outbox is back-pressure (CLIENT_QUEUE_FULL), and everything accepte
   await client.close();
 });
 
-test('closing rejects unacknowledged telemetry with CLIENT_CLOSED (reported, not dropped)', async () => {
+test('closing rejects unacknowledged telemetry with CLIENT_CLOSED (reported, not dropped), and later sends too', async () => {
   const { client } = await device(rig.hub, 'close-dev');
   const pending = client.sendTelemetry('never connected');
   await client.close();
   await assert.rejects(pending, { code: 'CLIENT_CLOSED' });
+  await assert.rejects(client.sendTelemetry('after close'), { code: 'CLIENT_CLOSED' });
+  await client.connect(); // a closed client can connect again, and then sends
+  await client.sendTelemetry('after reconnecting');
+  await client.close();
 });
 
 test('a twin request that gets no answer times out with CLIENT_TIMEOUT', async () => {
