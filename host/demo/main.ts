@@ -71,7 +71,9 @@ try {
   await c2dArrived;
 
   if (values.forever) {
-    say('running until Ctrl-C: one reading a second; try `iothub-wasm hub` commands against this hub in another terminal');
+    const second = await hub.registry.addDevice('thermostat-2');
+    say('running until Ctrl-C: one reading a second. A second device for another terminal:');
+    say(`  npx iothub-wasm run --ca ${join(dataDir, 'tls', 'ca.pem')} --connection-string "${second.connectionString}"`);
     let seq = count;
     const timer = setInterval(() => { client.sendTelemetry(firmware.reading(seq++), { messageId: `reading-${seq}` }).catch((e: Error) => say(`telemetry failed: ${e.message}`)); }, 1000);
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
