@@ -33,6 +33,8 @@ export interface DeviceClientOptions {
   requestTimeoutMs?: number;
   connectTimeoutMs?: number;
   retry?: { minMs?: number; maxMs?: number; jitterMs?: number; stableMs?: number };
+  /** Twin requests answered 429 (throttled) or 5xx are retried this many times, with back-off (default 3). */
+  twinRetries?: number;
   /** IoT Plug and Play model id. */
   modelId?: string;
   /** Sent as DeviceClientType in the MQTT username. */
@@ -244,21 +246,41 @@ export class DeviceClient extends EventEmitter {
 
   /** The device twin: { desired, reported }. */
   async getTwin(): Promise<Twin> {
-    const rid = this.ex.client_twin_get();
-    if (rid < 0) throw this.error(rid, 'twin request refused');
-    const p = new Promise<unknown>((resolve, reject) => this.twinRequests.set(rid, { resolve, reject, kind: 'get' }));
-    this.pump();
-    return p as Promise<Twin>;
+    return this.twinRequest('get') as Promise<Twin>;
   }
 
   /** Merges `patch` into the reported properties; resolves with the twin's new reported $version. */
   async updateReportedProperties(patch: Record<string, unknown>): Promise<number> {
-    const n = this.writeIo(0, JSON.stringify(patch));
-    const rid = this.ex.client_twin_patch(this.core.io, n);
-    if (rid < 0) throw this.error(rid, 'twin update refused');
-    const p = new Promise<unknown>((resolve, reject) => this.twinRequests.set(rid, { resolve, reject, kind: 'patch' }));
+    return this.twinRequest('patch', JSON.stringify(patch)) as Promise<number>;
+  }
+
+  /**
+   * One twin request, retried when the hub answers 429 or 5xx (DESIGN.md §3: retriable), after the core's
+   * back-off delay for that attempt. Other answers, and time-outs, are final.
+   */
+  private async twinRequest(kind: 'get' | 'patch', body = ''): Promise<unknown> {
+    const retries = this.options.twinRetries ?? 3;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.twinOnce(kind, body);
+      } catch (e) {
+        const status = (e as IotHubWasmError).status ?? 0;
+        if (attempt >= retries || !this.ex.iothub_status_retriable(status)) throw e;
+        const r = this.options.retry ?? {};
+        const jitter = this.ex.iothub_retry_jitter(this.board.random32(), r.jitterMs ?? 5000);
+        const delay = this.ex.iothub_retry_delay(0, attempt, r.minMs ?? 1000, r.maxMs ?? 100000, jitter);
+        this.emit('warning', new IotHubWasmError((e as IotHubWasmError).code, `${(e as Error).message}; retrying in ${delay} ms`, status));
+        await new Promise<void>((resolve) => this.board.setTimer(delay, resolve));
+      }
+    }
+  }
+
+  private twinOnce(kind: 'get' | 'patch', body: string): Promise<unknown> {
+    const rid = kind === 'get' ? this.ex.client_twin_get() : this.ex.client_twin_patch(this.core.io, this.writeIo(0, body));
+    if (rid < 0) return Promise.reject(this.error(rid, 'twin request refused'));
+    const p = new Promise<unknown>((resolve, reject) => this.twinRequests.set(rid, { resolve, reject, kind }));
     this.pump();
-    return p as Promise<number>;
+    return p;
   }
 
   onDesiredProperties(cb: (patch: Record<string, unknown>, version: number) => void): this {

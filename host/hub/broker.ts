@@ -369,13 +369,31 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
     return true;
   }
 
+  /** Fault injection: the next `count` twin requests of an identity are answered `status` (429: throttled). */
+  failTwin(identity: Identity, count: number, status = 429): void {
+    this.twinFaults.set(identityKey(identity), { count, status });
+  }
+  private readonly twinFaults = new Map<string, { count: number; status: number }>();
+
+  /** Answers an injected fault instead of the request, if one is pending for this identity. */
+  private twinFault(s: Session, rid: string): boolean {
+    const f = this.twinFaults.get(s.key);
+    if (!f || f.count <= 0) return false;
+    if (--f.count === 0) this.twinFaults.delete(s.key);
+    this.log(`${s.key} twin request $rid=${rid} → ${f.status} (injected fault)`);
+    this.sendTo(s, twinResponseTopic(f.status, rid), JSON.stringify({ message: f.status === 429 ? 'throttled' : 'injected fault' }), TWIN_RES_FILTER, 'twin response');
+    return true;
+  }
+
   private twinGet(s: Session, rid: string): void {
+    if (this.twinFault(s, rid)) return;
     const doc = this.o.twins.deviceView(s.identity.deviceId, s.identity.moduleId);
     this.log(`${s.key} twin GET $rid=${rid} → 200 (desired $version ${doc.desired['$version']}, reported $version ${doc.reported['$version']})`);
     this.sendTo(s, twinResponseTopic(200, rid), JSON.stringify(doc), TWIN_RES_FILTER, 'twin response');
   }
 
   private twinReported(s: Session, rid: string, body: Buffer): void {
+    if (this.twinFault(s, rid)) return;
     let patch: unknown;
     try {
       patch = JSON.parse(body.toString('utf8'));

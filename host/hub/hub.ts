@@ -409,6 +409,14 @@ export class LocalHub extends EventEmitter<HubEvents> {
   connectedIdentities(): string[] { return [...this.broker.connections.keys()]; }
 
   /** Closes a device's connection (fault injection); false if it was not connected. */
+  /**
+   * Fault injection: answer the identity's next `count` twin requests (GET or reported PATCH) with `status`
+   * instead of serving them — 429 (throttled) by default, or a 5xx.
+   */
+  failTwinRequests(deviceId: string, count: number, opts: { status?: number; moduleId?: string } = {}): void {
+    this.broker.failTwin({ deviceId, ...(opts.moduleId ? { moduleId: opts.moduleId } : {}) }, count, opts.status ?? 429);
+  }
+
   dropConnection(deviceId: string, moduleId?: string): Promise<boolean> {
     return this.broker.drop({ deviceId, ...(moduleId ? { moduleId } : {}) }, 'dropped by the hub (dropConnection)');
   }

@@ -106,3 +106,24 @@ test('an incoming message larger than the MCU profile holds is refused by name a
   assert.deepEqual(disconnects, []);
   await client.close();
 });
+
+test('throttled (429) and 5xx twin answers are retried with back-off; other statuses are final', async () => {
+  const { client } = await device(rig.hub, 'throttled', { twinRetries: 3 });
+  const warnings: string[] = [];
+  client.on('warning', (e: IotHubWasmError) => warnings.push(`${e.code}/${e.status}`));
+  await client.connect();
+  rig.hub.failTwinRequests('throttled', 2);
+  const twin = await client.getTwin();
+  assert.ok(twin.reported, 'answered after two throttled attempts');
+  assert.deepEqual(warnings, ['TWIN_THROTTLED/429', 'TWIN_THROTTLED/429']);
+  rig.hub.failTwinRequests('throttled', 1, { status: 503 });
+  assert.equal(typeof (await client.updateReportedProperties({ ok: true })), 'number');
+  rig.hub.failTwinRequests('throttled', 10);
+  await assert.rejects(client.getTwin(), (e: unknown) => e instanceof IotHubWasmError && e.code === 'TWIN_THROTTLED' && e.status === 429);
+  rig.hub.failTwinRequests('throttled', 0);
+  rig.hub.failTwinRequests('throttled', 1, { status: 404 });
+  const before = warnings.length;
+  await assert.rejects(client.getTwin(), { code: 'TWIN_STATUS_404' });
+  assert.equal(warnings.length, before, 'not retried');
+  await client.close();
+});
