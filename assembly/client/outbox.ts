@@ -2,8 +2,8 @@
 // encoded, until it is written to the transport — and QoS 1 telemetry until its PUBACK. Fixed slots over a
 // fixed byte arena: a full outbox is back-pressure for the caller (E_QUEUE_FULL), never a silent drop.
 //
-// Slots keep sending order (a ring of slot indices by age); the arena is compacted in that order when an append
-// does not fit at its end.
+// Each slot carries a sequence number, so messages go out (and are resent) oldest first; the arena is compacted
+// in that order when an append does not fit at its end. Per-state counts make "is there any…?" free.
 import { OUTBOX_CAPACITY, OUTBOX_SLOT_COUNT } from "../profile";
 import { put32, putBytes, get32, getBytes } from "../snapshot";
 
