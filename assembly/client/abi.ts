@@ -96,12 +96,12 @@ export function client_method_respond(rid: usize, ridLen: i32, status: i32, payl
   if (!inRange(rid, ridLen) || !inRange(payload, payloadLen)) return E_BAD_ARGUMENT;
   return M.methodRespond(rid, ridLen, status, payload, payloadLen);
 }
-/** Twin GET: the request id (answered by EV_TWIN_RESPONSE with the same token) or a status. */
-export function client_twin_get(): i32 { return M.twinRequest(false, 0, 0); }
+/** Twin GET at the board's `nowMs` (its time-out counts from then): the request id (answered by EV_TWIN_RESPONSE with the same token) or a status. */
+export function client_twin_get(nowMs: u32): i32 { return M.twinRequest(false, 0, 0, nowMs); }
 /** Reported-properties PATCH with a JSON body: the request id or a status. */
-export function client_twin_patch(body: usize, bodyLen: i32): i32 {
+export function client_twin_patch(body: usize, bodyLen: i32, nowMs: u32): i32 {
   if (!inRange(body, bodyLen)) return E_BAD_ARGUMENT;
-  return M.twinRequest(true, body, bodyLen);
+  return M.twinRequest(true, body, bodyLen, nowMs);
 }
 /** After reading the full twin: desired patches up to this $version are already applied. */
 export function client_twin_desired_version(version: u32): void { M.setDesiredVersion(<i64>version); }

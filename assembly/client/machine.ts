@@ -505,7 +505,8 @@ export function methodRespond(rid: usize, ridLen: i32, status: i32, payload: usi
 
 // ---- twin ---------------------------------------------------------------------------------------------------------
 /** Twin GET (patch == false) or reported-properties PATCH with a JSON body. Returns the request id or a status. */
-export function twinRequest(patch: bool, body: usize, bodyLen: i32): i32 {
+export function twinRequest(patch: bool, body: usize, bodyLen: i32, nowMs: u32): i32 {
+  advance(nowMs); // the time-out counts from now, not from the last poll
   if (!C.configured) return St.E_NOT_CONFIGURED;
   if (bodyLen < 0) return E_BAD_ARGUMENT;
   if (Rq.requestsFull()) return St.E_TOO_MANY_REQUESTS;

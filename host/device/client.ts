@@ -276,7 +276,8 @@ export class DeviceClient extends EventEmitter {
   }
 
   private twinOnce(kind: 'get' | 'patch', body: string): Promise<unknown> {
-    const rid = kind === 'get' ? this.ex.client_twin_get() : this.ex.client_twin_patch(this.core.io, this.writeIo(0, body));
+    const now = this.board.nowMs();
+    const rid = kind === 'get' ? this.ex.client_twin_get(now) : this.ex.client_twin_patch(this.core.io, this.writeIo(0, body), now);
     if (rid < 0) return Promise.reject(this.error(rid, 'twin request refused'));
     const p = new Promise<unknown>((resolve, reject) => this.twinRequests.set(rid, { resolve, reject, kind }));
     this.pump();

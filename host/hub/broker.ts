@@ -277,10 +277,25 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
 
   // --- publish from a device -----------------------------------------------------------------------------------
 
+  /** Fault injection: hold each PUBLISH from this identity for `ms` before handling it (0 ends the delay). */
+  delay(identity: Identity, ms: number): void {
+    if (ms > 0) this.delays.set(identityKey(identity), ms); else this.delays.delete(identityKey(identity));
+  }
+  private readonly delays = new Map<string, number>();
+
   private authorizePublish(client: Client | null, packet: PublishPacket, cb: (e?: Error | null) => void): void {
     if (!client) return cb(null); // the hub's own publishes
     const s = this.sessions.get(client);
     if (!s) return cb(new Error('not authenticated'));
+    const delay = this.delays.get(s.key);
+    if (delay) {
+      setTimeout(() => { if (this.sessions.has(client)) this.handlePublish(s, client, packet, cb); }, delay);
+      return;
+    }
+    this.handlePublish(s, client, packet, cb);
+  }
+
+  private handlePublish(s: Session, client: Client, packet: PublishPacket, cb: (e?: Error | null) => void): void {
     if (packet.qos === 2) return cb(this.closeFor(s, client, `QoS 2 publish on '${packet.topic}' (IoT Hub supports QoS 0 and 1)`));
     const c = classifyPublish(s.identity, packet.topic);
     const body = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload ?? '');

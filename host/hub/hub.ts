@@ -409,6 +409,16 @@ export class LocalHub extends EventEmitter<HubEvents> {
   connectedIdentities(): string[] { return [...this.broker.connections.keys()]; }
 
   /** Closes a device's connection (fault injection); false if it was not connected. */
+  /** Fault injection: hold every PUBLISH from the device for `ms` before handling it (its PUBACKs and twin answers come late); 0 ends it. */
+  delayDevice(deviceId: string, ms: number, opts: { moduleId?: string } = {}): void {
+    this.broker.delay({ deviceId, ...(opts.moduleId ? { moduleId: opts.moduleId } : {}) }, ms);
+  }
+
+  /** Fault injection: end the device's connection as IoT Hub does when its SAS token expires. */
+  expireToken(deviceId: string, moduleId?: string): Promise<boolean> {
+    return this.broker.drop({ deviceId, ...(moduleId ? { moduleId } : {}) }, 'SAS token expired (injected)');
+  }
+
   /**
    * Fault injection: answer the identity's next `count` twin requests (GET or reported PATCH) with `status`
    * instead of serving them — 429 (throttled) by default, or a 5xx.

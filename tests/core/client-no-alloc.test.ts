@@ -33,7 +33,7 @@ for (const profile of ['mcu', 'gateway'] as const) {
       assert.ok(token > 0);
       for (const p of sent()) if (p.cmd === 'publish' && p.qos === 1) feed({ cmd: 'puback', messageId: p.messageId! });
       if (i % 10 === 0) {
-        assert.ok(ex.client_twin_patch(io, put('{"x":1}')) > 0);
+        assert.ok(ex.client_twin_patch(io, put('{"x":1}'), c.now) > 0);
         for (const p of sent()) {
           if (p.cmd === 'publish' && p.topic.startsWith('$iothub/twin/')) {
             const rid = /\$rid=(\d+)/.exec(p.topic)![1];

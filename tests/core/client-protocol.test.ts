@@ -44,7 +44,7 @@ test('desired patches are applied in $version order; older or repeated ones are 
 test('twin answers: status codes are reported, unknown request ids are ignored, silence times out', () => {
   const c = new ScriptedCore();
   c.connect();
-  const rid = c.ex.client_twin_get();
+  const rid = c.ex.client_twin_get(c.now);
   const topic = c.sent().find((p) => p.cmd === 'publish')!.topic;
   assert.equal(topic, `$iothub/twin/GET/?$rid=${rid}`);
   c.feed({ cmd: 'publish', topic: '$iothub/twin/res/200/?$rid=999', payload: '{}' });
@@ -52,7 +52,7 @@ test('twin answers: status codes are reported, unknown request ids are ignored, 
   c.feed({ cmd: 'publish', topic: `$iothub/twin/res/429/?$rid=${rid}`, payload: '' });
   const answer = c.poll().find((e) => e.type === EV.TWIN)!;
   assert.equal(answer.status, 429);
-  const late = c.ex.client_twin_get();
+  const late = c.ex.client_twin_get(c.now);
   c.sent();
   c.now += 31_000; // default time-out 30 s
   const timedOut = c.poll().find((e) => e.type === EV.TWIN)!;

@@ -127,3 +127,19 @@ test('throttled (429) and 5xx twin answers are retried with back-off; other stat
   assert.equal(warnings.length, before, 'not retried');
   await client.close();
 });
+
+test('a hub that answers late: twin requests time out by name and the late answer is ignored; telemetry still completes', async () => {
+  const { client } = await device(rig.hub, 'slow-hub', { requestTimeoutMs: 150 });
+  await client.connect();
+  rig.hub.delayDevice('slow-hub', 400);
+  await assert.rejects(client.getTwin(), { code: 'CLIENT_TIMEOUT' });
+  const sent = client.sendTelemetry('late but acknowledged');
+  await sent; // PUBACK after the delay: QoS 1 waits, no time-out of its own
+  rig.hub.delayDevice('slow-hub', 0);
+  await sleep(400); // the late twin answer arrives and must not disturb anything
+  assert.ok((await client.getTwin()).reported);
+  await rig.hub.expireToken('slow-hub'); // the hub ends the connection as for an expired token: the device comes back
+  await waitFor<void>((done) => client.once('connected', () => done()), 5000, 'reconnect');
+  await client.sendTelemetry('after expiry');
+  await client.close();
+});

@@ -285,7 +285,7 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
 
   // Twin GET.
   let from = b.events.length;
-  const getRid = ex.client_twin_get();
+  const getRid = ex.client_twin_get(b.nowMs());
   assert.ok(getRid > 0);
   const got = await b.next(EV_TWIN_RESPONSE, from, 'twin GET response');
   assert.equal(got.token, getRid);
@@ -299,7 +299,7 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   hub.on('reported', (r) => reported.push(r));
   from = b.events.length;
   const patch = JSON.stringify({ firmware: '1.0.0', battery: 97 });
-  const patchRid = ex.client_twin_patch(b.io, b.put(0, patch));
+  const patchRid = ex.client_twin_patch(b.io, b.put(0, patch), b.nowMs());
   assert.ok(patchRid > 0 && patchRid !== getRid);
   const patched = await b.next(EV_TWIN_RESPONSE, from, 'twin PATCH response');
   assert.equal(patched.token, patchRid);
