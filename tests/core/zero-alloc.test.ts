@@ -87,10 +87,34 @@ test('binary: the gateway module imports nothing and never grows memory (the MVP
   assert.equal(g.mvp, false);
 });
 
+/**
+ * The module with its shadow-stack pointer exported as `sp`, so the test can watch it: the stack pointer is the
+ * mutable global that starts at the heap base (AssemblyScript's stack grows down from there).
+ */
+function withStackPointerExported(bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  const heapBase = (new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as { layout_heap_base(): number }).layout_heap_base();
+  const mod = binaryen.readBinary(bytes);
+  try {
+    for (let i = 0; i < mod.getNumGlobals(); i++) {
+      const g = binaryen.getGlobalInfo(mod.getGlobalByIndex(i));
+      const init = g.init ? binaryen.getExpressionInfo(g.init) as { id: number; value?: number } : null;
+      if (g.mutable && init && init.id === binaryen.ConstId && init.value === heapBase) {
+        mod.addGlobalExport(g.name, 'sp');
+        mod.setFeatures(binaryen.Features.All);
+        return new Uint8Array(mod.emitBinary());
+      }
+    }
+    throw new Error('no shadow-stack pointer found');
+  } finally {
+    mod.dispose();
+  }
+}
+
 for (const profile of ['mcu', 'gateway'] as const) {
-  test(`run time (${profile}): a million codec operations leave memory size, heap base and free memory untouched`, () => {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasmPath(profile))), {});
-    const ex = instance.exports as Record<string, (...a: number[]) => number> & { memory: WebAssembly.Memory };
+  test(`run time (${profile}): a million codec operations leave memory size, heap base, stack pointer and free memory untouched`, () => {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(withStackPointerExported(new Uint8Array(readFileSync(wasmPath(profile))))), {});
+    const ex = instance.exports as Record<string, (...a: number[]) => number> & { memory: WebAssembly.Memory; sp: WebAssembly.Global };
+    const stackPointer = ex.sp.value as number;
     const mem = new Uint8Array(ex.memory.buffer);
     const heapBase = ex.layout_heap_base();
     const size = ex.memory.buffer.byteLength;
@@ -124,6 +148,7 @@ for (const profile of ['mcu', 'gateway'] as const) {
     assert.equal(decoded, 1_000_000);
     assert.equal(ex.memory.buffer.byteLength, size, 'memory never grew');
     assert.equal(ex.layout_heap_base(), heapBase, 'heap base unchanged');
+    assert.equal(ex.sp.value, stackPointer, 'stack pointer back where it started');
     let touched = -1;
     for (let i = heapBase; i < size; i++) if (mem[i] !== ((i * 31) & 0xff)) { touched = i; break; }
     assert.equal(touched, -1, `free memory above the static data was written at ${touched}`);
