@@ -11,6 +11,7 @@ for (const profile of ['mcu', 'gateway'] as const) {
     const c = new ScriptedCore(profile);
     const { ex, mem, io } = c;
     const heapBase = ex.layout_heap_base();
+    const stackPointer = ex.sp.value as number;
     const size = ex.memory.buffer.byteLength;
     const canary = (i: number) => (i * 131 + 7) & 0xff;
     for (let i = heapBase; i < size; i++) mem[i] = canary(i);
@@ -57,6 +58,7 @@ for (const profile of ['mcu', 'gateway'] as const) {
 
     assert.equal(ex.memory.buffer.byteLength, size, 'memory never grew');
     assert.equal(ex.layout_heap_base(), heapBase);
+    assert.equal(ex.sp.value, stackPointer, 'stack pointer back where it started');
     let touched = -1;
     for (let i = heapBase; i < size; i++) if (mem[i] !== canary(i)) { touched = i; break; }
     assert.equal(touched, -1, `memory above the static data was written at ${touched}`);

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import binaryen from 'binaryen';
 import asc from 'assemblyscript/asc';
 import { wasmPath } from '../../host/wasm/core.js';
+import { withStackPointerExported } from '../support/stack-pointer.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -86,29 +87,6 @@ test('binary: the gateway module imports nothing and never grows memory (the MVP
   // The gateway build uses bulk memory: the same validator refuses it as MVP, so the MCU check above is real.
   assert.equal(g.mvp, false);
 });
-
-/**
- * The module with its shadow-stack pointer exported as `sp`, so the test can watch it: the stack pointer is the
- * mutable global that starts at the heap base (AssemblyScript's stack grows down from there).
- */
-function withStackPointerExported(bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
-  const heapBase = (new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as { layout_heap_base(): number }).layout_heap_base();
-  const mod = binaryen.readBinary(bytes);
-  try {
-    for (let i = 0; i < mod.getNumGlobals(); i++) {
-      const g = binaryen.getGlobalInfo(mod.getGlobalByIndex(i));
-      const init = g.init ? binaryen.getExpressionInfo(g.init) as { id: number; value?: number } : null;
-      if (g.mutable && init && init.id === binaryen.ConstId && init.value === heapBase) {
-        mod.addGlobalExport(g.name, 'sp');
-        mod.setFeatures(binaryen.Features.All);
-        return new Uint8Array(mod.emitBinary());
-      }
-    }
-    throw new Error('no shadow-stack pointer found');
-  } finally {
-    mod.dispose();
-  }
-}
 
 for (const profile of ['mcu', 'gateway'] as const) {
   test(`run time (${profile}): a million codec operations leave memory size, heap base, stack pointer and free memory untouched`, () => {

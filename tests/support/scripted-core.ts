@@ -5,8 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { wasmPath, type Profile } from '../../host/wasm/core.js';
 import { encodePacket, PacketDecoder, type Packet } from '../../host/codec/index.js';
+import { withStackPointerExported } from './stack-pointer.js';
 
-type Ex = Record<string, (...a: number[]) => number> & { memory: WebAssembly.Memory };
+type Ex = Record<string, (...a: number[]) => number> & { memory: WebAssembly.Memory; sp: WebAssembly.Global };
 export interface CoreEvent { type: number; status: number; token: number; version: number; extra: number; a: Buffer }
 
 export const DEVICE_CS = 'HostName=hub.example.net;DeviceId=dev-1;SharedAccessKey=' + Buffer.alloc(32, 9).toString('base64');
@@ -19,7 +20,9 @@ export class ScriptedCore {
   private readonly peer = new PacketDecoder();
 
   constructor(profile: Profile = 'gateway', cs = DEVICE_CS) {
-    this.ex = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasmPath(profile))), {}).exports as Ex;
+    // The shadow-stack pointer is exported as `sp` (a test copy of the module) so memory proofs can watch it.
+    const bytes = withStackPointerExported(new Uint8Array(readFileSync(wasmPath(profile))));
+    this.ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as Ex;
     this.mem = new Uint8Array(this.ex.memory.buffer);
     this.io = this.ex.io_ptr();
     if (this.ex.client_init(this.io, this.put(cs)) !== 0) throw new Error('client_init failed');
