@@ -11,7 +11,7 @@ const files = readdirSync(root, { recursive: true, encoding: 'utf8' })
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .map((f) => join(root, f))
   .sort();
-const tap = '.test-tap.log';
+const tap = `.test-tap.${process.pid}.log`; // per run: two runs in one checkout do not collide
 rmSync(tap, { force: true });
 const run = spawnSync(process.execPath, [
   // A test that hangs fails after two minutes instead of holding CI.
@@ -22,4 +22,5 @@ const run = spawnSync(process.execPath, [
 ], { stdio: 'inherit', timeout: 30 * 60 * 1000 });
 const summary = readFileSync(tap, 'utf8').split('\n').filter((l) => /^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) /.test(l));
 console.log(summary.join('\n'));
+rmSync(tap, { force: true });
 process.exit(run.status ?? 1);
