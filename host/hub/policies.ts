@@ -1,9 +1,9 @@
 // Shared access policies of the hub's service side (iothubowner, service, registryRead, registryReadWrite, device):
 // keys kept in `{dataDir}/policies.json`, service connection strings, and SAS checks for service clients.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { JsonFile } from './store.js';
-import { parseSasToken } from './sas.js';
+import { parseSasToken, signedWithOneOf } from './sas.js';
 
 export type Right = 'RegistryRead' | 'RegistryWrite' | 'ServiceConnect' | 'DeviceConnect';
 
@@ -31,18 +31,6 @@ export interface ServiceClaims { policy: string; rights: Set<Right>; expiresAt: 
 export type PolicyCheck = { ok: true; claims: ServiceClaims } | { ok: false; reason: string };
 
 const newKey = () => randomBytes(32).toString('base64');
-
-/**
- * HMAC-SHA256 over `{encoded resource}\n{expiry}` with the key either base64-decoded (IoT Hub SDKs) or as its UTF-8
- * bytes (Event Hubs SDKs): both are accepted.
- */
-function signatureMatches(key: string, signed: string, given: Buffer): boolean {
-  for (const k of [Buffer.from(key, 'base64'), Buffer.from(key, 'utf8')]) {
-    const expected = createHmac('sha256', k).update(signed).digest();
-    if (expected.length === given.length && timingSafeEqual(expected, given)) return true;
-  }
-  return false;
-}
 
 /** The host part of a SAS resource or audience (`sb://host:port/path` → `host:port`), lower case. */
 export function resourceHost(resource: string): string {
@@ -102,13 +90,9 @@ export class Policies {
     const host = resourceHost(t.sr);
     if (!hosts.map((h) => h.toLowerCase()).includes(host)) return { ok: false, reason: `SAS resource '${t.sr}' is not this hub (${hosts[0]})` };
     if (t.se <= nowSeconds) return { ok: false, reason: `SAS token expired ${nowSeconds - t.se} s ago` };
-    const given = Buffer.from(t.sig, 'base64');
-    for (const res of new Set([t.srRaw, encodeURIComponent(t.sr)])) {
-      for (const key of [p.primaryKey, p.secondaryKey]) {
-        if (signatureMatches(key, `${res}\n${t.se}`, given)) {
-          return { ok: true, claims: { policy: p.keyName, rights: new Set(p.rights), expiresAt: t.se } };
-        }
-      }
+    // Event Hubs SDKs sign with the key's UTF-8 bytes, IoT Hub SDKs with the decoded key: both are accepted.
+    if (signedWithOneOf(t, [p.primaryKey, p.secondaryKey], true)) {
+      return { ok: true, claims: { policy: p.keyName, rights: new Set(p.rights), expiresAt: t.se } };
     }
     return { ok: false, reason: `SAS signature does not match policy '${p.keyName}'` };
   }

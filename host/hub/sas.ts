@@ -74,14 +74,25 @@ export function verifySasToken(token: string, resources: string[], keys: string[
     return { ok: false, reason: `SAS resource '${t.sr}' does not match '${resources[0]}'` };
   }
   if (t.se <= nowSeconds) return { ok: false, reason: `SAS token expired ${nowSeconds - t.se} s ago` };
+  if (signedWithOneOf(t, keys)) return { ok: true, expiresAt: t.se };
+  return { ok: false, reason: 'SAS signature does not match either key' };
+}
+
+/**
+ * True when the token's signature is HMAC-SHA256 over `{resource}\n{expiry}` with one of `keys`. The resource is
+ * taken as the client wrote it and as `encodeURIComponent` of its decoded form (SDKs differ on `!'()*`); each key
+ * is used base64-decoded (IoT Hub SDKs) and, with `utf8Keys`, also as its UTF-8 bytes (Event Hubs SDKs).
+ */
+export function signedWithOneOf(t: SasToken, keys: string[], utf8Keys = false): boolean {
   const given = Buffer.from(t.sig, 'base64');
-  const signed = [...new Set([t.srRaw, encodeURIComponent(t.sr)])];
-  for (const key of keys) {
-    if (!key) continue;
-    for (const res of signed) {
-      const expected = Buffer.from(signEncoded(key, res, t.se), 'base64');
-      if (expected.length === given.length && timingSafeEqual(expected, given)) return { ok: true, expiresAt: t.se };
+  for (const res of new Set([t.srRaw, encodeURIComponent(t.sr)])) {
+    for (const key of keys) {
+      if (!key) continue;
+      for (const k of utf8Keys ? [Buffer.from(key, 'base64'), Buffer.from(key, 'utf8')] : [Buffer.from(key, 'base64')]) {
+        const expected = createHmac('sha256', k).update(`${res}\n${t.se}`).digest();
+        if (expected.length === given.length && timingSafeEqual(expected, given)) return true;
+      }
     }
   }
-  return { ok: false, reason: 'SAS signature does not match either key' };
+  return false;
 }
