@@ -1,6 +1,6 @@
 // encodePacket: fills the core's Packet record from an mqtt-packet-shaped object, lets the core validate and
 // encode it, and copies the bytes out. The host does no MQTT framing of its own.
-import { Core } from '../wasm/core.js';
+import { statelessCore, type Core } from '../wasm/core.js';
 import { MqttProtocolError } from './errors.js';
 import { F, RECORD_WORDS } from './record.js';
 import { TYPES, type Packet } from './packet.js';
@@ -11,7 +11,7 @@ const DIRECT_PAYLOAD = 1024;
 
 /** Encodes one packet; the bytes equal mqtt-packet's `generate` for protocol version 4. */
 export function encodePacket(packet: Packet): Buffer {
-  shared ??= new Encoder(new Core('gateway'));
+  shared ??= new Encoder(statelessCore());
   return shared.encode(packet);
 }
 
@@ -29,20 +29,11 @@ export class Encoder {
 
   /** Copies a string (UTF-8) or bytes into the IO window; sets the (ptr, len) pair at `field`. */
   private put(field: number, value: string | Uint8Array | undefined | null, what: string): void {
-    const core = this.core;
-    const room = core.io + core.ioCapacity - this.at;
-    let n: number;
-    if (typeof value === 'string') {
-      // Buffer.write stops at the room left; a string that does not fit is refused, never truncated.
-      if (value.length * 3 > room && Buffer.byteLength(value) > room) this.tooLarge(what);
-      n = core.buf.write(value, this.at, room, 'utf8');
-    } else if (value instanceof Uint8Array) {
-      if (value.length > room) this.tooLarge(what);
-      core.u8.set(value, this.at);
-      n = value.length;
-    } else if (value === undefined || value === null) {
-      n = 0;
-    } else {
+    let n = 0;
+    if (typeof value === 'string' || value instanceof Uint8Array) {
+      n = this.core.writeIo(this.at, value);
+      if (n < 0) this.tooLarge(what); // refused, never truncated
+    } else if (value !== undefined && value !== null) {
       invalid(`${what} must be a string or a Buffer`);
     }
     this.rec[field] = this.at;
@@ -161,12 +152,11 @@ export class Encoder {
   private putTopicList(list: unknown[], withQos: boolean): void {
     const core = this.core;
     const start = this.at;
-    const limit = core.io + core.ioCapacity;
     for (const entry of list) {
       const topic = withQos ? (entry as { topic?: unknown })?.topic : entry;
       if (typeof topic !== 'string') invalid('every topic must be a string');
-      if (this.at + 3 + topic.length * 3 > limit && this.at + 3 + Buffer.byteLength(topic) > limit) this.tooLarge('the topic list');
-      const n = core.buf.write(topic, this.at + 2, 'utf8');
+      const n = core.writeIo(this.at + 2, topic);
+      if (n < 0 || this.at + 3 + n > core.io + core.ioCapacity) this.tooLarge('the topic list');
       if (n > 0xffff) throw new MqttProtocolError('MQTT_FIELD_TOO_LONG', 'a topic is longer than 65535 bytes');
       core.u8[this.at] = n >> 8;
       core.u8[this.at + 1] = n & 0xff;

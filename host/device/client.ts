@@ -126,16 +126,11 @@ export class DeviceClient extends EventEmitter {
     throw new IotHubWasmError(name, `${what}: ${name}`, code);
   }
 
+  /** Copies an input into the core's IO window at `offset`; too large for the profile is CLIENT_MESSAGE_TOO_LARGE. */
   private writeIo(offset: number, value: string | Uint8Array): number {
-    const core = this.core;
-    const room = core.ioCapacity - offset;
-    if (typeof value === 'string') {
-      if (Buffer.byteLength(value) > room) this.fail(-302, 'too large for this profile');
-      return core.buf.write(value, core.io + offset, room, 'utf8');
-    }
-    if (value.length > room) this.fail(-302, 'too large for this profile');
-    core.u8.set(value, core.io + offset);
-    return value.length;
+    const n = this.core.writeIo(this.core.io + offset, value);
+    if (n < 0) this.fail(-302, 'too large for this profile');
+    return n;
   }
 
   private configure(cs: string, options: DeviceClientOptions): void {

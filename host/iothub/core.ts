@@ -1,14 +1,11 @@
 // The one core instance behind the JavaScript face of the iothub area, created on first use and reused.
 // The host only copies bytes in and out of the IO window; every encoding and signing step runs in the core.
-import { Core } from '../wasm/core.js';
+import { statelessCore, type Core } from '../wasm/core.js';
 import { IotHubError } from './errors.js';
 
-let core: Core | undefined;
-
-/** The shared gateway-profile core used by generateSasToken / parseConnectionString / deriveDeviceKey. */
+/** The core used by generateSasToken / parseConnectionString / deriveDeviceKey (shared with encodePacket). */
 export function iothubCore(): Core {
-  core ??= new Core('gateway');
-  return core;
+  return statelessCore();
 }
 
 /**
@@ -18,12 +15,9 @@ export function iothubCore(): Core {
 export function place(c: Core, strings: readonly string[]): { args: number[]; free: number } {
   const args: number[] = [];
   let at = c.io;
-  const end = c.io + c.ioCapacity;
   for (const s of strings) {
-    if (at + s.length * 3 > end && at + Buffer.byteLength(s) > end) {
-      throw new IotHubError('BUFFER_TOO_SMALL', `input does not fit the core's ${c.ioCapacity}-byte IO window`);
-    }
-    const n = c.buf.write(s, at, 'utf8');
+    const n = c.writeIo(at, s);
+    if (n < 0) throw new IotHubError('BUFFER_TOO_SMALL', `input does not fit the core's ${c.ioCapacity}-byte IO window`);
     args.push(at, n);
     at += n;
   }

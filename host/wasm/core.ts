@@ -25,6 +25,16 @@ export function coreModule(profile: Profile = 'gateway'): WebAssembly.Module {
   return m;
 }
 
+let stateless: Core | undefined;
+/**
+ * The process-wide gateway core behind the stateless JavaScript faces (encodePacket, SAS tokens, connection
+ * strings): each call fills the IO window, runs, and copies its result out before returning.
+ */
+export function statelessCore(): Core {
+  stateless ??= new Core('gateway');
+  return stateless;
+}
+
 /** One instance of the core: its own memory, its own state. */
 export class Core {
   readonly exports: CoreExports;
@@ -54,6 +64,21 @@ export class Core {
 
   u32(ptr: number): number { return (this.u8cache[ptr] | (this.u8cache[ptr + 1] << 8) | (this.u8cache[ptr + 2] << 16) | (this.u8cache[ptr + 3] << 24)) >>> 0; }
   i32(ptr: number): number { return this.u32(ptr) | 0; }
+
+  /**
+   * Copies a string (as UTF-8) or bytes into the IO window at address `at`: the bytes written, or -1 when they
+   * do not fit before the window's end (nothing is truncated). The one way hosts pass inputs to the core.
+   */
+  writeIo(at: number, value: string | Uint8Array): number {
+    const room = this.io + this.ioCapacity - at;
+    if (typeof value === 'string') {
+      if (value.length * 3 > room && Buffer.byteLength(value) > room) return -1;
+      return this.bufcache.write(value, at, room, 'utf8');
+    }
+    if (value.length > room) return -1;
+    this.u8cache.set(value, at);
+    return value.length;
+  }
 
   /** Reads a UTF-8 string out of linear memory. */
   utf8(ptr: number, len: number): string { return this.bufcache.toString('utf8', ptr, ptr + len); }
