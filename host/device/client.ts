@@ -502,11 +502,10 @@ export class DeviceClient extends EventEmitter {
 
   private c2d(packetId: number): void {
     const msg: C2DMessage = { body: this.view(0), properties: {} };
-    const bag = this.view(1);
-    if (bag.length) {
-      const io = this.core.io;
-      this.core.u8.set(bag, io);
-      this.ex.client_bag_begin(io, bag.length);
+    // The property bag is walked in place: the event's view stays valid until the next poll.
+    const bagLen = this.evi[EVF.bLen];
+    if (bagLen > 0) {
+      this.ex.client_bag_begin(this.ev[EVF.bPtr], bagLen);
       const item = new Int32Array(this.core.memory.buffer, this.ex.client_bag_item_ptr(), 5);
       let r: number;
       while ((r = this.ex.client_bag_next()) === 1) {
