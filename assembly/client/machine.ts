@@ -17,9 +17,10 @@ import { E_PACKET_TOO_LARGE } from "../mqtt/status";
 import { clientId, username } from "../iothub/identity";
 import { sasDevicePassword } from "../iothub/sas";
 import { subscribeTopic, telemetryTopic, twinGetTopic, twinPatchTopic, methodResponseTopic, SUB_C2D, SUB_METHODS, SUB_TWIN_RESPONSE, SUB_TWIN_DESIRED } from "../iothub/topics";
-import { classifyTopic, TOPIC_RESULT_SIZE, TOPIC_C2D, TOPIC_TWIN_RESPONSE, TOPIC_TWIN_DESIRED, TOPIC_METHOD_REQUEST } from "../iothub/parsers";
+import { number as parseDecimal, classifyTopic, TOPIC_RESULT_SIZE, TOPIC_C2D, TOPIC_TWIN_RESPONSE, TOPIC_TWIN_DESIRED, TOPIC_METHOD_REQUEST } from "../iothub/parsers";
 import { bagAppend, bagAppendSystem } from "../iothub/property-bag";
 import { retryDelay, jitterFrom } from "../iothub/retry";
+import { writeDecimal } from "../iothub/writer";
 import { E_BUFFER_TOO_SMALL } from "../status";
 import * as C from "./config";
 import * as St from "./status";
@@ -182,27 +183,6 @@ function allocPacketId(): u32 {
     if (id != subscribeId && !Ob.packetIdInUse(id)) return id;
   }
   return 0;
-}
-
-function writeRid(rid: u32): i32 {
-  // Decimal, written backwards then moved to the front.
-  let n: i32 = 0;
-  let v = rid;
-  const tmp = RID_BUF + 12;
-  do { store<u8>(tmp - <usize>n, <u8>(48 + v % 10)); v /= 10; n++; } while (v != 0);
-  for (let i = 0; i < n; i++) store<u8>(RID_BUF + <usize>i, load<u8>(tmp - <usize>(n - 1 - i)));
-  return n;
-}
-
-function parseRid(ptr: usize, len: i32): i64 {
-  if (len <= 0 || len > 10) return -1;
-  let v: i64 = 0;
-  for (let i = 0; i < len; i++) {
-    const d = <u32>load<u8>(ptr + <usize>i) - 48;
-    if (d > 9) return -1;
-    v = v * 10 + <i64>d;
-  }
-  return v;
 }
 
 // ---- connecting ---------------------------------------------------------------------------------------------
@@ -512,7 +492,7 @@ export function twinRequest(patch: bool, body: usize, bodyLen: i32, nowMs: u32):
   if (Rq.requestsFull()) return St.E_TOO_MANY_REQUESTS;
   const rid = nextRid;
   nextRid = nextRid >= 0x7FFFFFFF ? 1 : nextRid + 1;
-  const ridLen = writeRid(rid);
+  const ridLen = writeDecimal(<u64>rid, RID_BUF, 16);
   const topicLen = patch ? twinPatchTopic(RID_BUF, ridLen, TOPIC, TOPIC_CAP) : twinGetTopic(RID_BUF, ridLen, TOPIC, TOPIC_CAP);
   if (topicLen < 0) return topicLen;
   const i = queuePublish(Ob.KIND_TWIN_REQUEST, topicLen, body, patch ? bodyLen : 0, 0, 0);
@@ -547,7 +527,7 @@ function handlePublish(p: Packet): u32 {
     return EV_METHOD;
   }
   if (kind == TOPIC_TWIN_RESPONSE) {
-    const rid = parseRid(<usize>load<i32>(TOPIC_RES, 8), load<i32>(TOPIC_RES, 12));
+    const rid = parseDecimal(<usize>load<i32>(TOPIC_RES, 8), load<i32>(TOPIC_RES, 12));
     if (!Rq.requestAnswered(rid)) return EV_NONE; // an answer to a request that already timed out
     setEvent(EV_TWIN_RESPONSE, load<i32>(TOPIC_RES, 4), <u32>rid);
     const v = load<i64>(TOPIC_RES, 24);
@@ -578,7 +558,7 @@ function handleOversized(p: Packet): u32 {
   const kind = classifyTopic(p.topicPtr, <i32>p.topicLen, TOPIC_RES);
   if (p.qos > 0) ack(p.messageId);
   if (kind == TOPIC_TWIN_RESPONSE) {
-    const rid = parseRid(<usize>load<i32>(TOPIC_RES, 8), load<i32>(TOPIC_RES, 12));
+    const rid = parseDecimal(<usize>load<i32>(TOPIC_RES, 8), load<i32>(TOPIC_RES, 12));
     if (Rq.requestAnswered(rid)) return setEvent(EV_TWIN_RESPONSE, St.E_INCOMING_TOO_LARGE, <u32>rid);
   } else if (kind == TOPIC_METHOD_REQUEST) {
     methodRespond(<usize>load<i32>(TOPIC_RES, 8), load<i32>(TOPIC_RES, 12), 413, 0, 0);

@@ -41,8 +41,8 @@ function prefix(p: usize, len: i32, s: string): i32 {
   return n;
 }
 
-/** Decimal value of [p, p+len) (1..18 digits), or -1. */
-function number(p: usize, len: i32): i64 {
+/** Decimal value of [p, p+len) (1..18 digits), or -1 (also for request ids the client wrote itself). */
+export function number(p: usize, len: i32): i64 {
   if (len <= 0 || len > 18) return -1;
   let v: i64 = 0;
   for (let i: i32 = 0; i < len; i++) {
