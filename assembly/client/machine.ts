@@ -512,6 +512,14 @@ function handlePublish(p: Packet): u32 {
   const qos = p.qos;
   // Everything but C2D is acknowledged at once; C2D waits for the application (client_ack).
   if (qos > 0 && kind != TOPIC_C2D) ack(p.messageId);
+  if (kind == TOPIC_C2D && !ownC2dTopic()) {
+    // Another identity's message is a protocol violation by the hub: reported with its topic, never delivered.
+    // Acknowledged, so that the hub does not redeliver it on every connection.
+    if (qos > 0) ack(p.messageId);
+    setEvent(EV_ERROR, St.E_FOREIGN_TOPIC, 0);
+    setView(0, p.topicPtr, <i32>p.topicLen);
+    return EV_ERROR;
+  }
   if (kind == TOPIC_C2D) {
     setEvent(EV_C2D, <i32>qos, qos > 0 ? p.messageId : 0);
     setView(0, p.payloadPtr, <i32>p.payloadLen);
@@ -547,6 +555,14 @@ function handlePublish(p: Packet): u32 {
   setEvent(EV_ERROR, St.E_UNEXPECTED_TOPIC, 0);
   setView(0, p.topicPtr, <i32>p.topicLen);
   return EV_ERROR;
+}
+
+/** Whether the C2D topic just parsed names this device (modules get no C2D over MQTT). */
+function ownC2dTopic(): bool {
+  if (C.fieldLen(C.F_MODULE) > 0) return false;
+  const len = load<i32>(TOPIC_RES, 56);
+  if (len != C.fieldLen(C.F_DEVICE)) return false;
+  return memory.compare(<usize>load<i32>(TOPIC_RES, 52), C.fieldPtr(C.F_DEVICE), <usize>len) == 0;
 }
 
 /**

@@ -45,6 +45,8 @@ export const E_INCOMING_TOO_LARGE: i32 = -323;
 export const E_BAD_SNAPSHOT: i32 = -325;
 /** An unknown option number. */
 export const E_BAD_OPTION: i32 = -324;
+/** The hub sent a message addressed to another identity (e.g. C2D on `devices/OTHER/…`): reported, never delivered. */
+export const E_FOREIGN_TOPIC: i32 = -326;
 
 export function clientStatusName(code: i32): string | null {
   switch (code) {
@@ -74,6 +76,7 @@ export function clientStatusName(code: i32): string | null {
     case E_INCOMING_TOO_LARGE: return "CLIENT_INCOMING_TOO_LARGE";
     case E_BAD_OPTION: return "CLIENT_BAD_OPTION";
     case E_BAD_SNAPSHOT: return "CLIENT_BAD_SNAPSHOT";
+    case E_FOREIGN_TOPIC: return "CLIENT_FOREIGN_TOPIC";
   }
   return null;
 }

@@ -513,7 +513,8 @@ export class DeviceClient extends EventEmitter {
         const value = item[3] < 0 ? null : this.core.utf8(item[2], item[3]);
         const sys = item[4];
         if (sys >= 0) (msg as unknown as Record<string, unknown>)[SYSTEM_PROPERTIES[sys]] = value ?? undefined;
-        else msg.properties[name] = value;
+        // a name is data: `__proto__` or `constructor` becomes an own member, never the object's prototype
+        else Object.defineProperty(msg.properties, name, { value, enumerable: true, writable: true, configurable: true });
       }
       if (r < 0) this.emit('warning', this.error(r, 'malformed C2D property bag'));
     }

@@ -125,3 +125,30 @@ test('QoS 1 telemetry in flight when the connection drops is sent again with DUP
   c.feed({ cmd: 'puback', messageId: again.messageId! });
   assert.deepEqual(c.poll().filter((e) => e.type === EV.ACKED).map((e) => e.token), [token]);
 });
+
+test('a C2D message addressed to another identity is reported (CLIENT_FOREIGN_TOPIC), never delivered', () => {
+  const EV_C2D = 5;
+  const c = new ScriptedCore();
+  c.connect();
+  c.feed({ cmd: 'publish', topic: 'devices/dev-2/messages/devicebound/%24.mid=x', payload: 'not yours', qos: 1, messageId: 7 });
+  c.feed({ cmd: 'publish', topic: 'devices/dev-10/messages/devicebound/', payload: 'a longer id', qos: 0 });
+  c.feed({ cmd: 'publish', topic: 'devices/dev-/messages/devicebound/', payload: 'a shorter id', qos: 0 });
+  const events = c.poll();
+  assert.equal(events.filter((e) => e.type === EV_C2D).length, 0, 'nothing delivered');
+  const errors = events.filter((e) => e.type === EV.ERROR);
+  assert.equal(errors.length, 3);
+  for (const e of errors) assert.equal(statusName(c, e.status), 'CLIENT_FOREIGN_TOPIC');
+  assert.ok(c.sent().some((p) => p.cmd === 'puback' && p.messageId === 7), 'acknowledged, so the hub does not redeliver it forever');
+  c.feed({ cmd: 'publish', topic: 'devices/dev-1/messages/devicebound/', payload: 'mine', qos: 0 });
+  assert.equal(c.poll().filter((e) => e.type === EV_C2D).length, 1, 'its own C2D still arrives');
+});
+
+test('a module gets no C2D over MQTT: one addressed to its device is reported, not delivered', () => {
+  const EV_C2D = 5;
+  const c = new ScriptedCore('gateway', 'HostName=hub.example.net;DeviceId=dev-1;ModuleId=m;SharedAccessKey=' + Buffer.alloc(32, 9).toString('base64'));
+  c.connect();
+  c.feed({ cmd: 'publish', topic: 'devices/dev-1/messages/devicebound/', payload: 'for the device', qos: 0 });
+  const events = c.poll();
+  assert.equal(events.filter((e) => e.type === EV_C2D).length, 0);
+  assert.equal(statusName(c, events.find((e) => e.type === EV.ERROR)!.status), 'CLIENT_FOREIGN_TOPIC');
+});
