@@ -209,7 +209,10 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
       const presented = [normalizeThumbprint(cert.fingerprint), normalizeThumbprint(cert.fingerprint256 ?? '')];
       const allowed = [rec.x509Thumbprints.primary, rec.x509Thumbprints.secondary].filter((t): t is string => !!t);
       if (!presented.some((t) => allowed.includes(t))) return refuse(5, `client certificate ${presented[0]} is not registered for '${clientId}'`);
-      expiresAt = Math.floor(new Date(cert.valid_to).getTime() / 1000);
+      const validFrom = Date.parse(cert.valid_from), validTo = Date.parse(cert.valid_to), now = Date.now();
+      if (!(validFrom <= now)) return refuse(5, `client certificate of '${clientId}' is not valid before ${cert.valid_from}`);
+      if (!(now < validTo)) return refuse(5, `client certificate of '${clientId}' expired ${cert.valid_to}`);
+      expiresAt = Math.floor(validTo / 1000);
     } else {
       if (!password || password.length === 0) return refuse(4, 'no password (SAS token) given');
       const path = identity.moduleId ? `/devices/${identity.deviceId}/modules/${identity.moduleId}` : `/devices/${identity.deviceId}`;
