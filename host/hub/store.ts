@@ -215,6 +215,8 @@ export class JsonFile<T> {
 
   /** Version of the file as last read or written by us. */
   private seen = '';
+  /** How long update() waits for another process's lock. */
+  lockWaitMs = LOCK_WAIT_MS;
 
   constructor(readonly path: string | null, private readonly snapshot: () => T) {
     this.lock = path ? new FileLock(`${path}.lock`) : null;
@@ -258,7 +260,7 @@ export class JsonFile<T> {
   async update<R>(change: (onDisk: T | undefined) => R, what = this.path ?? 'the file'): Promise<R> {
     await this.flush();
     if (!this.lock) return change(undefined);
-    await this.lock.acquire(LOCK_WAIT_MS, what);
+    await this.lock.acquire(this.lockWaitMs, what);
     try {
       return this.updateLocked(change);
     } finally {
@@ -269,7 +271,7 @@ export class JsonFile<T> {
   /** update(), synchronously (for constructors that run once at start). */
   updateSync<R>(change: (onDisk: T | undefined) => R, what = this.path ?? 'the file'): R {
     if (!this.lock) return change(undefined);
-    this.lock.acquireSync(LOCK_WAIT_MS, what);
+    this.lock.acquireSync(this.lockWaitMs, what);
     try {
       return this.updateLocked(change);
     } finally {
