@@ -5,6 +5,7 @@ import { DEFAULT_DATA_DIR, LocalHub, WEBSOCKET_PATH, type LocalHubOptions } from
 import { Registry, RegistryError } from './registry.js';
 import { createSasToken } from './sas.js';
 import { Policies } from './policies.js';
+import { LockError } from './store.js';
 
 const USAGE = `usage: iothub-wasm hub [run] [options]          run the local IoT Hub (Ctrl-C stops it)
        iothub-wasm hub device add <id> [--module <mod>] [--primary-key <k>] [--secondary-key <k>]
@@ -161,7 +162,7 @@ export async function main(argv: string[]): Promise<number> {
         return fail(`unknown device command '${sub}' (add, list, show, remove)`);
     }
   } catch (e) {
-    if (e instanceof UsageError || e instanceof RegistryError) return fail(e.message);
+    if (e instanceof UsageError || e instanceof RegistryError || e instanceof LockError) return fail(e.message);
     throw e;
   }
 }
