@@ -166,7 +166,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
       const r = lock.tryAcquire();
       if (!r.ok) {
         throw new Error(`another hub${r.holder ? ` (pid ${r.holder})` : ''} is running on the data folder ${this.dataDir}; ` +
-          'stop it, or give this one another --data-dir');
+          `stop it, or give this one another --data-dir (if that process is not a hub, delete ${lock.path})`);
       }
       this.hubLock = lock;
       for (const f of removeOrphanedTempFiles(this.dataDir)) this.log(`removed ${f}, left by a process that was killed while writing it`);

@@ -371,6 +371,10 @@ test('a second hub on the same data folder is refused with the running hub\'s pi
       assert.equal(mode(dir), 0o700);
       for (const f of ['registry.json', 'policies.json', 'twins.json', 'tls/key.pem', 'tls/ca.key']) assert.equal(mode(join(dir, f)), 0o600, f);
       assert.equal(mode(join(dir, 'tls')), 0o700);
+      // the command line says the same and exits
+      const second = await cli('--data-dir', dir, '--port', '0', '--amqp-port', 'off', '--rest-port', 'off', '--quiet');
+      assert.notEqual(second.code, 0);
+      assert.match(second.stderr, new RegExp(`another hub \\(pid ${process.pid}\\) is running on the data folder`));
     } finally { await done(); }
     // stopped: the folder is free again
     const again = await startHub({ dataDir: dir });
