@@ -139,15 +139,38 @@ export class FileLock {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
       const holder = this.holder();
-      if (holder !== undefined && pidAlive(holder) && !(holder === process.pid && !FileLock.ownedHere.has(this.path))) {
-        return { ok: false, holder };
-      }
-      // No readable pid: the holder may be between create and write; only a lock that old is stale.
-      if (holder === undefined && !this.olderThan(1000)) return { ok: false, holder };
-      // Stale (its holder died): remove it and try again.
-      try { unlinkSync(this.path); } catch { /* someone else recovered it */ }
+      if (!this.isStale(holder)) return { ok: false, holder };
+      this.removeStale(holder);
     }
     return { ok: false, holder: this.holder() };
+  }
+
+  /** A lock whose holder died; or, with no readable pid, one older than a holder needs to write its pid. */
+  private isStale(holder: number | undefined): boolean {
+    if (holder === undefined) return this.olderThan(1000);
+    if (holder === process.pid) return !FileLock.ownedHere.has(this.path);   // left by an earlier process with our pid
+    return !pidAlive(holder);
+  }
+
+  /**
+   * Removes a stale lock. Two processes may both find it stale; only the one holding `{path}.recover` removes it,
+   * and only after reading the same holder again, so neither removes a lock the other has just taken.
+   */
+  private removeStale(holder: number | undefined): void {
+    const recover = `${this.path}.recover`;
+    try {
+      closeSync(openSync(recover, 'wx', FILE_MODE));
+    } catch {
+      // someone else is recovering; a recovery lock left by a process killed mid-recovery is removed when old
+      try { if (Date.now() - statSync(recover).mtimeMs > 1000) unlinkSync(recover); } catch { /* gone */ }
+      return;
+    }
+    try {
+      const now = this.holder();
+      if (now === holder && this.isStale(now)) unlinkSync(this.path);
+    } catch { /* gone already */ } finally {
+      try { unlinkSync(recover); } catch { /* gone */ }
+    }
   }
 
   /** Lock paths this process holds (a second holder in the same process is refused like one in another process). */

@@ -178,6 +178,20 @@ test('two Registry instances on one folder (hub and CLI) interleaving adds and a
   } finally { removeDir(dir); }
 });
 
+test('four processes adding 4 × 25 devices to one registry at once lose none', async () => {
+  const dir = tempDir();
+  try {
+    const writer = fileURLToPath(new URL('./registry-writer-child.js', import.meta.url));
+    const run = (prefix: string) => new Promise<number>((resolve) => {
+      spawn(process.execPath, [writer, dir, prefix, '25'], { stdio: ['ignore', 'ignore', 'inherit'] }).on('exit', (code) => resolve(code ?? 1));
+    });
+    assert.deepEqual(await Promise.all(['p', 'q', 'r', 's'].map(run)), [0, 0, 0, 0]);
+    const ids = new Registry(dir, 'localhost').list().map((d) => d.deviceId);
+    assert.equal(ids.length, 100);
+    assert.deepEqual(readdirSync(dir).filter((f) => !f.endsWith('.json')), [], 'no lock or temp file is left');
+  } finally { removeDir(dir); }
+});
+
 test('a device another process removes or disables is announced as removed / disabled (lookup and file watch)', async () => {
   const dir = tempDir();
   try {
