@@ -472,8 +472,11 @@ export class LocalHub extends EventEmitter<HubEvents> {
     this.wss?.close();
     await Promise.all(closing);
     this.registry.close();
-    await Promise.all([this.registry.flush(), this.twins.flush(), this.policies.flush(), this.events.flush(), this.c2d.flush().catch(() => {})]);
-    this.hubLock?.release();
+    try {
+      await Promise.all([this.registry.flush(), this.twins.flush(), this.policies.flush(), this.events.flush(), this.c2d.flush()]);
+    } finally {
+      this.hubLock?.release();
+    }
     this.log('local IoT Hub stopped');
   }
 }
