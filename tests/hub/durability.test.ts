@@ -55,6 +55,13 @@ class HubProcess {
     })();
   }
 
+  /** Starts a hub and kills it after `ms`, wherever its start has got to (TLS material, policies, registry…). */
+  static killDuringStart(dir: string, ms: number): Promise<void> {
+    const child = spawn(process.execPath, [CHILD, dir], { stdio: ['ignore', 'ignore', 'ignore'] });
+    const t = setTimeout(() => child.kill('SIGKILL'), ms);
+    return new Promise((resolve) => child.once('exit', () => { clearTimeout(t); resolve(); }));
+  }
+
   static async start(dir: string): Promise<HubProcess> {
     const child = spawn(process.execPath, [CHILD, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
@@ -126,6 +133,11 @@ test('every write acknowledged before a SIGKILL is there after the restart, and 
   const dir = tempDir();
   const ca = () => readFileSync(join(dir, 'tls', 'ca.pem'), 'utf8');
   const acked = { devices: new Set<string>(), reported: new Map<string, number>(), desired: new Map<string, number>(), c2d: new Map<string, string[]>() };
+  // a fresh folder killed while the first start writes its TLS material and policies, then again
+  for (let i = 0; i < 2; i++) {
+    await HubProcess.killDuringStart(dir, Math.floor(rand() * 400));
+    assertFilesParse(dir);
+  }
   let hub = await HubProcess.start(dir);
   try {
     // the service key is read from the file the hub keeps it in: it must stay valid across every restart
