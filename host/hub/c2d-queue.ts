@@ -3,7 +3,9 @@
 // the MQTT side (PUBACK completes) and a later AMQP service side can share it.
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { PropertyBag } from './topics.js';
+import { JsonFile } from './store.js';
 
 export const C2D_MAX_QUEUE = 50;
 export const C2D_MAX_BYTES = 64 * 1024;
@@ -76,14 +78,123 @@ export interface C2DQueueEvents {
   enqueued: [C2DMessage];
 }
 
+/** A message as c2d.json keeps it (the body in base64). */
+type StoredMessage = Omit<C2DMessage, 'body'> & { body: string };
+interface C2DFile { version: 1; messages: StoredMessage[] }
+
+const ACK_MODES: readonly AckMode[] = ['none', 'positive', 'negative', 'full'];
+
+/** One message of c2d.json checked and copied into a fresh object (known fields, own properties); throws on anything else. */
+function parseStoredMessage(raw: unknown, where: string): C2DMessage {
+  const bad = (why: string) => new Error(`${where}: ${why}; fix or delete the file`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('not an object');
+  const own = (k: string): unknown => (Object.hasOwn(raw, k) ? (raw as Record<string, unknown>)[k] : undefined);
+  const str = (k: string): string => {
+    const v = own(k);
+    if (typeof v !== 'string') throw bad(`'${k}' must be a string`);
+    return v;
+  };
+  const optStr = (k: string): string | undefined => (own(k) === undefined ? undefined : str(k));
+  const num = (k: string): number => {
+    const v = own(k);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(`'${k}' must be a non-negative number`);
+    return v;
+  };
+  const props = own('properties');
+  if (typeof props !== 'object' || props === null || Array.isArray(props)) throw bad(`'properties' must be an object`);
+  // Object.fromEntries defines own properties: a member named __proto__ stays a property, never a prototype
+  const properties: PropertyBag = Object.fromEntries(Object.entries(props).map(([k, v]) => {
+    if (v !== null && typeof v !== 'string') throw bad(`property '${k}' must be a string or null`);
+    return [k, v as string | null];
+  }));
+  const ack = own('ack');
+  if (!ACK_MODES.includes(ack as AckMode)) throw bad(`'ack' must be one of ${ACK_MODES.join(', ')}`);
+  const state = own('state');
+  if (state !== 'queued' && state !== 'delivered') throw bad(`'state' must be 'queued' or 'delivered'`);
+  const deliveryCount = num('deliveryCount');
+  if (!Number.isInteger(deliveryCount)) throw bad(`'deliveryCount' must be an integer`);
+  const moduleId = optStr('moduleId');
+  const correlationId = optStr('correlationId');
+  const userId = optStr('userId');
+  const contentType = optStr('contentType');
+  const contentEncoding = optStr('contentEncoding');
+  return {
+    lockToken: str('lockToken'),
+    deviceId: str('deviceId'),
+    ...(moduleId !== undefined ? { moduleId } : {}),
+    body: Buffer.from(str('body'), 'base64'),
+    messageId: str('messageId'),
+    ...(correlationId !== undefined ? { correlationId } : {}),
+    ...(userId !== undefined ? { userId } : {}),
+    ...(contentType !== undefined ? { contentType } : {}),
+    ...(contentEncoding !== undefined ? { contentEncoding } : {}),
+    properties,
+    ack: ack as AckMode,
+    enqueuedAt: num('enqueuedAt'),
+    expiresAt: num('expiresAt'),
+    deliveryCount,
+    // a delivery the device did not acknowledge before the hub stopped is delivered again
+    state: 'queued',
+  };
+}
+
 export class C2DQueue extends EventEmitter<C2DQueueEvents> {
   private readonly queues = new Map<string, C2DMessage[]>();
   /** Recent feedback records, oldest first (bounded). */
   readonly feedback: FeedbackRecord[] = [];
   maxFeedback = 10_000;
+  /** `{dataDir}/c2d.json` once open() was called; null keeps the queues in memory only. */
+  private file: JsonFile<C2DFile> | null = null;
 
   constructor(readonly maxDeliveryCount = C2D_MAX_DELIVERY_COUNT, private readonly now: () => number = Date.now) {
     super();
+  }
+
+  /**
+   * Keeps the queues in `{dataDir}/c2d.json`: restores the messages it holds (a delivered, unacknowledged message is
+   * queued again, its delivery count kept) and, unless `sweep` is false, drops the expired ones with `Expired`
+   * feedback. Returns how many messages were restored.
+   */
+  open(dataDir: string | null, opts: { sweep?: boolean } = {}): number {
+    if (!dataDir) return 0;
+    const file = new JsonFile<C2DFile>(join(dataDir, 'c2d.json'), () => this.snapshot());
+    const loaded = file.load();
+    let restored = 0;
+    if (loaded !== undefined) {
+      const list = typeof loaded === 'object' && loaded !== null && Object.hasOwn(loaded, 'messages') ? (loaded as { messages: unknown }).messages : undefined;
+      if (!Array.isArray(list)) throw new Error(`${file.path}: 'messages' must be an array; fix or delete the file`);
+      const parsed = list.map((raw, i) => parseStoredMessage(raw, `${file.path}: messages[${i}]`));
+      for (const m of parsed) {
+        const q = this.queue(m.deviceId, m.moduleId);
+        if (q.length >= C2D_MAX_QUEUE || q.some((x) => x.lockToken === m.lockToken)) continue;
+        q.push(m);
+        restored++;
+      }
+    }
+    this.file = file;
+    if (opts.sweep ?? true) this.sweep();
+    return restored;
+  }
+
+  /** The identities that have messages waiting. */
+  identities(): { deviceId: string; moduleId?: string }[] {
+    const out: { deviceId: string; moduleId?: string }[] = [];
+    for (const q of this.queues.values()) if (q[0]) out.push({ deviceId: q[0].deviceId, ...(q[0].moduleId ? { moduleId: q[0].moduleId } : {}) });
+    return out;
+  }
+
+  /** Resolves once every change so far is on disk (rejects when the write failed). */
+  flush(): Promise<void> { return this.file ? this.file.flush() : Promise.resolve(); }
+
+  private snapshot(): C2DFile {
+    const messages: StoredMessage[] = [];
+    for (const q of this.queues.values()) for (const m of q) messages.push({ ...m, body: m.body.toString('base64') });
+    return { version: 1, messages };
+  }
+
+  /** Schedules a write; a failure surfaces through flush() (sendC2D awaits it). */
+  private persist(): void {
+    this.file?.save().catch(() => {});
   }
 
   enqueue(deviceId: string, body: Buffer, opts: C2DOptions = {}, moduleId?: string): C2DMessage {
@@ -118,6 +229,7 @@ export class C2DQueue extends EventEmitter<C2DQueueEvents> {
       state: 'queued',
     };
     q.push(msg);
+    this.persist();
     this.emit('enqueued', msg);
     return msg;
   }
@@ -141,6 +253,7 @@ export class C2DQueue extends EventEmitter<C2DQueueEvents> {
       }
       m.state = 'delivered';
       m.deliveryCount++;
+      this.persist();
       return m;
     }
     return undefined;
@@ -156,6 +269,7 @@ export class C2DQueue extends EventEmitter<C2DQueueEvents> {
     const m = this.find(lockToken);
     if (!m || m.state !== 'delivered') return false;
     m.state = 'queued';
+    this.persist();
     return true;
   }
 
@@ -210,6 +324,7 @@ export class C2DQueue extends EventEmitter<C2DQueueEvents> {
       const i = q.indexOf(m);
       if (i >= 0) q.splice(i, 1);
       if (q.length === 0) this.queues.delete(k);
+      this.persist();
     }
     const wanted = m.ack === 'full' || (m.ack === 'positive' && status === 'Success') ||
       (m.ack === 'negative' && status !== 'Success');

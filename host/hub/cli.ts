@@ -5,6 +5,7 @@ import { DEFAULT_DATA_DIR, LocalHub, WEBSOCKET_PATH, type LocalHubOptions } from
 import { Registry, RegistryError } from './registry.js';
 import { createSasToken } from './sas.js';
 import { Policies } from './policies.js';
+import { LockError } from './store.js';
 
 const USAGE = `usage: iothub-wasm hub [run] [options]          run the local IoT Hub (Ctrl-C stops it)
        iothub-wasm hub device add <id> [--module <mod>] [--primary-key <k>] [--secondary-key <k>]
@@ -23,7 +24,8 @@ options:
                      cannot be bound), 'off' disables
   --bind <address>   address to listen on (default: all interfaces)
   --host-name <name> the hub's name in connection strings and SAS tokens (default localhost)
-  --data-dir <dir>   registry, twins and TLS certificate (default ./${DEFAULT_DATA_DIR})
+  --data-dir <dir>   registry, policies, twins, queued C2D and TLS material, private to you (default
+                     ./${DEFAULT_DATA_DIR}); one hub per folder, device commands may run while it does
   --quiet            no log (the log goes to stderr)
   --json             machine-readable output for device commands
   -h, --help         this help`;
@@ -87,6 +89,7 @@ export async function main(argv: string[]): Promise<number> {
         console.log(`${p.keyName} (${p.rights.join(', ')})`);
         console.log(`  ${policies.connectionString(p.keyName)}`);
       }
+      console.log(`(keys in ${resolvePath(dataDir, 'policies.json')}, the file the hub reads)`);
       return 0;
     }
     if (cmd !== 'device' && cmd !== 'devices') return fail(`unknown sub-command '${pos.join(' ')}'\n\n${USAGE}`);
@@ -161,7 +164,7 @@ export async function main(argv: string[]): Promise<number> {
         return fail(`unknown device command '${sub}' (add, list, show, remove)`);
     }
   } catch (e) {
-    if (e instanceof UsageError || e instanceof RegistryError) return fail(e.message);
+    if (e instanceof UsageError || e instanceof RegistryError || e instanceof LockError) return fail(e.message);
     throw e;
   }
 }

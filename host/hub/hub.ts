@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer as createNetServer, type Server, type Socket, type AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { resolve as resolvePath } from 'node:path';
+import { join as joinPath, resolve as resolvePath } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, createWebSocketStream } from 'ws';
@@ -13,6 +13,7 @@ import { C2DQueue, C2DError, C2D_MAX_DELIVERY_COUNT, type C2DOptions, type Feedb
 import { MethodInvoker, HubError, type MethodResult } from './methods.js';
 import { HubBroker, type BrokerEvents } from './broker.js';
 import { loadOrCreateTls } from './tls.js';
+import { FileLock, ensurePrivateDir, makePrivate, removeOrphanedTempFiles } from './store.js';
 import { makeLogger, type LogOption } from './log.js';
 import { Policies } from './policies.js';
 import { EventStore } from './events.js';
@@ -103,6 +104,8 @@ export class LocalHub extends EventEmitter<HubEvents> {
   private wss!: WebSocketServer;
   private sweepTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** `{dataDir}/hub.lock`, held while this hub runs. */
+  private hubLock: FileLock | undefined;
   private readonly log: (line: string) => void;
 
   private constructor(opts: LocalHubOptions) {
@@ -156,6 +159,19 @@ export class LocalHub extends EventEmitter<HubEvents> {
   get gatewayHostName(): string { return `localhost:${this.port}`; }
 
   private async init(opts: LocalHubOptions): Promise<void> {
+    // One hub per data folder: a second one would write its own view of the twins and queues over the first's.
+    if (this.dataDir) {
+      ensurePrivateDir(this.dataDir);
+      const lock = new FileLock(joinPath(this.dataDir, 'hub.lock'));
+      const r = lock.tryAcquire();
+      if (!r.ok) {
+        throw new Error(`another hub${r.holder ? ` (pid ${r.holder})` : ''} is running on the data folder ${this.dataDir}; ` +
+          `stop it, or give this one another --data-dir (if that process is not a hub, delete ${lock.path})`);
+      }
+      this.hubLock = lock;
+      for (const f of removeOrphanedTempFiles(this.dataDir)) this.log(`removed ${f}, left by a process that was killed while writing it`);
+      for (const f of ['registry.json', 'policies.json', 'twins.json', 'c2d.json']) makePrivate(joinPath(this.dataDir, f));
+    }
     const tlsMat = opts.tls ? { ...opts.tls, ca: opts.tls.ca ?? opts.tls.cert, generated: false } :
       await loadOrCreateTls(this.dataDir ? resolvePath(this.dataDir, 'tls') : null, this.hostName);
     this.ca = tlsMat.ca;
@@ -185,6 +201,13 @@ export class LocalHub extends EventEmitter<HubEvents> {
     this.registry.on('disabled', (deviceId, moduleId) => {
       void this.broker.drop({ deviceId, ...(moduleId ? { moduleId } : {}) }, 'identity disabled');
     });
+    // `iothub-wasm hub device …` in another process: its changes reach the hub at once (removed or disabled
+    // identities are dropped by the handlers above), and every lookup re-reads a changed registry.json as well.
+    this.registry.watch();
+    // C2D messages survive a restart; expired ones are dropped (Expired feedback) once the listeners are up.
+    const restored = this.c2d.open(this.dataDir, { sweep: false });
+    if (restored) this.log(`${restored} C2D message(s) restored from ${joinPath(this.dataDir!, 'c2d.json')}`);
+    for (const q of this.c2d.identities()) if (!q.moduleId && !this.registry.record(q.deviceId)) this.c2d.purge(q.deviceId);
 
     // twins of identities removed while the hub was not running (iothub-wasm hub device remove)
     for (const t of this.twins.identities()) {
@@ -254,6 +277,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
     this.registry.gatewayHostName = this.gatewayHostName;
     this.sweepTimer = setInterval(() => this.c2d.sweep(), 1000);
     this.sweepTimer.unref();
+    this.c2d.sweep();
     this.log(`local IoT Hub '${this.hostName}' listening: mqtts://localhost:${this.port} and wss://localhost:${this.port}${WEBSOCKET_PATH}` +
       (this.plainPort ? `, mqtt://localhost:${this.plainPort} (plain)` : '') +
       (this.wsPort ? `, wss://localhost:${this.wsPort}${WEBSOCKET_PATH}` : '') +
@@ -352,6 +376,8 @@ export class LocalHub extends EventEmitter<HubEvents> {
       if (e instanceof C2DError) throw new HubError(e.message, e.status, e.code);
       throw e;
     }
+    // acknowledged only once it would survive a restart (c2d.json on disk)
+    await this.c2d.flush();
     this.log(`${deviceId} C2D ${m.messageId} queued (${this.c2d.pending(deviceId).length} pending, ttl ${Math.round((m.expiresAt - m.enqueuedAt) / 1000)} s)`);
     this.broker.pumpC2D(deviceId);
     return { messageId: m.messageId, lockToken: m.lockToken, queued: this.c2d.pending(deviceId).length };
@@ -445,7 +471,12 @@ export class LocalHub extends EventEmitter<HubEvents> {
     for (const s of this.sockets) s.destroy();
     this.wss?.close();
     await Promise.all(closing);
-    await Promise.all([this.registry.flush(), this.twins.flush(), this.policies.flush(), this.events.flush()]);
+    this.registry.close();
+    try {
+      await Promise.all([this.registry.flush(), this.twins.flush(), this.policies.flush(), this.events.flush(), this.c2d.flush()]);
+    } finally {
+      this.hubLock?.release();
+    }
     this.log('local IoT Hub stopped');
   }
 }

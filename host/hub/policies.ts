@@ -32,6 +32,27 @@ export type PolicyCheck = { ok: true; claims: ServiceClaims } | { ok: false; rea
 
 const newKey = () => randomBytes(32).toString('base64');
 
+const RIGHTS: readonly Right[] = ['RegistryRead', 'RegistryWrite', 'ServiceConnect', 'DeviceConnect'];
+
+/** policies.json checked and copied into fresh records (known fields, own properties); anything else is an error. */
+function parsePolicyFile(loaded: unknown, path: string): PolicyRecord[] {
+  if (loaded === undefined) return [];
+  const bad = (why: string) => new Error(`${path}: ${why}; fix or delete the file`);
+  const list = typeof loaded === 'object' && loaded !== null && Object.hasOwn(loaded, 'policies') ? (loaded as { policies: unknown }).policies : undefined;
+  if (!Array.isArray(list)) throw bad(`'policies' must be an array`);
+  return list.map((raw: unknown, i) => {
+    if (typeof raw !== 'object' || raw === null) throw bad(`policies[${i}] is not an object`);
+    const own = (k: string): unknown => (Object.hasOwn(raw, k) ? (raw as Record<string, unknown>)[k] : undefined);
+    const keyName = own('keyName'), primaryKey = own('primaryKey'), secondaryKey = own('secondaryKey'), rights = own('rights');
+    if (typeof keyName !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(keyName)) throw bad(`policies[${i}].keyName is not a policy name`);
+    for (const [n, k] of [['primaryKey', primaryKey], ['secondaryKey', secondaryKey]] as const) {
+      if (typeof k !== 'string' || Buffer.from(k, 'base64').length < 16) throw bad(`policies[${i}].${n} must be a base64 key`);
+    }
+    if (!Array.isArray(rights) || !rights.every((r) => RIGHTS.includes(r as Right))) throw bad(`policies[${i}].rights must list ${RIGHTS.join(', ')}`);
+    return { keyName, primaryKey: primaryKey as string, secondaryKey: secondaryKey as string, rights: [...new Set(rights as Right[])] };
+  });
+}
+
 /** The host part of a SAS resource or audience (`sb://host:port/path` → `host:port`), lower case. */
 export function resourceHost(resource: string): string {
   const u = resource.trim().replace(/^[a-z]+:\/\//i, '');
@@ -46,15 +67,21 @@ export class Policies {
   constructor(dataDir: string | null, public hostName: string) {
     this.file = new JsonFile<PolicyFile>(dataDir ? join(dataDir, 'policies.json') : null,
       () => ({ version: 1, policies: [...this.byName.values()] }));
-    for (const p of this.file.load()?.policies ?? []) this.byName.set(p.keyName, p);
-    let added = false;
-    for (const [keyName, rights] of Object.entries(DEFAULT_POLICIES)) {
-      if (!this.byName.has(keyName)) {
-        this.byName.set(keyName, { keyName, primaryKey: newKey(), secondaryKey: newKey(), rights: [...rights] });
-        added = true;
-      }
+    // Created once, under the file's lock, so that the hub and `iothub-wasm hub policy` (and two hubs started
+    // together) end up with the same keys; afterwards the file is only read.
+    const adopt = (loaded: PolicyFile | undefined) => {
+      this.byName.clear();
+      for (const p of parsePolicyFile(loaded, this.file.path ?? '')) this.byName.set(p.keyName, p);
+      return Object.keys(DEFAULT_POLICIES).some((k) => !this.byName.has(k));
+    };
+    if (adopt(this.file.load())) {
+      this.file.updateSync((onDisk) => {
+        if (this.file.path) adopt(onDisk);
+        for (const [keyName, rights] of Object.entries(DEFAULT_POLICIES)) {
+          if (!this.byName.has(keyName)) this.byName.set(keyName, { keyName, primaryKey: newKey(), secondaryKey: newKey(), rights: [...rights] });
+        }
+      }, 'the shared access policies');
     }
-    if (added) this.file.saveSync();
   }
 
   get(keyName: string): PolicyRecord | undefined { return this.byName.get(keyName); }

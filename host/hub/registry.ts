@@ -1,6 +1,7 @@
 // The identity registry: devices and modules with primary and secondary keys, kept in `{dataDir}/registry.json`.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { JsonFile } from './store.js';
 
@@ -67,30 +68,164 @@ export interface RegistryEvents {
   disabled: [deviceId: string, moduleId: string | undefined];
 }
 
+/** A registry change seen on disk (made by another process), announced as a registry event. */
+type Change = { ev: 'added'; info: IdentityRecord } | { ev: 'removed' | 'disabled'; deviceId: string; moduleId: string | undefined };
+
+const THUMBPRINT_RE = /^([0-9A-F]{40}|[0-9A-F]{64})$/;
+
+/**
+ * One record of registry.json, checked and copied into a fresh object: known fields only, own properties only, each
+ * of the type it must be; anything else is an error naming the record (a tampered file cannot smuggle structure).
+ */
+export function parseIdentityRecord(raw: unknown, where: string): IdentityRecord {
+  const bad = (why: string) => new Error(`${where}: ${why}; fix or delete the file`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('not an object');
+  const own = (k: string): unknown => (Object.hasOwn(raw, k) ? (raw as Record<string, unknown>)[k] : undefined);
+  const str = (k: string): string => {
+    const v = own(k);
+    if (typeof v !== 'string') throw bad(`'${k}' must be a string`);
+    return v;
+  };
+  const deviceId = str('deviceId');
+  const moduleId = own('moduleId');
+  try {
+    validateId('device', deviceId);
+    if (moduleId !== undefined) validateId('module', moduleId as string);
+    validateKey(str('primaryKey'));
+    validateKey(str('secondaryKey'));
+  } catch (e) {
+    throw bad((e as Error).message);
+  }
+  const status = own('status');
+  if (status !== 'enabled' && status !== 'disabled') throw bad(`'status' must be 'enabled' or 'disabled'`);
+  const x509 = own('x509Thumbprints');
+  let x509Thumbprints: IdentityRecord['x509Thumbprints'];
+  if (x509 !== undefined) {
+    if (typeof x509 !== 'object' || x509 === null || Array.isArray(x509)) throw bad(`'x509Thumbprints' must be an object`);
+    const t = (k: string): string | undefined => {
+      const v = Object.hasOwn(x509, k) ? (x509 as Record<string, unknown>)[k] : undefined;
+      if (v === undefined) return undefined;
+      if (typeof v !== 'string' || !THUMBPRINT_RE.test(normalizeThumbprint(v))) throw bad(`x509Thumbprints.${k} must be 40 or 64 hex digits`);
+      return normalizeThumbprint(v);
+    };
+    const primary = t('primary');
+    if (!primary) throw bad('x509Thumbprints.primary is missing');
+    const secondary = t('secondary');
+    x509Thumbprints = { primary, ...(secondary ? { secondary } : {}) };
+  }
+  return {
+    deviceId,
+    ...(moduleId !== undefined ? { moduleId: moduleId as string } : {}),
+    primaryKey: str('primaryKey'),
+    secondaryKey: str('secondaryKey'),
+    status,
+    createdAt: str('createdAt'),
+    ...(x509Thumbprints ? { x509Thumbprints } : {}),
+  };
+}
+
+function parseRegistryFile(loaded: unknown, path: string): Map<string, IdentityRecord> {
+  const ids = new Map<string, IdentityRecord>();
+  if (loaded === undefined) return ids;
+  const list = typeof loaded === 'object' && loaded !== null && Object.hasOwn(loaded, 'identities') ?
+    (loaded as { identities: unknown }).identities : undefined;
+  if (!Array.isArray(list)) throw new Error(`${path}: 'identities' must be an array; fix or delete the file`);
+  list.forEach((raw, i) => {
+    const r = parseIdentityRecord(raw, `${path}: identities[${i}]`);
+    ids.set(key(r.deviceId, r.moduleId), r);
+  });
+  return ids;
+}
+
+/**
+ * The registry is shared by the running hub and `iothub-wasm hub device …` in another process: every change is a
+ * read-modify-write of registry.json under its lock file (JsonFile.update), and the hub re-reads the file when it
+ * changed (before each lookup and on a file watch), announcing what another process removed or disabled.
+ */
 export class Registry extends EventEmitter<RegistryEvents> {
-  private readonly ids = new Map<string, IdentityRecord>();
+  private ids = new Map<string, IdentityRecord>();
   private readonly file: JsonFile<RegistryFile>;
+  private watcher: FSWatcher | null = null;
+  private watchTimer: NodeJS.Timeout | null = null;
   /** Set by the hub when it listens, e.g. `localhost:8883`; added to connection strings as GatewayHostName. */
   gatewayHostName: string | undefined;
 
-  constructor(dataDir: string | null, public hostName: string) {
+  constructor(private readonly dataDir: string | null, public hostName: string) {
     super();
     this.file = new JsonFile<RegistryFile>(dataDir ? join(dataDir, 'registry.json') : null,
       () => ({ version: 1, identities: [...this.ids.values()] }));
-    this.load();
+    this.ids = parseRegistryFile(this.file.load(), this.file.path ?? '');
   }
 
-  private load(): void {
-    const loaded = this.file.load();
-    this.ids.clear();
-    for (const r of loaded?.identities ?? []) this.ids.set(key(r.deviceId, r.moduleId), r);
+  /** Replaces the in-memory registry with what was read from disk; returns what changed. */
+  private adopt(loaded: RegistryFile | undefined): Change[] {
+    const next = parseRegistryFile(loaded, this.file.path ?? '');
+    const before = this.ids;
+    this.ids = next;
+    const changes: Change[] = [];
+    for (const [k, r] of before) {
+      const now = next.get(k);
+      if (!now || now.createdAt !== r.createdAt) {
+        // removed, or removed and added again: a device removed takes its modules with it (one 'removed')
+        const dev = next.get(key(r.deviceId));
+        const deviceGone = r.moduleId !== undefined && (!dev || dev.createdAt !== before.get(key(r.deviceId))?.createdAt);
+        if (!deviceGone) changes.push({ ev: 'removed', deviceId: r.deviceId, moduleId: r.moduleId });
+        if (now) changes.push({ ev: 'added', info: now });
+      } else if (r.status === 'enabled' && now.status === 'disabled') {
+        changes.push({ ev: 'disabled', deviceId: r.deviceId, moduleId: r.moduleId });
+      }
+    }
+    for (const [k, r] of next) if (!before.has(k)) changes.push({ ev: 'added', info: r });
+    return changes;
+  }
+
+  private announce(changes: Change[]): void {
+    for (const c of changes) {
+      if (c.ev === 'added') this.emit('added', this.info(c.info));
+      else this.emit(c.ev, c.deviceId, c.moduleId);
+    }
+  }
+
+  /** A change under the registry's lock: first adopt what other processes wrote, then apply `change`, then write. */
+  private async mutate<R>(change: () => R): Promise<R> {
+    let seen: Change[] = [];
+    try {
+      return await this.file.update((onDisk) => {
+        if (this.file.path) seen = this.adopt(onDisk);
+        return change();
+      }, 'the device registry');
+    } finally {
+      this.announce(seen);
+    }
   }
 
   /** Re-reads the file when another process (e.g. `iothub-wasm hub device add`) changed it. */
   refresh(): boolean {
     if (!this.file.changedOnDisk()) return false;
-    try { this.load(); } catch { return false; }
+    let changes: Change[];
+    try { changes = this.adopt(this.file.load()); } catch { return false; }
+    this.announce(changes);
     return true;
+  }
+
+  /** Refreshes as soon as registry.json changes on disk (the running hub); close() ends it. */
+  watch(): void {
+    if (!this.dataDir || this.watcher) return;
+    try {
+      this.watcher = watch(this.dataDir, (_ev, name) => {
+        if (name !== 'registry.json' || this.watchTimer) return;
+        // a burst of events for one rename is one refresh
+        this.watchTimer = setTimeout(() => { this.watchTimer = null; this.refresh(); }, 10);
+      });
+      this.watcher.on('error', () => {});
+    } catch { /* no file watch here: lookups still refresh */ }
+  }
+
+  close(): void {
+    this.watcher?.close();
+    this.watcher = null;
+    if (this.watchTimer) clearTimeout(this.watchTimer);
+    this.watchTimer = null;
   }
 
   async addDevice(deviceId: string, opts: AddOptions = {}): Promise<IdentityInfo> {
@@ -101,13 +236,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
   async addModule(deviceId: string, moduleId: string, opts: AddOptions = {}): Promise<IdentityInfo> {
     validateId('device', deviceId);
     validateId('module', moduleId);
-    if (!this.ids.has(key(deviceId))) throw new RegistryError(`device '${deviceId}' does not exist`, 'NotFound');
     return this.add(deviceId, moduleId, opts);
   }
 
   private async add(deviceId: string, moduleId: string | undefined, opts: AddOptions): Promise<IdentityInfo> {
     const k = key(deviceId, moduleId);
-    if (this.ids.has(k)) throw new RegistryError(`${describe(deviceId, moduleId)} already exists`, 'Conflict');
     if (opts.primaryKey) validateKey(opts.primaryKey);
     if (opts.secondaryKey) validateKey(opts.secondaryKey);
     const rec: IdentityRecord = {
@@ -124,11 +257,14 @@ export class Registry extends EventEmitter<RegistryEvents> {
         },
       } : {}),
     };
-    if (rec.x509Thumbprints && !/^([0-9A-F]{40}|[0-9A-F]{64})$/.test(rec.x509Thumbprints.primary)) {
+    if (rec.x509Thumbprints && ![rec.x509Thumbprints.primary, rec.x509Thumbprints.secondary ?? rec.x509Thumbprints.primary].every((t) => THUMBPRINT_RE.test(t))) {
       throw new RegistryError('an X.509 thumbprint is 40 (SHA-1) or 64 (SHA-256) hex digits', 'BadRequest');
     }
-    this.ids.set(k, rec);
-    await this.file.save();
+    await this.mutate(() => {
+      if (moduleId && !this.ids.has(key(deviceId))) throw new RegistryError(`device '${deviceId}' does not exist`, 'NotFound');
+      if (this.ids.has(k)) throw new RegistryError(`${describe(deviceId, moduleId)} already exists`, 'Conflict');
+      this.ids.set(k, rec);
+    });
     const info = this.info(rec);
     this.emit('added', info);
     return info;
@@ -137,31 +273,38 @@ export class Registry extends EventEmitter<RegistryEvents> {
   /** Removes a device (and its modules), or one module. Returns false when there was nothing to remove. */
   async remove(deviceId: string, moduleId?: string): Promise<boolean> {
     const k = key(deviceId, moduleId);
-    if (!this.ids.has(k)) return false;
-    this.ids.delete(k);
-    if (!moduleId) for (const [kk, r] of this.ids) if (r.deviceId === deviceId) this.ids.delete(kk);
-    await this.file.save();
-    this.emit('removed', deviceId, moduleId);
-    return true;
+    const removed = await this.mutate(() => {
+      if (!this.ids.has(k)) return false;
+      this.ids.delete(k);
+      if (!moduleId) for (const [kk, r] of this.ids) if (r.deviceId === deviceId) this.ids.delete(kk);
+      return true;
+    });
+    if (removed) this.emit('removed', deviceId, moduleId);
+    return removed;
   }
 
   /** Enables or disables an identity; a disabled identity cannot connect. */
   async setStatus(deviceId: string, moduleId: string | undefined, status: 'enabled' | 'disabled'): Promise<IdentityInfo> {
-    const rec = this.record(deviceId, moduleId);
-    if (!rec) throw new RegistryError(`${describe(deviceId, moduleId)} does not exist`, 'NotFound');
-    rec.status = status;
-    await this.file.save();
-    if (status === 'disabled') this.emit('disabled', deviceId, moduleId);
+    const { rec, was } = await this.mutate(() => {
+      const r = this.ids.get(key(deviceId, moduleId));
+      if (!r) throw new RegistryError(`${describe(deviceId, moduleId)} does not exist`, 'NotFound');
+      const before = r.status;
+      r.status = status;
+      return { rec: r, was: before };
+    });
+    if (status === 'disabled' && was !== 'disabled') this.emit('disabled', deviceId, moduleId);
     return this.info(rec);
   }
 
   get(deviceId: string, moduleId?: string): IdentityInfo | undefined {
+    this.refresh();
     const rec = this.record(deviceId, moduleId);
     return rec ? this.info(rec) : undefined;
   }
 
   /** All identities; with `deviceId`, only that device's modules. */
   list(deviceId?: string): IdentityInfo[] {
+    this.refresh();
     const out: IdentityInfo[] = [];
     for (const r of this.ids.values()) {
       if (deviceId === undefined ? !r.moduleId : r.deviceId === deviceId && r.moduleId) out.push(this.info(r));
@@ -171,10 +314,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
 
   /** The raw record (keys included), for authentication. */
   record(deviceId: string, moduleId?: string): IdentityRecord | undefined {
+    this.refresh();
     return this.ids.get(key(deviceId, moduleId));
   }
 
-  get size(): number { return this.ids.size; }
+  get size(): number { this.refresh(); return this.ids.size; }
 
   connectionString(rec: IdentityRecord, which: 'primary' | 'secondary' = 'primary'): string {
     return `HostName=${this.hostName};DeviceId=${rec.deviceId}` + (rec.moduleId ? `;ModuleId=${rec.moduleId}` : '') +

@@ -1,10 +1,14 @@
 // The hub's TLS material: a local CA and a server certificate for localhost (+ 127.0.0.1, ::1, the hub's host name),
 // generated with selfsigned on first run and kept in `{dataDir}/tls/`. Clients trust `ca.pem`.
-import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { X509Certificate, createPublicKey } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
+import { ensurePrivateDir, makePrivate, writeFileDurableSync } from './store.js';
+
+/** Certificates are public; keys are not (0600, like every private file in the 0700 data folder). */
+const CERT_MODE = 0o644;
 
 export interface TlsMaterial { ca: string; cert: string; key: string; generated: boolean }
 
@@ -14,11 +18,21 @@ function names(hostName: string): string[] {
   return [...new Set(['localhost', '127.0.0.1', '::1', hostName.toLowerCase()])];
 }
 
-function leafCovers(certPem: string, caPem: string, wanted: string[]): boolean {
+/** Whether a private key (PEM) belongs to a certificate: a kill between writing the two leaves a pair that does not. */
+function keyMatches(cert: X509Certificate, keyPem: string): boolean {
+  try {
+    const der = (k: ReturnType<typeof createPublicKey>) => k.export({ type: 'spki', format: 'der' });
+    return der(createPublicKey(keyPem)).equals(der(cert.publicKey));
+  } catch {
+    return false;
+  }
+}
+
+function leafCovers(certPem: string, keyPem: string, caPem: string, wanted: string[]): boolean {
   try {
     const cert = new X509Certificate(certPem);
     const ca = new X509Certificate(caPem);
-    if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return false;
+    if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey) || !keyMatches(cert, keyPem)) return false;
     if (Date.parse(cert.validTo) < Date.now() + DAY || Date.parse(ca.validTo) < Date.now() + DAY) return false;
     return wanted.every((n) => (isIP(n) ? cert.checkIP(n) : cert.checkHost(n)) !== undefined);
   } catch {
@@ -59,27 +73,34 @@ async function makeLeaf(ca: { cert: string; key: string }, hostName: string): Pr
 export async function loadOrCreateTls(dir: string | null, hostName: string): Promise<TlsMaterial> {
   const p = (f: string) => join(dir ?? '', f);
   const wanted = names(hostName);
+  if (dir) ensurePrivateDir(dir);
   if (dir && ['ca.pem', 'ca.key', 'cert.pem', 'key.pem'].every((f) => existsSync(p(f)))) {
+    // folders written before keys were kept private
+    makePrivate(p('ca.key'));
+    makePrivate(p('key.pem'));
     const [ca, caKey, cert, key] = ['ca.pem', 'ca.key', 'cert.pem', 'key.pem'].map((f) => readFileSync(p(f), 'utf8')) as [string, string, string, string];
-    if (leafCovers(cert, ca, wanted)) return { ca, cert, key, generated: false };
+    if (leafCovers(cert, key, ca, wanted)) return { ca, cert, key, generated: false };
     // keep the CA users already trust when it is still valid; renew the leaf
     let caOk = false;
-    try { caOk = Date.parse(new X509Certificate(ca).validTo) > Date.now() + DAY; } catch { /* regenerate */ }
+    try {
+      const caCert = new X509Certificate(ca);
+      caOk = Date.parse(caCert.validTo) > Date.now() + DAY && keyMatches(caCert, caKey);
+    } catch { /* regenerate */ }
     if (caOk) {
       const leaf = await makeLeaf({ cert: ca, key: caKey }, hostName);
-      writeFileSync(p('cert.pem'), leaf.cert);
-      writeFileSync(p('key.pem'), leaf.key, { mode: 0o600 });
+      // a kill between these two leaves a key that does not match the certificate: the next start renews both
+      writeFileDurableSync(p('key.pem'), leaf.key);
+      writeFileDurableSync(p('cert.pem'), leaf.cert, CERT_MODE);
       return { ca, cert: leaf.cert, key: leaf.key, generated: true };
     }
   }
   const ca = await makeCa();
   const leaf = await makeLeaf(ca, hostName);
   if (dir) {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(p('ca.pem'), ca.cert);
-    writeFileSync(p('ca.key'), ca.key, { mode: 0o600 });
-    writeFileSync(p('cert.pem'), leaf.cert);
-    writeFileSync(p('key.pem'), leaf.key, { mode: 0o600 });
+    writeFileDurableSync(p('ca.key'), ca.key);
+    writeFileDurableSync(p('ca.pem'), ca.cert, CERT_MODE);
+    writeFileDurableSync(p('key.pem'), leaf.key);
+    writeFileDurableSync(p('cert.pem'), leaf.cert, CERT_MODE);
   }
   return { ca: ca.cert, cert: leaf.cert, key: leaf.key, generated: true };
 }
