@@ -34,7 +34,7 @@ export const TWIN_SECTION_MAX_BYTES = 32 * 1024;
 /** Levels of objects below a section's root: IoT Hub's valid example nests `one` … `ten` under `tags`. */
 export const TWIN_MAX_DEPTH = 10;
 export const TWIN_KEY_MAX_BYTES = 1024;
-/** Nesting a whole document may have in text: a REST twin body carries a section at `properties.desired` (2) plus a leaf array (1). */
+/** Bracket nesting a REST twin body may have: the body, `properties`, the section's root, then TWIN_MAX_DEPTH levels. */
 export const TWIN_DOCUMENT_MAX_NESTING = TWIN_MAX_DEPTH + 3;
 
 export type TwinSection = 'tags' | 'desired' | 'reported';
@@ -69,7 +69,6 @@ export function validatePatch(patch: unknown, section: TwinSection = 'reported')
     for (const [k, v] of Object.entries(o)) {
       if (!isArray) {
         if (isMetadata(k, depth)) continue;
-        if (k === '') throw new TwinError(`${section}: an empty key is not allowed`, 400);
         if (Buffer.byteLength(k) > TWIN_KEY_MAX_BYTES) throw new TwinError(`${section}: a key is longer than ${TWIN_KEY_MAX_BYTES} bytes`, 400);
         if (BAD_KEY.test(k)) throw new TwinError(`${section}: key ${JSON.stringify(k.slice(0, 64))} contains '.', '$', a space or a control character`, 400);
       }
