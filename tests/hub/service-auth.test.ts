@@ -124,6 +124,13 @@ test('desired properties nested 5,000 deep are a 400 on REST and over MQTT, and 
     await endClient(device);
   }
   assert.equal((await call('GET', `/twins/A?${V}`)).status, 200);
+  // the same document through the LocalHub API, and a payload that cannot be serialised
+  const deepObject = JSON.parse(`{"properties":{"desired":${deep}}}`) as { properties: { desired: Record<string, never> } };
+  await assert.rejects(hub.updateDesired('A', deepObject.properties.desired), { status: 400, code: 'ArgumentInvalid' });
+  await assert.rejects(hub.updateTags('A', deepObject.properties.desired), { status: 400, code: 'ArgumentInvalid' });
+  const cyclic: Record<string, unknown> = {};
+  cyclic['self'] = cyclic;
+  await assert.rejects(hub.invokeMethod('A', 'm', cyclic), { status: 400, code: 'ArgumentInvalid' });
 });
 
 test('twin limits as IoT Hub documents them: tags 8 KB, desired 32 KB, depth 10, keys 1 KB without . $ or space', async () => {
