@@ -10,7 +10,7 @@ import { generate } from 'selfsigned';
 import type { MqttClient } from 'mqtt';
 import type { LocalHub } from '../../host/hub/index.js';
 import type { JsonObject } from '../../host/hub/twin-store.js';
-import { startHub, connectRaw, endClient, inSeconds, once } from './helpers.js';
+import { startHub, connectRaw, endClient, inSeconds, once, tempDir, removeDir } from './helpers.js';
 import { policySas } from './amqp-client.js';
 
 let hub: LocalHub;
@@ -208,5 +208,26 @@ test('C2D properties named `__proto__`, `constructor`, `prototype` reach the dev
     assert.equal(bag.get('prototype'), 'z');
   } finally {
     await endClient(device);
+  }
+});
+
+test('a `__proto__` member survives a restart as data (twins.json) and the restarted hub\'s logins are unchanged', async () => {
+  const dir = tempDir();
+  try {
+    const first = await startHub({ dataDir: dir });
+    await first.hub.registry.addDevice('persist');
+    const victim = await first.hub.registry.addDevice('persist-victim');
+    await first.hub.updateTags('persist', JSON.parse(hostile(forged.sha1)) as JsonObject);
+    await first.done();
+    const second = await startHub({ dataDir: dir });
+    try {
+      storedAsData((await second.hub.getTwin('persist')).tags, forged.sha1);
+      assert.equal(second.hub.registry.record('persist-victim')!.x509Thumbprints, undefined);
+      await endClient(await connectRaw(second.hub, { deviceId: 'persist-victim', key: victim.primaryKey }));
+    } finally {
+      await second.done();
+    }
+  } finally {
+    removeDir(dir);
   }
 });
