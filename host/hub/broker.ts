@@ -18,6 +18,7 @@ import {
   twinResponseTopic, type Identity, type PropertyBag,
 } from './topics.js';
 import { preview, type LogSink } from './log.js';
+import { setMember } from './json.js';
 
 export const D2C_MAX_BYTES = 256 * 1024;
 export const MAX_SUBSCRIPTIONS = 5;
@@ -202,7 +203,7 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
     if (rec.status !== 'enabled') return refuse(5, `'${clientId}' is disabled`);
     const conn = (client as ClientInternals).conn as Duplex & { _hubTransport?: string; getPeerCertificate?: TLSSocket['getPeerCertificate'] };
     let expiresAt: number;
-    if (rec.x509Thumbprints) {
+    if (Object.hasOwn(rec, 'x509Thumbprints') && rec.x509Thumbprints) {
       // X.509 (self-signed): the certificate presented in the TLS handshake must be a registered one.
       const cert = conn.getPeerCertificate?.();
       if (!cert || !cert.fingerprint) return refuse(5, 'an X.509 device must present its client certificate (over TLS)');
@@ -518,6 +519,6 @@ export function c2dTopic(m: C2DMessage): string {
   if (m.contentEncoding !== undefined) bag['$.ce'] = m.contentEncoding;
   bag['$.exp'] = new Date(m.expiresAt).toISOString();
   if (m.ack !== 'none') bag['iothub-ack'] = m.ack;
-  for (const [k, v] of Object.entries(m.properties)) bag[k] = v;
+  for (const [k, v] of Object.entries(m.properties)) setMember(bag, k, v); // `__proto__` is a property name too
   return `devices/${m.deviceId}/messages/devicebound/${encodePropertyBag(bag)}`;
 }

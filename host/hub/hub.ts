@@ -8,9 +8,9 @@ import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { Registry } from './registry.js';
-import { TwinStore, type Twin, type JsonObject } from './twin-store.js';
+import { TwinStore, TwinError, type Twin, type JsonObject } from './twin-store.js';
 import { C2DQueue, C2DError, C2D_MAX_DELIVERY_COUNT, type C2DOptions, type FeedbackRecord } from './c2d-queue.js';
-import { MethodInvoker, HubError, type MethodResult } from './methods.js';
+import { MethodInvoker, HubError, METHOD_CONNECT_TIMEOUT, METHOD_RESPONSE_TIMEOUT, type MethodResult } from './methods.js';
 import { HubBroker, type BrokerEvents } from './broker.js';
 import { loadOrCreateTls } from './tls.js';
 import { FileLock, ensurePrivateDir, makePrivate, removeOrphanedTempFiles } from './store.js';
@@ -386,12 +386,26 @@ export class LocalHub extends EventEmitter<HubEvents> {
   /** Invokes a direct method; resolves with the device's status and payload, rejects with 404 (not connected) or 504 (timeout). */
   async invokeMethod(deviceId: string, methodName: string, payload?: unknown, opts: InvokeOptions = {}): Promise<MethodResult> {
     this.requireIdentity(deviceId, opts.moduleId);
-    if (!/^[^/?#+\s]{1,100}$/.test(methodName)) throw new HubError(`invalid method name '${methodName}'`, 400, 'ArgumentInvalid');
-    const timeout = opts.responseTimeoutInSeconds ?? 30;
-    if (!(timeout > 0) || timeout > 300) throw new HubError('responseTimeoutInSeconds must be in (0, 300]', 400, 'ArgumentInvalid');
+    if (typeof methodName !== 'string' || !/^[^/?#+\s]{1,100}$/.test(methodName)) {
+      throw new HubError(`invalid method name ${JSON.stringify(String(methodName).slice(0, 100))}`, 400, 'ArgumentInvalid');
+    }
+    // IoT Hub's upper bounds; below its 5 s minimum response time-out is allowed here so tests can provoke a 504 quickly
+    // (the REST API holds callers to IoT Hub's range).
+    const timeout = opts.responseTimeoutInSeconds ?? METHOD_RESPONSE_TIMEOUT.default;
+    if (typeof timeout !== 'number' || !(timeout > 0) || timeout > METHOD_RESPONSE_TIMEOUT.max) {
+      throw new HubError(`responseTimeoutInSeconds must be in (0, ${METHOD_RESPONSE_TIMEOUT.max}]`, 400, 'ArgumentInvalid');
+    }
+    const wait = opts.connectTimeoutInSeconds ?? METHOD_CONNECT_TIMEOUT.default;
+    if (typeof wait !== 'number' || !(wait >= METHOD_CONNECT_TIMEOUT.min) || wait > METHOD_CONNECT_TIMEOUT.max) {
+      throw new HubError(`connectTimeoutInSeconds must be in [${METHOD_CONNECT_TIMEOUT.min}, ${METHOD_CONNECT_TIMEOUT.max}]`, 400, 'ArgumentInvalid');
+    }
     const identity: Identity = { deviceId, ...(opts.moduleId ? { moduleId: opts.moduleId } : {}) };
-    const body = Buffer.isBuffer(payload) ? payload : Buffer.from(JSON.stringify(payload === undefined ? null : payload));
-    const wait = opts.connectTimeoutInSeconds ?? 0;
+    let body: Buffer;
+    try {
+      body = Buffer.isBuffer(payload) ? payload : Buffer.from(JSON.stringify(payload === undefined ? null : payload) ?? 'null');
+    } catch {
+      throw new HubError('the method payload is not serialisable as JSON (cyclic, BigInt or nested too deep)', 400, 'ArgumentInvalid');
+    }
     if (wait > 0 && !this.isConnected(deviceId, opts.moduleId)) await this.waitConnected(identity, wait * 1000);
     return this.broker.invokeMethod(identity, methodName, body, timeout * 1000);
   }
@@ -412,10 +426,13 @@ export class LocalHub extends EventEmitter<HubEvents> {
     return this.twins.get(deviceId, moduleId);
   }
 
-  /** Patches desired properties (null deletes) and notifies the device; returns the updated twin. */
+  /**
+   * Patches desired properties (null deletes) and notifies the device; returns the updated twin. Member names are data
+   * (`__proto__` is a property); a patch over IoT Hub's limits is refused with a HubError 400 or 413.
+   */
   async updateDesired(deviceId: string, patch: JsonObject, opts: { moduleId?: string } = {}): Promise<Twin> {
     this.requireIdentity(deviceId, opts.moduleId);
-    const { version, patch: sent } = await this.twins.patchDesired(deviceId, opts.moduleId, patch);
+    const { version, patch: sent } = await twinCall(() => this.twins.patchDesired(deviceId, opts.moduleId, patch));
     this.log(`${deviceId}${opts.moduleId ? '/' + opts.moduleId : ''} desired properties now $version ${version}`);
     this.broker.notifyDesired(deviceId, opts.moduleId, version, sent);
     return this.twins.get(deviceId, opts.moduleId);
@@ -423,7 +440,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
 
   async updateTags(deviceId: string, patch: JsonObject, opts: { moduleId?: string } = {}): Promise<Twin> {
     this.requireIdentity(deviceId, opts.moduleId);
-    await this.twins.patchTags(deviceId, opts.moduleId, patch);
+    await twinCall(() => this.twins.patchTags(deviceId, opts.moduleId, patch));
     return this.twins.get(deviceId, opts.moduleId);
   }
 
@@ -478,5 +495,15 @@ export class LocalHub extends EventEmitter<HubEvents> {
       this.hubLock?.release();
     }
     this.log('local IoT Hub stopped');
+  }
+}
+
+/** Twin store refusals as the service API's errors (400 ArgumentInvalid, 413 MessageTooLarge). */
+async function twinCall<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof TwinError) throw new HubError(e.message, e.status, e.status === 413 ? 'MessageTooLarge' : 'ArgumentInvalid');
+    throw e;
   }
 }

@@ -1,7 +1,13 @@
 // Direct methods: pending invocations by request id, each with its timeout. Transport-independent.
 import { randomUUID } from 'node:crypto';
+import { JsonError, parseJson } from './json.js';
 
 export const METHOD_MAX_PAYLOAD_BYTES = 128 * 1024;
+/** Nesting a method payload may have and still be handed on as JSON (the hub serialises it again, recursively). */
+export const METHOD_MAX_NESTING = 64;
+/** IoT Hub's ranges for a direct method call (direct methods guide): response 5–300 s (default 30), connect 0–300 s. */
+export const METHOD_RESPONSE_TIMEOUT = { min: 5, max: 300, default: 30 } as const;
+export const METHOD_CONNECT_TIMEOUT = { min: 0, max: 300, default: 0 } as const;
 
 export interface MethodResult { status: number; payload: unknown }
 
@@ -17,12 +23,20 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-/** Parses a method payload: JSON when it is JSON, null when empty, else the text. */
+/**
+ * Parses a method payload: JSON when it is JSON (member names as data), null when empty, else the text — also when
+ * it nests deeper than METHOD_MAX_NESTING, so a hostile answer cannot blow the stack where it is serialised again.
+ */
 export function parseMethodPayload(body: Buffer): unknown {
   if (body.length === 0) return null;
   const text = body.toString('utf8');
   if (text.trim() === '') return null;
-  try { return JSON.parse(text); } catch { return text; }
+  try {
+    return parseJson(text, { maxDepth: METHOD_MAX_NESTING });
+  } catch (e) {
+    if (e instanceof JsonError) return text;
+    throw e;
+  }
 }
 
 export class MethodInvoker {

@@ -25,8 +25,14 @@ export const DEFAULT_POLICIES: Readonly<Record<string, readonly Right[]>> = {
   registryReadWrite: ['RegistryRead', 'RegistryWrite'],
 };
 
-/** An authenticated service principal: which policy, its rights, until when. */
-export interface ServiceClaims { policy: string; rights: Set<Right>; expiresAt: number }
+/** An authenticated service principal: which policy, its rights, until when, and what the token may reach. */
+export interface ServiceClaims {
+  policy: string;
+  rights: Set<Right>;
+  expiresAt: number;
+  /** The token's scope under the hub, from its `sr`: `''` for the whole hub, else a path such as `/devices/A`. */
+  resource: string;
+}
 
 export type PolicyCheck = { ok: true; claims: ServiceClaims } | { ok: false; reason: string };
 
@@ -58,6 +64,34 @@ export function resourceHost(resource: string): string {
   const u = resource.trim().replace(/^[a-z]+:\/\//i, '');
   const slash = u.indexOf('/');
   return (slash < 0 ? u : u.slice(0, slash)).toLowerCase();
+}
+
+/**
+ * The path segments of a resource under the hub (`sb://host:port/a//b/` → `['a', 'b']`). `twins/{id}` is written
+ * `devices/{id}`: IoT Hub keeps a device's twin and methods under the device's resource.
+ */
+function scopeSegments(pathOrResource: string, hasHost: boolean): string[] {
+  let u = pathOrResource.trim().replace(/^[a-z]+:\/\//i, '');
+  if (hasHost) { const slash = u.indexOf('/'); u = slash < 0 ? '' : u.slice(slash); }
+  const segs = u.split('/').filter((x) => x !== '');
+  if (segs[0] === 'twins') segs[0] = 'devices';
+  return segs;
+}
+
+/** The normalised scope of a SAS resource (`localhost/devices/A/` → `/devices/A`; the bare host → `''`). */
+export function resourceScope(sr: string): string {
+  const segs = scopeSegments(sr, true);
+  return segs.length ? '/' + segs.join('/') : '';
+}
+
+/**
+ * Whether a token's scope reaches `path` (e.g. `/devices/B`, `/twins/B/methods`): IoT Hub treats `sr` as a URI prefix
+ * matched by whole path segments, so `/devices/A` covers `/devices/A/modules/m` but not `/devices/AB` or `/devices/B`.
+ */
+export function claimsCover(claims: Pick<ServiceClaims, 'resource'>, path: string): boolean {
+  const scope = scopeSegments(claims.resource, false);
+  const want = scopeSegments(path, false);
+  return scope.length <= want.length && scope.every((s, i) => s === want[i]);
 }
 
 export class Policies {
@@ -104,7 +138,8 @@ export class Policies {
 
   /**
    * Checks a service token: `skn` names a policy (or `keyName` does, for SASL PLAIN users), the resource's host is one
-   * of `hosts`, not expired, signed with either key of the policy.
+   * of `hosts`, not expired, signed with either key of the policy. The claims carry the token's scope: callers check
+   * what is reached with claimsCover.
    */
   verify(token: string, hosts: string[], nowSeconds: number, keyName?: string): PolicyCheck {
     const t = parseSasToken(token);
@@ -119,7 +154,7 @@ export class Policies {
     if (t.se <= nowSeconds) return { ok: false, reason: `SAS token expired ${nowSeconds - t.se} s ago` };
     // Event Hubs SDKs sign with the key's UTF-8 bytes, IoT Hub SDKs with the decoded key: both are accepted.
     if (signedWithOneOf(t, [p.primaryKey, p.secondaryKey], true)) {
-      return { ok: true, claims: { policy: p.keyName, rights: new Set(p.rights), expiresAt: t.se } };
+      return { ok: true, claims: { policy: p.keyName, rights: new Set(p.rights), expiresAt: t.se, resource: resourceScope(t.sr) } };
     }
     return { ok: false, reason: `SAS signature does not match policy '${p.keyName}'` };
   }

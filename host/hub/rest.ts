@@ -1,12 +1,14 @@
 // The hub's REST surface, shaped like IoT Hub's service API: `Authorization: SharedAccessSignature …` (a policy
-// token), `api-version`, JSON bodies, errors as `{"Message":"ErrorCode:<Code>;<text>"}`.
+// token), `api-version`, JSON bodies, errors as `{"Message":"ErrorCode:<Code>;<text>"}`. Every request is
+// authenticated before anything is looked up, then checked against ROUTE_RIGHTS and the token's scope.
 //   PUT/GET/DELETE /devices/{id}    GET/PATCH/PUT /twins/{id}    POST /twins/{id}/methods
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Policies, Right } from './policies.js';
+import { claimsCover, type Policies, type Right, type ServiceClaims } from './policies.js';
 import { RegistryError, type Registry, type IdentityRecord } from './registry.js';
-import { TwinError, isObject, type Twin, type JsonObject, type Json } from './twin-store.js';
-import { HubError, type MethodResult } from './methods.js';
+import { TwinError, TWIN_DOCUMENT_MAX_NESTING, validatePatch, type Twin } from './twin-store.js';
+import { HubError, METHOD_CONNECT_TIMEOUT, METHOD_MAX_NESTING, METHOD_RESPONSE_TIMEOUT, type MethodResult } from './methods.js';
+import { JsonError, hasOwn, isObject, own, parseJson, setMember, type JsonObject } from './json.js';
 import type { InvokeOptions } from './hub.js';
 
 export interface RestHub {
@@ -27,6 +29,50 @@ class RestError extends Error {
 }
 
 const MAX_BODY = 256 * 1024;
+/** Nesting of a device PUT body (`authentication.symmetricKey.primaryKey` is 3 deep). */
+const DEVICE_BODY_MAX_NESTING = 6;
+/** A method body carries its payload one level down. */
+const METHOD_BODY_MAX_NESTING = METHOD_MAX_NESTING + 1;
+
+/** The routes of the REST API and the rights each needs, any one of them (IoT Hub's permission table). */
+export const ROUTE_RIGHTS = {
+  'GET /devices/{id}': ['RegistryRead'],
+  'PUT /devices/{id}': ['RegistryWrite'],
+  'DELETE /devices/{id}': ['RegistryWrite'],
+  // reading a twin: the registry readers and the back end; changing one (tags, desired): ServiceConnect only
+  'GET /twins/{id}': ['RegistryRead', 'ServiceConnect'],
+  'PATCH /twins/{id}': ['ServiceConnect'],
+  'PUT /twins/{id}': ['ServiceConnect'],
+  'GET /twins/{id}/modules/{mid}': ['RegistryRead', 'ServiceConnect'],
+  'PATCH /twins/{id}/modules/{mid}': ['ServiceConnect'],
+  'PUT /twins/{id}/modules/{mid}': ['ServiceConnect'],
+  'POST /twins/{id}/methods': ['ServiceConnect'],
+  'POST /twins/{id}/modules/{mid}/methods': ['ServiceConnect'],
+} as const satisfies Record<string, readonly Right[]>;
+
+export type RouteName = keyof typeof ROUTE_RIGHTS;
+
+interface Route { name: RouteName; deviceId: string; moduleId?: string; /** What a token must cover (claimsCover). */ resource: string }
+
+/** Matches decoded path segments to a route; undefined when there is none. */
+function matchRoute(method: string, parts: string[]): Route | undefined {
+  const [kind, id, sub, mid, tail] = parts;
+  if (!id) return undefined;
+  let name: string | undefined;
+  let moduleId: string | undefined;
+  let resource = `/devices/${id}`;
+  if (kind === 'devices' && parts.length === 2) name = `${method} /devices/{id}`;
+  else if (kind === 'twins' && parts.length === 2) name = `${method} /twins/{id}`;
+  else if (kind === 'twins' && parts.length === 3 && sub === 'methods') { name = `${method} /twins/{id}/methods`; resource += '/methods'; }
+  else if (kind === 'twins' && sub === 'modules' && mid && (parts.length === 4 || (parts.length === 5 && tail === 'methods'))) {
+    moduleId = mid;
+    resource += `/modules/${mid}`;
+    name = parts.length === 4 ? `${method} /twins/{id}/modules/{mid}` : `${method} /twins/{id}/modules/{mid}/methods`;
+    if (parts.length === 5) resource += '/methods';
+  }
+  if (!name || !Object.hasOwn(ROUTE_RIGHTS, name)) return undefined;
+  return { name: name as RouteName, deviceId: id, ...(moduleId ? { moduleId } : {}), resource };
+}
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -44,16 +90,39 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 function unquote(etag: string): string { return etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1'); }
 
-/** A merge patch that turns `from` into `to` (keys missing from `to` become null). */
+/** IoT Hub's device and module ids: up to 128 ASCII letters, digits and `- : . + % _ # * ? ! ( ) , = @ ; $ '`. */
+const IDENTITY_ID = /^[A-Za-z0-9\-:.+%_#*?!(),=@;$']{1,128}$/;
+
+const invalid = (message: string) => new RestError(400, 'ArgumentInvalid', message);
+
+/** A merge patch that turns `from` into `to` (members missing from `to` become null); own members only. */
 export function replacementPatch(from: JsonObject, to: JsonObject): JsonObject {
   const out: JsonObject = {};
-  for (const k of Object.keys(from)) if (!k.startsWith('$') && !(k in to)) out[k] = null;
+  for (const k of Object.keys(from)) if (!k.startsWith('$') && !hasOwn(to, k)) setMember(out, k, null);
   for (const [k, v] of Object.entries(to)) {
     if (k.startsWith('$')) continue;
-    const cur = from[k];
-    out[k] = isObject(v) && isObject(cur) ? replacementPatch(cur, v) : (v as Json);
+    const cur = own(from, k);
+    setMember(out, k, isObject(v) && isObject(cur) ? replacementPatch(cur, v) : v);
   }
   return out;
+}
+
+/** An optional member of a body that must be an object when present (null counts as absent). */
+function objectMember(body: JsonObject, name: string, where: string): JsonObject | undefined {
+  const v = own(body, name);
+  if (v === undefined || v === null) return undefined;
+  if (!isObject(v)) throw invalid(`${where}${name} must be a JSON object`);
+  return v;
+}
+
+/** An optional whole number of seconds in IoT Hub's range for a direct method call. */
+function seconds(body: JsonObject, name: string, range: { min: number; max: number }): number | undefined {
+  const v = own(body, name);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < range.min || v > range.max) {
+    throw invalid(`${name} must be a whole number of seconds from ${range.min} to ${range.max}`);
+  }
+  return v;
 }
 
 export class RestService {
@@ -62,18 +131,26 @@ export class RestService {
   /** node:https request handler. */
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     const started = Date.now();
+    const path = (req.url ?? '').split('?')[0];
     this.route(req).then(({ status, body, headers }) => {
       this.send(res, status, body, headers);
-      this.log(`REST ${req.method} ${req.url} → ${status} (${Date.now() - started} ms)`);
-    }, (e: Error) => {
+      this.log(`REST ${req.method} ${path} → ${status} (${Date.now() - started} ms)`);
+    }, (e: unknown) => {
       const err = e instanceof RestError ? e :
         e instanceof HubError ? new RestError(e.status, e.code, e.message) :
         e instanceof RegistryError ? new RestError(e.code === 'NotFound' ? 404 : e.code === 'Conflict' ? 409 : 400,
           e.code === 'NotFound' ? 'DeviceNotFound' : e.code === 'Conflict' ? 'DeviceAlreadyExists' : 'ArgumentInvalid', e.message) :
         e instanceof TwinError ? new RestError(e.status, e.status === 413 ? 'MessageTooLarge' : 'ArgumentInvalid', e.message) :
-        new RestError(500, 'ServerError', e.message);
-      this.send(res, err.status, { Message: `ErrorCode:${err.code};${err.message}`, ExceptionMessage: `Tracking ID:local-${Date.now()} ${err.message}` });
-      this.log(`REST ${req.method} ${req.url} → ${err.status} ${err.code} (${err.message})`);
+        e instanceof JsonError ? (e.reason === 'size' ? new RestError(413, 'MessageTooLarge', e.message) : invalid(e.message)) :
+        undefined;
+      if (!err) {
+        // a bug: the caller gets a generic answer, the log the detail
+        this.log(`REST ${req.method} ${path} → 500 (${e instanceof Error ? `${e.name}: ${e.message}` : 'non-error thrown'})`);
+      }
+      const out = err ?? new RestError(500, 'ServerError', 'the hub failed to handle the request');
+      if (res.headersSent) { res.destroy(); return; }
+      this.send(res, out.status, { Message: `ErrorCode:${out.code};${out.message}`, ExceptionMessage: `Tracking ID:local-${Date.now()} ${out.message}` });
+      if (err) this.log(`REST ${req.method} ${path} → ${out.status} ${out.code} (${out.message})`);
     });
   };
 
@@ -87,36 +164,69 @@ export class RestService {
     res.end(text);
   }
 
-  private authorize(req: IncomingMessage, any: Right[]): void {
+  /** The caller's claims: a valid policy token for this hub, or 401. Nothing of the request is looked at before. */
+  private authenticate(req: IncomingMessage): ServiceClaims {
     const auth = req.headers['authorization'];
     if (!auth) throw new RestError(401, 'IotHubUnauthorizedAccess', 'no Authorization header (SharedAccessSignature …)');
     const r = this.hub.policies.verify(String(auth), this.hub.hostNames(), Math.floor(Date.now() / 1000));
     if (!r.ok) throw new RestError(401, 'IotHubUnauthorizedAccess', r.reason);
-    if (!any.some((x) => r.claims.rights.has(x))) throw new RestError(401, 'IotHubUnauthorizedAccess', `policy '${r.claims.policy}' lacks ${any.join(' or ')}`);
+    return r.claims;
+  }
+
+  /** The route's rights (ROUTE_RIGHTS) and the token's scope (`sr`, by path segment) must both allow it. */
+  private authorize(claims: ServiceClaims, route: Route): void {
+    const any: readonly Right[] = ROUTE_RIGHTS[route.name];
+    if (!any.some((x) => claims.rights.has(x))) {
+      throw new RestError(401, 'IotHubUnauthorizedAccess', `policy '${claims.policy}' lacks ${any.join(' or ')}`);
+    }
+    if (!claimsCover(claims, route.resource)) {
+      throw new RestError(401, 'IotHubUnauthorizedAccess', `the SAS token's resource '${claims.resource || '/'}' does not cover ${route.resource}`);
+    }
   }
 
   private async route(req: IncomingMessage): Promise<{ status: number; body?: unknown; headers?: Record<string, string> }> {
-    const url = new URL(req.url ?? '/', 'https://localhost');
+    const claims = this.authenticate(req);
+    let url: URL;
+    try { url = new URL(req.url ?? '/', 'https://localhost'); } catch { throw invalid('the request URL is malformed'); }
     if (!url.searchParams.get('api-version')) throw new RestError(400, 'InvalidProtocolVersion', 'the api-version query parameter is required');
-    const parts = url.pathname.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
+    let parts: string[];
+    try {
+      parts = url.pathname.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
+    } catch {
+      throw invalid('the request path has a malformed percent-encoding');
+    }
     const method = req.method ?? 'GET';
+    const route = matchRoute(method, parts);
+    if (!route) throw new RestError(404, 'NotFound', `no route ${method} ${url.pathname}`);
+    this.authorize(claims, route);
+    for (const x of [route.deviceId, route.moduleId]) {
+      if (x !== undefined && !IDENTITY_ID.test(x)) throw invalid(`${JSON.stringify(x.slice(0, 130))} is not a valid device or module id`);
+    }
     const ifMatch = req.headers['if-match'] ? unquote(String(req.headers['if-match'])) : undefined;
-    const json = async (): Promise<unknown> => {
+    const json = async (maxDepth: number): Promise<JsonObject> => {
       const b = await readBody(req);
       if (b.length === 0) return {};
-      try { return JSON.parse(b.toString('utf8')); } catch { throw new RestError(400, 'ArgumentInvalid', 'the body is not JSON'); }
+      const v = parseJson(b, { maxDepth, maxBytes: MAX_BODY });
+      if (!isObject(v)) throw invalid(`the body must be a JSON object, not ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`);
+      return v;
     };
-    const [kind, id, sub, mid] = parts;
-    if (kind === 'devices' && id && parts.length === 2) {
-      if (method === 'GET') {
-        this.authorize(req, ['RegistryRead']);
+    const { deviceId: id, moduleId } = route;
+    switch (route.name) {
+      case 'GET /devices/{id}':
         return { status: 200, body: this.device(this.record(id)) };
-      }
-      if (method === 'PUT') {
-        this.authorize(req, ['RegistryWrite']);
-        const body = await json() as { deviceId?: string; status?: string; authentication?: { symmetricKey?: { primaryKey?: string; secondaryKey?: string } } };
-        if (body.deviceId !== undefined && body.deviceId !== id) throw new RestError(400, 'ArgumentInvalid', `body deviceId '${body.deviceId}' differs from the URL's '${id}'`);
-        const status = body.status === 'disabled' ? 'disabled' : 'enabled';
+      case 'PUT /devices/{id}': {
+        const body = await json(DEVICE_BODY_MAX_NESTING);
+        const bodyId = own(body, 'deviceId');
+        if (bodyId !== undefined && bodyId !== id) throw invalid(`body deviceId ${JSON.stringify(bodyId)} differs from the URL's '${id}'`);
+        const statusIn = own(body, 'status');
+        if (statusIn !== undefined && statusIn !== 'enabled' && statusIn !== 'disabled') throw invalid(`status must be 'enabled' or 'disabled'`);
+        const status = statusIn === 'disabled' ? 'disabled' : 'enabled';
+        const keys = objectMember(objectMember(body, 'authentication', '') ?? {}, 'symmetricKey', 'authentication.') ?? {};
+        const primaryKey = own(keys, 'primaryKey');
+        const secondaryKey = own(keys, 'secondaryKey');
+        for (const [n, k] of [['primaryKey', primaryKey], ['secondaryKey', secondaryKey]] as const) {
+          if (k !== undefined && k !== null && typeof k !== 'string') throw invalid(`authentication.symmetricKey.${n} must be a string`);
+        }
         const existing = this.hub.registry.record(id);
         if (existing) {
           if (!ifMatch) throw new RestError(409, 'DeviceAlreadyExists', `device '${id}' already exists`);
@@ -124,36 +234,35 @@ export class RestService {
           if (existing.status !== status) await this.hub.registry.setStatus(id, undefined, status);
           return { status: 200, body: this.device(this.record(id)) };
         }
-        const keys = body.authentication?.symmetricKey ?? {};
         await this.hub.registry.addDevice(id, {
-          ...(keys.primaryKey ? { primaryKey: keys.primaryKey } : {}), ...(keys.secondaryKey ? { secondaryKey: keys.secondaryKey } : {}), status,
+          ...(typeof primaryKey === 'string' && primaryKey ? { primaryKey } : {}),
+          ...(typeof secondaryKey === 'string' && secondaryKey ? { secondaryKey } : {}), status,
         });
         return { status: 200, body: this.device(this.record(id)) };
       }
-      if (method === 'DELETE') {
-        this.authorize(req, ['RegistryWrite']);
+      case 'DELETE /devices/{id}': {
         const rec = this.record(id);
         if (ifMatch && ifMatch !== '*' && ifMatch !== this.etag(rec)) throw new RestError(412, 'PreconditionFailed', `etag '${ifMatch}' is stale`);
         await this.hub.registry.remove(id);
         return { status: 204 };
       }
-    }
-    if (kind === 'twins' && id && (parts.length === 2 || (sub === 'modules' && mid && parts.length === 4))) {
-      const moduleId = sub === 'modules' ? mid : undefined;
-      this.record(id, moduleId);
-      if (method === 'GET') {
-        this.authorize(req, ['ServiceConnect', 'RegistryRead']);
+      case 'GET /twins/{id}':
+      case 'GET /twins/{id}/modules/{mid}':
+        this.record(id, moduleId);
         return { status: 200, body: this.twin(await this.hub.getTwin(id, moduleId)) };
-      }
-      if (method === 'PATCH' || method === 'PUT') {
-        this.authorize(req, ['ServiceConnect', 'RegistryWrite']);
-        const body = await json();
-        if (!isObject(body)) throw new RestError(400, 'ArgumentInvalid', 'a twin patch must be a JSON object');
+      case 'PATCH /twins/{id}':
+      case 'PUT /twins/{id}':
+      case 'PATCH /twins/{id}/modules/{mid}':
+      case 'PUT /twins/{id}/modules/{mid}': {
+        const body = await json(TWIN_DOCUMENT_MAX_NESTING);
+        const props = objectMember(body, 'properties', '');
+        let desired = props ? objectMember(props, 'desired', 'properties.') : undefined;
+        let tags = objectMember(body, 'tags', '');
+        if (desired) validatePatch(desired, 'desired');
+        if (tags) validatePatch(tags, 'tags');
+        this.record(id, moduleId);
         const cur = await this.hub.getTwin(id, moduleId);
         if (ifMatch && ifMatch !== '*' && ifMatch !== cur.etag) throw new RestError(412, 'PreconditionFailed', `etag '${ifMatch}' is stale (now '${cur.etag}')`);
-        const props = isObject(body['properties']) ? body['properties'] : {};
-        let desired = isObject(props['desired']) ? props['desired'] : undefined;
-        let tags = isObject(body['tags']) ? body['tags'] : undefined;
         if (method === 'PUT') {
           desired = replacementPatch(cur.properties.desired, desired ?? {});
           tags = replacementPatch(cur.tags, tags ?? {});
@@ -163,19 +272,21 @@ export class RestService {
         if (desired && Object.keys(desired).length) await this.hub.updateDesired(id, desired, o);
         return { status: 200, body: this.twin(await this.hub.getTwin(id, moduleId)) };
       }
-    }
-    if (kind === 'twins' && id && method === 'POST' && (sub === 'methods' && parts.length === 3 || (sub === 'modules' && mid && parts[4] === 'methods' && parts.length === 5))) {
-      this.authorize(req, ['ServiceConnect']);
-      const moduleId = sub === 'modules' ? mid : undefined;
-      const body = await json() as { methodName?: string; payload?: unknown; responseTimeoutInSeconds?: number; connectTimeoutInSeconds?: number };
-      if (typeof body.methodName !== 'string') throw new RestError(400, 'ArgumentInvalid', 'methodName is required');
-      this.record(id, moduleId);
-      const r = await this.hub.invokeMethod(id, body.methodName, body.payload, {
-        ...(body.responseTimeoutInSeconds !== undefined ? { responseTimeoutInSeconds: Number(body.responseTimeoutInSeconds) } : {}),
-        ...(body.connectTimeoutInSeconds !== undefined ? { connectTimeoutInSeconds: Number(body.connectTimeoutInSeconds) } : {}),
-        ...(moduleId ? { moduleId } : {}),
-      });
-      return { status: 200, body: { status: r.status, payload: r.payload } };
+      case 'POST /twins/{id}/methods':
+      case 'POST /twins/{id}/modules/{mid}/methods': {
+        const body = await json(METHOD_BODY_MAX_NESTING);
+        const methodName = own(body, 'methodName');
+        if (typeof methodName !== 'string') throw invalid('methodName is required (a string)');
+        const responseTimeoutInSeconds = seconds(body, 'responseTimeoutInSeconds', METHOD_RESPONSE_TIMEOUT);
+        const connectTimeoutInSeconds = seconds(body, 'connectTimeoutInSeconds', METHOD_CONNECT_TIMEOUT);
+        this.record(id, moduleId);
+        const r = await this.hub.invokeMethod(id, methodName, own(body, 'payload') ?? null, {
+          ...(responseTimeoutInSeconds !== undefined ? { responseTimeoutInSeconds } : {}),
+          ...(connectTimeoutInSeconds !== undefined ? { connectTimeoutInSeconds } : {}),
+          ...(moduleId ? { moduleId } : {}),
+        });
+        return { status: 200, body: { status: r.status, payload: r.payload } };
+      }
     }
     throw new RestError(404, 'NotFound', `no route ${method} ${url.pathname}`);
   }

@@ -1,10 +1,12 @@
 // IoT Hub MQTT topic names and property bags, as the hub sees them. Written independently of the WebAssembly core.
+// Names in a topic are the sender's data: bags are built with own data members (`__proto__=x` is a property).
+import { dict, own, setMember } from './json.js';
 
 /** A decoded property bag: values are strings, or null for a bare key (`k` with no `=`). */
 export type PropertyBag = Record<string, string | null>;
 
 /** System properties carried in a property bag as `$.xxx` (sent as `%24.xxx`). */
-export const SYSTEM_PROPERTY_NAMES: Record<string, string> = {
+export const SYSTEM_PROPERTY_NAMES: Readonly<Record<string, string>> = dict(Object.entries({
   '$.mid': 'messageId',
   '$.cid': 'correlationId',
   '$.uid': 'userId',
@@ -16,7 +18,7 @@ export const SYSTEM_PROPERTY_NAMES: Record<string, string> = {
   '$.sub': 'componentName',
   '$.on': 'outputName',
   '$.ack': 'ack',
-};
+}));
 
 /** Percent-decoding that never throws: malformed escapes are kept as written. */
 export function decodeComponent(s: string): string {
@@ -41,8 +43,8 @@ export function parsePropertyBag(bag: string): PropertyBag {
   for (const part of bag.split('&')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
-    if (eq < 0) out[decodeComponent(part)] = null;
-    else out[decodeComponent(part.slice(0, eq))] = decodeComponent(part.slice(eq + 1));
+    if (eq < 0) setMember(out, decodeComponent(part), null);
+    else setMember(out, decodeComponent(part.slice(0, eq)), decodeComponent(part.slice(eq + 1)));
   }
   return out;
 }
@@ -63,10 +65,10 @@ export function splitSystemProperties(bag: PropertyBag): { properties: PropertyB
   const systemProperties: Record<string, string> = {};
   for (const [k, v] of Object.entries(bag)) {
     if (k.startsWith('$.')) {
-      const name = SYSTEM_PROPERTY_NAMES[k] ?? k.slice(2);
-      if (v !== null) systemProperties[name] = v;
+      const name = own(SYSTEM_PROPERTY_NAMES, k) ?? k.slice(2);
+      if (v !== null) setMember(systemProperties, name, v);
     } else {
-      properties[k] = v;
+      setMember(properties, k, v);
     }
   }
   return { properties, systemProperties };
@@ -80,8 +82,8 @@ export function splitQuery(topic: string): { path: string; query: Record<string,
   for (const part of topic.slice(q + 1).split('&')) {
     if (!part) continue;
     const eq = part.indexOf('=');
-    if (eq < 0) query[decodeComponent(part)] = '';
-    else query[decodeComponent(part.slice(0, eq))] = decodeComponent(part.slice(eq + 1));
+    if (eq < 0) setMember(query, decodeComponent(part), '');
+    else setMember(query, decodeComponent(part.slice(0, eq)), decodeComponent(part.slice(eq + 1)));
   }
   return { path: topic.slice(0, q), query };
 }
@@ -111,7 +113,7 @@ export type DevicePublish =
 export function classifyPublish(id: Identity, topic: string): DevicePublish {
   if (topic.startsWith('$iothub/')) {
     const { path, query } = splitQuery(topic);
-    const rid = query['$rid'];
+    const rid = own(query, '$rid');
     if (path === '$iothub/twin/GET/' || path === '$iothub/twin/GET') {
       return rid ? { kind: 'twin-get', rid } : { kind: 'unsupported', reason: 'twin GET without $rid' };
     }

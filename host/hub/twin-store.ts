@@ -1,9 +1,10 @@
 // Device and module twins: desired and reported documents with `$version`, kept in `{dataDir}/twins.json`.
 import { join } from 'node:path';
 import { JsonFile } from './store.js';
+import { cloneJson, isObject, mergePatch as jsonMergePatch, setMember, type Json, type JsonObject } from './json.js';
 
-export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-export type JsonObject = { [k: string]: Json };
+export type { Json, JsonObject } from './json.js';
+export { isObject };
 
 export interface TwinRecord {
   deviceId: string;
@@ -27,9 +28,16 @@ export interface Twin {
   properties: { desired: JsonObject; reported: JsonObject };
 }
 
-/** Limits IoT Hub documents for twin sections. */
+/** Limits IoT Hub documents for twins (device twins guide: tags 8 KB, desired and reported 32 KB each, depth 10, keys 1 KB). */
+export const TWIN_TAGS_MAX_BYTES = 8 * 1024;
 export const TWIN_SECTION_MAX_BYTES = 32 * 1024;
+/** Levels of objects below a section's root: IoT Hub's valid example nests `one` … `ten` under `tags`. */
 export const TWIN_MAX_DEPTH = 10;
+export const TWIN_KEY_MAX_BYTES = 1024;
+/** Bracket nesting a REST twin body may have: the body, `properties`, the section's root, then TWIN_MAX_DEPTH levels. */
+export const TWIN_DOCUMENT_MAX_NESTING = TWIN_MAX_DEPTH + 3;
+
+export type TwinSection = 'tags' | 'desired' | 'reported';
 
 export class TwinError extends Error {
   constructor(message: string, readonly status: number) { super(message); }
@@ -37,38 +45,79 @@ export class TwinError extends Error {
 
 interface TwinFile { version: 1; twins: TwinRecord[] }
 
-export function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+/** A patch's `$version`, `$metadata`, … at its top level are read-only twin metadata: ignored, as IoT Hub does. */
+const isMetadata = (name: string, depth: number): boolean => depth === 0 && name.startsWith('$');
 
-/** JSON merge patch (RFC 7386) in place: null deletes, objects merge, anything else replaces. `$`-keys are ignored. */
+/** Characters IoT Hub excludes from twin keys: C0 and C1 controls, '.', '$' and space. */
+/** A twin merge patch: RFC 7386 with the top-level metadata members ignored. */
 export function mergePatch(target: JsonObject, patch: JsonObject): void {
-  for (const [k, v] of Object.entries(patch)) {
-    if (k.startsWith('$')) continue;
-    if (v === null) delete target[k];
-    else if (isObject(v)) {
-      const cur = target[k];
-      const next: JsonObject = isObject(cur) ? cur : {};
-      mergePatch(next, v);
-      target[k] = next;
-    } else target[k] = v;
+  jsonMergePatch(target, patch, isMetadata);
+}
+
+const BAD_KEY = /[\u0000-\u001f\u007f-\u009f.$ ]/;
+
+/**
+ * Checks a patch a device or the service sent for one twin section; throws a TwinError (400) naming the problem.
+ * Member names are data: `__proto__`, `constructor`, `prototype` are ordinary keys here.
+ */
+export function validatePatch(patch: unknown, section: TwinSection = 'reported'): JsonObject {
+  if (!isObject(patch)) throw new TwinError(`a ${section} patch must be a JSON object`, 400);
+  const work: [JsonObject | Json[], number][] = [[patch, 0]];
+  for (let item = work.pop(); item; item = work.pop()) {
+    const [o, depth] = item;
+    const isArray = Array.isArray(o);
+    for (const [k, v] of Object.entries(o)) {
+      if (!isArray) {
+        if (isMetadata(k, depth)) continue;
+        if (Buffer.byteLength(k) > TWIN_KEY_MAX_BYTES) throw new TwinError(`${section}: a key is longer than ${TWIN_KEY_MAX_BYTES} bytes`, 400);
+        if (BAD_KEY.test(k)) throw new TwinError(`${section}: key ${JSON.stringify(k.slice(0, 64))} contains '.', '$', a space or a control character`, 400);
+      }
+      if (v === null || typeof v === 'string' || typeof v === 'boolean') continue;
+      if (typeof v === 'number') {
+        if (!Number.isFinite(v)) throw new TwinError(`${section}: ${JSON.stringify(k.slice(0, 64))} is not a finite number`, 400);
+        continue;
+      }
+      if (typeof v !== 'object') throw new TwinError(`${section}: ${JSON.stringify(k.slice(0, 64))} is not a JSON value`, 400);
+      if (depth + 1 > TWIN_MAX_DEPTH) throw new TwinError(`${section} nested deeper than ${TWIN_MAX_DEPTH} levels`, 400);
+      work.push([v, depth + 1]);
+    }
   }
-}
-
-function depth(v: Json): number {
-  if (isObject(v)) return 1 + Math.max(0, ...Object.values(v).map(depth));
-  if (Array.isArray(v)) return 1 + Math.max(0, ...v.map(depth));
-  return 0;
-}
-
-/** Checks a patch a device or the service sent; throws a TwinError with an IoT Hub-like status. */
-export function validatePatch(patch: unknown): JsonObject {
-  if (!isObject(patch)) throw new TwinError('a twin patch must be a JSON object', 400);
-  if (depth(patch) > TWIN_MAX_DEPTH) throw new TwinError(`twin patch nested deeper than ${TWIN_MAX_DEPTH}`, 400);
   return patch;
 }
 
-const clone = <T>(v: T): T => structuredClone(v);
+/**
+ * A section's size as IoT Hub counts it: each key's UTF-8 bytes plus its value's (strings in UTF-8, numbers 8,
+ * booleans 4, objects the sum of their members); metadata (`$version`) excluded.
+ */
+export function twinSize(doc: JsonObject): number {
+  let n = 0;
+  const work: (JsonObject | Json[])[] = [doc];
+  for (let o = work.pop(); o; o = work.pop()) {
+    const isArray = Array.isArray(o);
+    for (const [k, v] of Object.entries(o)) {
+      if (!isArray) {
+        if (o === doc && k.startsWith('$')) continue;
+        n += Buffer.byteLength(k);
+      }
+      if (typeof v === 'string') n += Buffer.byteLength(v);
+      else if (typeof v === 'number') n += 8;
+      else if (typeof v === 'boolean' || v === null) n += 4;
+      else work.push(v);
+    }
+  }
+  return n;
+}
+
+const LIMITS: Record<TwinSection, number> = { tags: TWIN_TAGS_MAX_BYTES, desired: TWIN_SECTION_MAX_BYTES, reported: TWIN_SECTION_MAX_BYTES };
+
+/** A copy of `doc` with `patch` merged in, refused (413) when it would exceed the section's limit. */
+function merged(doc: JsonObject, patch: JsonObject, section: TwinSection): JsonObject {
+  const next = cloneJson(doc);
+  mergePatch(next, patch);
+  const size = twinSize(next);
+  if (size > LIMITS[section]) throw new TwinError(`${section} would be ${size} bytes, over IoT Hub's ${LIMITS[section]}`, 413);
+  return next;
+}
 
 export class TwinStore {
   private readonly twins = new Map<string, TwinRecord>();
@@ -98,8 +147,8 @@ export class TwinStore {
   deviceView(deviceId: string, moduleId?: string): { desired: JsonObject; reported: JsonObject } {
     const t = this.rec(deviceId, moduleId);
     return {
-      desired: { ...clone(t.desired), $version: t.desiredVersion },
-      reported: { ...clone(t.reported), $version: t.reportedVersion },
+      desired: { ...cloneJson(t.desired), $version: t.desiredVersion },
+      reported: { ...cloneJson(t.reported), $version: t.reportedVersion },
     };
   }
 
@@ -109,21 +158,16 @@ export class TwinStore {
       deviceId, ...(moduleId ? { moduleId } : {}),
       etag: Buffer.from(String(t.version)).toString('base64'),
       version: t.version,
-      tags: clone(t.tags),
+      tags: cloneJson(t.tags),
       properties: this.deviceView(deviceId, moduleId),
     };
   }
 
   /** Applies a reported-properties patch; returns the new reported `$version`. */
   async patchReported(deviceId: string, moduleId: string | undefined, patch: unknown): Promise<number> {
-    const p = validatePatch(patch);
+    const p = validatePatch(patch, 'reported');
     const t = this.rec(deviceId, moduleId);
-    const next = clone(t.reported);
-    mergePatch(next, p);
-    if (Buffer.byteLength(JSON.stringify(next)) > TWIN_SECTION_MAX_BYTES) {
-      throw new TwinError(`reported properties would exceed ${TWIN_SECTION_MAX_BYTES} bytes`, 413);
-    }
-    t.reported = next;
+    t.reported = merged(t.reported, p, 'reported');
     t.reportedVersion++;
     t.version++;
     t.lastUpdated = new Date().toISOString();
@@ -133,27 +177,22 @@ export class TwinStore {
 
   /** Applies a desired-properties patch; returns the new desired `$version` and the patch to send to the device. */
   async patchDesired(deviceId: string, moduleId: string | undefined, patch: unknown): Promise<{ version: number; patch: JsonObject }> {
-    const p = validatePatch(patch);
+    const p = validatePatch(patch, 'desired');
     const t = this.rec(deviceId, moduleId);
-    const next = clone(t.desired);
-    mergePatch(next, p);
-    if (Buffer.byteLength(JSON.stringify(next)) > TWIN_SECTION_MAX_BYTES) {
-      throw new TwinError(`desired properties would exceed ${TWIN_SECTION_MAX_BYTES} bytes`, 413);
-    }
-    t.desired = next;
+    t.desired = merged(t.desired, p, 'desired');
     t.desiredVersion++;
     t.version++;
     t.lastUpdated = new Date().toISOString();
     await this.file.save();
     const sent: JsonObject = {};
-    for (const [k, v] of Object.entries(p)) if (!k.startsWith('$')) sent[k] = v;
+    for (const [k, v] of Object.entries(p)) if (!isMetadata(k, 0)) setMember(sent, k, cloneJson(v));
     return { version: t.desiredVersion, patch: { ...sent, $version: t.desiredVersion } };
   }
 
   async patchTags(deviceId: string, moduleId: string | undefined, patch: unknown): Promise<void> {
-    const p = validatePatch(patch);
+    const p = validatePatch(patch, 'tags');
     const t = this.rec(deviceId, moduleId);
-    mergePatch(t.tags, p);
+    t.tags = merged(t.tags, p, 'tags');
     t.version++;
     await this.file.save();
   }

@@ -179,7 +179,9 @@ test('getTwin/updateTwin with etags reach the device SDK; a stale etag fails; in
     await new Promise((r) => setTimeout(r, 100));
     const r = await call<{ status: number; payload: unknown }>('invoke', { cs, restPort, deviceId: 'rest-twin', methodName: 'echo', payload: { a: 1 } });
     assert.deepEqual(r, { status: 201, payload: { echo: { a: 1 } } });
-    await assert.rejects(call('invoke', { cs, restPort, deviceId: 'rest-twin', methodName: 'silent', timeout: 1 }), (e: SdkError) => e.sdkName === 'GatewayTimeoutError');
+    // IoT Hub's range for responseTimeoutInSeconds is 5–300 s: 1 s is refused, 5 s of silence is a 504
+    await assert.rejects(call('invoke', { cs, restPort, deviceId: 'rest-twin', methodName: 'silent', timeout: 1 }), (e: SdkError) => e.sdkName === 'ArgumentError');
+    await assert.rejects(call('invoke', { cs, restPort, deviceId: 'rest-twin', methodName: 'silent', timeout: 5 }), (e: SdkError) => e.sdkName === 'GatewayTimeoutError');
   } finally {
     await client.close();
   }
