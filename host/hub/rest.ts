@@ -25,7 +25,8 @@ export interface RestHub {
 }
 
 class RestError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) { super(message); }
+  /** closeAfter: the request was not read to its end, so the connection cannot carry another one. */
+  constructor(readonly status: number, readonly code: string, message: string, readonly closeAfter = false) { super(message); }
 }
 
 const MAX_BODY = 256 * 1024;
@@ -78,11 +79,20 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let n = 0;
-    req.on('data', (c: Buffer) => {
+    const tooLarge = () => new RestError(413, 'MessageTooLarge', `request body over ${MAX_BODY} bytes`, true);
+    if (Number(req.headers['content-length']) > MAX_BODY) { req.resume(); reject(tooLarge()); return; }
+    const onData = (c: Buffer) => {
       n += c.length;
-      if (n > MAX_BODY) { reject(new RestError(413, 'MessageTooLarge', `request body over ${MAX_BODY} bytes`)); req.destroy(); return; }
+      if (n > MAX_BODY) {
+        // the rest is discarded, not buffered; the connection closes once the 413 is sent
+        chunks.length = 0;
+        req.off('data', onData).on('data', () => {});
+        reject(tooLarge());
+        return;
+      }
       chunks.push(c);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
@@ -149,7 +159,9 @@ export class RestService {
       }
       const out = err ?? new RestError(500, 'ServerError', 'the hub failed to handle the request');
       if (res.headersSent) { res.destroy(); return; }
-      this.send(res, out.status, { Message: `ErrorCode:${out.code};${out.message}`, ExceptionMessage: `Tracking ID:local-${Date.now()} ${out.message}` });
+      if (out.closeAfter) res.on('finish', () => req.destroy());
+      this.send(res, out.status, { Message: `ErrorCode:${out.code};${out.message}`, ExceptionMessage: `Tracking ID:local-${Date.now()} ${out.message}` },
+        out.closeAfter ? { Connection: 'close' } : {});
       if (err) this.log(`REST ${req.method} ${path} → ${out.status} ${out.code} (${out.message})`);
     });
   };

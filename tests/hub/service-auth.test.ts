@@ -274,3 +274,27 @@ test('the permission table: registryRead reads, registryReadWrite writes identit
   }
   assert.equal((await hub.getTwin('A')).tags['perm'], 2, 'the allowed PUT wrote the tags');
 });
+
+test('a request body over 256 KB is answered 413 MessageTooLarge (with or without Content-Length) and is not buffered', async () => {
+  const big = `{"tags":{"x":"${'x'.repeat(300 * 1024)}"}}`;
+  assertError(await call('PATCH', `/twins/B?${V}`, { body: big }), 413, 'MessageTooLarge', 'declared length');
+  const chunked = await new Promise<Answer>((resolve, reject) => {
+    const req = request({
+      host: 'localhost', port: hub.restPort, method: 'PATCH', path: `/twins/B?${V}`, ca: hub.ca, agent: false,
+      headers: { Authorization: token(), 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown>, text, errorCode: String(res.headers['iothub-errorcode']) });
+      });
+    });
+    req.on('error', reject);
+    // written in pieces, as a client streaming a body of unknown length does
+    for (let i = 0; i < 10; i++) req.write(big.slice(i * (big.length / 10), (i + 1) * (big.length / 10)));
+    req.end();
+  });
+  assertError(chunked, 413, 'MessageTooLarge', 'chunked');
+  assert.equal((await hub.getTwin('B')).tags['x'], undefined, 'nothing stored');
+});
