@@ -60,8 +60,8 @@ export type StartPosition =
 
 /**
  * Retention and memory budgets, each per partition. An event stays readable while it is among the newest
- * `maxEventsPerPartition`, the newest `maxBytesPerPartition` bytes of records and younger than `retentionHours`
- * (the newest event always stays, so a live reader gets it). Disk holds what is readable plus at most one segment
+ * `maxEventsPerPartition`, the newest `maxBytesPerPartition` bytes of records (the newest event always fits, so
+ * that a live reader gets it) and younger than `retentionHours`. Disk holds what is readable plus at most one segment
  * (`segmentBytes`, or an eighth of the event count) not yet wholly unreadable: with the defaults ≤ 72 MiB per
  * partition. Memory holds 24 bytes of index per disk-held event and the newest events up to
  * `cacheBytesPerPartition`; without a data folder the events themselves, within the same count and byte budgets.
@@ -354,8 +354,8 @@ export class EventStore extends EventEmitter<EventStoreEvents> {
       if (seg.endSeq <= begin) continue;
       for (let i = Math.max(0, begin - seg.baseSeq); i < seg.count; i++) {
         const s = seg.baseSeq + i;
-        // the first event within the byte budget and young enough; the newest event stays
-        if (s >= part.nextSeq - 1 || (part.nextOffset - (seg.baseOffset + seg.pos[i]!) <= this.maxBytes && seg.time[i]! >= cutoff)) {
+        // the first event young enough and within the byte budget (which always has room for the newest event)
+        if (seg.time[i]! >= cutoff && (s >= part.nextSeq - 1 || part.nextOffset - (seg.baseOffset + seg.pos[i]!) <= this.maxBytes)) {
           begin = s;
           break walk;
         }
@@ -515,10 +515,6 @@ export class EventStore extends EventEmitter<EventStoreEvents> {
       });
       seg.size = end;
       if (newer && (seg.endSeq > newer.baseSeq || f.baseOffset + end > newer.baseOffset)) { unlinkSync(f.file); continue; }
-      if (last && end < size) { // a torn last record (the hub was killed mid-write): cut it off
-        const fd = openSync(f.file, 'r+');
-        try { ftruncateSync(fd, end); } finally { closeSync(fd); }
-      }
       if (!seg.count && !last) { unlinkSync(f.file); continue; }
       kept.unshift(seg);
       events += seg.count; bytes += seg.size;
@@ -526,6 +522,10 @@ export class EventStore extends EventEmitter<EventStoreEvents> {
     part.segments.push(...kept);
     const last = kept[kept.length - 1];
     if (!last) return;
+    if (statSync(last.file!).size > last.size) { // a torn last record (the hub was killed mid-write): cut off before appending
+      const fd = openSync(last.file!, 'r+');
+      try { ftruncateSync(fd, last.size); } finally { closeSync(fd); }
+    }
     part.nextSeq = last.endSeq;
     part.nextOffset = last.baseOffset + last.size;
     part.writtenSeq = part.nextSeq;
