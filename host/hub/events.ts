@@ -275,7 +275,7 @@ export class EventStore extends EventEmitter<EventStoreEvents> {
         s++;
         continue;
       }
-      if (diskBytes >= READ_BYTES) break;
+      if (diskBytes >= READ_BYTES && out.length) break; // (with nothing readable yet, on past damaged records)
       const seg = this.segmentAtOrAfter(part, s);
       if (!seg) break;
       if (s < seg.baseSeq) { s = seg.baseSeq; continue; }
