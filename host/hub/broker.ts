@@ -18,8 +18,16 @@ import {
   twinResponseTopic, type Identity, type PropertyBag,
 } from './topics.js';
 import { preview, type LogSink } from './log.js';
+import { MqttGate, MQTT_CONNECT_MAX_BYTES } from './mqtt-gate.js';
 
 export const D2C_MAX_BYTES = 256 * 1024;
+/**
+ * The largest MQTT packet (remaining length) a device may send after CONNACK: a PUBLISH carrying the largest D2C
+ * payload (D2C_MAX_BYTES) under the longest topic MQTT can encode (its 16-bit length: 65,535 bytes, which bounds the
+ * URL-encoded property bag too), plus the topic length and packet id fields. Twin patches and method responses are
+ * smaller. The framing gate closes the connection on a larger one before its body is buffered.
+ */
+export const MQTT_PACKET_MAX_BYTES = D2C_MAX_BYTES + 2 + 65_535 + 2;
 export const MAX_SUBSCRIPTIONS = 5;
 export const MAX_KEEPALIVE_SECONDS = 1177;
 /** C2D messages in flight (sent, not yet PUBACKed) per device connection. */
@@ -60,6 +68,19 @@ export interface BrokerOptions {
   log: LogSink | null;
   /** Other names accepted as the host part of usernames and SAS resources (e.g. `localhost:8883`). */
   hostAliases?: () => string[];
+  /** Bytes a peer may send before CONNACK (all packets; the first must be CONNECT). Default MQTT_CONNECT_MAX_BYTES. */
+  maxConnectBytes?: number;
+  /** Largest packet after CONNACK. Default MQTT_PACKET_MAX_BYTES. */
+  maxPacketBytes?: number;
+  /** aedes's own CONNECT timer (the hub also counts a deadline from accept). Default 30 s. */
+  connectTimeoutMs?: number;
+}
+
+export interface HandleOptions {
+  /** Names the peer in log lines (address and transport). */
+  peer?: string;
+  /** Called when CONNACK 0 has been sent (the hub's connect deadline ends). */
+  onAdmitted?: () => void;
 }
 
 /** The per-connection state the rules need. */
@@ -108,7 +129,7 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
       // IoT Hub client ids are `{deviceId}` or `{deviceId}/{moduleId}`: up to 257 characters
       maxClientsIdLength: 257,
       heartbeatInterval: 3_600_000,
-      connectTimeout: 30_000,
+      connectTimeout: o.connectTimeoutMs ?? 30_000,
       preConnect: (client, packet, cb) => self!.preConnect(client, packet, cb),
       authenticate: (client, username, password, cb) => self!.authenticate(client, username, password, cb),
       authorizePublish: (client, packet, cb) => self!.authorizePublish(client, packet, cb),
@@ -119,11 +140,22 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
     return self;
   }
 
-  /** Hands a connected stream (TLS socket, TCP socket, WebSocket stream) to the broker. */
-  handle(stream: Duplex, req?: IncomingMessage, transport = 'mqtt'): void {
-    (stream as Duplex & { _hubTransport?: string })._hubTransport = transport;
-    this.aedes.handle(stream, req);
+  /**
+   * Hands a connected stream (TLS socket, TCP socket, WebSocket stream) to the broker, behind the framing gate:
+   * before CONNACK only a CONNECT of bounded size, after it packets up to IoT Hub's limit.
+   */
+  handle(stream: Duplex, req?: IncomingMessage, transport = 'mqtt', opts: HandleOptions = {}): void {
+    const gate = new MqttGate(stream, {
+      maxConnectBytes: this.o.maxConnectBytes ?? MQTT_CONNECT_MAX_BYTES,
+      maxPacketBytes: this.o.maxPacketBytes ?? MQTT_PACKET_MAX_BYTES,
+      peer: `${opts.peer ?? 'a peer'} (${transport})`,
+      log: this.log,
+    });
+    gate._hubTransport = transport;
+    if (opts.onAdmitted) gate.onAdmitted(opts.onAdmitted);
+    this.gates.set(this.aedes.handle(gate, req), gate);
   }
+  private readonly gates = new WeakMap<Client, MqttGate>();
 
   private wire(): void {
     const a = this.aedes;
@@ -132,6 +164,7 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
       const s = this.sessions.get(client);
       if (s) this.connections.set(s.key, s);
     });
+    a.on('connackSent', (packet, client) => { if (packet.returnCode === 0) this.gates.get(client)?.admit(); });
     a.on('clientReady', (client) => this.onReady(client));
     a.on('clientDisconnect', (client) => this.onDisconnect(client));
     a.on('subscribe', (subs, client) => this.onSubscribed(subs, client));
