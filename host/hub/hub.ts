@@ -282,6 +282,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
       const rest = new RestService(this, this.log);
       const wsAdmission = this.admission('REST port (MQTT over WebSocket)');
       const acceptedAt = new Map<string, number>();
+      const firstRequest = new Map<string, NodeJS.Timeout>();
       const amqpWss = new WebSocketServer({
         noServer: true, clientTracking: false, maxPayload: AMQP_WS_MAX_PAYLOAD,
         handleProtocols: (protocols) => (protocols.has('AMQPWSB10') ? 'AMQPWSB10' : false),
@@ -299,11 +300,25 @@ export class LocalHub extends EventEmitter<HubEvents> {
           if (this.stopped) { s.destroy(); return; }
           const key = peerKey(s);
           acceptedAt.set(key, Date.now());
+          // headersTimeout only runs once a request has begun: a connection that sends nothing has the same deadline
+          const t = setTimeout(() => {
+            this.log(`REST port: closed ${key.replace('|', ':')}: no request within ${limits.connectTimeoutMs} ms of accept`);
+            s.destroy();
+          }, limits.connectTimeoutMs);
+          t.unref();
+          firstRequest.set(key, t);
           this.sockets.add(s);
-          s.on('close', () => { this.sockets.delete(s); acceptedAt.delete(key); });
+          s.on('close', () => { this.sockets.delete(s); acceptedAt.delete(key); clearTimeout(t); firstRequest.delete(key); });
         });
+        const started = (req: IncomingMessage) => {
+          const key = peerKey(req.socket);
+          clearTimeout(firstRequest.get(key));
+          firstRequest.delete(key);
+        };
+        https.on('request', started);
         https.on('tlsClientError', (err, s) => { this.log(`REST TLS handshake failed: ${err.message}`); s.destroy(); });
         https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+          started(req);
           const path = (req.url ?? '').split('?')[0];
           if (path === '/$servicebus/websocket' && this.amqp) {
             amqpWss.handleUpgrade(req, socket, head, (ws) => {
