@@ -6,15 +6,16 @@
 // cost it ≥ 256 MiB without the limits (every byte after an oversized header used to be buffered).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
-import { connect as netConnect, type Socket } from 'node:net';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { connect as netConnect, createServer as createNetServer, type Socket } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { connect as tlsConnect } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
-import { sas, inSeconds } from './helpers.js';
+import { sas, inSeconds, startHub, tempDir, removeDir } from './helpers.js';
 import { MQTT_CONNECT_MAX_BYTES } from '../../host/hub/mqtt-gate.js';
 
 /** Growth of the hub's RSS (after a GC) over its baseline that any test here may cause. */
@@ -371,5 +372,55 @@ test('idle sockets beyond the cap of waiting connections close the oldest and do
     for (const w of idle) w.destroy();
   } finally {
     await capped.stop();
+  }
+});
+
+/** Resolves true when a TCP connection to host:port opens, false when it is refused. */
+function reachable(host: string, port: number): Promise<boolean> {
+  return within(new Promise<boolean>((resolve) => {
+    const s = netConnect({ port, host });
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  }), `a connection to ${host}:${port}`);
+}
+
+test('by default the hub listens on loopback only, 127.0.0.1 and ::1 (where the machine has IPv6 loopback), on every listener', async () => {
+  const { hub: local, done } = await startHub({ restPort: 0 });
+  try {
+    const v6 = await new Promise<boolean>((resolve) => {
+      const probe = createNetServer().once('error', () => resolve(false)).listen(0, '::1', () => probe.close(() => resolve(true)));
+    });
+    const outside = Object.values(networkInterfaces()).flat().find((a) => a && !a.internal && a.family === 'IPv4')?.address;
+    for (const port of [local.port, local.plainPort!, local.restPort!]) {
+      assert.equal(await reachable('127.0.0.1', port), true, `127.0.0.1:${port}`);
+      if (v6) assert.equal(await reachable('::1', port), true, `[::1]:${port}`);
+      if (outside) assert.equal(await reachable(outside, port), false, `${outside}:${port} answers: the hub is exposed`);
+    }
+  } finally {
+    await done();
+  }
+});
+
+test('iothub-wasm hub --bind with a non-loopback address warns that the hub is reachable from the network and holds device keys', async () => {
+  const dir = tempDir();
+  const cli = fileURLToPath(new URL('../../host/cli.js', import.meta.url));
+  const runHub = async (bind: string[]): Promise<string> => {
+    const child = spawn(process.execPath, [cli, 'hub', 'run', '--port', '0', '--amqp-port', 'off', '--rest-port', 'off', '--data-dir', dir, '--quiet', ...bind],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    await within(new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('running')) resolve(); })), 'the hub CLI to start');
+    child.kill('SIGTERM');
+    await exited;
+    return err;
+  };
+  try {
+    assert.match(await runHub(['--bind', '0.0.0.0']), /warning: listening on 0\.0\.0\.0: the hub is reachable from the network, and it holds every\s+device's keys/);
+    assert.doesNotMatch(await runHub([]), /warning/);
+    assert.doesNotMatch(await runHub(['--bind', '127.0.0.1']), /warning/);
+  } finally {
+    removeDir(dir);
   }
 });
