@@ -1,6 +1,6 @@
-// The hub under attack: its RSS and a well-behaved device's twin GET round trip (p50/p99), first alone, then while
-// 500 idle connections (250 plain TCP, 250 TLS with the handshake done) and 50 hostile ones (each reconnecting in
-// a loop: a CONNECT announcing 256 MiB, then junk until the hub closes it) are open. The hub runs in its own
+// The hub under attack: its RSS and a well-behaved device's twin GET round trip (p50/p99) alone, with 500 idle
+// connections open (250 plain TCP, 250 TLS with the handshake done), and with those plus 50 hostile ones (each
+// reconnecting in a loop: a CONNECT announcing 256 MiB, then junk until the hub closes it). The hub runs in its own
 // process (tests/hub/hub-child.ts) so its RSS is its own; the attackers and the device share this process.
 import { fork, type ChildProcess } from 'node:child_process';
 import { connect as netConnect, type Socket } from 'node:net';
@@ -103,6 +103,8 @@ const suite: BenchSuite = {
         await opened(s, i % 2 ? 'connect' : 'secureConnect');
         s.on('error', () => {});
       }
+      const idleOnly = await twinRoundTrips(client, ROUND_TRIPS);
+      const rssIdle = await hub.ask<number>('rss');
       const junk = Buffer.alloc(64 * 1024, 0x41);
       for (let i = 0; i < HOSTILE; i++) {
         attackers.push((async () => {
@@ -121,9 +123,11 @@ const suite: BenchSuite = {
       const attacked = await twinRoundTrips(client, ROUND_TRIPS);
       const rssAttacked = await hub.ask<number>('rss');
       const pending = await hub.ask<number>('pending');
+      if (process.env['BENCH_HOSTILE_DEBUG']) log(JSON.stringify(await hub.ask('memory')));
       const mib = (b: number) => +(b / 2 ** 20).toFixed(1);
       const rows: BenchRow[] = [
         { name: 'alone', rssMiB: mib(rssAlone), p50Ms: +pct(alone, 0.5).toFixed(3), p99Ms: +pct(alone, 0.99).toFixed(3) },
+        { name: `${IDLE} idle`, rssMiB: mib(rssIdle), p50Ms: +pct(idleOnly, 0.5).toFixed(3), p99Ms: +pct(idleOnly, 0.99).toFixed(3) },
         { name: `${IDLE} idle + ${HOSTILE} hostile`, rssMiB: mib(rssAttacked), p50Ms: +pct(attacked, 0.5).toFixed(3), p99Ms: +pct(attacked, 0.99).toFixed(3), waitingForConnack: pending, hostileConnections: floods },
       ];
       for (const row of rows) log(`${String(row.name).padEnd(24)} hub RSS ${String(row['rssMiB']).padStart(6)} MiB   twin GET p50 ${row['p50Ms']} ms   p99 ${row['p99Ms']} ms`);

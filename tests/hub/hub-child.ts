@@ -3,8 +3,9 @@
 // argv[2]; talks over the IPC channel:
 //   → { type: 'ready', port, plainPort, restPort, ca, keys: { [deviceId]: primaryKey } }   once listening
 //   ← { id, op: 'rss' }      → { id, result: rss bytes (after a GC when --expose-gc) }
+//   ← { id, op: 'memory' }   → { id, result: process.memoryUsage() (after a GC when --expose-gc) }
 //   ← { id, op: 'pending' }  → { id, result: connections waiting for CONNACK }
-//   ← { id, op: 'log' }      → { id, result: the log lines so far }
+//   ← { id, op: 'log' }      → { id, result: the last log lines }
 //   ← { id, op: 'stop' }     → the hub stops and the process exits (also when the parent goes away)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,8 @@ const send = (m: object) => process.send!(m);
 const opts = JSON.parse(process.argv[2] ?? '{}') as LocalHubOptions & { devices?: string[] };
 const dir = mkdtempSync(join(tmpdir(), 'iothub-wasm-hub-'));
 const lines: string[] = [];
-const hub = await LocalHub.start({ port: 0, plainPort: 0, restPort: 0, ...opts, dataDir: dir, log: (l) => { lines.push(l); } });
+// the last 5,000 lines: enough for a test's assertions, bounded under a bench's hundred thousand connections
+const hub = await LocalHub.start({ port: 0, plainPort: 0, restPort: 0, ...opts, dataDir: dir, log: (l) => { if (lines.push(l) > 5000) lines.splice(0, 1000); } });
 const keys: Record<string, string> = {};
 for (const id of opts.devices ?? ['honest']) keys[id] = (await hub.registry.addDevice(id)).primaryKey;
 
@@ -36,6 +38,9 @@ process.on('message', (m: { id: number; op: string }) => {
   if (m.op === 'rss') {
     gc?.();
     send({ id: m.id, result: process.memoryUsage().rss });
+  } else if (m.op === 'memory') {
+    gc?.();
+    send({ id: m.id, result: process.memoryUsage() });
   } else if (m.op === 'pending') {
     send({ id: m.id, result: hub.pendingConnections() });
   } else if (m.op === 'log') {
