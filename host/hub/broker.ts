@@ -79,7 +79,7 @@ export interface BrokerOptions {
 export interface HandleOptions {
   /** Names the peer in log lines (address and transport). */
   peer?: string;
-  /** Called when CONNACK 0 has been sent (the hub's connect deadline ends). */
+  /** Called when CONNACK 0 is sent (the hub's connect deadline ends). */
   onAdmitted?: () => void;
 }
 
@@ -153,9 +153,8 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
     });
     gate._hubTransport = transport;
     if (opts.onAdmitted) gate.onAdmitted(opts.onAdmitted);
-    this.gates.set(this.aedes.handle(gate, req), gate);
+    this.aedes.handle(gate, req);
   }
-  private readonly gates = new WeakMap<Client, MqttGate>();
 
   private wire(): void {
     const a = this.aedes;
@@ -164,7 +163,6 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
       const s = this.sessions.get(client);
       if (s) this.connections.set(s.key, s);
     });
-    a.on('connackSent', (packet, client) => { if (packet.returnCode === 0) this.gates.get(client)?.admit(); });
     a.on('clientReady', (client) => this.onReady(client));
     a.on('clientDisconnect', (client) => this.onDisconnect(client));
     a.on('subscribe', (subs, client) => this.onSubscribed(subs, client));

@@ -189,7 +189,6 @@ async function run(v: Record<string, string | string[] | boolean | undefined>, p
     hub = await LocalHub.start({ ...base, restPort: 8443 });
   }
   const devices = hub.registry.list();
-  console.log(`local IoT Hub '${hub.hostName}' running`);
   const bind = typeof v['bind'] === 'string' ? v['bind'].toLowerCase().replace(/^\[|\]$/g, '') : undefined;
   // 127.0.0.0/8, ::1 and localhost do not expose the hub; anything else does
   const loopback = bind === undefined || bind === 'localhost' || bind === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bind);
@@ -197,6 +196,7 @@ async function run(v: Record<string, string | string[] | boolean | undefined>, p
     console.error(`iothub-wasm hub: warning: listening on ${bind}: the hub is reachable from the network, and it holds every\n` +
       `  device's keys (${dataDir}). It is a development hub: expose it only on a network you trust.`);
   }
+  console.log(`local IoT Hub '${hub.hostName}' running`);
   console.log(`  mqtts://localhost:${hub.port}   wss://localhost:${hub.port}${WEBSOCKET_PATH}` +
     (hub.plainPort ? `   mqtt://localhost:${hub.plainPort} (plain)` : '') + (hub.wsPort ? `   wss://localhost:${hub.wsPort}${WEBSOCKET_PATH}` : ''));
   const caFile = resolvePath(dataDir, 'tls', 'ca.pem');

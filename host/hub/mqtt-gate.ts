@@ -48,6 +48,7 @@ export class MqttGate extends Duplex {
   private lengthBytes = 0;
   private body = 0; // body bytes still to skip
   private onAdmit: (() => void) | undefined;
+  private sent = 0; // bytes of the first outgoing packet (the CONNACK) looked at so far
 
   constructor(inner: Duplex, o: GateOptions) {
     super({ allowHalfOpen: false });
@@ -65,8 +66,12 @@ export class MqttGate extends Duplex {
     inner.resume();
   }
 
-  /** CONNACK 0 was sent: from now on IoT Hub's packet limit applies instead of the CONNECT bound. */
-  admit(): void {
+  /**
+   * CONNACK 0 is being sent: from now on IoT Hub's packet limit applies instead of the CONNECT bound. Seen in the
+   * outgoing bytes, before they reach the peer, so that its first PUBLISH always meets the new limit (aedes's
+   * `connackSent` event comes after the write has flushed, when the device may already have answered).
+   */
+  private admit(): void {
     if (this.admitted) return;
     this.admitted = true;
     const f = this.onAdmit;
@@ -138,14 +143,27 @@ export class MqttGate extends Duplex {
     if (this.inner.isPaused()) this.inner.resume();
   }
 
+  /** The first packet the broker sends is its CONNACK (0x20 0x02 flags code): code 0 admits the connection. */
+  private watchConnack(chunk: Buffer): void {
+    for (let i = 0; i < chunk.length && this.sent < 4; i++, this.sent++) {
+      const b = chunk[i]!;
+      if ((this.sent === 0 && b !== 0x20) || (this.sent === 1 && b !== 0x02)) { this.sent = 4; return; }
+      if (this.sent === 3 && b === 0) this.admit();
+    }
+  }
+
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.sent < 4) this.watchConnack(chunk);
     if (this.inner.write(chunk)) cb(); else this.waitDrain(cb);
   }
 
   override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
     this.inner.cork();
     let ok = true;
-    for (const c of chunks) ok = this.inner.write(c.chunk);
+    for (const c of chunks) {
+      if (this.sent < 4) this.watchConnack(c.chunk);
+      ok = this.inner.write(c.chunk);
+    }
     this.inner.uncork();
     if (ok) cb(); else this.waitDrain(cb);
   }

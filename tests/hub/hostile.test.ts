@@ -17,6 +17,7 @@ import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { sas, inSeconds, startHub, tempDir, removeDir } from './helpers.js';
 import { MQTT_CONNECT_MAX_BYTES } from '../../host/hub/mqtt-gate.js';
+import { D2C_MAX_BYTES } from '../../host/hub/broker.js';
 
 /** Growth of the hub's RSS (after a GC) over its baseline that any test here may cause. */
 const RSS_BOUND = 64 * 1024 * 1024;
@@ -410,7 +411,7 @@ test('iothub-wasm hub --bind with a non-loopback address warns that the hub is r
     let out = '';
     let err = '';
     child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    const exited = new Promise<void>((r) => child.once('close', () => r())); // 'close': stdio drained too
     await within(new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('running')) resolve(); })), 'the hub CLI to start');
     child.kill('SIGTERM');
     await exited;
@@ -423,4 +424,32 @@ test('iothub-wasm hub --bind with a non-loopback address warns that the hub is r
   } finally {
     removeDir(dir);
   }
+});
+
+test('the limits leave room for the largest legal traffic: a 256 KiB D2C message over TLS and both WebSocket listeners, a CONNECT with a 10 KiB will', async () => {
+  const id = 'honest';
+  const urls = [
+    `mqtts://localhost:${hub.ready.port}`,
+    `wss://localhost:${hub.ready.port}/$iothub/websocket`,
+    `wss://localhost:${hub.ready.restPort}/$iothub/websocket`,
+  ];
+  for (const url of urls) {
+    const client = mqtt.connect(url, {
+      clientId: id, username: username(id), password: password(hub, id), protocolVersion: 4, clean: true,
+      reconnectPeriod: 0, connectTimeout: 5000, ca: hub.ready.ca,
+      will: { topic: `devices/${id}/messages/events/`, payload: Buffer.alloc(10 * 1024, 0x61), qos: 0, retain: false },
+    });
+    try {
+      await within(new Promise<void>((resolve, reject) => { client.once('connect', () => resolve()); client.once('error', reject); }), `CONNACK over ${url}`);
+      const puback = new Promise<void>((resolve) => client.on('packetreceive', (p) => { if (p.cmd === 'puback') resolve(); }));
+      // D2C_MAX_BYTES counts the body and the application properties: 256 KiB in all
+      const body = Buffer.alloc(D2C_MAX_BYTES - 'k'.length - 'v'.length, 0x62);
+      client.publish(`devices/${id}/messages/events/k=v`, body, { qos: 1 });
+      await within(puback, `the PUBACK of a ${D2C_MAX_BYTES}-byte message over ${url}`);
+      assert.equal(client.connected, true);
+    } finally {
+      await client.endAsync(true);
+    }
+  }
+  await assertMemoryBounded(hub);
 });
