@@ -19,8 +19,16 @@ import {
 } from './topics.js';
 import { preview, type LogSink } from './log.js';
 import { setMember } from './json.js';
+import { MqttGate, MQTT_CONNECT_MAX_BYTES } from './mqtt-gate.js';
 
 export const D2C_MAX_BYTES = 256 * 1024;
+/**
+ * The largest MQTT packet (remaining length) a device may send after CONNACK: a PUBLISH carrying the largest D2C
+ * payload (D2C_MAX_BYTES) under the longest topic MQTT can encode (its 16-bit length: 65,535 bytes, which bounds the
+ * URL-encoded property bag too), plus the topic length and packet id fields. Twin patches and method responses are
+ * smaller. The framing gate closes the connection on a larger one before its body is buffered.
+ */
+export const MQTT_PACKET_MAX_BYTES = D2C_MAX_BYTES + 2 + 65_535 + 2;
 export const MAX_SUBSCRIPTIONS = 5;
 export const MAX_KEEPALIVE_SECONDS = 1177;
 /** C2D messages in flight (sent, not yet PUBACKed) per device connection. */
@@ -61,6 +69,19 @@ export interface BrokerOptions {
   log: LogSink | null;
   /** Other names accepted as the host part of usernames and SAS resources (e.g. `localhost:8883`). */
   hostAliases?: () => string[];
+  /** Bytes a peer may send before CONNACK (all packets; the first must be CONNECT). Default MQTT_CONNECT_MAX_BYTES. */
+  maxConnectBytes?: number;
+  /** Largest packet after CONNACK. Default MQTT_PACKET_MAX_BYTES. */
+  maxPacketBytes?: number;
+  /** aedes's own CONNECT timer (the hub also counts a deadline from accept). Default 30 s. */
+  connectTimeoutMs?: number;
+}
+
+export interface HandleOptions {
+  /** Names the peer in log lines (address and transport). */
+  peer?: string;
+  /** Called when CONNACK 0 is sent (the hub's connect deadline ends). */
+  onAdmitted?: () => void;
 }
 
 /** The per-connection state the rules need. */
@@ -109,7 +130,7 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
       // IoT Hub client ids are `{deviceId}` or `{deviceId}/{moduleId}`: up to 257 characters
       maxClientsIdLength: 257,
       heartbeatInterval: 3_600_000,
-      connectTimeout: 30_000,
+      connectTimeout: o.connectTimeoutMs ?? 30_000,
       preConnect: (client, packet, cb) => self!.preConnect(client, packet, cb),
       authenticate: (client, username, password, cb) => self!.authenticate(client, username, password, cb),
       authorizePublish: (client, packet, cb) => self!.authorizePublish(client, packet, cb),
@@ -120,10 +141,20 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
     return self;
   }
 
-  /** Hands a connected stream (TLS socket, TCP socket, WebSocket stream) to the broker. */
-  handle(stream: Duplex, req?: IncomingMessage, transport = 'mqtt'): void {
-    (stream as Duplex & { _hubTransport?: string })._hubTransport = transport;
-    this.aedes.handle(stream, req);
+  /**
+   * Hands a connected stream (TLS socket, TCP socket, WebSocket stream) to the broker, behind the framing gate:
+   * before CONNACK only a CONNECT of bounded size, after it packets up to IoT Hub's limit.
+   */
+  handle(stream: Duplex, req?: IncomingMessage, transport = 'mqtt', opts: HandleOptions = {}): void {
+    const gate = new MqttGate(stream, {
+      maxConnectBytes: this.o.maxConnectBytes ?? MQTT_CONNECT_MAX_BYTES,
+      maxPacketBytes: this.o.maxPacketBytes ?? MQTT_PACKET_MAX_BYTES,
+      peer: `${opts.peer ?? 'a peer'} (${transport})`,
+      log: this.log,
+    });
+    gate._hubTransport = transport;
+    if (opts.onAdmitted) gate.onAdmitted(opts.onAdmitted);
+    this.aedes.handle(gate, req);
   }
 
   private wire(): void {

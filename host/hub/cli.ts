@@ -22,7 +22,8 @@ options:
   --amqp-port <n>    AMQP 1.0 service endpoint (azure-iothub, @azure/event-hubs, rhea); default 5671, 'off' disables
   --rest-port <n>    HTTPS REST service API + AMQP/MQTT over WebSocket; default 443 (falls back to 8443 when 443
                      cannot be bound), 'off' disables
-  --bind <address>   address to listen on (default: all interfaces)
+  --bind <address>   listen on this address instead of loopback (127.0.0.1 and ::1); 0.0.0.0 or :: exposes
+                     the hub, and the device keys it holds, to the network (it warns)
   --host-name <name> the hub's name in connection strings and SAS tokens (default localhost)
   --data-dir <dir>   registry, policies, twins, queued C2D and TLS material, private to you (default
                      ./${DEFAULT_DATA_DIR}); one hub per folder, device commands may run while it does
@@ -191,6 +192,13 @@ async function run(v: Record<string, string | string[] | boolean | undefined>, p
     hub = await LocalHub.start({ ...base, restPort: 8443 });
   }
   const devices = hub.registry.list();
+  const bind = typeof v['bind'] === 'string' ? v['bind'].toLowerCase().replace(/^\[|\]$/g, '') : undefined;
+  // 127.0.0.0/8, ::1 and localhost do not expose the hub; anything else does
+  const loopback = bind === undefined || bind === 'localhost' || bind === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bind);
+  if (!loopback) {
+    console.error(`iothub-wasm hub: warning: listening on ${bind}: the hub is reachable from the network, and it holds every\n` +
+      `  device's keys (${dataDir}). It is a development hub: expose it only on a network you trust.`);
+  }
   console.log(`local IoT Hub '${hub.hostName}' running`);
   console.log(`  mqtts://localhost:${hub.port}   wss://localhost:${hub.port}${WEBSOCKET_PATH}` +
     (hub.plainPort ? `   mqtt://localhost:${hub.plainPort} (plain)` : '') + (hub.wsPort ? `   wss://localhost:${hub.wsPort}${WEBSOCKET_PATH}` : ''));

@@ -11,7 +11,8 @@ import { Registry } from './registry.js';
 import { TwinStore, TwinError, type Twin, type JsonObject } from './twin-store.js';
 import { C2DQueue, C2DError, C2D_MAX_DELIVERY_COUNT, type C2DOptions, type FeedbackRecord } from './c2d-queue.js';
 import { MethodInvoker, HubError, METHOD_CONNECT_TIMEOUT, METHOD_RESPONSE_TIMEOUT, type MethodResult } from './methods.js';
-import { HubBroker, type BrokerEvents } from './broker.js';
+import { HubBroker, MQTT_PACKET_MAX_BYTES, type BrokerEvents } from './broker.js';
+import { Admission, peerKey } from './admission.js';
 import { loadOrCreateTls } from './tls.js';
 import { FileLock, ensurePrivateDir, makePrivate, removeOrphanedTempFiles } from './store.js';
 import { makeLogger, type LogOption } from './log.js';
@@ -32,7 +33,10 @@ export interface LocalHubOptions {
   plainPort?: number | false;
   /** An extra TLS port that serves the same protocols (e.g. 443 for SDKs that hard-code it). Default: off. */
   wsPort?: number | false;
-  /** Address to bind; default all interfaces. */
+  /**
+   * Address to listen on. Default: loopback only, 127.0.0.1 and ::1 (where the machine has IPv6 loopback), since
+   * clients resolve `localhost` to either. Anything else exposes the hub, and every device key it holds, to the network.
+   */
   bindAddress?: string;
   /** The hub's name in connection strings, usernames and SAS resources. Default `localhost`. */
   hostName?: string;
@@ -57,7 +61,39 @@ export interface LocalHubOptions {
   retentionHours?: number;
   /** How long C2D feedback records are batched before they go to a feedback receiver. Default 200 ms. */
   feedbackBatchMs?: number;
+  /**
+   * Milliseconds from TCP accept to CONNACK on the MQTT listeners (TLS handshake, WebSocket upgrade and CONNECT
+   * included); also the TLS handshake timeout of every TLS listener and the header timeout of the HTTPS listener.
+   * Default 30 000 (aedes's CONNECT timer, and room for a slow device's TLS handshake).
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Connections per MQTT listener (TLS port, plain port, extra port, MQTT over WebSocket on the REST port) that may
+   * wait for CONNACK at once; at the cap the oldest waiting one is closed, so idle sockets cannot keep devices out.
+   * Memory before CONNACK is ≤ 16 KiB per connection over TCP/TLS and ≤ one WebSocket message (~320 KiB) over
+   * WebSocket. Default 256.
+   */
+  maxPendingConnections?: number;
+  /** Connections per listener (and per address when it listens on both loopbacks), authenticated or not. Default 10 000. */
+  maxConnections?: number;
+  /** Milliseconds an HTTPS client has to send a whole REST request, from its first byte. Default 60 000. */
+  requestTimeoutMs?: number;
 }
+
+/** Defaults of the connection limits (see LocalHubOptions). */
+export const CONNECT_TIMEOUT_MS = 30_000;
+export const MAX_PENDING_CONNECTIONS = 256;
+export const MAX_CONNECTIONS = 10_000;
+export const REQUEST_TIMEOUT_MS = 60_000;
+/**
+ * Largest WebSocket message the MQTT WebSocket endpoints read: one MQTT packet of IoT Hub's size limit with its
+ * fixed header (clients send a packet per message). ws refuses a larger frame from its header, before buffering it.
+ */
+export const MQTT_WS_MAX_PAYLOAD = MQTT_PACKET_MAX_BYTES + 5;
+/** AMQP over WebSocket: far above any frame a service client sends (C2D ≤ 64 KiB, CBS tokens), far below ws's 100 MiB. */
+export const AMQP_WS_MAX_PAYLOAD = 1024 * 1024;
+
+const LOOPBACK = ['127.0.0.1', '::1'];
 
 export interface SendC2DOptions extends C2DOptions { moduleId?: never }
 
@@ -102,6 +138,8 @@ export class LocalHub extends EventEmitter<HubEvents> {
   private readonly servers: Server[] = [];
   private readonly sockets = new Set<Duplex>();
   private wss!: WebSocketServer;
+  private readonly admissions: Admission[] = [];
+  private limits = { connectTimeoutMs: CONNECT_TIMEOUT_MS, maxPending: MAX_PENDING_CONNECTIONS, maxConnections: MAX_CONNECTIONS };
   private sweepTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   /** `{dataDir}/hub.lock`, held while this hub runs. */
@@ -181,6 +219,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
       hostName: this.hostName, registry: this.registry, twins: this.twins, c2d: this.c2d, methods: this.methods,
       log: makeLogger(opts.log),
       hostAliases: () => [this.port, this.plainPort, this.wsPort].filter((p): p is number => !!p).map((p) => `${this.hostName}:${p}`),
+      connectTimeoutMs: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
     });
     for (const ev of ['telemetry', 'connected', 'disconnected', 'refused', 'reported', 'c2dDelivered'] as const) {
       (this.broker as EventEmitter).on(ev, (arg: unknown) => { (this.emit as (e: string, a: unknown) => boolean)(ev, arg); });
@@ -214,71 +253,127 @@ export class LocalHub extends EventEmitter<HubEvents> {
       if (!this.registry.record(t.deviceId, t.moduleId)) void this.twins.remove(t.deviceId, t.moduleId);
     }
 
-    this.wss = new WebSocketServer({ noServer: true, clientTracking: false });
+    const limits = this.limits = {
+      connectTimeoutMs: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+      maxPending: opts.maxPendingConnections ?? MAX_PENDING_CONNECTIONS,
+      maxConnections: opts.maxConnections ?? MAX_CONNECTIONS,
+    };
+    this.wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: MQTT_WS_MAX_PAYLOAD });
 
     // Devices may present a client certificate (X.509 authentication); it is checked by thumbprint at CONNECT,
     // so the handshake itself accepts self-signed ones.
-    const secure = { key: tlsMat.key, cert: tlsMat.cert, minVersion: 'TLSv1.2' as const, requestCert: true, rejectUnauthorized: false };
-    const tlsServer = createTlsServer(secure, (s) => this.accept(s, 'mqtts'));
-    tlsServer.on('tlsClientError', (err, s) => { this.log(`TLS handshake failed: ${err.message}`); s.destroy(); });
-    this.port = await this.listen(tlsServer, opts.port ?? 8883, opts.bindAddress);
+    const secure = {
+      key: tlsMat.key, cert: tlsMat.cert, minVersion: 'TLSv1.2' as const, requestCert: true, rejectUnauthorized: false,
+      handshakeTimeout: limits.connectTimeoutMs,
+    };
+    /** An MQTT listener (TLS or plain): every TCP connection has the connect deadline from accept. */
+    const mqttListener = (name: string, transport: 'mqtt' | 'mqtts') => {
+      const admission = this.admission(name);
+      return () => {
+        const server = transport === 'mqtts' ? createTlsServer(secure, (s) => this.accept(s, transport, admission)) : createNetServer((s) => this.accept(s, transport, admission));
+        server.maxConnections = limits.maxConnections;
+        // on a TLS server this is the TCP socket, before the handshake
+        server.on('connection', (raw: Socket) => { if (this.stopped) raw.destroy(); else admission.accepted(raw); });
+        if (transport === 'mqtts') server.on('tlsClientError', (err, s) => { this.log(`TLS handshake failed: ${err.message}`); s.destroy(); });
+        return server;
+      };
+    };
+    this.port = await this.listenOn(mqttListener('TLS port', 'mqtts'), opts.port ?? 8883, opts.bindAddress);
     if (opts.plainPort !== undefined && opts.plainPort !== false) {
-      const plain = createNetServer((s) => this.accept(s, 'mqtt'));
-      this.plainPort = await this.listen(plain, opts.plainPort, opts.bindAddress);
+      this.plainPort = await this.listenOn(mqttListener('plain port', 'mqtt'), opts.plainPort, opts.bindAddress);
     }
     if (opts.wsPort !== undefined && opts.wsPort !== false) {
-      const extra = createTlsServer(secure, (s) => this.accept(s, 'mqtts'));
-      extra.on('tlsClientError', (err, s) => { this.log(`TLS handshake failed: ${err.message}`); s.destroy(); });
-      this.wsPort = await this.listen(extra, opts.wsPort, opts.bindAddress);
+      this.wsPort = await this.listenOn(mqttListener('extra TLS port', 'mqtts'), opts.wsPort, opts.bindAddress);
     }
     if (opts.amqpPort !== undefined && opts.amqpPort !== false) {
       this.amqp = new AmqpService(this, { ...(opts.feedbackBatchMs !== undefined ? { feedbackBatchMs: opts.feedbackBatchMs } : {}), log: this.log });
-      const amqpServer = createTlsServer(secure, (s) => {
-        if (this.stopped) { s.destroy(); return; }
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => {});
-        s.setNoDelay(true);
-        this.amqp!.accept(s);
-      });
-      amqpServer.on('tlsClientError', (err, s) => { this.log(`AMQP TLS handshake failed: ${err.message}`); s.destroy(); });
-      this.amqpPort = await this.listen(amqpServer, opts.amqpPort, opts.bindAddress);
+      this.amqpPort = await this.listenOn(() => {
+        const amqpServer = createTlsServer(secure, (s) => {
+          if (this.stopped) { s.destroy(); return; }
+          this.sockets.add(s);
+          s.on('close', () => this.sockets.delete(s));
+          s.on('error', () => {});
+          s.setNoDelay(true);
+          this.amqp!.accept(s);
+        });
+        amqpServer.maxConnections = limits.maxConnections;
+        amqpServer.on('tlsClientError', (err, s) => { this.log(`AMQP TLS handshake failed: ${err.message}`); s.destroy(); });
+        return amqpServer;
+      }, opts.amqpPort, opts.bindAddress);
     }
     if (opts.restPort !== undefined && opts.restPort !== false) {
       const rest = new RestService(this, this.log);
-      const https = createHttpsServer(secure, rest.handle);
-      https.on('connection', (s: Socket) => { this.sockets.add(s); s.on('close', () => this.sockets.delete(s)); });
-      https.on('tlsClientError', (err, s) => { this.log(`REST TLS handshake failed: ${err.message}`); s.destroy(); });
-      const amqpWss = new WebSocketServer({ noServer: true, clientTracking: false, handleProtocols: (protocols) => (protocols.has('AMQPWSB10') ? 'AMQPWSB10' : false) });
-      https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        const path = (req.url ?? '').split('?')[0];
-        if (path === '/$servicebus/websocket' && this.amqp) {
-          amqpWss.handleUpgrade(req, socket, head, (ws) => {
-            const stream = createWebSocketStream(ws);
-            this.sockets.add(stream);
-            stream.on('close', () => this.sockets.delete(stream));
-            stream.on('error', () => {});
-            this.amqp!.accept(stream);
-          });
-        } else if (path === WEBSOCKET_PATH) {
-          this.wss.handleUpgrade(req, socket, head, (ws) => {
-            const stream = createWebSocketStream(ws);
-            this.sockets.add(stream);
-            stream.on('close', () => this.sockets.delete(stream));
-            stream.on('error', () => {});
-            this.broker.handle(stream, req, 'wss');
-          });
-        } else {
-          socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-        }
+      const wsAdmission = this.admission('REST port (MQTT over WebSocket)');
+      const acceptedAt = new Map<string, number>();
+      const firstRequest = new Map<string, NodeJS.Timeout>();
+      const amqpWss = new WebSocketServer({
+        noServer: true, clientTracking: false, maxPayload: AMQP_WS_MAX_PAYLOAD,
+        handleProtocols: (protocols) => (protocols.has('AMQPWSB10') ? 'AMQPWSB10' : false),
       });
-      this.restPort = await this.listen(https as unknown as Server, opts.restPort, opts.bindAddress);
+      this.restPort = await this.listenOn(() => {
+        const https = createHttpsServer({
+          ...secure,
+          // from accept: the handshake, then the request's headers, then the whole request
+          headersTimeout: limits.connectTimeoutMs,
+          requestTimeout: Math.max(opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, limits.connectTimeoutMs),
+          connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(limits.connectTimeoutMs / 4))),
+        }, rest.handle);
+        https.maxConnections = limits.maxConnections;
+        https.on('connection', (s: Socket) => {
+          if (this.stopped) { s.destroy(); return; }
+          const key = peerKey(s);
+          acceptedAt.set(key, Date.now());
+          // headersTimeout only runs once a request has begun: a connection that sends nothing has the same deadline
+          const t = setTimeout(() => {
+            this.log(`REST port: closed ${key.replace('|', ':')}: no request within ${limits.connectTimeoutMs} ms of accept`);
+            s.destroy();
+          }, limits.connectTimeoutMs);
+          t.unref();
+          firstRequest.set(key, t);
+          this.sockets.add(s);
+          s.on('close', () => { this.sockets.delete(s); acceptedAt.delete(key); clearTimeout(t); firstRequest.delete(key); });
+        });
+        const started = (req: IncomingMessage) => {
+          const key = peerKey(req.socket);
+          clearTimeout(firstRequest.get(key));
+          firstRequest.delete(key);
+        };
+        https.on('request', started);
+        https.on('tlsClientError', (err, s) => { this.log(`REST TLS handshake failed: ${err.message}`); s.destroy(); });
+        https.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+          started(req);
+          const path = (req.url ?? '').split('?')[0];
+          if (path === '/$servicebus/websocket' && this.amqp) {
+            amqpWss.handleUpgrade(req, socket, head, (ws) => {
+              const stream = createWebSocketStream(ws);
+              this.sockets.add(stream);
+              stream.on('close', () => this.sockets.delete(stream));
+              stream.on('error', () => {});
+              this.amqp!.accept(stream);
+            });
+          } else if (path === WEBSOCKET_PATH) {
+            const s = socket as Socket;
+            const key = peerKey(s);
+            wsAdmission.accepted(s, acceptedAt.get(key));
+            this.wss.handleUpgrade(req, socket, head, (ws) => {
+              const stream = createWebSocketStream(ws);
+              this.sockets.add(stream);
+              stream.on('close', () => this.sockets.delete(stream));
+              stream.on('error', () => {});
+              this.broker.handle(stream, req, 'wss', { peer: key.replace('|', ':'), onAdmitted: () => wsAdmission.admitted(key) });
+            });
+          } else {
+            socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+          }
+        });
+        return https as unknown as Server;
+      }, opts.restPort, opts.bindAddress);
     }
     this.registry.gatewayHostName = this.gatewayHostName;
     this.sweepTimer = setInterval(() => this.c2d.sweep(), 1000);
     this.sweepTimer.unref();
     this.c2d.sweep();
-    this.log(`local IoT Hub '${this.hostName}' listening: mqtts://localhost:${this.port} and wss://localhost:${this.port}${WEBSOCKET_PATH}` +
+    this.log(`local IoT Hub '${this.hostName}' listening on ${opts.bindAddress ?? LOOPBACK.join(' and ')}: mqtts://localhost:${this.port} and wss://localhost:${this.port}${WEBSOCKET_PATH}` +
       (this.plainPort ? `, mqtt://localhost:${this.plainPort} (plain)` : '') +
       (this.wsPort ? `, wss://localhost:${this.wsPort}${WEBSOCKET_PATH}` : '') +
       (this.amqpPort ? `, amqps://localhost:${this.amqpPort} (service)` : '') +
@@ -286,15 +381,54 @@ export class LocalHub extends EventEmitter<HubEvents> {
       (this.dataDir ? `; data in ${this.dataDir}` : '; data in memory') + `; ${this.registry.list().length} device(s)`);
   }
 
-  private listen(server: Server, port: number, host?: string): Promise<number> {
+  private admission(name: string): Admission {
+    const a = new Admission({ name, deadlineMs: this.limits.connectTimeoutMs, maxPending: this.limits.maxPending, log: this.log });
+    this.admissions.push(a);
+    return a;
+  }
+
+  /** Connections waiting for CONNACK, over all MQTT listeners (for tests and the bench). */
+  pendingConnections(): number { return this.admissions.reduce((n, a) => n + a.size, 0); }
+
+  /**
+   * Listens on `host`, or on loopback when none is given: 127.0.0.1, and ::1 on the same port where the machine has
+   * IPv6 loopback (one server per address, made by `make`).
+   */
+  private async listenOn(make: () => Server, port: number, host?: string): Promise<number> {
+    if (host) return this.listen(make(), port, host);
+    for (let attempt = 0; ; attempt++) {
+      const v4 = make();
+      const chosen = await this.listen(v4, port, LOOPBACK[0]);
+      const v6 = make();
+      try {
+        await this.listen(v6, chosen, LOOPBACK[1]);
+        return chosen;
+      } catch (e) {
+        this.unlisten(v6);
+        const code = (e as { code?: string }).code;
+        if (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT') return chosen; // no IPv6 loopback here
+        // a free IPv4 port that is taken on ::1: pick another pair
+        if (code === 'EADDRINUSE' && port === 0 && attempt < 10) { this.unlisten(v4); await new Promise<void>((r) => v4.close(() => r())); continue; }
+        throw e;
+      }
+    }
+  }
+
+  private unlisten(server: Server): void {
+    const i = this.servers.indexOf(server);
+    if (i >= 0) this.servers.splice(i, 1);
+  }
+
+  private listen(server: Server, port: number, host: string): Promise<number> {
     this.servers.push(server);
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
-        reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} is already in use (choose another with --port, or 0 for any free port)`) :
-          err.code === 'EACCES' ? new Error(`no permission to listen on port ${port}`) : err);
+        const e = err.code === 'EADDRINUSE' ? new Error(`port ${port} is already in use on ${host} (choose another with --port, or 0 for any free port)`) :
+          err.code === 'EACCES' ? new Error(`no permission to listen on port ${port}`) : err;
+        reject(Object.assign(e, { code: err.code }));
       };
       server.once('error', onError);
-      server.listen({ port, ...(host ? { host } : {}) }, () => {
+      server.listen({ port, host }, () => {
         server.off('error', onError);
         server.on('error', (err) => this.log(`listener error: ${err.message}`));
         resolve((server.address() as AddressInfo).port);
@@ -303,12 +437,16 @@ export class LocalHub extends EventEmitter<HubEvents> {
   }
 
   /** Sniffs the first bytes: an HTTP request is a WebSocket upgrade, anything else is MQTT. */
-  private accept(socket: Socket, transport: 'mqtt' | 'mqtts'): void {
+  private accept(socket: Socket, transport: 'mqtt' | 'mqtts', admission: Admission): void {
     if (this.stopped) { socket.destroy(); return; }
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => {});
     socket.setNoDelay(true);
+    const key = peerKey(socket);
+    const handle = (stream: Duplex, req: IncomingMessage | undefined, t: string) => {
+      this.broker.handle(stream, req, t, { peer: key.replace('|', ':'), onAdmitted: () => admission.admitted(key) });
+    };
     let buf: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
@@ -316,7 +454,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
         socket.off('data', onData);
         socket.pause();
         socket.unshift(buf);
-        this.broker.handle(socket, undefined, transport);
+        handle(socket, undefined, transport);
         return;
       }
       const end = buf.indexOf('\r\n\r\n');
@@ -326,12 +464,12 @@ export class LocalHub extends EventEmitter<HubEvents> {
       }
       socket.off('data', onData);
       socket.pause();
-      this.upgrade(socket, buf.subarray(0, end).toString('latin1'), buf.subarray(end + 4), transport === 'mqtts' ? 'wss' : 'ws');
+      this.upgrade(socket, buf.subarray(0, end).toString('latin1'), buf.subarray(end + 4), transport === 'mqtts' ? 'wss' : 'ws', handle);
     };
     socket.on('data', onData);
   }
 
-  private upgrade(socket: Socket, head: string, rest: Buffer, transport: string): void {
+  private upgrade(socket: Socket, head: string, rest: Buffer, transport: string, handle: (stream: Duplex, req: IncomingMessage, t: string) => void): void {
     const [requestLine, ...lines] = head.split('\r\n');
     const [method, url] = (requestLine ?? '').split(' ');
     const headers: Record<string, string> = {};
@@ -353,7 +491,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
       this.sockets.add(stream);
       stream.on('close', () => this.sockets.delete(stream));
       stream.on('error', () => {});
-      this.broker.handle(stream, req, transport);
+      handle(stream, req, transport);
     });
   }
 
@@ -484,6 +622,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
     this.methods.failAll(new HubError('the hub is stopping', 503, 'ServiceUnavailable'));
     const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     this.amqp?.close();
+    for (const a of this.admissions) a.close();
     if (this.broker) await this.broker.close();
     for (const s of this.sockets) s.destroy();
     this.wss?.close();
