@@ -146,7 +146,7 @@ function dataMap<T>(): Record<string, T> { return Object.create(null) as Record<
 export function redact(line: string): string {
   return line
     .replace(/SharedAccessSignature\s*\S*/gi, 'SharedAccessSignature <redacted>')
-    .replace(/\b(sig|SharedAccessKey|key)=[^&;\s'"]*/gi, '$1=<redacted>')
+    .replace(/\b(sig|SharedAccessKey|key)=[^&;\s'"]*/gi, '<$1 redacted>')
     .replace(/[A-Za-z0-9+/]{40,}={0,2}/g, '<redacted>');
 }
 
