@@ -459,7 +459,7 @@ export class AmqpService {
       if (linkAddress(s, 'source') !== node || s.is_closed()) continue;
       if (!best || (req.reply_to && linkAddress(s, 'target') === req.reply_to)) best = s;
     }
-    if (!best) { this.log(`AMQP: no reply link for ${node}`); return; }
+    if (!best) { this.log(`AMQP #${this.state(conn).id}: no reply link for ${node}`); return; }
     const msg: Message = { correlation_id: req.message_id ?? req.correlation_id, application_properties: props } as Message;
     if (req.reply_to) msg.to = req.reply_to;
     if (body !== undefined) msg.body = body;

@@ -420,14 +420,18 @@ async function childHub(quiet: boolean): Promise<{ port: number; dir: string; ow
  *  no link, unknown sections and outcomes, SASL PLAIN with a token signed by the wrong key, random bytes. */
 async function garbage(port: number, ca: string, token: string): Promise<void> {
   const open = amqpFrame('open', { container_id: 'garbage' });
+  // the peer's sender on $cbs (allowed before authentication)
   const cbs = Buffer.concat([
     amqpFrame('begin', { next_outgoing_id: 0, incoming_window: 100, outgoing_window: 100 }),
-    amqpFrame('attach', { name: 'cbs', handle: 0, role: true, source: rhea.types.wrap_described(['$cbs'], 0x28), target: rhea.types.wrap_described(['cbs-reply'], 0x29) }),
+    amqpFrame('attach', { name: 'cbs', handle: 0, role: false, source: rhea.types.wrap_described(['cbs-client'], 0x28), target: rhea.types.wrap_described(['$cbs'], 0x29), initial_delivery_count: 0 }),
   ]);
+  // a message whose only section has an unknown descriptor, carrying the token
+  const oddMessage = Buffer.concat([Buffer.from([0x00, 0x53, 0x99]), Buffer.from([0xa1, token.length]), Buffer.from(token)]);
   const kinds: Buffer[] = [
     Buffer.concat([AMQP_HEADER, open, open]),
     Buffer.concat([AMQP_HEADER, open, frameHeader(12, 5), Buffer.from(token.slice(0, 4))]),
     Buffer.concat([AMQP_HEADER, open, cbs, amqpFrame('flow', { handle: 0, next_incoming_id: 0, incoming_window: 10, next_outgoing_id: 0, outgoing_window: 10, link_credit: 5, drain: true, delivery_count: 0 })]),
+    Buffer.concat([AMQP_HEADER, open, cbs, amqpFrame('transfer', { handle: 0, delivery_id: 0, delivery_tag: Buffer.from('t'), message_format: 0 }, 0, oddMessage)]),
     Buffer.concat([AMQP_HEADER, open, amqpFrame('begin', { next_outgoing_id: 0, incoming_window: 100, outgoing_window: 100 }), amqpFrame('transfer', { handle: 9, delivery_id: 0, delivery_tag: Buffer.from('t') }, 0, Buffer.from(token))]),
     Buffer.concat([AMQP_HEADER, open, amqpFrame('begin', { next_outgoing_id: 0, incoming_window: 100, outgoing_window: 100 }), amqpFrame('disposition', { role: false, first: 0, settled: true, state: rhea.types.wrap_described([token], 0x99) })]),
     Buffer.concat([SASL_HEADER, saslFrame('sasl_init', { mechanism: 'PLAIN', initial_response: Buffer.from(`\0service@sas.root.localhost\0${token}`) })]),
@@ -436,10 +440,10 @@ async function garbage(port: number, ca: string, token: string): Promise<void> {
     Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 131 + 7) & 0xff)),
     Buffer.concat([SASL_HEADER, frameHeader(64), Buffer.from(token.padEnd(56, 'x').slice(0, 56))]),
   ];
-  for (let round = 0; round < 10; round++) {
-    await Promise.all(kinds.map(async (bytes) => {
+  for (let batch = 0; batch < 100; batch += 10) {
+    await Promise.all(Array.from({ length: 10 }, async (_, i) => {
       const peer = await RawPeer.tls(port, ca);
-      peer.write(bytes);
+      peer.write(kinds[(batch + i) % kinds.length]!);
       await Promise.race([peer.closed, new Promise((r) => setTimeout(r, 400))]);
       peer.destroy();
     }));
@@ -462,7 +466,10 @@ test('100 garbage connections print nothing to stderr with --quiet, and no log l
       if (quiet) {
         assert.equal(err, '', `stderr with --quiet:\n${err.slice(0, 2000)}`);
       } else {
-        assert.match(err, /AMQP #\d+ (closed|protocol error|error)/, 'the log names what happened');
+        assert.match(err, /AMQP #\d+ closed: not an AMQP protocol header/, 'the log names the broken rule');
+        assert.match(err, /AMQP #\d+ protocol error: "Open already received"/);
+        assert.match(err, /rhea reported 'received flow with drain set' for this peer \(not printed\)/);
+        assert.match(err, /rhea reported 'did not recognise message section' for this peer \(not printed\)/);
         assert.ok(!/sig=/.test(err), 'no log line contains sig=');
         assert.ok(!err.includes('SharedAccessSignature sr'), 'no log line contains a SAS token');
         assert.ok(!err.includes(h.ownerKey), 'no policy key in the log');
