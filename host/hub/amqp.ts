@@ -71,6 +71,9 @@ interface ConnState {
   sessions: Set<Session>;
   links: Set<Sender | Receiver>;
   refusedTokens: number;
+  /** Whether the connection has ever held a valid claim: the small pre-authentication bounds apply until it has
+   *  (a token that expires later does not shrink them under the peer's open links). */
+  everAuthenticated: boolean;
   /** rhea diagnostics seen (the first few are logged, without their text). */
   diagnostics: number;
   shut: boolean;
@@ -251,7 +254,7 @@ export class AmqpService {
     });
     const st: ConnState = {
       id: ++this.seq, claims: new Map(), user: 'anonymous', replySenders: new Set(), gate, deadline: null,
-      sessions: new Set(), links: new Set(), refusedTokens: 0, diagnostics: 0, shut: false,
+      sessions: new Set(), links: new Set(), refusedTokens: 0, everAuthenticated: false, diagnostics: 0, shut: false,
     };
     holder.st = st;
     this.states.set(conn, st);
@@ -339,6 +342,7 @@ export class AmqpService {
     if (st.deadline) { clearTimeout(st.deadline); st.deadline = null; }
     if (mech instanceof PlainMechanism && mech.claims) {
       st.claims.set('sasl', mech.claims);
+      st.everAuthenticated = true;
       st.user = mech.username ?? 'plain';
     }
     this.log(`AMQP connection #${st.id} open (${st.claims.size ? `policy ${q(st.user)}` : 'anonymous: CBS expected'})`);
@@ -371,7 +375,7 @@ export class AmqpService {
     const st = this.state(conn);
     const s = ctx.session!;
     st.sessions.add(s);
-    const limit = this.authenticated(conn) ? this.maxSessions : PRE_AUTH_SESSIONS;
+    const limit = st.everAuthenticated ? this.maxSessions : PRE_AUTH_SESSIONS;
     if (st.sessions.size > 2 * limit) {
       this.shut(conn, st, 'amqp:resource-limit-exceeded', `more than ${2 * limit} sessions begun and not ended${limit === PRE_AUTH_SESSIONS ? ' before authentication' : ''}`);
     } else if (st.sessions.size > limit) {
@@ -397,8 +401,8 @@ export class AmqpService {
     const st = this.state(conn);
     st.links.add(link);
     const authed = this.authenticated(conn);
-    const limit = authed ? this.maxLinks : PRE_AUTH_LINKS;
-    const when = authed ? '' : ' before authentication';
+    const limit = st.everAuthenticated ? this.maxLinks : PRE_AUTH_LINKS;
+    const when = st.everAuthenticated ? '' : ' before authentication';
     if (st.links.size > 2 * limit) {
       this.shut(conn, st, 'amqp:resource-limit-exceeded', `more than ${2 * limit} links attached and not detached${when}`);
       return false;
@@ -447,6 +451,7 @@ export class AmqpService {
     const scope = typeof t === 'string' ? [] : resourceParts(t.sr).path;
     if (!scopeCovers(scope, aud.path)) return refuse(401, `the token's sr does not cover the audience ${q(audience)}`);
     st.claims.set(audience, { claims: r.claims, scope: aud.path });
+    st.everAuthenticated = true;
     st.user = r.claims.policy;
     this.log(`AMQP #${st.id} CBS put-token for ${q(audience)} accepted (policy ${r.claims.policy})`);
     reply(200, 'OK');
