@@ -216,7 +216,8 @@ export class AmqpGate extends EventEmitter {
     if (f[5] !== 0 || (code !== PERF_TRANSFER && code !== PERF_DETACH && code !== PERF_END)) return undefined;
     const channel = f.readUInt16BE(6);
     if (code === PERF_END) { for (const k of [...this.incomplete.keys()]) if (k.startsWith(`${channel}:`)) this.settle(k); return undefined; }
-    const fields = r.listFields(code === PERF_TRANSFER ? 10 : 1);
+    // transfer: handle … more (index 5) must be readable; aborted (index 9) is read when the head holds it
+    const fields = code === PERF_TRANSFER ? r.listFields(10, 6) : r.listFields(1, 1);
     if (fields === undefined) {
       return code === PERF_TRANSFER && f.length < this.frameSize ? `transfer performative longer than ${TRANSFER_HEAD} bytes (AMQP 1.0 §2.7.5: delivery-tag at most 32 bytes)` : undefined;
     }
@@ -293,9 +294,9 @@ class Peek {
     return -1;
   }
 
-  /** The first `n` fields of the list that follows (numbers, booleans, null; other types as `true`-less markers),
-   *  or undefined when the bytes end before them. Missing trailing fields are undefined (their defaults). */
-  listFields(n: number): (number | boolean | null | undefined | 'other')[] | undefined {
+  /** Up to `n` leading fields of the list that follows (numbers, booleans, null; other types as 'other'), or
+   *  undefined when the bytes end before `need` of them. Fields the list does not have are its defaults (absent). */
+  listFields(n: number, need: number): (number | boolean | null | undefined | 'other')[] | undefined {
     const b = this.b;
     const t = b[this.at];
     let count: number;
@@ -306,7 +307,7 @@ class Peek {
     const out: (number | boolean | null | undefined | 'other')[] = [];
     for (let i = 0; i < Math.min(n, count); i++) {
       const v = this.value();
-      if (v === undefined) return undefined;
+      if (v === undefined) return out.length >= need ? out : undefined;
       out.push(v);
     }
     return out;
