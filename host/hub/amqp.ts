@@ -1,11 +1,14 @@
 // The hub's AMQP 1.0 service surface on rhea: SASL PLAIN (`{policy}@sas.root.{hub}` + SAS token) or SASL ANONYMOUS
 // (or no SASL) + CBS put-token; `/messages/devicebound` (C2D into the shared queue), `/messages/serviceBound/feedback`
 // (batched feedback records), the Event Hub-compatible `/messages/events/ConsumerGroups/{g}/Partitions/{p}` and
-// `$management` READ.
+// `$management` READ. Every connection is read through an AmqpGate (frame limits) and holds a bounded number of
+// sessions, links and tokens; before it holds a valid claim only `$cbs` can be reached.
 import rhea from 'rhea';
-import type { Connection, Container, Delivery, EventContext, Message, Receiver, Sender } from 'rhea';
+import type { Connection, Container, Delivery, EventContext, Message, Receiver, Sender, Session } from 'rhea';
 import type { Duplex } from 'node:stream';
+import { AmqpGate } from './amqp-gate.js';
 import type { Policies, Right, ServiceClaims } from './policies.js';
+import { parseSasToken } from './sas.js';
 import type { Registry } from './registry.js';
 import type { C2DQueue, C2DOptions, FeedbackRecord, AckMode } from './c2d-queue.js';
 import type { EventStore, StoredEvent, StartPosition } from './events.js';
@@ -34,15 +37,46 @@ export interface AmqpOptions {
   /** How long feedback records are collected into one message. Default 200 ms. */
   feedbackBatchMs?: number;
   log?: (line: string) => void;
+  /** SASL and `open` must be done this long after accept, or the connection is closed. Default 10 s. */
+  openDeadlineMs?: number;
+  /** The max-frame-size advertised in `open` (AMQP 1.0 §2.4.1). Default 64 KiB. */
+  maxFrameSize?: number;
+  /** The largest message (all its transfer frames). Default 256 KiB, IoT Hub's AMQP message limit. */
+  maxMessageBytes?: number;
+  /** Sessions a connection may hold (before authentication: 4). Default 64. */
+  maxSessions?: number;
+  /** Links a connection may hold, including refused ones the peer has not detached (before authentication: 4). Default 128. */
+  maxLinks?: number;
+  /** Distinct CBS audiences a connection may hold tokens for. Default 16. */
+  maxTokens?: number;
+  /** Refused CBS put-tokens after which the connection is closed. Default 8. */
+  maxRefusedTokens?: number;
+  /** idle-time-out advertised in `open`: a peer silent for twice this long is closed. Default 240 s (IoT Hub's). */
+  idleTimeoutMs?: number;
 }
+
+/** A claim and the resource path (segments after the host, lower case) it covers. */
+interface Claim { claims: ServiceClaims; scope: string[] }
 
 interface ConnState {
   id: number;
-  /** Claims from SASL PLAIN and from CBS put-token, by audience. */
-  claims: Map<string, ServiceClaims>;
+  /** Claims from SASL PLAIN ('sasl') and from CBS put-token, by audience. */
+  claims: Map<string, Claim>;
   user: string;
   /** Our senders on `$cbs` and `$management` (the peer's reply receivers). */
   replySenders: Set<Sender>;
+  gate: AmqpGate;
+  deadline: NodeJS.Timeout | null;
+  /** Sessions and links the peer began/attached and has not ended/detached (refused ones included). */
+  sessions: Set<Session>;
+  links: Set<Sender | Receiver>;
+  refusedTokens: number;
+  /** Whether the connection has ever held a valid claim: the small pre-authentication bounds apply until it has
+   *  (a token that expires later does not shrink them under the peer's open links). */
+  everAuthenticated: boolean;
+  /** rhea diagnostics seen (the first few are logged, without their text). */
+  diagnostics: number;
+  shut: boolean;
 }
 
 interface FeedbackBatch { records: FeedbackRecord[]; sender: Sender | null }
@@ -52,9 +86,9 @@ interface EventReader { sender: Sender; partition: number; nextSeq: number; pump
 class PlainMechanism {
   outcome: boolean | undefined = undefined;
   username: string | undefined = undefined;
-  claims: ServiceClaims | undefined;
+  claims: Claim | undefined;
   reason = '';
-  constructor(private readonly check: (user: string, password: string) => ServiceClaims | string) {}
+  constructor(private readonly check: (user: string, password: string) => Claim | string) {}
   start(response: Buffer): void {
     const fields: string[] = [];
     let start = 0;
@@ -62,7 +96,8 @@ class PlainMechanism {
       if (i === response.length || response[i] === 0) { fields.push(response.toString('utf8', start, i)); start = i + 1; }
     }
     if (fields.length !== 3) { this.outcome = false; this.reason = 'malformed PLAIN response'; return; }
-    const r = this.check(fields[1]!, fields[2]!);
+    let r: Claim | string;
+    try { r = this.check(fields[1]!, fields[2]!); } catch { r = 'malformed SASL PLAIN credentials'; }
     this.username = fields[1];
     if (typeof r === 'string') { this.outcome = false; this.reason = r; } else { this.outcome = true; this.claims = r; }
   }
@@ -88,7 +123,48 @@ function linkAddress(link: Sender | Receiver, end: 'source' | 'target'): string 
   return t?.address ?? '';
 }
 
-const EVENTS_RE = /^\/?(?:messages\/events|[^/]+)\/ConsumerGroups\/([^/]+)\/Partitions\/(\d+)$/i;
+const EVENTS_RE = /^\/?(.+)\/ConsumerGroups\/([^/]+)\/Partitions\/(\d+)$/i;
+const DEVICEBOUND_PATH = ['messages', 'devicebound'];
+const FEEDBACK_PATH = ['messages', 'servicebound', 'feedback'];
+/** Sessions and links a connection may hold before it has a valid claim: `$cbs` and its reply link, twice over. */
+const PRE_AUTH_SESSIONS = 4;
+const PRE_AUTH_LINKS = 4;
+
+/** A resource URI or CBS audience (`sb://host:port/a/b`, `host/a/b`) as its host (no port) and path segments. */
+export function resourceParts(resource: string): { host: string; path: string[] } {
+  const u = resource.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
+  const [host = '', ...rest] = u.split('/');
+  return { host: host.toLowerCase().replace(/:\d+$/, ''), path: rest.filter((x) => x !== '').map((x) => x.toLowerCase()) };
+}
+
+/** IoT Hub: a token's `sr` is a URI prefix, by path segment, of what it may reach. */
+export function scopeCovers(scope: readonly string[], path: readonly string[]): boolean {
+  return scope.length <= path.length && scope.every((seg, i) => seg === path[i]);
+}
+
+/** A map with no prototype: member names such as `__proto__` and `constructor` stay data. */
+function dataMap<T>(): Record<string, T> { return Object.create(null) as Record<string, T>; }
+
+/** Keeps secrets out of a log line: SAS tokens, signatures, keys, and anything long and key-like. */
+export function redact(line: string): string {
+  return line
+    .replace(/SharedAccessSignature\s*\S*/gi, 'SharedAccessSignature <redacted>')
+    .replace(/\b(sig|SharedAccessKey|key)=[^&;\s'"]*/gi, '<$1 redacted>')
+    .replace(/[A-Za-z0-9+/]{40,}={0,2}/g, '<redacted>');
+}
+
+/** A peer-supplied string for the log: quoted and short. */
+function q(v: unknown, max = 100): string {
+  const t = String(v);
+  return JSON.stringify(t.length > max ? `${t.slice(0, max)}…` : t);
+}
+
+/** What rhea prints to the console when a peer misbehaves (matched on its fixed text; the rest is never logged). */
+const RHEA_DIAGNOSTICS = ['received flow with drain set', 'Received transfer when credit', 'unrecognised outcome',
+  'did not recognise message section', 'expected described message section', 'Unknown terminus', 'error on read',
+  'error on write', 'Uncaught error', 'disconnected', 'Next pending delivery', 'An array must specify'];
+
+type RheaTypes = { unwrap_map_simple: (o: unknown) => unknown; unwrap: (o: unknown, leave?: boolean) => unknown };
 
 export class AmqpService {
   readonly container: Container;
@@ -103,12 +179,31 @@ export class AmqpService {
   private seq = 0;
   private readonly log: (line: string) => void;
   private readonly batchMs: number;
+  private readonly openDeadlineMs: number;
+  private readonly maxFrameSize: number;
+  private readonly maxMessageBytes: number;
+  private readonly maxSessions: number;
+  private readonly maxLinks: number;
+  private readonly maxTokens: number;
+  private readonly maxRefusedTokens: number;
+  private readonly idleTimeoutMs: number;
+  /** The connection whose bytes rhea is reading right now (rhea reports errors without naming it). */
+  private reading: ConnState | null = null;
   private readonly onOutcome = (f: FeedbackRecord) => { if (f.wanted) this.queueFeedback(f); };
   private readonly onAppended = (ev: StoredEvent) => { for (const r of this.readers) if (r.partition === ev.partition) this.pumpEvents(r); };
 
   constructor(private readonly hub: AmqpHub, opts: AmqpOptions = {}) {
-    this.log = opts.log ?? (() => {});
+    const sink = opts.log;
+    this.log = sink ? (line) => sink(redact(line)) : () => {};
     this.batchMs = opts.feedbackBatchMs ?? 200;
+    this.openDeadlineMs = opts.openDeadlineMs ?? 10_000;
+    this.maxFrameSize = Math.max(4096, opts.maxFrameSize ?? 64 * 1024);
+    this.maxMessageBytes = opts.maxMessageBytes ?? 256 * 1024;
+    this.maxSessions = opts.maxSessions ?? 64;
+    this.maxLinks = opts.maxLinks ?? 128;
+    this.maxTokens = opts.maxTokens ?? 16;
+    this.maxRefusedTokens = opts.maxRefusedTokens ?? 8;
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 240_000;
     const c = rhea.create_container({ id: `iothub-wasm-${hub.hostName}` });
     this.container = c;
     c.sasl_server_mechanisms.enable_anonymous();
@@ -122,38 +217,121 @@ export class AmqpService {
     c.on('released', (ctx: EventContext) => this.onSettled(ctx, false));
     c.on('rejected', (ctx: EventContext) => this.onSettled(ctx, true));
     c.on('modified', (ctx: EventContext) => this.onSettled(ctx, false));
-    c.on('sender_close', (ctx: EventContext) => this.dropSender(ctx.sender!));
+    c.on('sender_close', (ctx: EventContext) => { this.states.get(ctx.connection)?.links.delete(ctx.sender!); this.dropSender(ctx.sender!); });
+    c.on('receiver_close', (ctx: EventContext) => { this.states.get(ctx.connection)?.links.delete(ctx.receiver!); });
+    c.on('session_open', (ctx: EventContext) => this.onSessionOpen(ctx));
+    c.on('session_close', (ctx: EventContext) => this.onSessionClose(ctx));
     c.on('disconnected', (ctx: EventContext) => this.onDisconnected(ctx));
     c.on('connection_close', (ctx: EventContext) => this.onDisconnected(ctx));
     c.on('connection_error', () => {});
     c.on('session_error', () => {});
     c.on('sender_error', () => {});
     c.on('receiver_error', () => {});
-    c.on('error', (ctx: EventContext) => this.log(`AMQP error: ${(ctx as { error?: Error }).error?.message ?? 'unknown'}`));
+    // rhea prints a peer's read buffer in hex (SAS tokens included) unless 'protocol_error' is handled
+    c.on('protocol_error', (e: unknown) => this.log(`AMQP #${this.reading?.id ?? '?'} protocol error: ${q(e instanceof Error ? e.message : e)}`));
+    c.on('error', (e: unknown) => {
+      const err = e instanceof Error ? e : (e as { error?: Error } | undefined)?.error;
+      this.log(`AMQP #${this.reading?.id ?? '?'} error: ${q(err?.message ?? 'unknown')}`);
+    });
     hub.c2d.on('outcome', this.onOutcome);
     hub.events.on('appended', this.onAppended);
   }
 
-  /** Serves one accepted stream (a TLS socket, or a WebSocket stream). */
+  /** Serves one accepted stream (a TLS socket, or a WebSocket stream): through the framing gate, with a deadline. */
   accept(stream: Duplex): Connection {
-    const conn = this.container.create_connection({ autoaccept: false, container_id: this.container.id } as never);
-    conn.accept(stream as never);
+    const conn = this.container.create_connection({
+      autoaccept: false, container_id: this.container.id,
+      max_frame_size: this.maxFrameSize, channel_max: this.maxSessions - 1, idle_time_out: this.idleTimeoutMs,
+    } as never);
+    const holder: { st?: ConnState } = {};
+    const gate = new AmqpGate(stream, {
+      limits: {
+        maxFrameSize: this.maxFrameSize, maxMessageBytes: this.maxMessageBytes,
+        maxIncompleteBytes: 2 * this.maxMessageBytes, maxPendingOutput: 1024 * 1024,
+      },
+      onViolation: (rule, condition) => { if (holder.st) this.shut(conn, holder.st, condition, rule); },
+      deliver: (run) => this.rheaInput(holder.st!, run),
+    });
+    const st: ConnState = {
+      id: ++this.seq, claims: new Map(), user: 'anonymous', replySenders: new Set(), gate, deadline: null,
+      sessions: new Set(), links: new Set(), refusedTokens: 0, everAuthenticated: false, diagnostics: 0, shut: false,
+    };
+    holder.st = st;
+    this.states.set(conn, st);
     this.connections.add(conn);
-    this.states.set(conn, { id: ++this.seq, claims: new Map(), user: 'anonymous', replySenders: new Set() });
+    gate.on('writable', () => { for (const r of this.readers) if (r.sender.connection === conn) this.pumpEvents(r); });
+    st.deadline = setTimeout(() => {
+      st.deadline = null;
+      this.shut(conn, st, 'amqp:connection:forced', `SASL and open not done within ${this.openDeadlineMs} ms of accept`);
+    }, this.openDeadlineMs);
+    st.deadline.unref();
+    conn.accept(gate as never);
     return conn;
+  }
+
+  /**
+   * Runs rhea's handling of a peer's bytes. rhea writes diagnostics about bad input to the console (one of them the
+   * read buffer in hex); while it reads, they become one log line without their text. rhea also decodes application
+   * properties into a plain object, where a `__proto__` member sets the object's prototype instead of being data:
+   * while it reads, map sections decode into prototype-free objects.
+   */
+  private rheaInput(st: ConnState, run: () => void): void {
+    const saved = { error: console.error, warn: console.warn, trace: console.trace };
+    const types = rhea.types as unknown as RheaTypes;
+    const unwrapMap = types.unwrap_map_simple;
+    const diagnostic = (...args: unknown[]) => {
+      if (st.diagnostics++ >= 3) return;
+      const text = typeof args[0] === 'string' ? args[0] : '';
+      const what = RHEA_DIAGNOSTICS.find((d) => text.includes(d)) ?? 'an unrecognised condition';
+      this.log(`AMQP #${st.id}: rhea reported '${what}' for this peer (not printed)`);
+    };
+    const outer = this.reading;
+    this.reading = st;
+    console.error = diagnostic; console.warn = diagnostic; console.trace = diagnostic;
+    types.unwrap_map_simple = (o: unknown) => {
+      const items = ((o as { value?: unknown[] }).value ?? []).map((i) => types.unwrap(i, true));
+      const out = dataMap<unknown>();
+      for (let i = 0; i + 1 < items.length; i += 2) out[String(items[i])] = items[i + 1];
+      return out;
+    };
+    try {
+      run();
+    } finally {
+      types.unwrap_map_simple = unwrapMap;
+      console.error = saved.error; console.warn = saved.warn; console.trace = saved.trace;
+      this.reading = outer;
+    }
+  }
+
+  /** Closes a connection for a broken rule: a close frame when `open` was exchanged, then the stream. */
+  private shut(conn: Connection, st: ConnState, condition: string, rule: string): void {
+    if (st.shut) return;
+    st.shut = true;
+    if (st.deadline) { clearTimeout(st.deadline); st.deadline = null; }
+    this.log(`AMQP #${st.id} closed: ${rule}`);
+    try {
+      if (conn.is_remote_open() && !conn.is_closed()) conn.close({ condition, description: rule });
+    } catch { /* already closing */ }
+    st.gate.stop();
   }
 
   // --- authentication -------------------------------------------------------------------------------------------
 
-  private checkPlain(user: string, password: string): ServiceClaims | string {
+  private checkPlain(user: string, password: string): Claim | string {
     const m = /^([^@]+)@sas\.root\.(.+)$/i.exec(user);
-    if (!m) return `SASL PLAIN user '${user}' is not {policy}@sas.root.{hub}`;
+    if (!m) { this.log(`AMQP SASL PLAIN refused: user ${q(user)} is not {policy}@sas.root.{hub}`); return 'SASL PLAIN user is not {policy}@sas.root.{hub}'; }
     const hub = m[2]!.toLowerCase();
     const names = this.hub.hostNames().flatMap((h) => [h, h.split('.')[0]!, h.split(':')[0]!]);
-    if (!names.includes(hub)) return `SASL PLAIN user names hub '${m[2]}', not ${this.hub.hostName}`;
+    if (!names.includes(hub)) { this.log(`AMQP SASL PLAIN refused: user names hub ${q(m[2])}, not ${this.hub.hostName}`); return 'SASL PLAIN user names another hub'; }
     const r = this.hub.policies.verify(password, this.hub.hostNames(), Math.floor(Date.now() / 1000), m[1]);
-    if (!r.ok) { this.log(`AMQP SASL PLAIN refused for ${user}: ${r.reason}`); return r.reason; }
-    return r.claims;
+    if (!r.ok) { this.log(`AMQP SASL PLAIN refused for ${q(user)}: ${r.reason}`); return r.reason; }
+    const t = parseSasToken(password);
+    return { claims: r.claims, scope: typeof t === 'string' ? [] : resourceParts(t.sr).path };
+  }
+
+  /** Whether `host` (a CBS audience's, port stripped) is one of this hub's names. */
+  private isOurHost(host: string): boolean {
+    return this.hub.hostNames().some((h) => h.replace(/:\d+$/, '') === host);
   }
 
   private onConnectionOpen(ctx: EventContext): void {
@@ -161,45 +339,121 @@ export class AmqpService {
     const st = this.state(conn);
     const sasl = (conn as unknown as { sasl_transport?: { mechanism?: unknown; transports?: Record<number, { mechanism?: unknown }> } }).sasl_transport;
     const mech = (sasl?.transports?.[3]?.mechanism ?? sasl?.mechanism) as PlainMechanism | undefined;
+    if (st.deadline) { clearTimeout(st.deadline); st.deadline = null; }
     if (mech instanceof PlainMechanism && mech.claims) {
       st.claims.set('sasl', mech.claims);
+      st.everAuthenticated = true;
       st.user = mech.username ?? 'plain';
     }
-    this.log(`AMQP connection #${st.id} open (${st.claims.size ? `policy ${st.user}` : 'anonymous: CBS expected'})`);
+    this.log(`AMQP connection #${st.id} open (${st.claims.size ? `policy ${q(st.user)}` : 'anonymous: CBS expected'})`);
   }
 
   private state(conn: Connection): ConnState {
-    let st = this.states.get(conn);
-    if (!st) { st = { id: ++this.seq, claims: new Map(), user: 'anonymous', replySenders: new Set() }; this.states.set(conn, st); this.connections.add(conn); }
+    const st = this.states.get(conn);
+    if (!st) throw new Error('AMQP connection not accepted by this service');
     return st;
   }
 
-  /** Whether the connection holds an unexpired claim with `right`. */
-  private has(conn: Connection, right: Right): boolean {
+  /** Whether the connection holds an unexpired claim with `right` whose scope covers `path`. */
+  private may(conn: Connection, right: Right, ...paths: string[][]): boolean {
     const now = Math.floor(Date.now() / 1000);
-    for (const c of this.state(conn).claims.values()) if (c.expiresAt > now && c.rights.has(right)) return true;
+    for (const c of this.state(conn).claims.values()) {
+      if (c.claims.expiresAt > now && c.claims.rights.has(right) && paths.some((p) => scopeCovers(c.scope, p))) return true;
+    }
     return false;
   }
 
+  /** Whether the connection holds any unexpired claim (SASL PLAIN or CBS): before that only `$cbs` can be reached. */
+  private authenticated(conn: Connection): boolean {
+    const now = Math.floor(Date.now() / 1000);
+    for (const c of this.state(conn).claims.values()) if (c.claims.expiresAt > now) return true;
+    return false;
+  }
+
+  private onSessionOpen(ctx: EventContext): void {
+    const conn = ctx.connection;
+    const st = this.state(conn);
+    const s = ctx.session!;
+    st.sessions.add(s);
+    const limit = st.everAuthenticated ? this.maxSessions : PRE_AUTH_SESSIONS;
+    if (st.sessions.size > 2 * limit) {
+      this.shut(conn, st, 'amqp:resource-limit-exceeded', `more than ${2 * limit} sessions begun and not ended${limit === PRE_AUTH_SESSIONS ? ' before authentication' : ''}`);
+    } else if (st.sessions.size > limit) {
+      this.log(`AMQP #${st.id} session refused: at most ${limit} per connection${limit === PRE_AUTH_SESSIONS ? ' before authentication' : ''}`);
+      s.close({ condition: 'amqp:resource-limit-exceeded', description: `at most ${limit} sessions per connection${limit === PRE_AUTH_SESSIONS ? ' before a token is put on $cbs' : ''}` });
+    }
+  }
+
+  private onSessionClose(ctx: EventContext): void {
+    const st = this.states.get(ctx.connection);
+    const s = ctx.session!;
+    if (!st) return;
+    st.sessions.delete(s);
+    for (const l of st.links) if (l.session === s) st.links.delete(l);
+  }
+
+  /**
+   * Counts a link the peer attached; refuses it beyond the connection's limit (which is small before
+   * authentication) and closes the connection when refused links pile up undetached. False when refused.
+   */
+  private admitLink(link: Sender | Receiver, address: string): boolean {
+    const conn = link.connection;
+    const st = this.state(conn);
+    st.links.add(link);
+    const authed = this.authenticated(conn);
+    const limit = st.everAuthenticated ? this.maxLinks : PRE_AUTH_LINKS;
+    const when = st.everAuthenticated ? '' : ' before authentication';
+    if (st.links.size > 2 * limit) {
+      this.shut(conn, st, 'amqp:resource-limit-exceeded', `more than ${2 * limit} links attached and not detached${when}`);
+      return false;
+    }
+    if (st.links.size > limit) {
+      this.log(`AMQP #${st.id} link to ${q(address)} refused: at most ${limit} links per connection${when}`);
+      link.close({ condition: 'amqp:resource-limit-exceeded', description: `at most ${limit} links per connection${when}` });
+      return false;
+    }
+    if (!authed && address !== '$cbs') {
+      this.log(`AMQP #${st.id} link to ${q(address)} refused: no token yet (only $cbs before authentication)`);
+      link.close({ condition: 'amqp:unauthorized-access', description: `put a token on $cbs (or use SASL PLAIN) before attaching to '${address.slice(0, 200)}'` });
+      return false;
+    }
+    return true;
+  }
+
   private putToken(ctx: EventContext, m: Message): void {
+    const conn = ctx.connection;
     const props = (m.application_properties ?? {}) as Record<string, unknown>;
     const reply = (status: number, description: string) => {
-      this.reply(ctx.connection, '$cbs', m, { 'status-code': rhea.types.wrap_int(status), 'status-description': description }, undefined);
+      this.reply(conn, '$cbs', m, { 'status-code': rhea.types.wrap_int(status), 'status-description': description }, undefined);
     };
-    if (props['operation'] !== 'put-token') return reply(400, `unsupported CBS operation '${String(props['operation'])}'`);
+    const st = this.state(conn);
+    const refuse = (status: number, reason: string) => {
+      this.log(`AMQP #${st.id} CBS put-token for ${q(props['name'])} refused: ${reason}`);
+      reply(status, reason);
+      if (++st.refusedTokens >= this.maxRefusedTokens) this.shut(conn, st, 'amqp:unauthorized-access', `${st.refusedTokens} CBS put-tokens refused`);
+    };
+    if (props['operation'] !== 'put-token') return refuse(400, `unsupported CBS operation ${q(props['operation'], 40)}`);
     const type = String(props['type'] ?? '');
-    if (type !== 'servicebus.windows.net:sastoken' && type !== 'azure-devices.net:sastoken') return reply(400, `unsupported token type '${type}'`);
+    if (type !== 'servicebus.windows.net:sastoken' && type !== 'azure-devices.net:sastoken') return refuse(400, `unsupported token type ${q(type, 60)}`);
     const token = bodyBuffer(m).toString('utf8');
-    const audience = String(props['name'] ?? '');
-    const r = this.hub.policies.verify(token, this.hub.hostNames(), Math.floor(Date.now() / 1000));
-    const st = this.state(ctx.connection);
-    if (!r.ok) {
-      this.log(`AMQP #${st.id} CBS put-token for '${audience}' refused: ${r.reason}`);
-      return reply(401, r.reason);
+    const audience = typeof props['name'] === 'string' ? props['name'] : '';
+    if (!audience || audience.length > 1024) return refuse(400, 'the put-token names no audience (name), or one longer than 1024 characters');
+    const now = Math.floor(Date.now() / 1000);
+    if (!st.claims.has(audience) && st.claims.size >= this.maxTokens) {
+      for (const [k, c] of st.claims) if (c.claims.expiresAt <= now) st.claims.delete(k);
+      if (st.claims.size >= this.maxTokens) return refuse(403, `at most ${this.maxTokens} tokens per connection`);
     }
-    st.claims.set(audience, r.claims);
+    const r = this.hub.policies.verify(token, this.hub.hostNames(), now);
+    if (!r.ok) return refuse(401, r.reason);
+    const t = parseSasToken(token);
+    const aud = resourceParts(audience);
+    if (!this.isOurHost(aud.host)) return refuse(401, `the audience ${q(audience)} is not this hub (${this.hub.hostName})`);
+    const scope = typeof t === 'string' ? [] : resourceParts(t.sr).path;
+    if (!scopeCovers(scope, aud.path)) return refuse(401, `the token's sr does not cover the audience ${q(audience)}`);
+    st.claims.set(audience, { claims: r.claims, scope: aud.path });
+    st.everAuthenticated = true;
     st.user = r.claims.policy;
-    this.log(`AMQP #${st.id} CBS put-token for '${audience}' accepted (policy ${r.claims.policy})`);
+    this.log(`AMQP #${st.id} CBS put-token for ${q(audience)} accepted (policy ${r.claims.policy})`);
     reply(200, 'OK');
   }
 
@@ -210,7 +464,7 @@ export class AmqpService {
       if (linkAddress(s, 'source') !== node || s.is_closed()) continue;
       if (!best || (req.reply_to && linkAddress(s, 'target') === req.reply_to)) best = s;
     }
-    if (!best) { this.log(`AMQP: no reply link for ${node}`); return; }
+    if (!best) { this.log(`AMQP #${this.state(conn).id}: no reply link for ${node}`); return; }
     const msg: Message = { correlation_id: req.message_id ?? req.correlation_id, application_properties: props } as Message;
     if (req.reply_to) msg.to = req.reply_to;
     if (body !== undefined) msg.body = body;
@@ -223,14 +477,21 @@ export class AmqpService {
   private onReceiverOpen(ctx: EventContext): void {
     const r = ctx.receiver!;
     const target = linkAddress(r, 'target');
-    if (target === '$cbs' || target === '$management') { r.add_credit(100); return; }
-    if (target === DEVICEBOUND_ADDRESS || target === DEVICEBOUND_ADDRESS.slice(1)) {
-      if (!this.has(ctx.connection, 'ServiceConnect')) return this.refuseLink(r, 'ServiceConnect', target);
+    if (!this.admitLink(r, target)) return;
+    // advertised so that senders split nothing larger (the gate closes the connection beyond it)
+    (r as unknown as { local: { attach: { max_message_size?: unknown } } }).local.attach.max_message_size = this.maxMessageBytes;
+    if (target === '$cbs' || target === '$management') {
+      if (target === '$management' && !this.authenticated(ctx.connection)) return this.refuseLink(r, 'a token', target);
       r.add_credit(100);
       return;
     }
-    this.log(`AMQP #${this.state(ctx.connection).id}: no node '${target}' to send to`);
-    r.close({ condition: 'amqp:not-found', description: `no node '${target}' on this hub (send to ${DEVICEBOUND_ADDRESS})` });
+    if (target === DEVICEBOUND_ADDRESS || target === DEVICEBOUND_ADDRESS.slice(1)) {
+      if (!this.may(ctx.connection, 'ServiceConnect', DEVICEBOUND_PATH)) return this.refuseLink(r, 'ServiceConnect', target);
+      r.add_credit(100);
+      return;
+    }
+    this.log(`AMQP #${this.state(ctx.connection).id}: no node ${q(target)} to send to`);
+    r.close({ condition: 'amqp:not-found', description: `no node '${target.slice(0, 200)}' on this hub (send to ${DEVICEBOUND_ADDRESS})` });
   }
 
   /** The peer attached a receiver: we send. */
@@ -238,18 +499,20 @@ export class AmqpService {
     const s = ctx.sender!;
     const source = linkAddress(s, 'source');
     const st = this.state(ctx.connection);
+    if (!this.admitLink(s, source)) return;
     if (source === '$cbs' || source === '$management') { st.replySenders.add(s); return; }
     if (source === FEEDBACK_ADDRESS || source === FEEDBACK_ADDRESS.slice(1)) {
-      if (!this.has(ctx.connection, 'ServiceConnect')) return this.refuseLink(s, 'ServiceConnect', source);
+      if (!this.may(ctx.connection, 'ServiceConnect', FEEDBACK_PATH)) return this.refuseLink(s, 'ServiceConnect', source);
       this.feedbackSenders.add(s);
       this.log(`AMQP #${st.id} feedback receiver attached`);
       this.scheduleFeedback(0);
       return;
     }
     const m = EVENTS_RE.exec(source);
-    if (m) {
-      if (!this.has(ctx.connection, 'ServiceConnect')) return this.refuseLink(s, 'ServiceConnect', source);
-      const p = Number(m[2]);
+    const entity = m?.[1]!.toLowerCase();
+    if (m && (entity === 'messages/events' || entity === this.hub.eventHubName.toLowerCase())) {
+      if (!this.may(ctx.connection, 'ServiceConnect', resourceParts(`host/${source}`).path)) return this.refuseLink(s, 'ServiceConnect', source);
+      const p = Number(m[3]);
       if (p >= this.hub.events.partitionCount) {
         s.close({ condition: 'amqp:not-found', description: `partition ${p} does not exist (0-${this.hub.events.partitionCount - 1})` });
         return;
@@ -270,17 +533,17 @@ export class AmqpService {
       }
       const reader: EventReader = { sender: s, partition: p, nextSeq: this.hub.events.firstSeq(p, from), pumping: false };
       this.readers.add(reader);
-      this.log(`AMQP #${st.id} events reader on partition ${p} (consumer group ${m[1]}) from sequence number ${reader.nextSeq}`);
+      this.log(`AMQP #${st.id} events reader on partition ${p} (consumer group ${q(m[2])}) from sequence number ${reader.nextSeq}`);
       this.pumpEvents(reader);
       return;
     }
-    s.close({ condition: 'amqp:not-found', description: `no node '${source}' on this hub` });
+    s.close({ condition: 'amqp:not-found', description: `no node '${source.slice(0, 200)}' on this hub` });
   }
 
-  private refuseLink(link: Sender | Receiver, right: Right, address: string): void {
+  private refuseLink(link: Sender | Receiver, right: string, address: string): void {
     const st = this.state(link.connection);
-    this.log(`AMQP #${st.id} link to '${address}' refused: needs ${right}`);
-    link.close({ condition: 'amqp:unauthorized-access', description: `'${address}' needs a token of a policy with ${right} (put one on $cbs or use SASL PLAIN)` });
+    this.log(`AMQP #${st.id} link to ${q(address)} refused: needs ${right} for that address`);
+    link.close({ condition: 'amqp:unauthorized-access', description: `'${address.slice(0, 200)}' needs a token of a policy with ${right} whose sr covers it (put one on $cbs or use SASL PLAIN)` });
   }
 
   private onMessage(ctx: EventContext): void {
@@ -299,19 +562,25 @@ export class AmqpService {
       this.log(`AMQP #${st.id} C2D refused: ${condition} (${description})`);
       d.reject({ condition, description });
     };
-    if (!this.has(ctx.connection, 'ServiceConnect')) return reject('amqp:unauthorized-access', 'the token on this connection expired or lacks ServiceConnect');
+    if (!this.may(ctx.connection, 'ServiceConnect', DEVICEBOUND_PATH)) return reject('amqp:unauthorized-access', 'the token on this connection expired, lacks ServiceConnect or does not cover /messages/devicebound');
     const to = str(m.to) ?? '';
     const mt = /^\/devices\/([^/]+)\/messages\/devicebound$/i.exec(to);
-    if (!mt) return reject('com.microsoft:argument-error', `'to' must be /devices/{deviceId}/messages/devicebound, not '${to}'`);
+    if (!mt) return reject('com.microsoft:argument-error', `'to' must be /devices/{deviceId}/messages/devicebound, not ${q(to)}`);
     let deviceId: string;
-    try { deviceId = decodeURIComponent(mt[1]!); } catch { return reject('com.microsoft:argument-error', `malformed device id in '${to}'`); }
-    const app = { ...((m.application_properties ?? {}) as Record<string, unknown>) };
+    try { deviceId = decodeURIComponent(mt[1]!); } catch { return reject('com.microsoft:argument-error', `malformed device id in ${q(to)}`); }
+    // member names are data: copied by own key into prototype-free maps
+    const src = (m.application_properties ?? {}) as Record<string, unknown>;
+    const app = dataMap<unknown>();
+    for (const k of Object.keys(src)) app[k] = src[k];
     const ackRaw = app['iothub-ack'];
     delete app['iothub-ack'];
     const ack = (ackRaw === undefined ? 'none' : String(ackRaw)) as AckMode;
-    if (!['none', 'positive', 'negative', 'full'].includes(ack)) return reject('com.microsoft:argument-error', `iothub-ack must be none, positive, negative or full, not '${String(ackRaw)}'`);
-    const properties: PropertyBag = {};
-    for (const [k, v] of Object.entries(app)) properties[k] = v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v);
+    if (!['none', 'positive', 'negative', 'full'].includes(ack)) return reject('com.microsoft:argument-error', `iothub-ack must be none, positive, negative or full, not ${q(ackRaw, 40)}`);
+    const properties: PropertyBag = dataMap<string | null>();
+    for (const k of Object.keys(app)) {
+      const v = app[k];
+      properties[k] = v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v);
+    }
     const opts: C2DOptions = { properties, ack };
     const mid = str(m.message_id); if (mid !== undefined) opts.messageId = mid;
     const cid = str(m.correlation_id); if (cid !== undefined) opts.correlationId = cid;
@@ -403,7 +672,9 @@ export class AmqpService {
     const conn = ctx.connection;
     for (const s of this.feedbackSenders) if (s.connection === conn) this.dropSender(s);
     for (const r of this.readers) if (r.sender.connection === conn) this.readers.delete(r);
-    if (this.connections.delete(conn)) this.log(`AMQP connection #${this.state(conn).id} closed`);
+    const st = this.states.get(conn);
+    if (st?.deadline) { clearTimeout(st.deadline); st.deadline = null; }
+    if (this.connections.delete(conn)) this.log(`AMQP connection #${st?.id ?? '?'} closed`);
   }
 
   // --- Event Hub-compatible endpoint ----------------------------------------------------------------------------
@@ -411,7 +682,7 @@ export class AmqpService {
   private pumpEvents(r: EventReader): void {
     const s = r.sender;
     if (s.is_closed() || !this.readers.has(r)) return;
-    while (s.sendable()) {
+    while (s.sendable() && !this.state(s.connection).gate.congested) {
       const evs = this.hub.events.readFromSeq(r.partition, r.nextSeq, Math.max(1, Math.min((s as unknown as { credit: number }).credit, 100)));
       if (!evs.length) return;
       for (const ev of evs) {
@@ -427,15 +698,18 @@ export class AmqpService {
     const reply = (status: number, description: string, body?: unknown) =>
       this.reply(ctx.connection, '$management', m, { 'status-code': rhea.types.wrap_int(status), 'status-description': description }, body);
     const token = props['security_token'];
-    let allowed = this.has(ctx.connection, 'ServiceConnect');
+    // the Event Hub-compatible entity's management node, or the events it describes
+    const paths = [[this.hub.eventHubName.toLowerCase(), '$management'], ['messages', 'events']];
+    let allowed = this.may(ctx.connection, 'ServiceConnect', ...paths);
     if (!allowed && typeof token === 'string') {
       const r = this.hub.policies.verify(token, this.hub.hostNames(), Math.floor(Date.now() / 1000));
-      allowed = r.ok && r.claims.rights.has('ServiceConnect');
+      const t = parseSasToken(token);
+      allowed = r.ok && r.claims.rights.has('ServiceConnect') && typeof t !== 'string' && paths.some((p) => scopeCovers(resourceParts(t.sr).path, p));
     }
-    if (!allowed) return reply(401, 'a token of a policy with ServiceConnect is needed');
-    if (props['operation'] !== 'READ') return reply(400, `unsupported operation '${String(props['operation'])}'`);
+    if (!allowed) return reply(401, 'a token of a policy with ServiceConnect covering the event hub is needed');
+    if (props['operation'] !== 'READ') return reply(400, `unsupported operation ${q(props['operation'], 40)}`);
     const name = String(props['name'] ?? '');
-    if (name && name.toLowerCase() !== this.hub.eventHubName.toLowerCase()) return reply(404, `no event hub '${name}' (this one is '${this.hub.eventHubName}')`);
+    if (name && name.toLowerCase() !== this.hub.eventHubName.toLowerCase()) return reply(404, `no event hub ${q(name, 100)} (this one is '${this.hub.eventHubName}')`);
     const ev = this.hub.events;
     if (props['type'] === 'com.microsoft:eventhub') {
       return reply(200, 'OK', {
@@ -463,6 +737,8 @@ export class AmqpService {
     this.hub.events.off('appended', this.onAppended);
     if (this.feedbackTimer) clearTimeout(this.feedbackTimer);
     for (const c of this.connections) {
+      const st = this.states.get(c);
+      if (st?.deadline) { clearTimeout(st.deadline); st.deadline = null; }
       try { c.close({ condition: 'amqp:connection:forced', description: 'the hub is stopping' }); } catch { /* closed */ }
     }
   }
@@ -484,7 +760,7 @@ export function eventMessage(ev: StoredEvent): Message {
   if (ev.moduleId) annotations['iothub-connection-module-id'] = ev.moduleId;
   const m: Message = {
     message_annotations: annotations,
-    application_properties: { ...ev.properties },
+    application_properties: Object.assign(dataMap<string | null>(), ev.properties),
     body: rhea.message.data_section(ev.body),
   } as Message;
   if (sys['messageId'] !== undefined) m.message_id = sys['messageId'];

@@ -2,6 +2,10 @@
 import rhea from 'rhea';
 import type { Connection, ConnectionOptions, Delivery, EventContext, Message, Receiver, Sender } from 'rhea';
 import { createHmac } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { connect as netConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import type { Duplex } from 'node:stream';
 
 /** `SharedAccessSignature sr=…&sig=…&se=…&skn=…` signed with the base64-decoded key (IoT Hub style) or its UTF-8 bytes. */
 export function policySas(resource: string, key: string, keyName: string, expiry: number, keyBytes: 'base64' | 'utf8' = 'base64'): string {
@@ -101,4 +105,116 @@ function linkError(link: Sender | Receiver | undefined): Error {
   const err = new Error(`${e?.condition ?? 'link closed'}: ${e?.description ?? ''}`) as Error & { condition?: string };
   if (e?.condition) err.condition = e.condition;
   return err;
+}
+
+// --- raw peers: bytes written by hand (with rhea's own frame encoder), for hostile-input tests ---------------------
+
+type Performative = (fields: Record<string, unknown>) => unknown;
+interface RheaFrames {
+  write_frame(frame: unknown): Buffer;
+  amqp_frame(channel: number, performative: unknown, payload?: Buffer): unknown;
+  sasl_frame(performative: unknown): unknown;
+  read_frame(buffer: Buffer): { size: number; type: number; channel: number; performative?: Record<string, unknown> & { constructor: { name?: string } } } | null;
+  [name: string]: unknown;
+}
+const frames = createRequire(import.meta.url)('rhea/lib/frames.js') as RheaFrames;
+
+export const AMQP_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]);
+export const SASL_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 3, 1, 0, 0]);
+
+/** One AMQP frame: `performative` is a name from AMQP 1.0 §2.7 in rhea's spelling (open, begin, attach, flow, transfer, …). */
+export function amqpFrame(performative: string, fields: Record<string, unknown>, channel = 0, payload?: Buffer): Buffer {
+  return frames.write_frame(frames.amqp_frame(channel, (frames[performative] as Performative)(fields), payload));
+}
+
+/** One SASL frame (sasl_init, sasl_response). */
+export function saslFrame(performative: string, fields: Record<string, unknown>): Buffer {
+  return frames.write_frame(frames.sasl_frame((frames[performative] as Performative)(fields)));
+}
+
+/** The first 8 bytes of a frame claiming `size` bytes: size, doff 2, type, channel. */
+export function frameHeader(size: number, type = 0, channel = 0): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt32BE(size, 0); b[4] = 2; b[5] = type; b.writeUInt16BE(channel, 6);
+  return b;
+}
+
+/** A socket that writes bytes and keeps (up to 1 MiB of) what it receives. */
+export class RawPeer {
+  received = Buffer.alloc(0);
+  closed: Promise<void>;
+  isClosed = false;
+  private waiters: (() => void)[] = [];
+
+  private constructor(readonly socket: Duplex & { destroy(): void }) {
+    // a WebSocket stream ends but does not emit 'close' (autoDestroy is off): either counts
+    this.closed = new Promise((resolve) => {
+      const onClose = () => { this.isClosed = true; resolve(); this.wake(); };
+      socket.once('close', onClose);
+      socket.once('end', onClose);
+    });
+    socket.on('error', () => {});
+    socket.on('data', (d: Buffer) => {
+      if (this.received.length < 1024 * 1024) this.received = Buffer.concat([this.received, d]);
+      this.wake();
+    });
+  }
+
+  static tls(port: number, ca: string): Promise<RawPeer> {
+    return new Promise((resolve, reject) => {
+      const s = tlsConnect({ host: 'localhost', port, ca, servername: 'localhost' }, () => resolve(new RawPeer(s)));
+      s.once('error', reject);
+    });
+  }
+
+  static tcp(port: number): Promise<RawPeer> {
+    return new Promise((resolve, reject) => {
+      const s = netConnect({ host: '127.0.0.1', port }, () => resolve(new RawPeer(s)));
+      s.once('error', reject);
+    });
+  }
+
+  /** Wraps an already connected stream (e.g. a WebSocket stream). */
+  static over(stream: Duplex & { destroy(): void }): RawPeer { return new RawPeer(stream); }
+
+  write(b: Buffer): void { if (!this.isClosed) this.socket.write(b); }
+
+  /** Writes `chunk` repeatedly until `total` bytes are written or the peer closes; resolves with the bytes written. */
+  async flood(chunk: Buffer, total: number): Promise<number> {
+    let written = 0;
+    while (written < total && !this.isClosed) {
+      const ok = this.socket.write(chunk);
+      written += chunk.length;
+      if (!ok) await Promise.race([new Promise((r) => this.socket.once('drain', r)), this.closed]);
+    }
+    return written;
+  }
+
+  /** Resolves when `n` bytes have been received (or the socket closed). */
+  async receivedAtLeast(n: number, ms = 5000): Promise<Buffer> {
+    const until = Date.now() + ms;
+    while (this.received.length < n && !this.isClosed && Date.now() < until) {
+      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 50); });
+    }
+    return this.received;
+  }
+
+  /** The frames received after the 8-byte protocol header(s) starting at `from`. */
+  frames(from = 8): NonNullable<ReturnType<RheaFrames['read_frame']>>[] {
+    const out: NonNullable<ReturnType<RheaFrames['read_frame']>>[] = [];
+    let at = from;
+    while (at + 8 <= this.received.length) {
+      if (this.received.subarray(at, at + 4).toString('latin1') === 'AMQP') { at += 8; continue; }
+      const size = this.received.readUInt32BE(at);
+      if (at + size > this.received.length) break;
+      const f = frames.read_frame(this.received.subarray(at, at + size));
+      if (f) out.push(f);
+      at += size;
+    }
+    return out;
+  }
+
+  destroy(): void { this.socket.destroy(); }
+
+  private wake(): void { const w = this.waiters; this.waiters = []; for (const f of w) f(); }
 }
