@@ -7,7 +7,8 @@ import rhea from 'rhea';
 import type { Connection, Container, Delivery, EventContext, Message, Receiver, Sender, Session } from 'rhea';
 import type { Duplex } from 'node:stream';
 import { AmqpGate } from './amqp-gate.js';
-import type { Policies, Right, ServiceClaims } from './policies.js';
+import { claimsCover, type Policies, type Right, type ServiceClaims } from './policies.js';
+import { dict } from './json.js';
 import { parseSasToken } from './sas.js';
 import type { Registry } from './registry.js';
 import type { C2DQueue, C2DOptions, FeedbackRecord, AckMode } from './c2d-queue.js';
@@ -137,13 +138,10 @@ export function resourceParts(resource: string): { host: string; path: string[] 
   return { host: host.toLowerCase().replace(/:\d+$/, ''), path: rest.filter((x) => x !== '').map((x) => x.toLowerCase()) };
 }
 
-/** IoT Hub: a token's `sr` is a URI prefix, by path segment, of what it may reach. */
-export function scopeCovers(scope: readonly string[], path: readonly string[]): boolean {
-  return scope.length <= path.length && scope.every((seg, i) => seg === path[i]);
+/** IoT Hub: a token's `sr` is a URI prefix, by path segment, of what it may reach (policies.ts holds the rule). */
+function scopeCovers(scope: readonly string[], path: readonly string[]): boolean {
+  return claimsCover({ resource: '/' + scope.join('/') }, '/' + path.join('/'));
 }
-
-/** A map with no prototype: member names such as `__proto__` and `constructor` stay data. */
-function dataMap<T>(): Record<string, T> { return Object.create(null) as Record<string, T>; }
 
 /** Keeps secrets out of a log line: SAS tokens, signatures, keys, and anything long and key-like. */
 export function redact(line: string): string {
@@ -290,7 +288,7 @@ export class AmqpService {
     console.error = diagnostic; console.warn = diagnostic; console.trace = diagnostic;
     types.unwrap_map_simple = (o: unknown) => {
       const items = ((o as { value?: unknown[] }).value ?? []).map((i) => types.unwrap(i, true));
-      const out = dataMap<unknown>();
+      const out = dict<unknown>();
       for (let i = 0; i + 1 < items.length; i += 2) out[String(items[i])] = items[i + 1];
       return out;
     };
@@ -570,13 +568,13 @@ export class AmqpService {
     try { deviceId = decodeURIComponent(mt[1]!); } catch { return reject('com.microsoft:argument-error', `malformed device id in ${q(to)}`); }
     // member names are data: copied by own key into prototype-free maps
     const src = (m.application_properties ?? {}) as Record<string, unknown>;
-    const app = dataMap<unknown>();
+    const app = dict<unknown>();
     for (const k of Object.keys(src)) app[k] = src[k];
     const ackRaw = app['iothub-ack'];
     delete app['iothub-ack'];
     const ack = (ackRaw === undefined ? 'none' : String(ackRaw)) as AckMode;
     if (!['none', 'positive', 'negative', 'full'].includes(ack)) return reject('com.microsoft:argument-error', `iothub-ack must be none, positive, negative or full, not ${q(ackRaw, 40)}`);
-    const properties: PropertyBag = dataMap<string | null>();
+    const properties: PropertyBag = dict<string | null>();
     for (const k of Object.keys(app)) {
       const v = app[k];
       properties[k] = v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v);
@@ -760,7 +758,7 @@ export function eventMessage(ev: StoredEvent): Message {
   if (ev.moduleId) annotations['iothub-connection-module-id'] = ev.moduleId;
   const m: Message = {
     message_annotations: annotations,
-    application_properties: Object.assign(dataMap<string | null>(), ev.properties),
+    application_properties: Object.assign(dict<string | null>(), ev.properties),
     body: rhea.message.data_section(ev.body),
   } as Message;
   if (sys['messageId'] !== undefined) m.message_id = sys['messageId'];

@@ -63,7 +63,8 @@ export interface LocalHubOptions {
   feedbackBatchMs?: number;
   /**
    * Milliseconds from TCP accept to CONNACK on the MQTT listeners (TLS handshake, WebSocket upgrade and CONNECT
-   * included); also the TLS handshake timeout of every TLS listener and the header timeout of the HTTPS listener.
+   * included) and to `open` on the AMQP ones (SASL included); also the TLS handshake timeout of every TLS listener
+   * and the deadline for a first request on the HTTPS listener.
    * Default 30 000 (aedes's CONNECT timer, and room for a slow device's TLS handshake).
    */
   connectTimeoutMs?: number;
@@ -286,7 +287,10 @@ export class LocalHub extends EventEmitter<HubEvents> {
       this.wsPort = await this.listenOn(mqttListener('extra TLS port', 'mqtts'), opts.wsPort, opts.bindAddress);
     }
     if (opts.amqpPort !== undefined && opts.amqpPort !== false) {
-      this.amqp = new AmqpService(this, { ...(opts.feedbackBatchMs !== undefined ? { feedbackBatchMs: opts.feedbackBatchMs } : {}), log: this.log });
+      this.amqp = new AmqpService(this, {
+        ...(opts.feedbackBatchMs !== undefined ? { feedbackBatchMs: opts.feedbackBatchMs } : {}),
+        openDeadlineMs: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, log: this.log,
+      });
       this.amqpPort = await this.listenOn(() => {
         const amqpServer = createTlsServer(secure, (s) => {
           if (this.stopped) { s.destroy(); return; }

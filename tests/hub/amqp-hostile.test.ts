@@ -480,3 +480,22 @@ test('100 garbage connections print nothing to stderr with --quiet, and no log l
     }
   }
 });
+
+test("the hub's connectTimeoutMs is the AMQP listeners' deadline from accept too (TLS port and WebSocket path)", async () => {
+  const { hub: quick, done } = await startHub({ amqpPort: 0, restPort: 0, connectTimeoutMs: 300 });
+  try {
+    const overTls = await RawPeer.tls(quick.amqpPort!, quick.ca);
+    const ws = new WebSocket(`wss://localhost:${quick.restPort}/$servicebus/websocket`, ['AMQPWSB10'], { ca: quick.ca });
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    const overWs = RawPeer.over(createWebSocketStream(ws));
+    overTls.write(SASL_HEADER); // a start, then silence
+    // bounded wait: the AMQP service's own default (10 s) would not close them in time
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<string>((resolve) => { timer = setTimeout(() => resolve('still open after 5 s'), 5000); });
+    const outcome = await Promise.race([Promise.all([overTls.closed, overWs.closed]).then(() => 'closed'), late]);
+    clearTimeout(timer);
+    assert.equal(outcome, 'closed');
+  } finally {
+    await done();
+  }
+});
