@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { PropertyBag } from './topics.js';
 import { JsonFile } from './store.js';
+import { StoredRecord } from './json.js';
 
 export const C2D_MAX_QUEUE = 50;
 export const C2D_MAX_BYTES = 64 * 1024;
@@ -86,52 +87,37 @@ const ACK_MODES: readonly AckMode[] = ['none', 'positive', 'negative', 'full'];
 
 /** One message of c2d.json checked and copied into a fresh object (known fields, own properties); throws on anything else. */
 function parseStoredMessage(raw: unknown, where: string): C2DMessage {
-  const bad = (why: string) => new Error(`${where}: ${why}; fix or delete the file`);
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('not an object');
-  const own = (k: string): unknown => (Object.hasOwn(raw, k) ? (raw as Record<string, unknown>)[k] : undefined);
-  const str = (k: string): string => {
-    const v = own(k);
-    if (typeof v !== 'string') throw bad(`'${k}' must be a string`);
-    return v;
-  };
-  const optStr = (k: string): string | undefined => (own(k) === undefined ? undefined : str(k));
-  const num = (k: string): number => {
-    const v = own(k);
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(`'${k}' must be a non-negative number`);
-    return v;
-  };
-  const props = own('properties');
-  if (typeof props !== 'object' || props === null || Array.isArray(props)) throw bad(`'properties' must be an object`);
+  const r = StoredRecord.of(raw, where);
   // Object.fromEntries defines own properties: a member named __proto__ stays a property, never a prototype
-  const properties: PropertyBag = Object.fromEntries(Object.entries(props).map(([k, v]) => {
-    if (v !== null && typeof v !== 'string') throw bad(`property '${k}' must be a string or null`);
+  const properties: PropertyBag = Object.fromEntries(r.record('properties').entries().map(([k, v]) => {
+    if (v !== null && typeof v !== 'string') throw r.bad(`property '${k}' must be a string or null`);
     return [k, v as string | null];
   }));
-  const ack = own('ack');
-  if (!ACK_MODES.includes(ack as AckMode)) throw bad(`'ack' must be one of ${ACK_MODES.join(', ')}`);
-  const state = own('state');
-  if (state !== 'queued' && state !== 'delivered') throw bad(`'state' must be 'queued' or 'delivered'`);
-  const deliveryCount = num('deliveryCount');
-  if (!Number.isInteger(deliveryCount)) throw bad(`'deliveryCount' must be an integer`);
-  const moduleId = optStr('moduleId');
-  const correlationId = optStr('correlationId');
-  const userId = optStr('userId');
-  const contentType = optStr('contentType');
-  const contentEncoding = optStr('contentEncoding');
+  const ack = r.get('ack');
+  if (!ACK_MODES.includes(ack as AckMode)) throw r.bad(`'ack' must be one of ${ACK_MODES.join(', ')}`);
+  const state = r.get('state');
+  if (state !== 'queued' && state !== 'delivered') throw r.bad(`'state' must be 'queued' or 'delivered'`);
+  const deliveryCount = r.count('deliveryCount');
+  if (!Number.isInteger(deliveryCount)) throw r.bad(`'deliveryCount' must be an integer`);
+  const moduleId = r.optStr('moduleId');
+  const correlationId = r.optStr('correlationId');
+  const userId = r.optStr('userId');
+  const contentType = r.optStr('contentType');
+  const contentEncoding = r.optStr('contentEncoding');
   return {
-    lockToken: str('lockToken'),
-    deviceId: str('deviceId'),
+    lockToken: r.str('lockToken'),
+    deviceId: r.str('deviceId'),
     ...(moduleId !== undefined ? { moduleId } : {}),
-    body: Buffer.from(str('body'), 'base64'),
-    messageId: str('messageId'),
+    body: Buffer.from(r.str('body'), 'base64'),
+    messageId: r.str('messageId'),
     ...(correlationId !== undefined ? { correlationId } : {}),
     ...(userId !== undefined ? { userId } : {}),
     ...(contentType !== undefined ? { contentType } : {}),
     ...(contentEncoding !== undefined ? { contentEncoding } : {}),
     properties,
     ack: ack as AckMode,
-    enqueuedAt: num('enqueuedAt'),
-    expiresAt: num('expiresAt'),
+    enqueuedAt: r.count('enqueuedAt'),
+    expiresAt: r.count('expiresAt'),
     deliveryCount,
     // a delivery the device did not acknowledge before the hub stopped is delivered again
     state: 'queued',

@@ -135,3 +135,50 @@ function textDepth(text: string, stopAfter: number): number {
   }
   return max;
 }
+
+/**
+ * A record read from a data-folder file (registry, policies, C2D queue): own members only, each checked for the
+ * type it must have; every error names the file, the record and the field, and says to fix or delete the file, so
+ * a tampered file is refused by name instead of smuggling structure.
+ */
+export class StoredRecord {
+  private constructor(private readonly raw: object, private readonly where: string) {}
+
+  /** The reader for `raw`, which must be a JSON object. */
+  static of(raw: unknown, where: string): StoredRecord {
+    if (!isObject(raw)) throw new Error(`${where}: not an object; fix or delete the file`);
+    return new StoredRecord(raw, where);
+  }
+
+  bad(why: string): Error { return new Error(`${this.where}: ${why}; fix or delete the file`); }
+
+  get(k: string): unknown { return Object.hasOwn(this.raw, k) ? (this.raw as Record<string, unknown>)[k] : undefined; }
+
+  str(k: string): string {
+    const v = this.get(k);
+    if (typeof v !== 'string') throw this.bad(`'${k}' must be a string`);
+    return v;
+  }
+
+  optStr(k: string): string | undefined { return this.get(k) === undefined ? undefined : this.str(k); }
+
+  /** A finite number ≥ 0. */
+  count(k: string): number {
+    const v = this.get(k);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw this.bad(`'${k}' must be a non-negative number`);
+    return v;
+  }
+
+  /** A nested object, read the same way (`undefined` when absent and `optional`). */
+  record(k: string): StoredRecord;
+  record(k: string, optional: true): StoredRecord | undefined;
+  record(k: string, optional = false): StoredRecord | undefined {
+    const v = this.get(k);
+    if (v === undefined && optional) return undefined;
+    if (!isObject(v)) throw this.bad(`'${k}' must be an object`);
+    return new StoredRecord(v, `${this.where}.${k}`);
+  }
+
+  /** The own members, for maps such as a message's properties. */
+  entries(): [string, unknown][] { return Object.entries(this.raw); }
+}

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { JsonFile } from './store.js';
+import { StoredRecord } from './json.js';
 import { parseSasToken, signedWithOneOf } from './sas.js';
 
 export type Right = 'RegistryRead' | 'RegistryWrite' | 'ServiceConnect' | 'DeviceConnect';
@@ -47,15 +48,15 @@ function parsePolicyFile(loaded: unknown, path: string): PolicyRecord[] {
   const list = typeof loaded === 'object' && loaded !== null && Object.hasOwn(loaded, 'policies') ? (loaded as { policies: unknown }).policies : undefined;
   if (!Array.isArray(list)) throw bad(`'policies' must be an array`);
   return list.map((raw: unknown, i) => {
-    if (typeof raw !== 'object' || raw === null) throw bad(`policies[${i}] is not an object`);
-    const own = (k: string): unknown => (Object.hasOwn(raw, k) ? (raw as Record<string, unknown>)[k] : undefined);
-    const keyName = own('keyName'), primaryKey = own('primaryKey'), secondaryKey = own('secondaryKey'), rights = own('rights');
-    if (typeof keyName !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(keyName)) throw bad(`policies[${i}].keyName is not a policy name`);
+    const r = StoredRecord.of(raw, `${path}: policies[${i}]`);
+    const keyName = r.get('keyName'), rights = r.get('rights');
+    if (typeof keyName !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(keyName)) throw r.bad('keyName is not a policy name');
+    const [primaryKey, secondaryKey] = [r.str('primaryKey'), r.str('secondaryKey')];
     for (const [n, k] of [['primaryKey', primaryKey], ['secondaryKey', secondaryKey]] as const) {
-      if (typeof k !== 'string' || Buffer.from(k, 'base64').length < 16) throw bad(`policies[${i}].${n} must be a base64 key`);
+      if (Buffer.from(k, 'base64').length < 16) throw r.bad(`${n} must be a base64 key`);
     }
-    if (!Array.isArray(rights) || !rights.every((r) => RIGHTS.includes(r as Right))) throw bad(`policies[${i}].rights must list ${RIGHTS.join(', ')}`);
-    return { keyName, primaryKey: primaryKey as string, secondaryKey: secondaryKey as string, rights: [...new Set(rights as Right[])] };
+    if (!Array.isArray(rights) || !rights.every((x) => RIGHTS.includes(x as Right))) throw r.bad(`rights must list ${RIGHTS.join(', ')}`);
+    return { keyName, primaryKey, secondaryKey, rights: [...new Set(rights as Right[])] };
   });
 }
 

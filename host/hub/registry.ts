@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { JsonFile } from './store.js';
+import { StoredRecord } from './json.js';
 
 export interface IdentityRecord {
   deviceId: string;
@@ -78,48 +79,40 @@ const THUMBPRINT_RE = /^([0-9A-F]{40}|[0-9A-F]{64})$/;
  * of the type it must be; anything else is an error naming the record (a tampered file cannot smuggle structure).
  */
 export function parseIdentityRecord(raw: unknown, where: string): IdentityRecord {
-  const bad = (why: string) => new Error(`${where}: ${why}; fix or delete the file`);
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad('not an object');
-  const own = (k: string): unknown => (Object.hasOwn(raw, k) ? (raw as Record<string, unknown>)[k] : undefined);
-  const str = (k: string): string => {
-    const v = own(k);
-    if (typeof v !== 'string') throw bad(`'${k}' must be a string`);
-    return v;
-  };
-  const deviceId = str('deviceId');
-  const moduleId = own('moduleId');
+  const r = StoredRecord.of(raw, where);
+  const deviceId = r.str('deviceId');
+  const moduleId = r.optStr('moduleId');
   try {
     validateId('device', deviceId);
-    if (moduleId !== undefined) validateId('module', moduleId as string);
-    validateKey(str('primaryKey'));
-    validateKey(str('secondaryKey'));
+    if (moduleId !== undefined) validateId('module', moduleId);
+    validateKey(r.str('primaryKey'));
+    validateKey(r.str('secondaryKey'));
   } catch (e) {
-    throw bad((e as Error).message);
+    throw r.bad((e as Error).message);
   }
-  const status = own('status');
-  if (status !== 'enabled' && status !== 'disabled') throw bad(`'status' must be 'enabled' or 'disabled'`);
-  const x509 = own('x509Thumbprints');
+  const status = r.get('status');
+  if (status !== 'enabled' && status !== 'disabled') throw r.bad(`'status' must be 'enabled' or 'disabled'`);
+  const x509 = r.record('x509Thumbprints', true);
   let x509Thumbprints: IdentityRecord['x509Thumbprints'];
   if (x509 !== undefined) {
-    if (typeof x509 !== 'object' || x509 === null || Array.isArray(x509)) throw bad(`'x509Thumbprints' must be an object`);
     const t = (k: string): string | undefined => {
-      const v = Object.hasOwn(x509, k) ? (x509 as Record<string, unknown>)[k] : undefined;
+      const v = x509.get(k);
       if (v === undefined) return undefined;
-      if (typeof v !== 'string' || !THUMBPRINT_RE.test(normalizeThumbprint(v))) throw bad(`x509Thumbprints.${k} must be 40 or 64 hex digits`);
+      if (typeof v !== 'string' || !THUMBPRINT_RE.test(normalizeThumbprint(v))) throw r.bad(`x509Thumbprints.${k} must be 40 or 64 hex digits`);
       return normalizeThumbprint(v);
     };
     const primary = t('primary');
-    if (!primary) throw bad('x509Thumbprints.primary is missing');
+    if (!primary) throw r.bad('x509Thumbprints.primary is missing');
     const secondary = t('secondary');
     x509Thumbprints = { primary, ...(secondary ? { secondary } : {}) };
   }
   return {
     deviceId,
-    ...(moduleId !== undefined ? { moduleId: moduleId as string } : {}),
-    primaryKey: str('primaryKey'),
-    secondaryKey: str('secondaryKey'),
+    ...(moduleId !== undefined ? { moduleId } : {}),
+    primaryKey: r.str('primaryKey'),
+    secondaryKey: r.str('secondaryKey'),
     status,
-    createdAt: str('createdAt'),
+    createdAt: r.str('createdAt'),
     ...(x509Thumbprints ? { x509Thumbprints } : {}),
   };
 }

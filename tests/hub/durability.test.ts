@@ -6,12 +6,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
-import { tempDir, removeDir, sas, inSeconds } from './helpers.js';
+import { tempDir, removeDir, sas, inSeconds, restCall, type RestAnswer } from './helpers.js';
 import { policySas } from './amqp-client.js';
 
 const CHILD = fileURLToPath(new URL('./durability-child.js', import.meta.url));
@@ -90,24 +89,8 @@ class HubProcess {
   }
 }
 
-function rest(port: number, ca: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> | null }> {
-  const text = body === undefined ? '' : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: 'localhost', port, method, path, ca, agent: false,
-      headers: { Authorization: token, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const t = Buffer.concat(chunks).toString();
-        try { resolve({ status: res.statusCode ?? 0, json: t ? JSON.parse(t) as Record<string, unknown> : null }); } catch (e) { reject(e as Error); }
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(text);
-  });
+function rest(port: number, ca: string, token: string, method: string, path: string, body?: unknown): Promise<RestAnswer> {
+  return restCall({ port, ca }, method, path, { auth: token, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
 }
 
 /** Every file the hub wrote parses: JSON documents, JSON-lines event partitions, PEM material. */

@@ -1,5 +1,6 @@
 // Test helpers for the local hub: temp data folders, SAS tokens from node:crypto (not from this repo), raw MQTT clients.
 import { createHmac } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,5 +99,37 @@ export function grantedQos(client: MqttClient, filters: Record<string, { qos: 0 
       if (err) return reject(err);
       resolve((granted ?? []).map((g) => g.qos));
     });
+  });
+}
+
+export interface RestAnswer { status: number; json: Record<string, unknown> | null; text: string; errorCode: string | undefined }
+
+/**
+ * One HTTPS request to a hub's REST port with a policy token (`auth: null` sends none); `body` goes as written.
+ * `json` is the parsed answer, or null when it is empty or not JSON (the caller asserts on `text` then).
+ */
+export function restCall(target: { port: number; ca: string }, method: string, path: string, o: { body?: string; auth?: string | null } = {}): Promise<RestAnswer> {
+  const body = o.body ?? '';
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({
+      host: 'localhost', port: target.port, method, path, ca: target.ca, agent: false,
+      headers: {
+        ...(o.auth ? { Authorization: o.auth } : {}),
+        'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)),
+      },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let json: Record<string, unknown> | null = null;
+        try { json = text ? JSON.parse(text) as Record<string, unknown> : null; } catch { /* asserted by the caller */ }
+        const h = res.headers['iothub-errorcode'];
+        resolve({ status: res.statusCode ?? 0, json, text, errorCode: typeof h === 'string' ? h : undefined });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
   });
 }

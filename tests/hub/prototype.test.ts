@@ -4,13 +4,12 @@
 // self-signed certificate whose thumbprint was smuggled into Object.prototype does not log in as a SAS device.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:https';
 import { X509Certificate } from 'node:crypto';
 import { generate } from 'selfsigned';
 import type { MqttClient } from 'mqtt';
 import type { LocalHub } from '../../host/hub/index.js';
 import type { JsonObject } from '../../host/hub/twin-store.js';
-import { startHub, connectRaw, endClient, inSeconds, once, tempDir, removeDir } from './helpers.js';
+import { startHub, connectRaw, endClient, inSeconds, once, tempDir, removeDir, restCall, type RestAnswer } from './helpers.js';
 import { policySas } from './amqp-client.js';
 
 let hub: LocalHub;
@@ -62,26 +61,9 @@ async function loginsIntact(): Promise<void> {
   await endClient(await connectRaw(hub, { deviceId: id, key: later.primaryKey }));
 }
 
-function rest(method: string, path: string, body: string): Promise<{ status: number; json: Record<string, unknown> | null; text: string }> {
+function rest(method: string, path: string, body: string): Promise<RestAnswer> {
   const p = hub.policies.get('iothubowner')!;
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: 'localhost', port: hub.restPort, method, path, ca: hub.ca, agent: false,
-      headers: {
-        Authorization: policySas(hub.hostName, p.primaryKey, 'iothubowner', inSeconds(600)),
-        'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)),
-      },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) as Record<string, unknown> : null, text });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  return restCall({ port: hub.restPort!, ca: hub.ca }, method, path, { body, auth: policySas(hub.hostName, p.primaryKey, 'iothubowner', inSeconds(600)) });
 }
 
 /** Each of the three names is an own data member of `o` with the value the attacker sent. */

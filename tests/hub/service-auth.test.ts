@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import type { LocalHub } from '../../host/hub/index.js';
 import { claimsCover, resourceScope } from '../../host/hub/policies.js';
-import { startHub, connectRaw, endClient, inSeconds } from './helpers.js';
+import { startHub, connectRaw, endClient, inSeconds, restCall, type RestAnswer } from './helpers.js';
 import { policySas } from './amqp-client.js';
 
 let hub: LocalHub;
@@ -25,32 +25,10 @@ function token(policy = 'iothubowner', resource = hub.hostName): string {
   return policySas(resource, hub.policies.get(policy)!.primaryKey, policy, inSeconds(600));
 }
 
-interface Answer { status: number; json: Record<string, unknown> | null; text: string; errorCode: string | undefined }
+type Answer = RestAnswer;
 
 function call(method: string, path: string, o: { body?: string; auth?: string | null } = {}): Promise<Answer> {
-  const body = o.body ?? '';
-  const auth = o.auth === undefined ? token() : o.auth;
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: 'localhost', port: hub.restPort, method, path, ca: hub.ca, agent: false,
-      headers: {
-        ...(auth !== null ? { Authorization: auth } : {}),
-        'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)),
-      },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        let json: Record<string, unknown> | null = null;
-        try { json = text ? JSON.parse(text) as Record<string, unknown> : null; } catch { /* asserted by the caller */ }
-        const h = res.headers['iothub-errorcode'];
-        resolve({ status: res.statusCode ?? 0, json, text, errorCode: typeof h === 'string' ? h : undefined });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  return restCall({ port: hub.restPort!, ca: hub.ca }, method, path, { ...o, auth: o.auth === undefined ? token() : o.auth });
 }
 
 /** IoT Hub's error shape: `{"Message":"ErrorCode:<code>;…","ExceptionMessage":"…"}` and the iothub-errorcode header. */

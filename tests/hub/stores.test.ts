@@ -4,7 +4,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JsonFile, LockError, removeOrphanedTempFiles } from '../../host/hub/store.js';
@@ -12,7 +11,7 @@ import { Registry } from '../../host/hub/registry.js';
 import { Policies } from '../../host/hub/policies.js';
 import { C2DQueue, type FeedbackRecord } from '../../host/hub/c2d-queue.js';
 import { LocalHub } from '../../host/hub/index.js';
-import { tempDir, removeDir, startHub, connectRaw, closed, endClient, inSeconds } from './helpers.js';
+import { tempDir, removeDir, startHub, connectRaw, closed, endClient, inSeconds, restCall, type RestAnswer } from './helpers.js';
 import { AmqpClient, policySas } from './amqp-client.js';
 
 const CLI = fileURLToPath(new URL('../../host/cli.js', import.meta.url));
@@ -42,23 +41,8 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     .finally(() => clearTimeout(t));
 }
 
-function rest(hub: LocalHub, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> | null }> {
-  const text = body === undefined ? '' : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request({
-      host: 'localhost', port: hub.restPort, method, path, ca: hub.ca, agent: false,
-      headers: { Authorization: token, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const t = Buffer.concat(chunks).toString();
-        resolve({ status: res.statusCode ?? 0, json: t ? JSON.parse(t) as Record<string, unknown> : null });
-      });
-    });
-    req.on('error', reject);
-    req.end(text);
-  });
+function rest(hub: LocalHub, method: string, path: string, token: string, body?: unknown): Promise<RestAnswer> {
+  return restCall({ port: hub.restPort!, ca: hub.ca }, method, path, { auth: token, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
 }
 
 const V = 'api-version=2021-04-12';
