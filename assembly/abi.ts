@@ -6,6 +6,9 @@
 import { statusName } from "./status";
 import { IO_CAPACITY, IS_MCU } from "./profile";
 
+/** The version of this ABI (exports, numbers, record layouts); bumped whenever any of them changes. */
+export const ABI_VERSION: i32 = 1;
+
 /** The host↔core argument window (IO_CAPACITY bytes): hosts write inputs here and read outputs from here. */
 const IO: usize = memory.data(IO_CAPACITY, 16);
 

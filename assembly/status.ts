@@ -11,6 +11,7 @@ import { cryptoStatusName } from "./crypto/status";
 import { iothubStatusName } from "./iothub/status";
 import { clientStatusName } from "./client/status";
 
+/** Success. */
 export const OK: i32 = 0;
 /** An argument (pointer, length, option) is outside what the entry point accepts. */
 export const E_BAD_ARGUMENT: i32 = -1;

@@ -2,10 +2,10 @@
 import { OK, E_BAD_ARGUMENT, E_BUFFER_TOO_SMALL } from "../status";
 import { BAG_CAPACITY, RX_CAPACITY, OUTBOX_SLOT_COUNT } from "../profile";
 import { rxWindow, rxSpace, rxCommit } from "../mqtt/stream";
-import { bagIterBegin, bagIterNext, BAG_ITER_SIZE } from "../iothub/property-bag";
+import { bagIterBegin, bagIterNext, BAG_ITER_SIZE, BagIterator } from "../iothub/property-bag";
 import { urlDecode } from "../iothub/urlencode";
 import { inRange } from "../crypto/bytes";
-import { EVENT } from "./events";
+import { EVENT, BagItem } from "./events";
 import * as C from "./config";
 import * as M from "./machine";
 import { SNAP, snapBegin, snapEnd, readBegin, readOk } from "../snapshot";
@@ -106,10 +106,9 @@ export function client_twin_patch(body: usize, bodyLen: i32, nowMs: u32): i32 {
 /** After reading the full twin: desired patches up to this $version are already applied. */
 export function client_twin_desired_version(version: u32): void { M.setDesiredVersion(<i64>version); }
 
-// Property bags of C2D messages, decoded by the core: item record (i32) 0 namePtr 1 nameLen 2 valuePtr
-// 3 valueLen (-1 = null) 4 system property index (SYS_*, -1 for an application property).
+// Property bags of C2D messages, decoded by the core into a BagItem.
 const BAG_IT: usize = memory.data(BAG_ITER_SIZE, 16);
-const ITEM: usize = memory.data(20, 16);
+const ITEM: usize = memory.data(offsetof<BagItem>(), 16);
 const NAME: usize = memory.data(BAG_CAPACITY, 16);
 const VALUE: usize = memory.data(BAG_CAPACITY, 16);
 
@@ -122,19 +121,20 @@ export function client_bag_begin(ptr: usize, len: i32): i32 {
 export function client_bag_next(): i32 {
   const r = bagIterNext(BAG_IT);
   if (r <= 0) return r;
-  const n = urlDecode(<usize>load<i32>(BAG_IT, 12), load<i32>(BAG_IT, 16), NAME, BAG_CAPACITY);
+  const n = urlDecode(<usize>load<i32>(BAG_IT, offsetof<BagIterator>("namePtr")), load<i32>(BAG_IT, offsetof<BagIterator>("nameLen")), NAME, BAG_CAPACITY);
   if (n < 0) return n;
-  const rawValueLen = load<i32>(BAG_IT, 24);
+  const rawValueLen = load<i32>(BAG_IT, offsetof<BagIterator>("valueLen"));
   let v: i32 = -1;
   if (rawValueLen >= 0) {
-    v = urlDecode(<usize>load<i32>(BAG_IT, 20), rawValueLen, VALUE, BAG_CAPACITY);
+    v = urlDecode(<usize>load<i32>(BAG_IT, offsetof<BagIterator>("valuePtr")), rawValueLen, VALUE, BAG_CAPACITY);
     if (v < 0) return v;
   }
-  store<i32>(ITEM, <i32>NAME);
-  store<i32>(ITEM, n, 4);
-  store<i32>(ITEM, <i32>VALUE, 8);
-  store<i32>(ITEM, v, 12);
-  store<i32>(ITEM, load<i32>(BAG_IT, 28), 16);
+  const item = changetype<BagItem>(ITEM);
+  item.namePtr = <u32>NAME;
+  item.nameLen = n;
+  item.valuePtr = <u32>VALUE;
+  item.valueLen = v;
+  item.system = load<i32>(BAG_IT, offsetof<BagIterator>("system"));
   return 1;
 }
 export function client_bag_item_ptr(): usize { return ITEM; }

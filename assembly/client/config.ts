@@ -64,32 +64,62 @@ export function configure(ptr: usize, len: i32): i32 {
 }
 
 // Options (client_set_option): integers with defaults chosen for IoT Hub.
-export const OPT_KEEPALIVE_S: i32 = 1; // MQTT keepalive; the hub allows up to 1177 s
-export const OPT_TOKEN_LIFETIME_S: i32 = 2; // SAS token lifetime; renewed at 80 %
-export const OPT_CONNECT_TIMEOUT_MS: i32 = 3; // CONNACK/SUBACK after the transport is up
-export const OPT_REQUEST_TIMEOUT_MS: i32 = 4; // twin requests
-export const OPT_RETRY_MIN_MS: i32 = 5; // back-off: min(min·2^attempt, max) + jitter
+/** MQTT keepalive in seconds, 0..1177 (the hub's maximum); 0 = no PINGREQ */
+export const OPT_KEEPALIVE_S: i32 = 1;
+/** SAS token lifetime in seconds, >= 1; the client reconnects with a fresh token at 80 % of it */
+export const OPT_TOKEN_LIFETIME_S: i32 = 2;
+/** transport up → CONNACK and SUBACK */
+export const OPT_CONNECT_TIMEOUT_MS: i32 = 3;
+/** a twin request → its answer */
+export const OPT_REQUEST_TIMEOUT_MS: i32 = 4;
+/** back-off: min(min·2^attempt, max) + jitter, capped at max */
+export const OPT_RETRY_MIN_MS: i32 = 5;
+/** the back-off's cap */
 export const OPT_RETRY_MAX_MS: i32 = 6;
+/** jitter added to the back-off, drawn from client_seed */
 export const OPT_RETRY_JITTER_MS: i32 = 7;
-export const OPT_STABLE_MS: i32 = 8; // connected this long → back-off starts over
-export const OPT_FEATURES: i32 = 9; // bit 0 C2D, bit 1 methods, bit 2 twin
+/** connected this long → the attempt counter starts over */
+export const OPT_STABLE_MS: i32 = 8;
+/** which topics are subscribed: FEATURE_* bits */
+export const OPT_FEATURES: i32 = 9;
+/** PINGREQ → PINGRESP */
 export const OPT_PING_TIMEOUT_MS: i32 = 10;
 
-export let keepaliveS: i32 = 60;
-export let tokenLifetimeS: i32 = 3600;
-export let connectTimeoutMs: i32 = 30000;
-export let requestTimeoutMs: i32 = 30000;
-export let retryMinMs: i32 = 1000;
-export let retryMaxMs: i32 = 100000;
-export let retryJitterMs: i32 = 5000;
-export let stableMs: i32 = 30000;
-export let features: i32 = 7;
-export let pingTimeoutMs: i32 = 30000;
+export const DEFAULT_KEEPALIVE_S: i32 = 60;
+export const DEFAULT_TOKEN_LIFETIME_S: i32 = 3600;
+export const DEFAULT_CONNECT_TIMEOUT_MS: i32 = 30000;
+export const DEFAULT_REQUEST_TIMEOUT_MS: i32 = 30000;
+export const DEFAULT_RETRY_MIN_MS: i32 = 1000;
+export const DEFAULT_RETRY_MAX_MS: i32 = 100000;
+export const DEFAULT_RETRY_JITTER_MS: i32 = 5000;
+export const DEFAULT_STABLE_MS: i32 = 30000;
+export const DEFAULT_FEATURES: i32 = 7;
+export const DEFAULT_PING_TIMEOUT_MS: i32 = 30000;
+const MAX_KEEPALIVE_S: i32 = 1177;
+
+/** cloud-to-device messages (subscribes to devices/{id}/messages/devicebound/#) */
+export const FEATURE_C2D: i32 = 1;
+/** direct methods ($iothub/methods/POST/#) */
+export const FEATURE_METHODS: i32 = 2;
+/** the device twin ($iothub/twin/res/# and desired-property patches) */
+export const FEATURE_TWIN: i32 = 4;
+const FEATURES_ALL: i32 = FEATURE_C2D | FEATURE_METHODS | FEATURE_TWIN;
+
+export let keepaliveS: i32 = DEFAULT_KEEPALIVE_S;
+export let tokenLifetimeS: i32 = DEFAULT_TOKEN_LIFETIME_S;
+export let connectTimeoutMs: i32 = DEFAULT_CONNECT_TIMEOUT_MS;
+export let requestTimeoutMs: i32 = DEFAULT_REQUEST_TIMEOUT_MS;
+export let retryMinMs: i32 = DEFAULT_RETRY_MIN_MS;
+export let retryMaxMs: i32 = DEFAULT_RETRY_MAX_MS;
+export let retryJitterMs: i32 = DEFAULT_RETRY_JITTER_MS;
+export let stableMs: i32 = DEFAULT_STABLE_MS;
+export let features: i32 = DEFAULT_FEATURES;
+export let pingTimeoutMs: i32 = DEFAULT_PING_TIMEOUT_MS;
 
 export function setOption(opt: i32, value: i32): i32 {
   if (value < 0) return E_BAD_ARGUMENT;
   switch (opt) {
-    case OPT_KEEPALIVE_S: if (value > 1177) return E_BAD_ARGUMENT; keepaliveS = value; break;
+    case OPT_KEEPALIVE_S: if (value > MAX_KEEPALIVE_S) return E_BAD_ARGUMENT; keepaliveS = value; break;
     case OPT_TOKEN_LIFETIME_S: if (value < 1) return E_BAD_ARGUMENT; tokenLifetimeS = value; break;
     case OPT_CONNECT_TIMEOUT_MS: connectTimeoutMs = value; break;
     case OPT_REQUEST_TIMEOUT_MS: requestTimeoutMs = value; break;
@@ -97,7 +127,7 @@ export function setOption(opt: i32, value: i32): i32 {
     case OPT_RETRY_MAX_MS: retryMaxMs = value; break;
     case OPT_RETRY_JITTER_MS: retryJitterMs = value; break;
     case OPT_STABLE_MS: stableMs = value; break;
-    case OPT_FEATURES: if (value > 7) return E_BAD_ARGUMENT; features = value; break;
+    case OPT_FEATURES: if ((value & ~FEATURES_ALL) != 0) return E_BAD_ARGUMENT; features = value; break;
     case OPT_PING_TIMEOUT_MS: pingTimeoutMs = value; break;
     default: return E_BAD_OPTION;
   }
@@ -110,8 +140,10 @@ export function resetConfig(): void {
   keyLen = 0;
   x509 = false;
   configured = false;
-  keepaliveS = 60; tokenLifetimeS = 3600; connectTimeoutMs = 30000; requestTimeoutMs = 30000;
-  retryMinMs = 1000; retryMaxMs = 100000; retryJitterMs = 5000; stableMs = 30000; features = 7; pingTimeoutMs = 30000;
+  keepaliveS = DEFAULT_KEEPALIVE_S; tokenLifetimeS = DEFAULT_TOKEN_LIFETIME_S;
+  connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS; requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS;
+  retryMinMs = DEFAULT_RETRY_MIN_MS; retryMaxMs = DEFAULT_RETRY_MAX_MS; retryJitterMs = DEFAULT_RETRY_JITTER_MS;
+  stableMs = DEFAULT_STABLE_MS; features = DEFAULT_FEATURES; pingTimeoutMs = DEFAULT_PING_TIMEOUT_MS;
 }
 
 export function saveConfig(): void {

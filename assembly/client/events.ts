@@ -1,6 +1,5 @@
 import { put32, putBytes, get32, getBytes } from "../snapshot";
-// Events the client hands to the host, one per client_poll() call, in a fixed record (u32 fields):
-//   0 type   1 status (i32)   2 token   3 version   4 aPtr 5 aLen   6 bPtr 7 bLen   8 cPtr 9 cLen   10 extra (i32)
+// Events the client hands to the host, one per client_poll() call, in a fixed record (EventRecord below).
 // Views (a, b, c) point into the receive buffer and stay valid until the next client_poll or rx call.
 // Events that carry no views can be raised at any time; they wait in a small ring until polled.
 
@@ -24,25 +23,71 @@ export const EV_DESIRED: u32 = 8;
 /** Something the application should know: status = code, extra = detail. */
 export const EV_ERROR: u32 = 9;
 
-export const EVENT_WORDS: i32 = 11;
-export const EVENT: usize = memory.data(EVENT_WORDS * 4, 16);
+/** The event record at client_event_ptr(), zeroed for each event. */
+@unmanaged
+export class EventRecord {
+  /** EV_* (0 = none) */
+  type: u32;
+  /** a status, a reason or a hub status, by event type */
+  status: i32;
+  /** telemetry token, twin request id or C2D packet id */
+  token: u32;
+  /** twin $version */
+  version: u32;
+  /** view a: pointer into the receive buffer */
+  aPtr: u32;
+  /** view a: length */
+  aLen: i32;
+  /** view b: pointer */
+  bPtr: u32;
+  /** view b: length */
+  bLen: i32;
+  /** view c: pointer */
+  cPtr: u32;
+  /** view c: length */
+  cLen: i32;
+  /** detail, by event type */
+  extra: i32;
+}
+const EVENT_SIZE: i32 = offsetof<EventRecord>();
+export const EVENT: usize = memory.data(EVENT_SIZE, 16);
+// @ts-ignore: decorator
+@inline function ev(): EventRecord { return changetype<EventRecord>(EVENT); }
 
 export function setEvent(type: u32, status: i32, token: u32): u32 {
-  for (let i = 0; i < EVENT_WORDS; i++) store<u32>(EVENT + <usize>(i << 2), 0);
-  store<u32>(EVENT, type);
-  store<i32>(EVENT, status, 4);
-  store<u32>(EVENT, token, 8);
+  for (let i = 0; i < EVENT_SIZE; i += 4) store<u32>(EVENT + <usize>i, 0);
+  const e = ev();
+  e.type = type;
+  e.status = status;
+  e.token = token;
   return type;
 }
 // @ts-ignore: decorator
-@inline export function setVersion(v: u32): void { store<u32>(EVENT, v, 12); }
+@inline export function setVersion(v: u32): void { ev().version = v; }
 // @ts-ignore: decorator
 @inline export function setView(which: i32, ptr: usize, len: i32): void {
-  store<u32>(EVENT + <usize>(16 + which * 8), <u32>ptr);
-  store<i32>(EVENT + <usize>(20 + which * 8), len);
+  const view = offsetof<EventRecord>("bPtr") - offsetof<EventRecord>("aPtr");
+  store<u32>(EVENT + offsetof<EventRecord>("aPtr") + <usize>which * view, <u32>ptr);
+  store<i32>(EVENT + offsetof<EventRecord>("aLen") + <usize>which * view, len);
 }
 // @ts-ignore: decorator
-@inline export function setExtra(v: i32): void { store<i32>(EVENT, v, 40); }
+@inline export function setExtra(v: i32): void { ev().extra = v; }
+
+// Property bags of C2D messages, walked with client_bag_begin/next.
+/** A C2D property, decoded: name and value are UTF-8 in core buffers, valid until the next client_bag_next. */
+@unmanaged
+export class BagItem {
+  /** the decoded name */
+  namePtr: u32;
+  /** its length */
+  nameLen: i32;
+  /** the decoded value */
+  valuePtr: u32;
+  /** its length, -1 = null (a bare name) */
+  valueLen: i32;
+  /** SYS_* for a system property, -1 for an application property */
+  system: i32;
+}
 
 // The ring of pending view-less events: (type, status, token, extra).
 const RING_SIZE: i32 = 16;

@@ -17,7 +17,7 @@ import { E_PACKET_TOO_LARGE } from "../mqtt/status";
 import { clientId, username } from "../iothub/identity";
 import { sasDevicePassword } from "../iothub/sas";
 import { subscribeTopic, telemetryTopic, twinGetTopic, twinPatchTopic, methodResponseTopic, SUB_C2D, SUB_METHODS, SUB_TWIN_RESPONSE, SUB_TWIN_DESIRED } from "../iothub/topics";
-import { number as parseDecimal, classifyTopic, TOPIC_RESULT_SIZE, TOPIC_C2D, TOPIC_TWIN_RESPONSE, TOPIC_TWIN_DESIRED, TOPIC_METHOD_REQUEST } from "../iothub/parsers";
+import { number as parseDecimal, classifyTopic, TOPIC_RESULT_SIZE, TopicResult, TOPIC_C2D, TOPIC_TWIN_RESPONSE, TOPIC_TWIN_DESIRED, TOPIC_METHOD_REQUEST } from "../iothub/parsers";
 import { bagAppend, bagAppendSystem } from "../iothub/property-bag";
 import { retryDelay, jitterFrom } from "../iothub/retry";
 import { writeDecimal } from "../iothub/writer";
@@ -32,17 +32,28 @@ import {
   EV_DESIRED, EV_ERROR, setEvent, setView, setVersion, setExtra, raise, takeRaised, clearRaised,
 } from "./events";
 
-export const IDLE: i32 = 0;
-export const OPENING: i32 = 1;
-export const CONNECTING: i32 = 2;
-export const SUBSCRIBING: i32 = 3;
-export const READY: i32 = 4;
-export const CLOSING: i32 = 5;
-export const BACKOFF: i32 = 6;
-export const STOPPED: i32 = 7;
+/** not started (after client_init or client_reset) */
+export const STATE_IDLE: i32 = 0;
+/** waiting for the board to open the transport (client_wants() = WANT_OPEN) */
+export const STATE_OPENING: i32 = 1;
+/** CONNECT sent, waiting for CONNACK */
+export const STATE_CONNECTING: i32 = 2;
+/** SUBSCRIBE sent, waiting for SUBACK */
+export const STATE_SUBSCRIBING: i32 = 3;
+/** connected and subscribed */
+export const STATE_READY: i32 = 4;
+/** waiting for the board to close the transport (client_wants() = WANT_CLOSE) */
+export const STATE_CLOSING: i32 = 5;
+/** waiting out the back-off delay before the next attempt */
+export const STATE_BACKOFF: i32 = 6;
+/** closed for good (client_stop, or a refusal that retrying cannot fix) */
+export const STATE_STOPPED: i32 = 7;
 
+/** nothing to do */
 export const WANT_NOTHING: i32 = 0;
+/** open the transport, then call client_transport_up */
 export const WANT_OPEN: i32 = 1;
+/** write what client_tx holds, close the transport, then call client_transport_down */
 export const WANT_CLOSE: i32 = 2;
 
 /** IoT Hub's limits (DESIGN.md §3). */
@@ -68,8 +79,8 @@ const PASS_BUF: usize = memory.data(1024, 16); // SAS token
 const SUB_BUF: usize = memory.data(640, 16); // SUBSCRIBE list in wire form
 const RID_BUF: usize = memory.data(16, 16);
 
-let state: i32 = IDLE;
-let afterClose: i32 = STOPPED;
+let state: i32 = STATE_IDLE;
+let afterClose: i32 = STATE_STOPPED;
 let reconnectDelay: i32 = 0;
 let reconnectAt: u32 = 0;
 let attempt: i32 = 0;
@@ -106,6 +117,8 @@ let ackCount: i32 = 0;
 @inline function elapsed(since: u32): i32 { return <i32>(now - since); }
 // @ts-ignore: decorator
 @inline function enc(): Packet { return changetype<Packet>(ENC); }
+// @ts-ignore: decorator
+@inline function topic(): TopicResult { return changetype<TopicResult>(TOPIC_RES); }
 
 function random(): u32 {
   let x = rng;
@@ -146,8 +159,8 @@ export function setTime(unixSeconds: u32, nowMs: u32): void {
 function unixNowMs(): u64 { return <u64>unixAtBase * 1000 + sinceAnchorMs; }
 
 export function wants(): i32 {
-  if (state == OPENING) return WANT_OPEN;
-  if (state == CLOSING) return WANT_CLOSE;
+  if (state == STATE_OPENING) return WANT_OPEN;
+  if (state == STATE_CLOSING) return WANT_CLOSE;
   return WANT_NOTHING;
 }
 
@@ -244,10 +257,10 @@ function appendFilter(at: i32, kind: i32, qos: u8): i32 {
 function sendSubscribe(): i32 {
   let at: i32 = 0;
   const f = C.features;
-  if (f & 1) at = appendFilter(at, SUB_C2D, 1);
-  if (at >= 0 && (f & 2)) at = appendFilter(at, SUB_METHODS, 0);
-  if (at >= 0 && (f & 4)) at = appendFilter(at, SUB_TWIN_RESPONSE, 0);
-  if (at >= 0 && (f & 4)) at = appendFilter(at, SUB_TWIN_DESIRED, 0);
+  if (f & C.FEATURE_C2D) at = appendFilter(at, SUB_C2D, 1);
+  if (at >= 0 && (f & C.FEATURE_METHODS)) at = appendFilter(at, SUB_METHODS, 0);
+  if (at >= 0 && (f & C.FEATURE_TWIN)) at = appendFilter(at, SUB_TWIN_RESPONSE, 0);
+  if (at >= 0 && (f & C.FEATURE_TWIN)) at = appendFilter(at, SUB_TWIN_DESIRED, 0);
   if (at < 0) return at;
   subscribeId = 0;
   subscribeId = allocPacketId();
@@ -261,7 +274,7 @@ function sendSubscribe(): i32 {
 }
 
 function becomeReady(sessionPresent: u32): u32 {
-  state = READY;
+  state = STATE_READY;
   readyAt = now;
   stable = false;
   pingOutstanding = false;
@@ -290,9 +303,9 @@ function connectionLost(reason: i32, retry: bool, delay: i32): void {
       attempt++;
     }
     reconnectDelay = delay;
-    afterClose = BACKOFF;
+    afterClose = STATE_BACKOFF;
   } else {
-    afterClose = STOPPED;
+    afterClose = STATE_STOPPED;
     delay = -1;
   }
   raise(EV_DISCONNECTED, reason, 0, delay);
@@ -300,14 +313,14 @@ function connectionLost(reason: i32, retry: bool, delay: i32): void {
 
 /** We end the connection: optionally say DISCONNECT, then ask the host to close the transport. */
 function drop(reason: i32, retry: bool, delay: i32, sayDisconnect: bool): void {
-  if (sayDisconnect && (state == CONNECTING || state == SUBSCRIBING || state == READY)) emitControl(DISCONNECT, 0);
+  if (sayDisconnect && (state == STATE_CONNECTING || state == STATE_SUBSCRIBING || state == STATE_READY)) emitControl(DISCONNECT, 0);
   connectionLost(reason, retry, delay);
-  state = CLOSING;
+  state = STATE_CLOSING;
 }
 
 export function transportUp(nowMs: u32): i32 {
   advance(nowMs);
-  if (state != OPENING) return E_BAD_STATE;
+  if (state != STATE_OPENING) return E_BAD_STATE;
   rxReset();
   rxSkipOversized(true);
   outLen = 0;
@@ -316,20 +329,20 @@ export function transportUp(nowMs: u32): i32 {
     drop(r, false, -1, false);
     return r;
   }
-  state = CONNECTING;
+  state = STATE_CONNECTING;
   transportUpAt = now;
   return OK;
 }
 
 export function transportDown(nowMs: u32): void {
   advance(nowMs);
-  if (state == CONNECTING || state == SUBSCRIBING || state == READY || state == OPENING) {
+  if (state == STATE_CONNECTING || state == STATE_SUBSCRIBING || state == STATE_READY || state == STATE_OPENING) {
     connectionLost(St.E_TRANSPORT_CLOSED, true, -1);
-    state = CLOSING;
+    state = STATE_CLOSING;
   }
-  if (state == CLOSING) {
+  if (state == STATE_CLOSING) {
     state = afterClose;
-    if (state == BACKOFF) reconnectAt = now + <u32>reconnectDelay;
+    if (state == STATE_BACKOFF) reconnectAt = now + <u32>reconnectDelay;
   }
   rxReset();
   outLen = 0;
@@ -339,8 +352,8 @@ export function start(nowMs: u32): i32 {
   advance(nowMs);
   if (!C.configured) return St.E_NOT_CONFIGURED;
   if (!C.x509 && !timeSet) return St.E_TIME_NOT_SET;
-  if (state == IDLE || state == STOPPED || state == BACKOFF) {
-    state = OPENING;
+  if (state == STATE_IDLE || state == STATE_STOPPED || state == STATE_BACKOFF) {
+    state = STATE_OPENING;
     attempt = 0;
   }
   return OK;
@@ -361,20 +374,20 @@ export function stop(nowMs: u32): void {
     }
   }
   Rq.requestsFail(St.E_CLOSED, false);
-  if (state == CONNECTING || state == SUBSCRIBING || state == READY || state == OPENING) {
+  if (state == STATE_CONNECTING || state == STATE_SUBSCRIBING || state == STATE_READY || state == STATE_OPENING) {
     drop(St.E_CLOSED, false, -1, true);
-  } else if (state != CLOSING) {
-    if (state != STOPPED) raise(EV_DISCONNECTED, St.E_CLOSED, 0, -1);
-    state = STOPPED;
+  } else if (state != STATE_CLOSING) {
+    if (state != STATE_STOPPED) raise(EV_DISCONNECTED, St.E_CLOSED, 0, -1);
+    state = STATE_STOPPED;
   } else {
-    afterClose = STOPPED;
+    afterClose = STATE_STOPPED;
   }
 }
 
 // ---- sending ------------------------------------------------------------------------------------------------------
 /** Moves what can go now from the outbox (and pending PUBACKs) to the transmit buffer, oldest first. */
 function flush(): void {
-  if (state != READY) return;
+  if (state != STATE_READY) return;
   while (ackCount > 0) {
     if (!emitControl(PUBACK, load<u32>(ACKS))) return;
     ackCount--;
@@ -444,7 +457,7 @@ export function telemetrySend(payload: usize, payloadLen: i32, qos: i32): i32 {
   bagLen = 0; // the properties belong to this message, whatever becomes of it
   if (!C.configured) return St.E_NOT_CONFIGURED;
   // Before the first connection messages wait in the outbox; once the client is stopped nothing would send them.
-  if (state == STOPPED) return St.E_CLOSED;
+  if (state == STATE_STOPPED) return St.E_CLOSED;
   if (qos != 0 && qos != 1) return St.E_BAD_QOS;
   if (payloadLen < 0) return E_BAD_ARGUMENT;
   if (payloadLen + properties > MAX_D2C_BYTES) return St.E_MESSAGE_TOO_LARGE;
@@ -465,7 +478,7 @@ export function telemetrySend(payload: usize, payloadLen: i32, qos: i32): i32 {
 export function ack(packetId: u32): i32 {
   if (packetId == 0) return OK;
   if (packetId > 65535) return E_BAD_ARGUMENT;
-  if (state == READY && ackCount == 0 && emitControl(PUBACK, packetId)) return OK;
+  if (state == STATE_READY && ackCount == 0 && emitControl(PUBACK, packetId)) return OK;
   if (ackCount == ACKS_SIZE) return St.E_QUEUE_FULL;
   store<u32>(ACKS + <usize>(ackCount << 2), packetId);
   ackCount++;
@@ -523,28 +536,28 @@ function handlePublish(p: Packet): u32 {
   if (kind == TOPIC_C2D) {
     setEvent(EV_C2D, <i32>qos, qos > 0 ? p.messageId : 0);
     setView(0, p.payloadPtr, <i32>p.payloadLen);
-    const bagLen = load<i32>(TOPIC_RES, 44);
-    setView(1, <usize>load<i32>(TOPIC_RES, 40), bagLen > 0 ? bagLen : 0);
+    const bagLen = topic().bagLen;
+    setView(1, <usize>topic().bagPtr, bagLen > 0 ? bagLen : 0);
     return EV_C2D;
   }
   if (kind == TOPIC_METHOD_REQUEST) {
     setEvent(EV_METHOD, 0, 0);
-    setView(0, <usize>load<i32>(TOPIC_RES, 32), load<i32>(TOPIC_RES, 36));
-    setView(1, <usize>load<i32>(TOPIC_RES, 8), load<i32>(TOPIC_RES, 12));
+    setView(0, <usize>topic().namePtr, topic().nameLen);
+    setView(1, <usize>topic().ridPtr, topic().ridLen);
     setView(2, p.payloadPtr, <i32>p.payloadLen);
     return EV_METHOD;
   }
   if (kind == TOPIC_TWIN_RESPONSE) {
-    const rid = parseDecimal(<usize>load<i32>(TOPIC_RES, 8), load<i32>(TOPIC_RES, 12));
+    const rid = parseDecimal(<usize>topic().ridPtr, topic().ridLen);
     if (!Rq.requestAnswered(rid)) return EV_NONE; // an answer to a request that already timed out
-    setEvent(EV_TWIN_RESPONSE, load<i32>(TOPIC_RES, 4), <u32>rid);
-    const v = load<i64>(TOPIC_RES, 24);
+    setEvent(EV_TWIN_RESPONSE, topic().status, <u32>rid);
+    const v = topic().version;
     setVersion(v >= 0 ? <u32>v : 0);
     setView(0, p.payloadPtr, <i32>p.payloadLen);
     return EV_TWIN_RESPONSE;
   }
   if (kind == TOPIC_TWIN_DESIRED) {
-    const v = load<i64>(TOPIC_RES, 24);
+    const v = topic().version;
     if (v <= lastDesired) return EV_NONE; // older or repeated: already applied
     lastDesired = v;
     setEvent(EV_DESIRED, 0, 0);
@@ -560,9 +573,9 @@ function handlePublish(p: Packet): u32 {
 /** Whether the C2D topic just parsed names this device (modules get no C2D over MQTT). */
 function ownC2dTopic(): bool {
   if (C.fieldLen(C.F_MODULE) > 0) return false;
-  const len = load<i32>(TOPIC_RES, 56);
+  const len = topic().deviceLen;
   if (len != C.fieldLen(C.F_DEVICE)) return false;
-  return memory.compare(<usize>load<i32>(TOPIC_RES, 52), C.fieldPtr(C.F_DEVICE), <usize>len) == 0;
+  return memory.compare(<usize>topic().devicePtr, C.fieldPtr(C.F_DEVICE), <usize>len) == 0;
 }
 
 /**
@@ -574,10 +587,10 @@ function handleOversized(p: Packet): u32 {
   const kind = classifyTopic(p.topicPtr, <i32>p.topicLen, TOPIC_RES);
   if (p.qos > 0) ack(p.messageId);
   if (kind == TOPIC_TWIN_RESPONSE) {
-    const rid = parseDecimal(<usize>load<i32>(TOPIC_RES, 8), load<i32>(TOPIC_RES, 12));
+    const rid = parseDecimal(<usize>topic().ridPtr, topic().ridLen);
     if (Rq.requestAnswered(rid)) return setEvent(EV_TWIN_RESPONSE, St.E_INCOMING_TOO_LARGE, <u32>rid);
   } else if (kind == TOPIC_METHOD_REQUEST) {
-    methodRespond(<usize>load<i32>(TOPIC_RES, 8), load<i32>(TOPIC_RES, 12), 413, 0, 0);
+    methodRespond(<usize>topic().ridPtr, topic().ridLen, 413, 0, 0);
   }
   setEvent(EV_ERROR, St.E_INCOMING_TOO_LARGE, p.messageId);
   setView(0, p.topicPtr, <i32>p.topicLen);
@@ -599,7 +612,7 @@ function handlePacket(type: i32): u32 {
   const p = changetype<Packet>(PKT);
   switch (<u32>type) {
     case CONNACK: {
-      if (state != CONNECTING) break;
+      if (state != STATE_CONNECTING) break;
       if (p.returnCode != 0) {
         // Only "server unavailable" can get better by itself; bad credentials must not become a reconnect storm.
         drop(connackCode(p.returnCode), p.returnCode == 3, -1, false);
@@ -608,11 +621,11 @@ function handlePacket(type: i32): u32 {
       if (C.features == 0 || (p.sessionPresent != 0 && subscribedOnce)) return becomeReady(p.sessionPresent);
       const r = sendSubscribe();
       if (r != OK) { drop(r, true, -1, false); return takeRaised(); }
-      state = SUBSCRIBING;
+      state = STATE_SUBSCRIBING;
       return EV_NONE;
     }
     case SUBACK: {
-      if (state != SUBSCRIBING || p.messageId != subscribeId) return EV_NONE;
+      if (state != STATE_SUBSCRIBING || p.messageId != subscribeId) return EV_NONE;
       subscribeId = 0;
       subscribedOnce = true;
       let refused: i32 = 0;
@@ -633,7 +646,7 @@ function handlePacket(type: i32): u32 {
       return EV_NONE;
     }
     case PUBLISH: {
-      if (state != READY && state != SUBSCRIBING) break;
+      if (state != STATE_READY && state != STATE_SUBSCRIBING) break;
       return handlePublish(p);
     }
   }
@@ -644,9 +657,9 @@ function handlePacket(type: i32): u32 {
 // ---- time -----------------------------------------------------------------------------------------------------
 
 function timers(): void {
-  if (state == CONNECTING || state == SUBSCRIBING) {
+  if (state == STATE_CONNECTING || state == STATE_SUBSCRIBING) {
     if (elapsed(transportUpAt) >= C.connectTimeoutMs) drop(St.E_CONNECT_TIMEOUT, true, -1, false);
-  } else if (state == READY) {
+  } else if (state == STATE_READY) {
     if (!stable && elapsed(readyAt) >= C.stableMs) { stable = true; attempt = 0; }
     if (!C.x509 && elapsed(tokenIssuedAt) >= tokenRenewAfterMs) {
       drop(St.E_TOKEN_RENEWAL, true, 0, true); // reconnect at once with a fresh token; in-flight messages resend
@@ -659,22 +672,22 @@ function timers(): void {
         if (emitControl(PINGREQ, 0)) { pingOutstanding = true; pingSentAt = now; }
       }
     }
-  } else if (state == BACKOFF) {
-    if (<i32>(now - reconnectAt) >= 0) state = OPENING;
+  } else if (state == STATE_BACKOFF) {
+    if (<i32>(now - reconnectAt) >= 0) state = STATE_OPENING;
   }
 }
 
 /** Milliseconds until client_poll has something time-driven to do, or -1 when only I/O can wake it. */
 export function nextTimeout(): i32 {
   let best: i32 = 0x7FFFFFFF;
-  if (state == CONNECTING || state == SUBSCRIBING) best = C.connectTimeoutMs - elapsed(transportUpAt);
-  else if (state == READY) {
+  if (state == STATE_CONNECTING || state == STATE_SUBSCRIBING) best = C.connectTimeoutMs - elapsed(transportUpAt);
+  else if (state == STATE_READY) {
     if (!stable) best = min(best, C.stableMs - elapsed(readyAt));
     if (!C.x509) best = min(best, tokenRenewAfterMs - elapsed(tokenIssuedAt));
     if (C.keepaliveS > 0) {
       best = min(best, pingOutstanding ? C.pingTimeoutMs - elapsed(pingSentAt) : C.keepaliveS * 1000 - elapsed(lastTxAt));
     }
-  } else if (state == BACKOFF) best = <i32>(reconnectAt - now);
+  } else if (state == STATE_BACKOFF) best = <i32>(reconnectAt - now);
   best = min(best, Rq.requestsNextDeadline(now));
   if (best == 0x7FFFFFFF) return -1;
   return best < 0 ? 0 : best;
@@ -709,7 +722,7 @@ export function poll(nowMs: u32): u32 {
     return setEvent(EV_TWIN_RESPONSE, Rq.doneExpired ? St.E_TIMEOUT : Rq.doneStatus, Rq.doneRid);
   }
   // Incoming packets.
-  if (state == CONNECTING || state == SUBSCRIBING || state == READY) {
+  if (state == STATE_CONNECTING || state == STATE_SUBSCRIBING || state == STATE_READY) {
     for (;;) {
       const type = decodeNext(changetype<Packet>(PKT));
       if (type == 0) break;
@@ -719,7 +732,7 @@ export function poll(nowMs: u32): u32 {
       }
       t = type == OVERSIZED_PUBLISH ? handleOversized(changetype<Packet>(PKT)) : handlePacket(type);
       if (t != EV_NONE) return t;
-      if (state == CLOSING) break;
+      if (state == STATE_CLOSING) break;
     }
   }
   timers();
@@ -737,8 +750,8 @@ export function poll(nowMs: u32): u32 {
 
 /** Back to a fresh, unconfigured-state machine (outbox emptied, nothing reported). */
 export function resetMachine(): void {
-  state = IDLE;
-  afterClose = STOPPED;
+  state = STATE_IDLE;
+  afterClose = STATE_STOPPED;
   nextPacketId = 1;
   nextToken = 1;
   nextRid = 1;

@@ -29,7 +29,7 @@ export class Slot {
   status: i32; // why it failed
   seq: u32; // age: lower is older
 }
-const SLOT_SIZE: usize = 32;
+const SLOT_SIZE: usize = offsetof<Slot>();
 
 const ARENA: usize = memory.data(OUTBOX_CAPACITY, 16);
 const SLOTS: usize = memory.data(<i32>SLOT_SIZE * OUTBOX_SLOT_COUNT, 16);

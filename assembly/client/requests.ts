@@ -12,7 +12,7 @@ class Request {
   slot: i32; // its outbox slot while unsent
   status: i32; // why it failed
 }
-const REQUEST_SIZE: i32 = 24;
+const REQUEST_SIZE: i32 = offsetof<Request>();
 const FREE: u32 = 0;
 const WAITING: u32 = 1;
 const FAILED: u32 = 2;

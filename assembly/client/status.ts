@@ -1,16 +1,22 @@
 // Status codes of the device client (-300 .. -399): refusals of a call, and reasons carried by events.
 
+/** No successful client_init. */
 export const E_NOT_CONFIGURED: i32 = -300;
-/** Back-pressure: the outbox has no free slot or no room for this message. */
+/** Back-pressure: the outbox (or the pending-ack list, 32) has no free slot or no room for this message: retry later. */
 export const E_QUEUE_FULL: i32 = -301;
-/** The message is larger than IoT Hub or this profile allows; nothing was sent. */
+/** The message is larger than TX_SIZE or IoT Hub's limit (256 KiB D2C, 128 KiB method response); nothing was sent. */
 export const E_MESSAGE_TOO_LARGE: i32 = -302;
+/** Reserved. */
 export const E_NOT_CONNECTED: i32 = -303;
-/** CONNACK refusals, one name per return code. */
+/** CONNACK return code 1 (unacceptable protocol version): not retried. */
 export const E_CONNACK_PROTOCOL: i32 = -304;
+/** CONNACK return code 2 (identifier rejected): not retried. */
 export const E_CONNACK_ID_REJECTED: i32 = -305;
+/** CONNACK return code 3 (server unavailable): the only refusal that is retried. */
 export const E_CONNACK_SERVER_UNAVAILABLE: i32 = -306;
+/** CONNACK return code 4 (bad user name or password): not retried. */
 export const E_CONNACK_BAD_CREDENTIALS: i32 = -307;
+/** CONNACK return code 5 (not authorized), or any other: not retried. */
 export const E_CONNACK_NOT_AUTHORIZED: i32 = -308;
 /** No PINGRESP in time: the connection is presumed dead. */
 export const E_PING_TIMEOUT: i32 = -309;
@@ -36,6 +42,7 @@ export const E_UNEXPECTED_TOPIC: i32 = -318;
 export const E_TOO_MANY_REQUESTS: i32 = -319;
 /** The message's properties do not fit the property bag. */
 export const E_PROPERTIES_TOO_LARGE: i32 = -320;
+/** client_telemetry_send with a qos other than 0 or 1. */
 export const E_BAD_QOS: i32 = -321;
 /** SAS authentication needs the Unix time (client_set_time) before connecting. */
 export const E_TIME_NOT_SET: i32 = -322;

@@ -18,7 +18,7 @@ import {
   telemetryTopic, subscribeTopic, twinGetTopic, twinPatchTopic, methodResponseTopic, dpsRegisterTopic, dpsPollTopic,
   dpsRegisterPayload,
 } from "./topics";
-import { bagAppend, bagAppendSystem, bagIterBegin, bagIterNext, bagFind, BAG_ITER_SIZE } from "./property-bag";
+import { bagAppend, bagAppendSystem, bagIterBegin, bagIterNext, bagFind, BAG_ITER_SIZE, BagIterator } from "./property-bag";
 import { urlEncode, urlDecode } from "./urlencode";
 import { parseTwinTopic, parseMethodTopic, parseC2dTopic, parseDpsTopic, classifyTopic, TOPIC_RESULT_SIZE } from "./parsers";
 import { retryDelay, jitterFrom, statusRetriable, statusSucceeded } from "./retry";
@@ -211,8 +211,8 @@ export function iothub_bag_iter_begin(ptr: usize, len: i32): i32 {
 }
 export function iothub_bag_iter_next(): i32 {
   // The struct is host-writable memory: re-check its view so a scribbled pointer is a status, not a trap.
-  const len = load<i32>(BAG_IT, 4), pos = load<i32>(BAG_IT, 8);
-  if (!inRange(<usize>load<i32>(BAG_IT, 0), len) || pos < 0) return E_BAD_ARGUMENT;
+  const len = load<i32>(BAG_IT, offsetof<BagIterator>("bagLen")), pos = load<i32>(BAG_IT, offsetof<BagIterator>("next"));
+  if (!inRange(<usize>load<i32>(BAG_IT, offsetof<BagIterator>("bagPtr")), len) || pos < 0) return E_BAD_ARGUMENT;
   return bagIterNext(BAG_IT);
 }
 export function iothub_bag_find(ptr: usize, len: i32, name: usize, nameLen: i32): i32 {

@@ -6,7 +6,8 @@ import { Core, type Profile } from '../wasm/core.js';
 import { IotHubWasmError } from '../errors.js';
 import type { Board, Transport } from './board.js';
 import { nodeBoard } from '../../boards/node/index.js';
-import { EV, EVF, OPT, WANT, STATE_NAMES, SYSTEM_PROPERTIES } from './core-abi.js';
+import { EVENT as EV, EVENT_RECORD, BAG_ITEM, OPTION as OPT, WANT, STATE, STATUS, SYSTEM_PROPERTY as SYS } from '../wasm/abi.generated.js';
+import { wordOffsets } from '../wasm/layout.js';
 import { SharedCore } from './shared-core.js';
 
 export interface DeviceClientOptions {
@@ -72,6 +73,16 @@ export interface Twin { desired: Record<string, unknown>; reported: Record<strin
 interface Pending { resolve(v: unknown): void; reject(e: Error): void; kind?: 'get' | 'patch' }
 
 const DEFAULT_PORTS = { mqtts: 8883, wss: 443, mqtt: 1883 } as const;
+const EVF = wordOffsets(EVENT_RECORD);
+const ITEM = wordOffsets(BAG_ITEM);
+/** The core's states by number, as DeviceClient names them (its state names, lower case). */
+const STATE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(STATE).map(([k, v]) => [v, k.toLowerCase()]));
+/** System properties (by the core's index) as DeviceClient members. */
+const SYSTEM_PROPERTIES: Record<number, string> = {
+  [SYS.MESSAGE_ID]: 'messageId', [SYS.CORRELATION_ID]: 'correlationId', [SYS.USER_ID]: 'userId', [SYS.TO]: 'to',
+  [SYS.CONTENT_TYPE]: 'contentType', [SYS.CONTENT_ENCODING]: 'contentEncoding', [SYS.INTERFACE_ID]: 'interfaceId',
+  [SYS.EXPIRY]: 'expiryTimeUtc', [SYS.COMPONENT]: 'componentName',
+};
 
 export class DeviceClient extends EventEmitter {
   private readonly core: Core;
@@ -104,8 +115,8 @@ export class DeviceClient extends EventEmitter {
     this.shared = shared === true ? SharedCore.default(profile) : shared || null;
     this.core = this.shared ? this.shared.core : new Core(profile);
     this.exports = this.core.exports;
-    this.ev = new Uint32Array(this.core.memory.buffer, this.ex.client_event_ptr(), 11);
-    this.evi = new Int32Array(this.core.memory.buffer, this.ex.client_event_ptr(), 11);
+    this.ev = new Uint32Array(this.core.memory.buffer, this.ex.client_event_ptr(), EVF.WORDS);
+    this.evi = new Int32Array(this.core.memory.buffer, this.ex.client_event_ptr(), EVF.WORDS);
   }
 
   /** A client for the device (or module) of a connection string. Throws a coded error for a bad string. */
@@ -129,7 +140,7 @@ export class DeviceClient extends EventEmitter {
   /** Copies an input into the core's IO window at `offset`; too large for the profile is CLIENT_MESSAGE_TOO_LARGE. */
   private writeIo(offset: number, value: string | Uint8Array): number {
     const n = this.core.writeIo(this.core.io + offset, value);
-    if (n < 0) this.fail(-302, 'too large for this profile');
+    if (n < 0) this.fail(STATUS.CLIENT_MESSAGE_TOO_LARGE, 'too large for this profile');
     return n;
   }
 
@@ -139,7 +150,7 @@ export class DeviceClient extends EventEmitter {
     const n = this.writeIo(0, cs);
     const rc = this.ex.client_init(this.core.io, n);
     if (rc < 0) this.fail(rc, 'invalid connection string');
-    const set = (opt: number, v: number | undefined) => { if (v !== undefined && this.ex.client_set_option(opt, v) < 0) this.fail(-1, `invalid option ${opt}=${v}`); };
+    const set = (opt: number, v: number | undefined) => { if (v !== undefined && this.ex.client_set_option(opt, v) < 0) this.fail(STATUS.BAD_ARGUMENT, `invalid option ${opt}=${v}`); };
     set(OPT.KEEPALIVE_S, options.keepAliveSeconds);
     set(OPT.PING_TIMEOUT_MS, options.pingTimeoutMs);
     set(OPT.TOKEN_LIFETIME_S, options.tokenLifetimeSeconds);
@@ -169,7 +180,7 @@ export class DeviceClient extends EventEmitter {
     this.ex.client_seed(board.random32());
     const now = board.nowMs();
     this.anchorTime();
-    if (this.ex.client_state() === 4) return;
+    if (this.ex.client_state() === STATE.READY) return;
     const p = new Promise<void>((resolve, reject) => this.connectWaiters.push({ resolve: resolve as (v: unknown) => void, reject }));
     const rc = this.ex.client_start(now);
     if (rc < 0) {
@@ -211,7 +222,8 @@ export class DeviceClient extends EventEmitter {
     const io = this.core.io;
     ex.client_telemetry_begin();
     const system: Array<[number, string | undefined]> = [
-      [0, options.messageId], [1, options.correlationId], [2, options.userId], [4, options.contentType], [5, options.contentEncoding],
+      [SYS.MESSAGE_ID, options.messageId], [SYS.CORRELATION_ID, options.correlationId], [SYS.USER_ID, options.userId],
+      [SYS.CONTENT_TYPE, options.contentType], [SYS.CONTENT_ENCODING, options.contentEncoding],
     ];
     for (const [which, value] of system) {
       if (value === undefined) continue;
@@ -337,8 +349,8 @@ export class DeviceClient extends EventEmitter {
       t.close();
       this.ex.client_transport_down(this.board.nowMs());
       this.pumpAgain = true;
-      if (this.ex.client_state() === 7) this.finishClose();
-    } else if (this.ex.client_state() === 7 && !this.transport && this.closeWaiters.length) {
+      if (this.ex.client_state() === STATE.STOPPED) this.finishClose();
+    } else if (this.ex.client_state() === STATE.STOPPED && !this.transport && this.closeWaiters.length) {
       this.finishClose();
     }
   }
@@ -506,12 +518,12 @@ export class DeviceClient extends EventEmitter {
     const bagLen = this.evi[EVF.bLen];
     if (bagLen > 0) {
       this.ex.client_bag_begin(this.ev[EVF.bPtr], bagLen);
-      const item = new Int32Array(this.core.memory.buffer, this.ex.client_bag_item_ptr(), 5);
+      const item = new Int32Array(this.core.memory.buffer, this.ex.client_bag_item_ptr(), ITEM.WORDS);
       let r: number;
       while ((r = this.ex.client_bag_next()) === 1) {
-        const name = this.core.utf8(item[0], item[1]);
-        const value = item[3] < 0 ? null : this.core.utf8(item[2], item[3]);
-        const sys = item[4];
+        const name = this.core.utf8(item[ITEM.namePtr], item[ITEM.nameLen]);
+        const value = item[ITEM.valueLen] < 0 ? null : this.core.utf8(item[ITEM.valuePtr], item[ITEM.valueLen]);
+        const sys = item[ITEM.system];
         if (sys >= 0) (msg as unknown as Record<string, unknown>)[SYSTEM_PROPERTIES[sys]] = value ?? undefined;
         // a name is data: `__proto__` or `constructor` becomes an own member, never the object's prototype
         else Object.defineProperty(msg.properties, name, { value, enumerable: true, writable: true, configurable: true });

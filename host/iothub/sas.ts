@@ -44,7 +44,7 @@ export function generateSasToken(options: SasTokenOptions): string {
   const se = expiryArg(options.expiry);
   const { args, free } = place(c, [uri, key, keyName]);
   const cap = c.io + c.ioCapacity - free;
-  const n = check(c, c.exports.iothub_sas_token(args[0], args[1], args[2], args[3], args[4], args[5], se as unknown as number, free, cap), 'cannot create SAS token');
+  const n = check(c, c.exports.iothub_sas_token(args[0], args[1], args[2], args[3], args[4], args[5], se, free, cap), 'cannot create SAS token');
   return c.buf.toString('latin1', free, free + n);
 }
 

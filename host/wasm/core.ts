@@ -2,11 +2,12 @@
 // The host stays thin: it copies bytes in and out; every protocol decision is made by the core.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { GatewayExports } from './abi.generated.js';
 
 export type Profile = 'gateway' | 'mcu';
 
-/** The raw exports of the core, as numbers and offsets (see boards/README.md). */
-export type CoreExports = Record<string, (...args: number[]) => number> & { memory: WebAssembly.Memory };
+/** The raw exports of the core, typed from the core's declarations (host/wasm/abi.generated.ts). */
+export type CoreExports = GatewayExports;
 
 const modules = new Map<Profile, WebAssembly.Module>();
 

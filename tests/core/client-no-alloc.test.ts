@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScriptedCore } from '../support/scripted-core.js';
+import { EVENT, SYSTEM_PROPERTY } from '../../host/wasm/abi.generated.js';
 
 for (const profile of ['mcu', 'gateway'] as const) {
   test(`the ${profile} client runs 100,000 round trips without touching memory outside its static data`, () => {
@@ -19,8 +20,8 @@ for (const profile of ['mcu', 'gateway'] as const) {
     const sent = () => c.sent();
     const feed = (p: Parameters<ScriptedCore['feed']>[0]) => c.feed(p);
     const events: number[] = [];
-    const pollAll = () => { for (const e of c.poll()) { events.push(e.type); if (e.type === 5) ex.client_ack(e.token); } };
-    assert.ok(c.connect().events.some((e) => e.type === 1), 'connected');
+    const pollAll = () => { for (const e of c.poll()) { events.push(e.type); if (e.type === EVENT.C2D) ex.client_ack(e.token); } };
+    assert.ok(c.connect().events.some((e) => e.type === EVENT.CONNECTED), 'connected');
 
     let acked = 0;
     let twinAnswers = 0;
@@ -29,7 +30,7 @@ for (const profile of ['mcu', 'gateway'] as const) {
       ex.client_telemetry_begin();
       const nl = put('alert');
       ex.client_telemetry_property(io, nl, io + nl, put('high', io + nl));
-      ex.client_telemetry_system(0, io, put(`m-${i}`));
+      ex.client_telemetry_system(SYSTEM_PROPERTY.MESSAGE_ID, io, put(`m-${i}`));
       const token = ex.client_telemetry_send(io, put('{"t":21.5}'), 1);
       assert.ok(token > 0);
       for (const p of sent()) if (p.cmd === 'publish' && p.qos === 1) feed({ cmd: 'puback', messageId: p.messageId! });
@@ -46,8 +47,8 @@ for (const profile of ['mcu', 'gateway'] as const) {
         feed({ cmd: 'publish', topic: '$iothub/methods/POST/reboot/?$rid=ab', payload: '{}' });
       }
       pollAll();
-      for (const t of events) { if (t === 3) acked++; if (t === 7) twinAnswers++; }
-      if (events.includes(6)) ex.client_method_respond(io, put('ab'), 200, io + 2, put('{"ok":true}', io + 2));
+      for (const t of events) { if (t === EVENT.TELEMETRY_ACKED) acked++; if (t === EVENT.TWIN_RESPONSE) twinAnswers++; }
+      if (events.includes(EVENT.METHOD)) ex.client_method_respond(io, put('ab'), 200, io + 2, put('{"ok":true}', io + 2));
       events.length = 0;
       sent();
     }

@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScriptedCore } from '../support/scripted-core.js';
+import { EVENT as EV } from '../../host/wasm/abi.generated.js';
 
-const EV = { CONNECTED: 1, DISCONNECTED: 2, ACKED: 3, TWIN: 7, DESIRED: 8, ERROR: 9 };
 const statusName = (c: ScriptedCore, code: number) => {
   const p = c.ex.status_name(code);
   const len = new DataView(c.ex.memory.buffer).getUint32(p - 4, true);
@@ -48,14 +48,14 @@ test('twin answers: status codes are reported, unknown request ids are ignored, 
   const topic = c.sent().find((p) => p.cmd === 'publish')!.topic;
   assert.equal(topic, `$iothub/twin/GET/?$rid=${rid}`);
   c.feed({ cmd: 'publish', topic: '$iothub/twin/res/200/?$rid=999', payload: '{}' });
-  assert.deepEqual(c.poll().filter((e) => e.type === EV.TWIN), []);
+  assert.deepEqual(c.poll().filter((e) => e.type === EV.TWIN_RESPONSE), []);
   c.feed({ cmd: 'publish', topic: `$iothub/twin/res/429/?$rid=${rid}`, payload: '' });
-  const answer = c.poll().find((e) => e.type === EV.TWIN)!;
+  const answer = c.poll().find((e) => e.type === EV.TWIN_RESPONSE)!;
   assert.equal(answer.status, 429);
   const late = c.ex.client_twin_get(c.now);
   c.sent();
   c.now += 31_000; // default time-out 30 s
-  const timedOut = c.poll().find((e) => e.type === EV.TWIN)!;
+  const timedOut = c.poll().find((e) => e.type === EV.TWIN_RESPONSE)!;
   assert.equal(timedOut.token, late);
   assert.equal(statusName(c, timedOut.status), 'CLIENT_TIMEOUT');
 });
@@ -123,7 +123,7 @@ test('QoS 1 telemetry in flight when the connection drops is sent again with DUP
   assert.equal(again.dup, true);
   assert.equal(again.messageId, first.messageId);
   c.feed({ cmd: 'puback', messageId: again.messageId! });
-  assert.deepEqual(c.poll().filter((e) => e.type === EV.ACKED).map((e) => e.token), [token]);
+  assert.deepEqual(c.poll().filter((e) => e.type === EV.TELEMETRY_ACKED).map((e) => e.token), [token]);
 });
 
 test('a C2D message addressed to another identity is reported (CLIENT_FOREIGN_TOPIC), never delivered', () => {

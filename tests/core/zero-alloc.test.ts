@@ -13,6 +13,7 @@ import binaryen from 'binaryen';
 import asc from 'assemblyscript/asc';
 import { wasmPath } from '../../host/wasm/core.js';
 import { withStackPointerExported } from '../support/stack-pointer.js';
+import { PACKET_TYPE, type GatewayExports } from '../../host/wasm/abi.generated.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -91,7 +92,7 @@ test('binary: the gateway module imports nothing and never grows memory (the MVP
 for (const profile of ['mcu', 'gateway'] as const) {
   test(`run time (${profile}): a million codec operations leave memory size, heap base, stack pointer and free memory untouched`, () => {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(withStackPointerExported(new Uint8Array(readFileSync(wasmPath(profile))))), {});
-    const ex = instance.exports as Record<string, (...a: number[]) => number> & { memory: WebAssembly.Memory; sp: WebAssembly.Global };
+    const ex = instance.exports as unknown as GatewayExports & { sp: WebAssembly.Global };
     const stackPointer = ex.sp.value as number;
     const mem = new Uint8Array(ex.memory.buffer);
     const heapBase = ex.layout_heap_base();
@@ -121,7 +122,7 @@ for (const profile of ['mcu', 'gateway'] as const) {
       if (ex.mqtt_decode_next() !== 0) assert.fail('half a packet must wait');
       mem.copyWithin(ex.mqtt_rx_window(), tx + half, tx + n);
       ex.mqtt_rx_commit(n - half);
-      if (ex.mqtt_decode_next() === 3) decoded++;
+      if (ex.mqtt_decode_next() === PACKET_TYPE.PUBLISH) decoded++;
     }
     assert.equal(decoded, 1_000_000);
     assert.equal(ex.memory.buffer.byteLength, size, 'memory never grew');

@@ -12,20 +12,23 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { LocalHub } from '../../host/hub/index.js';
 import type { TelemetryMessage, ReportedEvent, FeedbackRecord } from '../../host/hub/index.js';
+import { EVENT, WANT, STATE, SYSTEM_PROPERTY, STATUS, EVENT_RECORD, BAG_ITEM, type McuExports } from '../../host/wasm/abi.generated.js';
 
-// ---- the ABI numbers, from boards/README.md ----------------------------------------------------------------------
-const EV_NONE = 0, EV_CONNECTED = 1, EV_DISCONNECTED = 2, EV_TELEMETRY_ACKED = 3, EV_TELEMETRY_FAILED = 4, EV_C2D = 5,
-  EV_METHOD = 6, EV_TWIN_RESPONSE = 7, EV_DESIRED = 8, EV_ERROR = 9;
-const WANT_OPEN = 1, WANT_CLOSE = 2;
-const STATE_READY = 4, STATE_STOPPED = 7;
-const SYS_MESSAGE_ID = 0;
-const CLIENT_CLOSED = -313;
+// ---- the ABI numbers, generated from the core (what boards/c/iothub_wasm_abi.h gives a C board) -------------------
+const { NONE: EV_NONE, CONNECTED: EV_CONNECTED, DISCONNECTED: EV_DISCONNECTED, TELEMETRY_ACKED: EV_TELEMETRY_ACKED,
+  TELEMETRY_FAILED: EV_TELEMETRY_FAILED, C2D: EV_C2D, METHOD: EV_METHOD, TWIN_RESPONSE: EV_TWIN_RESPONSE, DESIRED: EV_DESIRED,
+  ERROR: EV_ERROR } = EVENT;
+const { OPEN: WANT_OPEN, CLOSE: WANT_CLOSE } = WANT;
+const { READY: STATE_READY, STOPPED: STATE_STOPPED } = STATE;
+const { MESSAGE_ID: SYS_MESSAGE_ID, CORRELATION_ID: SYS_CORRELATION_ID } = SYSTEM_PROPERTY;
+const { CLIENT_CLOSED } = STATUS;
+const EVR = EVENT_RECORD, ITEM = BAG_ITEM;
 const PAGE = 65536;
 /** A small socket read, as on a microcontroller: packets arrive split across rx commits. */
 const READ_SIZE = 97;
 
-type Fn = (...args: number[]) => number;
-type Exports = Record<string, Fn> & { memory: WebAssembly.Memory };
+/** Only what mcu.wasm exports (a misspelled or missing export does not compile). */
+type Exports = McuExports;
 
 interface Event {
   type: number; status: number; token: number; version: number; extra: number;
@@ -112,21 +115,24 @@ class McuBoard {
 
   private record(type: number): Event {
     const ev = this.ex.client_event_ptr();
-    const w = (i: number) => this.u32(ev + 4 * i);
-    const view = (i: number) => this.bytes(w(4 + 2 * i), this.i32(ev + 4 * (5 + 2 * i)));
-    assert.equal(w(0), type, 'the record holds the type client_poll returned');
+    const view = (ptr: number, len: number) => this.bytes(this.u32(ev + ptr), this.i32(ev + len));
+    assert.equal(this.u32(ev + EVR.type), type, 'the record holds the type client_poll returned');
     const e: Event = {
-      type, status: this.i32(ev + 4), token: w(2), version: w(3), extra: this.i32(ev + 40), a: view(0), b: view(1), c: view(2),
+      type, status: this.i32(ev + EVR.status), token: this.u32(ev + EVR.token), version: this.u32(ev + EVR.version),
+      extra: this.i32(ev + EVR.extra), a: view(EVR.aPtr, EVR.aLen), b: view(EVR.bPtr, EVR.bLen), c: view(EVR.cPtr, EVR.cLen),
     };
-    if (type === EV_C2D && this.i32(ev + 28) > 0) {
+    if (type === EV_C2D && this.i32(ev + EVR.bLen) > 0) {
       // Walk the bag in place (its view lies in the receive buffer, inside static data).
-      assert.equal(this.ex.client_bag_begin(w(6), this.i32(ev + 28)), 0);
+      assert.equal(this.ex.client_bag_begin(this.u32(ev + EVR.bPtr), this.i32(ev + EVR.bLen)), 0);
       const item = this.ex.client_bag_item_ptr();
       e.props = [];
       let r: number;
       while ((r = this.ex.client_bag_next()) === 1) {
-        const vl = this.i32(item + 12);
-        e.props.push({ name: this.utf8(this.u32(item), this.i32(item + 4)), value: vl < 0 ? null : this.utf8(this.u32(item + 8), vl), sys: this.i32(item + 16) });
+        const vl = this.i32(item + ITEM.valueLen);
+        e.props.push({
+          name: this.utf8(this.u32(item + ITEM.namePtr), this.i32(item + ITEM.nameLen)),
+          value: vl < 0 ? null : this.utf8(this.u32(item + ITEM.valuePtr), vl), sys: this.i32(item + ITEM.system),
+        });
       }
       assert.equal(r, 0, `bag walk ended cleanly (${this.statusName(r)})`);
     }
@@ -235,7 +241,7 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   assert.ok(heapBase > 0 && heapBase <= PAGE);
   for (const [name, ptr, len] of [
     ['io', b.io, b.ioCap], ['rx', ex.client_rx_window(), ex.client_rx_capacity()], ['tx', ex.client_tx_ptr(), 0],
-    ['event', ex.client_event_ptr(), 44], ['bag item', ex.client_bag_item_ptr(), 20],
+    ['event', ex.client_event_ptr(), EVR.SIZE], ['bag item', ex.client_bag_item_ptr(), ITEM.SIZE],
   ] as const) assert.ok(ptr > 0 && ptr + len <= heapBase, `${name} lies in static data`);
   assert.equal(b.statusName(0), 'OK');
   assert.equal(b.statusName(CLIENT_CLOSED), 'CLIENT_CLOSED');
@@ -323,7 +329,7 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   b.onEvent = (e) => {
     if (e.type !== EV_METHOD) return;
     const ev = ex.client_event_ptr();
-    const ridPtr = b.u32(ev + 24), ridLen = b.i32(ev + 28);
+    const ridPtr = b.u32(ev + EVR.bPtr), ridLen = b.i32(ev + EVR.bLen);
     const n = b.put(0, JSON.stringify({ echoed: JSON.parse(e.c.toString('utf8')), method: e.a.toString('utf8') }));
     const r = ex.client_method_respond(ridPtr, ridLen, 201, b.io, n);
     assert.equal(r, 0, `client_method_respond: ${b.statusName(r)}`);
@@ -355,7 +361,7 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   assert.equal(app['a&b'], 'x=y z');
   const mid = props.find((p) => p.sys === SYS_MESSAGE_ID);
   assert.equal(mid?.value, 'c2d-7');
-  assert.equal(props.find((p) => p.sys === 1)?.value, 'corr-1', '$.cid');
+  assert.equal(props.find((p) => p.sys === SYS_CORRELATION_ID)?.value, 'corr-1', '$.cid');
   assert.equal(hub.c2d.pending(deviceId).length, 1, 'not completed before the ack');
   assert.equal(ex.client_ack(c2d.token), 0);
   await b.run(() => feedback.length > 0, 'C2D feedback');

@@ -9,6 +9,7 @@ import { Raw, profiles } from './helpers.js';
 import { parseConnectionString, ConnectionStringError, IotHubError, generateSasToken } from '../../host/iothub/index.js';
 import { IotHubWasmError } from '../../host/errors.js';
 import { main as sasMain } from '../../host/commands/sas.js';
+import { CONNECTION_STRING_RESULT as R } from '../../host/wasm/abi.generated.js';
 
 const KEY = 'cGFzc3dvcmQ=';
 const KEY64 = Buffer.alloc(64, 7).toString('base64');
@@ -74,12 +75,12 @@ for (const profile of profiles) {
     const cs = `HostName=h.net;DeviceId=dev;SharedAccessKey=${KEY}`;
     assert.equal(r.call('iothub_connection_string_parse', [cs]), 0);
     const p = r.e.iothub_connection_string_result_ptr();
-    assert.equal(r.view(p), 'h.net');
-    assert.equal(r.view(p + 8), 'dev');
-    assert.equal(r.view(p + 16), null);
-    assert.equal(r.view(p + 24), KEY);
-    assert.equal(r.i32(p + 56), 0);
-    assert.equal(r.i32(p + 60), 8);
+    assert.equal(r.view(p + R.hostPtr), 'h.net');
+    assert.equal(r.view(p + R.devicePtr), 'dev');
+    assert.equal(r.view(p + R.modulePtr), null);
+    assert.equal(r.view(p + R.keyPtr), KEY);
+    assert.equal(r.i32(p + R.x509), 0);
+    assert.equal(r.i32(p + R.decodedKeyLen), 8);
     const k = r.e.iothub_key_ptr();
     assert.equal(Buffer.from(r.c.u8.subarray(k, k + 8)).toString(), 'password');
   });

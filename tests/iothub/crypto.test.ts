@@ -29,7 +29,7 @@ function ourShaSplit(r: Raw, data: Uint8Array, cuts: number[]): Buffer {
 
 function ourHmac(r: Raw, key: Uint8Array, msg: Uint8Array): Buffer {
   const { list, free } = r.lay([key, msg]);
-  assert.equal(r.e.hmac_sha256(...(list as number[]), free), 32);
+  assert.equal(r.e.hmac_sha256(...(list as [number, number, number, number]), free), 32);
   return Buffer.from(r.c.u8.subarray(free, free + 32));
 }
 

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { fcParams } from '../support/fast-check.js';
 import { fixture } from '../support/fixtures.js';
-import { Raw, profiles } from './helpers.js';
+import { Raw, profiles, type ExportName } from './helpers.js';
+import { TOPIC_RESULT as T, BAG_ITERATOR as B } from '../../host/wasm/abi.generated.js';
 
 type Vec = { id: string; kind: string; input: any; expected: any; note?: string };
 const azc = fixture<Vec[]>('azure-sdk-for-c-vectors.json');
@@ -40,7 +41,7 @@ function walk(r: Raw, text: string | Buffer): [string, string | null, number][] 
     const s = r.e.iothub_bag_iter_next();
     if (s === 0) return out;
     if (s < 0) return r.name(s);
-    out.push([r.view(it + 12)!, r.view(it + 20), r.i32(it + 28)]);
+    out.push([r.view(it + B.namePtr)!, r.view(it + B.valuePtr), r.i32(it + B.system)]);
   }
 }
 
@@ -51,14 +52,14 @@ function decode(r: Raw, s: string): string {
 }
 
 /** Parses with the given export; returns kind + fields, or the status name. */
-function parse(r: Raw, fn: string, topic: string | Uint8Array) {
+function parse(r: Raw, fn: ExportName, topic: string | Uint8Array) {
   const s = r.call(fn, [topic]);
   if (s < 0) return r.name(s);
   const p = r.e.iothub_topic_result_ptr();
   return {
-    kind: r.i32(p), status: r.i32(p + 4), rid: r.view(p + 8), version: r.view(p + 16),
-    versionNumber: r.c.u8.subarray(p + 24, p + 32).length ? Number(Buffer.from(r.c.u8.subarray(p + 24, p + 32)).readBigInt64LE()) : -1,
-    name: r.view(p + 32), bag: r.view(p + 40), retryAfter: r.i32(p + 48), device: r.view(p + 52),
+    kind: r.i32(p + T.kind), status: r.i32(p + T.status), rid: r.view(p + T.ridPtr), version: r.view(p + T.versionPtr),
+    versionNumber: r.c.u8.subarray(p + T.version, p + T.version + 8).length ? Number(Buffer.from(r.c.u8.subarray(p + T.version, p + T.version + 8)).readBigInt64LE()) : -1,
+    name: r.view(p + T.namePtr), bag: r.view(p + T.bagPtr), retryAfter: r.i32(p + T.retryAfterS), device: r.view(p + T.devicePtr),
   };
 }
 
@@ -254,14 +255,14 @@ for (const profile of profiles) {
     const v27 = vec('azc-27');
     v27.input.forEach((i: any, n: number) => {
       const { list } = r.lay([i.bag, i.name]);
-      const s = r.e.iothub_bag_find(...(list as number[]));
+      const s = r.e.iothub_bag_find(...(list as [number, number, number, number]));
       if (String(v27.expected[n]).startsWith('AZ_ERROR')) assert.equal(s, 0, JSON.stringify(i));
-      else { assert.equal(s, 1); assert.equal(r.view(r.e.iothub_bag_iter_ptr() + 20), v27.expected[n]); }
+      else { assert.equal(s, 1); assert.equal(r.view(r.e.iothub_bag_iter_ptr() + B.valuePtr), v27.expected[n]); }
     });
     // lookup by plain name matches the encoded form
     const { list } = r.lay(['%24.mid=1&weird%20key=2', 'weird key']);
-    assert.equal(r.e.iothub_bag_find(...(list as number[])), 1);
-    assert.equal(r.view(r.e.iothub_bag_iter_ptr() + 20), '2');
+    assert.equal(r.e.iothub_bag_find(...(list as [number, number, number, number])), 1);
+    assert.equal(r.view(r.e.iothub_bag_iter_ptr() + B.valuePtr), '2');
     const v28 = vec('azc-28');
     assert.equal(r.str('iothub_url_encode', [v28.input, 0]), v28.expected);
     assert.equal(r.str('iothub_url_encode', [v28.input, 0], 15), v28.expected);
@@ -286,7 +287,7 @@ for (const profile of profiles) {
 
   test(`[${profile}] retry delay (azc-29) and status classes (azc-31)`, () => {
     const v = vec('azc-29');
-    v.input.forEach((args: number[], n: number) => assert.equal(r.e.iothub_retry_delay(...args), v.expected[n], JSON.stringify(args)));
+    v.input.forEach((args: number[], n: number) => assert.equal(r.e.iothub_retry_delay(...(args as [number, number, number, number, number])), v.expected[n], JSON.stringify(args)));
     // DESIGN.md defaults: 1 s min, 100 s cap, 5 s jitter
     assert.deepEqual([0, 1, 2, 5, 6, 7, 40].map((a) => r.e.iothub_retry_delay(0, a, 1000, 100000, 0)), [1000, 2000, 4000, 32000, 64000, 100000, 100000]);
     assert.equal(r.e.iothub_retry_delay(0, 3, 1000, 100000, 5000), 13000);
@@ -339,7 +340,7 @@ test('property: random bytes into every parser, the iterator and the decoder nev
     fc.string({ unit: fc.constantFrom(...'$?&=/%2F4a+#rid versionretry-after0123456789'), maxLength: 40 }).map((s) => Buffer.from(s))), (pre, tail) => {
     const topic = Buffer.concat([Buffer.from(pre), tail]);
     for (const core of [r, mcu]) {
-      for (const fn of ['iothub_topic_parse', 'iothub_twin_parse_topic', 'iothub_method_parse_topic', 'iothub_c2d_parse_topic', 'iothub_dps_parse_topic']) {
+      for (const fn of ['iothub_topic_parse', 'iothub_twin_parse_topic', 'iothub_method_parse_topic', 'iothub_c2d_parse_topic', 'iothub_dps_parse_topic'] as const) {
         const s = core.call(fn, [topic]);
         if (s < 0) assert.match(core.name(s), known, fn);
         else assert.ok(s <= 5);
