@@ -1,5 +1,5 @@
 // Snapshots of one device's whole client state, so that a gateway can run many devices on one instance of the
-// core: save the current device, restore the next (client_save / client_restore). Each module that holds
+// core: save the current device, restore the next (client_snapshot_save / client_snapshot_restore). Each module that holds
 // per-device state writes and reads it with these helpers, in one place next to its variables, in the same order.
 // Only what is live is written: pending bytes, queued messages, the strings actually configured.
 import { SNAPSHOT_CAPACITY } from "./profile";

@@ -4,7 +4,7 @@
 //     0 .. -9      general            -10 .. -99    mqtt codec
 //  -100 .. -149    crypto             -150 .. -299  iothub protocol layer
 //  -300 .. -399    device client
-// Names are static strings in the module (no allocation), read by hosts through `status_name`.
+// Names are static strings in the module (no allocation), read by hosts through `abi_status_name`.
 
 import { mqttStatusName } from "./mqtt/status";
 import { cryptoStatusName } from "./crypto/status";

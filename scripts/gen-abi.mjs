@@ -8,7 +8,7 @@
 // Nothing here is a second copy of a number. Where each fact comes from:
 //   - exports and their wasm signatures: the built modules (build/gateway.wasm, build/mcu.wasm); parameter names
 //     and doc comments from the AssemblyScript declarations of those exports;
-//   - status codes and names: `status_name(code)` of both built modules, asked for every code in the status range;
+//   - status codes and names: `abi_status_name(code)` of both built modules, asked for every code in the status range;
 //   - constant groups (GROUPS below) and record layouts (RECORDS below): the AssemblyScript files named there,
 //     whose values and `offsetof` layouts are evaluated by compiling a small probe module against them.
 //
@@ -26,12 +26,12 @@ const rel = (p) => relative(root, p).split('\\').join('/');
 /** Constant groups: every `export const` of `file` whose name starts with `prefix` (the key is the rest). */
 const GROUPS = [
   { name: 'EVENT', file: 'assembly/client/events.ts', prefix: 'EV_', c: 'EV_', doc: 'Event types (client_poll)' },
-  { name: 'OPTION', file: 'assembly/client/config.ts', prefix: 'OPT_', c: 'OPT_', doc: 'Options (client_set_option)' },
+  { name: 'OPTION', file: 'assembly/client/config.ts', prefix: 'OPT_', c: 'OPT_', doc: 'Options (client_option_set)' },
   { name: 'OPTION_DEFAULT', file: 'assembly/client/config.ts', prefix: 'DEFAULT_', c: 'DEFAULT_', doc: 'Option defaults, by option name' },
   { name: 'FEATURE', file: 'assembly/client/config.ts', prefix: 'FEATURE_', c: 'FEATURE_', doc: 'Feature bits (OPT_FEATURES)' },
   { name: 'STATE', file: 'assembly/client/machine.ts', prefix: 'STATE_', c: 'STATE_', doc: 'Client states (client_state)' },
   { name: 'WANT', file: 'assembly/client/machine.ts', prefix: 'WANT_', c: 'WANT_', doc: 'What the board should do (client_wants)' },
-  { name: 'SYSTEM_PROPERTY', file: 'assembly/iothub/property-bag.ts', prefix: 'SYS_', exclude: ['SYS_COUNT'], c: 'SYS_', doc: 'System properties (client_telemetry_system, bag items)' },
+  { name: 'SYSTEM_PROPERTY', file: 'assembly/iothub/property-bag.ts', prefix: 'SYS_', exclude: ['SYS_COUNT'], c: 'SYS_', doc: 'System properties (client_telemetry_system_add, bag items)' },
   { name: 'SUBSCRIPTION', file: 'assembly/iothub/topics.ts', prefix: 'SUB_', c: 'SUB_', doc: 'Subscription filters (iothub_subscribe_topic)' },
   { name: 'TOPIC_KIND', file: 'assembly/iothub/parsers.ts', prefix: 'TOPIC_', exclude: ['TOPIC_RESULT_SIZE'], c: 'TOPIC_', doc: 'Kinds of parsed topics (iothub_topic_parse)' },
   { name: 'PACKET_TYPE', file: 'assembly/mqtt/packet.ts', prefix: '', exclude: ['PACKET_SIZE'], c: 'PACKET_', doc: 'MQTT control packet types (Packet.type)' },
@@ -40,15 +40,15 @@ const GROUPS = [
 const RECORDS = [
   { name: 'EVENT_RECORD', file: 'assembly/client/events.ts', cls: 'EventRecord', doc: 'The event record at client_event_ptr()' },
   { name: 'BAG_ITEM', file: 'assembly/client/events.ts', cls: 'BagItem', doc: 'A decoded C2D property at client_bag_item_ptr()' },
-  { name: 'PACKET_RECORD', file: 'assembly/mqtt/packet.ts', cls: 'Packet', doc: 'The MQTT packet record (mqtt_encode_ptr, mqtt_decoded_ptr)' },
-  { name: 'BAG_ITERATOR', file: 'assembly/iothub/property-bag.ts', cls: 'BagIterator', doc: 'The property-bag iterator at iothub_bag_iter_ptr()' },
+  { name: 'PACKET_RECORD', file: 'assembly/mqtt/packet.ts', cls: 'Packet', doc: 'The MQTT packet record (mqtt_packet_encode_ptr, mqtt_packet_decoded_ptr)' },
+  { name: 'BAG_ITERATOR', file: 'assembly/iothub/property-bag.ts', cls: 'BagIterator', doc: 'The property-bag iterator at iothub_bag_iterator_ptr()' },
   { name: 'TOPIC_RESULT', file: 'assembly/iothub/parsers.ts', cls: 'TopicResult', doc: 'The topic parsers\' result at iothub_topic_result_ptr()' },
   { name: 'CONNECTION_STRING_RESULT', file: 'assembly/iothub/connection-string.ts', cls: 'ConnectionStringResult', doc: 'The connection-string parser\'s result' },
 ];
 /** Where statuses are declared (their doc comments), and where the exports are. */
 const STATUS_FILES = ['assembly/status.ts', 'assembly/mqtt/status.ts', 'assembly/crypto/status.ts', 'assembly/iothub/status.ts', 'assembly/client/status.ts'];
 const STATUS_RANGE = [-999, 0];
-const ABI_VERSION = { file: 'assembly/abi.ts', name: 'ABI_VERSION' };
+const ABI_VERSION = { file: 'assembly/abi-version.ts', name: 'ABI_VERSION' };
 const BUILDS = ['gateway', 'mcu'];
 
 // ---- reading the AssemblyScript declarations ---------------------------------------------------------------------
@@ -174,7 +174,7 @@ function instance(build) {
   return { bytes, ex: new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports };
 }
 function statusName(ex, code) {
-  const ptr = ex.status_name(code);
+  const ptr = ex.abi_status_name(code);
   const u8 = new Uint8Array(ex.memory.buffer);
   const len = u8[ptr - 4] | (u8[ptr - 3] << 8) | (u8[ptr - 2] << 16) | (u8[ptr - 1] << 24);
   return Buffer.from(u8.subarray(ptr, ptr + len)).toString('utf16le');
@@ -213,7 +213,10 @@ async function gather() {
   if (key(perBuild[0]) !== key(perBuild[1])) throw new Error('gateway.wasm and mcu.wasm name their statuses differently');
   const statuses = perBuild[0].map((s) => ({ ...s, doc: docs.get(s.code) ?? '' }));
   for (const s of statusDecls) {
-    if (!statuses.some((x) => x.code === s.value)) throw new Error(`${s.file}: ${s.name} (${s.value}) has no name in status_name`);
+    const named = statuses.find((x) => x.code === s.value);
+    if (!named) throw new Error(`${s.file}: ${s.name} (${s.value}) has no name in abi_status_name`);
+    // One name per status: the constant is E_ + the name the module gives it (OK is the one without E_).
+    if (s.name !== `E_${named.name}`) throw new Error(`${s.file}: ${s.name} is named ${named.name}; call it E_${named.name}`);
   }
   const names = new Set();
   for (const s of statuses) { if (names.has(s.name)) throw new Error(`status name ${s.name} is used twice`); names.add(s.name); }
@@ -256,7 +259,7 @@ function typescript(abi) {
   L.push('/** The exports of mcu.wasm: what a device needs. */');
   L.push(`export type McuExportName =\n  | ${mcu.join('\n  | ')};`);
   L.push("export type McuExports = Pick<GatewayExports, McuExportName | 'memory'>;", '');
-  L.push('/** Status codes by name (status_name(code) gives the name back). */', 'export const STATUS = {');
+  L.push('/** Status codes by name (abi_status_name(code) gives the name back). */', 'export const STATUS = {');
   for (const s of abi.statuses) L.push(`  ${s.name}: ${s.code},`);
   L.push('} as const;', 'export type StatusName = keyof typeof STATUS;', '');
   for (const g of abi.groups) {
@@ -276,7 +279,7 @@ function cHeader(abi) {
   const P = 'IOTHUB_WASM_';
   const L = [`/* ${HEADER} */`, '#ifndef IOTHUB_WASM_ABI_H', '#define IOTHUB_WASM_ABI_H', '',
     `#define ${P}ABI_VERSION ${abi.abiVersion}`, '',
-    '/* Status codes: X(NAME, code) for every status the core can return; NAME is what status_name(code) gives. */',
+    '/* Status codes: X(NAME, code) for every status the core can return; NAME is what abi_status_name(code) gives. */',
     `#define ${P}STATUS_LIST(X) \\`];
   for (const s of abi.statuses) L.push(`  X(${s.name}, ${s.code}) \\`);
   L.push('  /* end */', '');

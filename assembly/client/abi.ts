@@ -13,7 +13,7 @@ import { SNAPSHOT_CAPACITY, IS_MCU } from "../profile";
 import { saveStream, restoreStream, rxReset } from "../mqtt/stream";
 import { saveOutbox, restoreOutbox } from "./outbox";
 import { saveEvents, restoreEvents } from "./events";
-import { E_BAD_SNAPSHOT } from "./status";
+import { E_CLIENT_BAD_SNAPSHOT } from "./status";
 
 /** Configures the device from its connection string (in linear memory). OK or a connection-string code. */
 export function client_init(csPtr: usize, csLen: i32): i32 {
@@ -22,15 +22,15 @@ export function client_init(csPtr: usize, csLen: i32): i32 {
   return C.configure(csPtr, csLen);
 }
 /** IoT Plug and Play model id (sent as model-id in the username); 0 length = none. */
-export function client_set_model_id(ptr: usize, len: i32): i32 { return inRange(ptr, len) ? C.setField(C.F_MODEL_ID, ptr, len) : E_BAD_ARGUMENT; }
+export function client_model_id_set(ptr: usize, len: i32): i32 { return inRange(ptr, len) ? C.setField(C.F_MODEL_ID, ptr, len) : E_BAD_ARGUMENT; }
 /** Product/version string sent as DeviceClientType in the username; 0 length = none. */
-export function client_set_client_type(ptr: usize, len: i32): i32 { return inRange(ptr, len) ? C.setField(C.F_CLIENT_TYPE, ptr, len) : E_BAD_ARGUMENT; }
-/** client_set_option(OPT_*, value): keepalive, token lifetime, time-outs, back-off, features. */
-export function client_set_option(opt: i32, value: i32): i32 { return C.setOption(opt, value); }
+export function client_type_set(ptr: usize, len: i32): i32 { return inRange(ptr, len) ? C.setField(C.F_CLIENT_TYPE, ptr, len) : E_BAD_ARGUMENT; }
+/** client_option_set(OPT_*, value): keepalive, token lifetime, time-outs, back-off, features. */
+export function client_option_set(opt: i32, value: i32): i32 { return C.setOption(opt, value); }
 /** Seeds the jitter generator from the board's entropy. */
-export function client_seed(seed: u32): void { M.seed(seed); }
+export function client_seed_set(seed: u32): void { M.seed(seed); }
 /** Anchors wall-clock time: `unixSeconds` is now, at the board's monotonic `nowMs`. Needed for SAS tokens. */
-export function client_set_time(unixSeconds: u32, nowMs: u32): void { M.setTime(unixSeconds, nowMs); }
+export function client_time_set(unixSeconds: u32, nowMs: u32): void { M.setTime(unixSeconds, nowMs); }
 
 /** Where the board should connect: the gateway host name if the connection string has one, else HostName. */
 export function client_endpoint_ptr(): usize { return C.fieldLen(C.F_GATEWAY) > 0 ? C.fieldPtr(C.F_GATEWAY) : C.fieldPtr(C.F_HOST); }
@@ -44,7 +44,7 @@ export function client_device_id_len(): i32 { return C.fieldLen(C.F_DEVICE); }
 export function client_module_id_ptr(): usize { return C.fieldPtr(C.F_MODULE); }
 export function client_module_id_len(): i32 { return C.fieldLen(C.F_MODULE); }
 /** 1 when the device authenticates with an X.509 certificate the board supplies. */
-export function client_uses_x509(): i32 { return C.x509 ? 1 : 0; }
+export function client_x509_enabled(): i32 { return C.x509 ? 1 : 0; }
 
 export function client_start(nowMs: u32): i32 { return M.start(nowMs); }
 export function client_stop(nowMs: u32): void { M.stop(nowMs); }
@@ -72,11 +72,11 @@ export function client_next_timeout(): i32 { return M.nextTimeout(); }
 
 /** Telemetry: begin, add properties (valueLen -1 = null) and system properties (SYS_*), then send. */
 export function client_telemetry_begin(): void { M.telemetryBegin(); }
-export function client_telemetry_property(name: usize, nameLen: i32, value: usize, valueLen: i32): i32 {
+export function client_telemetry_property_add(name: usize, nameLen: i32, value: usize, valueLen: i32): i32 {
   if (!inRange(name, nameLen) || (valueLen > 0 && !inRange(value, valueLen))) return E_BAD_ARGUMENT;
   return M.telemetryProperty(name, nameLen, value, valueLen);
 }
-export function client_telemetry_system(which: i32, value: usize, valueLen: i32): i32 {
+export function client_telemetry_system_add(which: i32, value: usize, valueLen: i32): i32 {
   if (!inRange(value, valueLen)) return E_BAD_ARGUMENT;
   return M.telemetrySystem(which, value, valueLen);
 }
@@ -90,7 +90,7 @@ export function client_telemetry_send(payload: usize, payloadLen: i32, qos: i32)
 export function client_outbox_slots(): i32 { return OUTBOX_SLOT_COUNT; }
 
 /** Acknowledges a C2D message (the token of its EV_C2D event) once the application has it. */
-export function client_ack(packetId: u32): i32 { return M.ack(packetId); }
+export function client_c2d_ack(packetId: u32): i32 { return M.ack(packetId); }
 /** Answers a direct method: request id from its EV_METHOD event, status, JSON payload. */
 export function client_method_respond(rid: usize, ridLen: i32, status: i32, payload: usize, payloadLen: i32): i32 {
   if (!inRange(rid, ridLen) || !inRange(payload, payloadLen)) return E_BAD_ARGUMENT;
@@ -104,7 +104,7 @@ export function client_twin_patch(body: usize, bodyLen: i32, nowMs: u32): i32 {
   return M.twinRequest(true, body, bodyLen, nowMs);
 }
 /** After reading the full twin: desired patches up to this $version are already applied. */
-export function client_twin_desired_version(version: u32): void { M.setDesiredVersion(<i64>version); }
+export function client_twin_desired_applied(version: u32): void { M.setDesiredVersion(<i64>version); }
 
 // Property bags of C2D messages, decoded by the core into a BagItem.
 const BAG_IT: usize = memory.data(BAG_ITER_SIZE, 16);
@@ -150,7 +150,7 @@ export function client_reset(): void {
 export function client_snapshot_ptr(): usize { return SNAP; }
 export function client_snapshot_capacity(): i32 { return SNAPSHOT_CAPACITY; }
 /** Writes this device's state at client_snapshot_ptr(): its length, or E_BUFFER_TOO_SMALL (profile too small). */
-export function client_save(): i32 {
+export function client_snapshot_save(): i32 {
   if (IS_MCU) return E_BUFFER_TOO_SMALL; // one device per microcontroller: compiled out of the MCU profile
   snapBegin();
   C.saveConfig();
@@ -162,14 +162,14 @@ export function client_save(): i32 {
   return n < 0 ? E_BUFFER_TOO_SMALL : n;
 }
 /** Makes the `len`-byte snapshot at client_snapshot_ptr() the current device. OK or CLIENT_BAD_SNAPSHOT (then reset). */
-export function client_restore(len: i32): i32 {
-  if (IS_MCU) return E_BAD_SNAPSHOT;
-  if (!readBegin(len)) { client_reset(); return E_BAD_SNAPSHOT; }
+export function client_snapshot_restore(len: i32): i32 {
+  if (IS_MCU) return E_CLIENT_BAD_SNAPSHOT;
+  if (!readBegin(len)) { client_reset(); return E_CLIENT_BAD_SNAPSHOT; }
   C.restoreConfig();
   M.restoreMachine();
   restoreOutbox();
   restoreEvents();
   restoreStream();
-  if (!readOk()) { client_reset(); return E_BAD_SNAPSHOT; }
+  if (!readOk()) { client_reset(); return E_CLIENT_BAD_SNAPSHOT; }
   return OK;
 }

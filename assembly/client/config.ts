@@ -4,7 +4,7 @@ import { OK } from "../status";
 import { parseConnectionString, csResult, CS_HOST, CS_DEVICE, CS_MODULE, CS_KEY_NAME, CS_GATEWAY, CS_X509, CS_KEY_LEN } from "../iothub/connection-string";
 import { keyBuffer } from "../iothub/keys";
 import { E_BAD_ARGUMENT } from "../status";
-import { E_BAD_OPTION } from "./status";
+import { E_CLIENT_BAD_OPTION } from "./status";
 import { put32, putBytes, get32, getBytes } from "../snapshot";
 
 export const F_HOST: i32 = 0;
@@ -63,7 +63,7 @@ export function configure(ptr: usize, len: i32): i32 {
   return OK;
 }
 
-// Options (client_set_option): integers with defaults chosen for IoT Hub.
+// Options (client_option_set): integers with defaults chosen for IoT Hub.
 /** MQTT keepalive in seconds, 0..1177 (the hub's maximum); 0 = no PINGREQ */
 export const OPT_KEEPALIVE_S: i32 = 1;
 /** SAS token lifetime in seconds, >= 1; the client reconnects with a fresh token at 80 % of it */
@@ -76,7 +76,7 @@ export const OPT_REQUEST_TIMEOUT_MS: i32 = 4;
 export const OPT_RETRY_MIN_MS: i32 = 5;
 /** the back-off's cap */
 export const OPT_RETRY_MAX_MS: i32 = 6;
-/** jitter added to the back-off, drawn from client_seed */
+/** jitter added to the back-off, drawn from client_seed_set */
 export const OPT_RETRY_JITTER_MS: i32 = 7;
 /** connected this long → the attempt counter starts over */
 export const OPT_STABLE_MS: i32 = 8;
@@ -129,7 +129,7 @@ export function setOption(opt: i32, value: i32): i32 {
     case OPT_STABLE_MS: stableMs = value; break;
     case OPT_FEATURES: if ((value & ~FEATURES_ALL) != 0) return E_BAD_ARGUMENT; features = value; break;
     case OPT_PING_TIMEOUT_MS: pingTimeoutMs = value; break;
-    default: return E_BAD_OPTION;
+    default: return E_CLIENT_BAD_OPTION;
   }
   return OK;
 }

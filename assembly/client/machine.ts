@@ -13,7 +13,7 @@ import {
 } from "../mqtt/packet";
 import { encodePacket, packetSize } from "../mqtt/encoder";
 import { decodeNext, rxReset, rxSkipOversized, OVERSIZED_PUBLISH } from "../mqtt/stream";
-import { E_PACKET_TOO_LARGE } from "../mqtt/status";
+import { E_MQTT_PACKET_TOO_LARGE } from "../mqtt/status";
 import { clientId, username } from "../iothub/identity";
 import { sasDevicePassword } from "../iothub/sas";
 import { subscribeTopic, telemetryTopic, twinGetTopic, twinPatchTopic, methodResponseTopic, SUB_C2D, SUB_METHODS, SUB_TWIN_RESPONSE, SUB_TWIN_DESIRED } from "../iothub/topics";
@@ -210,7 +210,7 @@ function buildConnect(): i32 {
   if (userLen < 0) return userLen;
   let passLen: i32 = 0;
   if (!C.x509) {
-    if (!timeSet) return St.E_TIME_NOT_SET;
+    if (!timeSet) return St.E_CLIENT_TIME_NOT_SET;
     const nowUnixMs = unixNowMs();
     const expiry = nowUnixMs / 1000 + <u64>C.tokenLifetimeS;
     // Renew at 80 % of what the token really has left (the expiry is in whole seconds).
@@ -293,7 +293,7 @@ function connectionLost(reason: i32, retry: bool, delay: i32): void {
       store<u8>(first, load<u8>(first) | 0x08); // DUP: this PUBLISH may have been seen before
     }
   }
-  Rq.requestsFail(St.E_DISCONNECTED, true); // their answers would come on the connection that is gone
+  Rq.requestsFail(St.E_CLIENT_DISCONNECTED, true); // their answers would come on the connection that is gone
   ackCount = 0; // the hub redelivers unacknowledged C2D on the next connection
   pingOutstanding = false;
   subscribeId = 0;
@@ -337,7 +337,7 @@ export function transportUp(nowMs: u32): i32 {
 export function transportDown(nowMs: u32): void {
   advance(nowMs);
   if (state == STATE_CONNECTING || state == STATE_SUBSCRIBING || state == STATE_READY || state == STATE_OPENING) {
-    connectionLost(St.E_TRANSPORT_CLOSED, true, -1);
+    connectionLost(St.E_CLIENT_TRANSPORT_CLOSED, true, -1);
     state = STATE_CLOSING;
   }
   if (state == STATE_CLOSING) {
@@ -350,8 +350,8 @@ export function transportDown(nowMs: u32): void {
 
 export function start(nowMs: u32): i32 {
   advance(nowMs);
-  if (!C.configured) return St.E_NOT_CONFIGURED;
-  if (!C.x509 && !timeSet) return St.E_TIME_NOT_SET;
+  if (!C.configured) return St.E_CLIENT_NOT_CONFIGURED;
+  if (!C.x509 && !timeSet) return St.E_CLIENT_TIME_NOT_SET;
   if (state == STATE_IDLE || state == STATE_STOPPED || state == STATE_BACKOFF) {
     state = STATE_OPENING;
     attempt = 0;
@@ -367,17 +367,17 @@ export function stop(nowMs: u32): void {
     if (s.state == Ob.UNSENT || s.state == Ob.INFLIGHT) {
       if (s.kind == Ob.KIND_TELEMETRY_QOS0 || s.kind == Ob.KIND_TELEMETRY_QOS1) {
         Ob.setState(s, Ob.FAILED);
-        s.status = St.E_CLOSED;
+        s.status = St.E_CLIENT_CLOSED;
       } else {
         Ob.release(i);
       }
     }
   }
-  Rq.requestsFail(St.E_CLOSED, false);
+  Rq.requestsFail(St.E_CLIENT_CLOSED, false);
   if (state == STATE_CONNECTING || state == STATE_SUBSCRIBING || state == STATE_READY || state == STATE_OPENING) {
-    drop(St.E_CLOSED, false, -1, true);
+    drop(St.E_CLIENT_CLOSED, false, -1, true);
   } else if (state != STATE_CLOSING) {
-    if (state != STATE_STOPPED) raise(EV_DISCONNECTED, St.E_CLOSED, 0, -1);
+    if (state != STATE_STOPPED) raise(EV_DISCONNECTED, St.E_CLIENT_CLOSED, 0, -1);
     state = STATE_STOPPED;
   } else {
     afterClose = STATE_STOPPED;
@@ -428,9 +428,9 @@ function queuePublish(kind: u32, topicLen: i32, payload: usize, payloadLen: i32,
   p.payloadLen = <u32>payloadLen;
   const size = packetSize(p);
   if (size < 0) return size;
-  if (size > TX_CAPACITY) return St.E_MESSAGE_TOO_LARGE;
+  if (size > TX_CAPACITY) return St.E_CLIENT_MESSAGE_TOO_LARGE;
   const i = Ob.reserve(kind, <u32>size);
-  if (i < 0) return St.E_QUEUE_FULL;
+  if (i < 0) return St.E_CLIENT_QUEUE_FULL;
   encodePacket(p, Ob.slotBytes(Ob.slotAt(i)), size);
   Ob.slotAt(i).packetId = messageId;
   return i;
@@ -439,7 +439,7 @@ function queuePublish(kind: u32, topicLen: i32, payload: usize, payloadLen: i32,
 export function telemetryBegin(): void { bagLen = 0; }
 
 function bagResult(r: i32): i32 {
-  if (r == E_BUFFER_TOO_SMALL || r == E_BAD_ARGUMENT) return St.E_PROPERTIES_TOO_LARGE;
+  if (r == E_BUFFER_TOO_SMALL || r == E_BAD_ARGUMENT) return St.E_CLIENT_PROPERTIES_TOO_LARGE;
   if (r < 0) return r;
   bagLen = r;
   return OK;
@@ -455,15 +455,15 @@ export function telemetrySystem(which: i32, value: usize, valueLen: i32): i32 {
 export function telemetrySend(payload: usize, payloadLen: i32, qos: i32): i32 {
   const properties = bagLen;
   bagLen = 0; // the properties belong to this message, whatever becomes of it
-  if (!C.configured) return St.E_NOT_CONFIGURED;
+  if (!C.configured) return St.E_CLIENT_NOT_CONFIGURED;
   // Before the first connection messages wait in the outbox; once the client is stopped nothing would send them.
-  if (state == STATE_STOPPED) return St.E_CLOSED;
-  if (qos != 0 && qos != 1) return St.E_BAD_QOS;
+  if (state == STATE_STOPPED) return St.E_CLIENT_CLOSED;
+  if (qos != 0 && qos != 1) return St.E_CLIENT_BAD_QOS;
   if (payloadLen < 0) return E_BAD_ARGUMENT;
-  if (payloadLen + properties > MAX_D2C_BYTES) return St.E_MESSAGE_TOO_LARGE;
+  if (payloadLen + properties > MAX_D2C_BYTES) return St.E_CLIENT_MESSAGE_TOO_LARGE;
   const topicLen = telemetryTopic(C.fieldPtr(C.F_DEVICE), C.fieldLen(C.F_DEVICE), C.fieldPtr(C.F_MODULE), C.fieldLen(C.F_MODULE),
     BAG, properties, TOPIC, TOPIC_CAP);
-  if (topicLen < 0) return topicLen == E_BUFFER_TOO_SMALL ? St.E_PROPERTIES_TOO_LARGE : topicLen;
+  if (topicLen < 0) return topicLen == E_BUFFER_TOO_SMALL ? St.E_CLIENT_PROPERTIES_TOO_LARGE : topicLen;
   const i = queuePublish(qos == 1 ? Ob.KIND_TELEMETRY_QOS1 : Ob.KIND_TELEMETRY_QOS0, topicLen, payload, payloadLen,
     <u32>qos, qos == 1 ? allocPacketId() : 0);
   if (i < 0) return i;
@@ -479,7 +479,7 @@ export function ack(packetId: u32): i32 {
   if (packetId == 0) return OK;
   if (packetId > 65535) return E_BAD_ARGUMENT;
   if (state == STATE_READY && ackCount == 0 && emitControl(PUBACK, packetId)) return OK;
-  if (ackCount == ACKS_SIZE) return St.E_QUEUE_FULL;
+  if (ackCount == ACKS_SIZE) return St.E_CLIENT_QUEUE_FULL;
   store<u32>(ACKS + <usize>(ackCount << 2), packetId);
   ackCount++;
   return OK;
@@ -487,7 +487,7 @@ export function ack(packetId: u32): i32 {
 
 export function methodRespond(rid: usize, ridLen: i32, status: i32, payload: usize, payloadLen: i32): i32 {
   if (payloadLen < 0) return E_BAD_ARGUMENT;
-  if (payloadLen > MAX_METHOD_RESPONSE_BYTES) return St.E_MESSAGE_TOO_LARGE;
+  if (payloadLen > MAX_METHOD_RESPONSE_BYTES) return St.E_CLIENT_MESSAGE_TOO_LARGE;
   const topicLen = methodResponseTopic(status, rid, ridLen, TOPIC, TOPIC_CAP);
   if (topicLen < 0) return topicLen;
   const i = queuePublish(Ob.KIND_METHOD_RESPONSE, topicLen, payload, payloadLen, 0, 0);
@@ -500,9 +500,9 @@ export function methodRespond(rid: usize, ridLen: i32, status: i32, payload: usi
 /** Twin GET (patch == false) or reported-properties PATCH with a JSON body. Returns the request id or a status. */
 export function twinRequest(patch: bool, body: usize, bodyLen: i32, nowMs: u32): i32 {
   advance(nowMs); // the time-out counts from now, not from the last poll
-  if (!C.configured) return St.E_NOT_CONFIGURED;
+  if (!C.configured) return St.E_CLIENT_NOT_CONFIGURED;
   if (bodyLen < 0) return E_BAD_ARGUMENT;
-  if (Rq.requestsFull()) return St.E_TOO_MANY_REQUESTS;
+  if (Rq.requestsFull()) return St.E_CLIENT_TOO_MANY_REQUESTS;
   const rid = nextRid;
   nextRid = nextRid >= 0x7FFFFFFF ? 1 : nextRid + 1;
   const ridLen = writeDecimal(<u64>rid, RID_BUF, 16);
@@ -523,13 +523,13 @@ export function setDesiredVersion(v: i64): void { if (v > lastDesired) lastDesir
 function handlePublish(p: Packet): u32 {
   const kind = classifyTopic(p.topicPtr, <i32>p.topicLen, TOPIC_RES);
   const qos = p.qos;
-  // Everything but C2D is acknowledged at once; C2D waits for the application (client_ack).
+  // Everything but C2D is acknowledged at once; C2D waits for the application (client_c2d_ack).
   if (qos > 0 && kind != TOPIC_C2D) ack(p.messageId);
   if (kind == TOPIC_C2D && !ownC2dTopic()) {
     // Another identity's message is a protocol violation by the hub: reported with its topic, never delivered.
     // Acknowledged, so that the hub does not redeliver it on every connection.
     if (qos > 0) ack(p.messageId);
-    setEvent(EV_ERROR, St.E_FOREIGN_TOPIC, 0);
+    setEvent(EV_ERROR, St.E_CLIENT_FOREIGN_TOPIC, 0);
     setView(0, p.topicPtr, <i32>p.topicLen);
     return EV_ERROR;
   }
@@ -565,7 +565,7 @@ function handlePublish(p: Packet): u32 {
     setView(0, p.payloadPtr, <i32>p.payloadLen);
     return EV_DESIRED;
   }
-  setEvent(EV_ERROR, St.E_UNEXPECTED_TOPIC, 0);
+  setEvent(EV_ERROR, St.E_CLIENT_UNEXPECTED_TOPIC, 0);
   setView(0, p.topicPtr, <i32>p.topicLen);
   return EV_ERROR;
 }
@@ -588,11 +588,11 @@ function handleOversized(p: Packet): u32 {
   if (p.qos > 0) ack(p.messageId);
   if (kind == TOPIC_TWIN_RESPONSE) {
     const rid = parseDecimal(<usize>topic().ridPtr, topic().ridLen);
-    if (Rq.requestAnswered(rid)) return setEvent(EV_TWIN_RESPONSE, St.E_INCOMING_TOO_LARGE, <u32>rid);
+    if (Rq.requestAnswered(rid)) return setEvent(EV_TWIN_RESPONSE, St.E_CLIENT_INCOMING_TOO_LARGE, <u32>rid);
   } else if (kind == TOPIC_METHOD_REQUEST) {
     methodRespond(<usize>topic().ridPtr, topic().ridLen, 413, 0, 0);
   }
-  setEvent(EV_ERROR, St.E_INCOMING_TOO_LARGE, p.messageId);
+  setEvent(EV_ERROR, St.E_CLIENT_INCOMING_TOO_LARGE, p.messageId);
   setView(0, p.topicPtr, <i32>p.topicLen);
   setExtra(<i32>p.payloadLen);
   return EV_ERROR;
@@ -600,12 +600,12 @@ function handleOversized(p: Packet): u32 {
 
 function connackCode(rc: u32): i32 {
   switch (rc) {
-    case 1: return St.E_CONNACK_PROTOCOL;
-    case 2: return St.E_CONNACK_ID_REJECTED;
-    case 3: return St.E_CONNACK_SERVER_UNAVAILABLE;
-    case 4: return St.E_CONNACK_BAD_CREDENTIALS;
+    case 1: return St.E_CLIENT_CONNACK_PROTOCOL;
+    case 2: return St.E_CLIENT_CONNACK_ID_REJECTED;
+    case 3: return St.E_CLIENT_CONNACK_SERVER_UNAVAILABLE;
+    case 4: return St.E_CLIENT_CONNACK_BAD_CREDENTIALS;
   }
-  return St.E_CONNACK_NOT_AUTHORIZED;
+  return St.E_CLIENT_CONNACK_NOT_AUTHORIZED;
 }
 
 function handlePacket(type: i32): u32 {
@@ -630,7 +630,7 @@ function handlePacket(type: i32): u32 {
       subscribedOnce = true;
       let refused: i32 = 0;
       for (let i: u32 = 0; i < p.listLen; i++) if (load<u8>(p.listPtr + <usize>i) == 0x80) refused |= 1 << i;
-      if (refused != 0) raise(EV_ERROR, St.E_SUBSCRIBE_REFUSED, 0, refused);
+      if (refused != 0) raise(EV_ERROR, St.E_CLIENT_SUBSCRIBE_REFUSED, 0, refused);
       return becomeReady(0);
     }
     case PUBACK: {
@@ -650,7 +650,7 @@ function handlePacket(type: i32): u32 {
       return handlePublish(p);
     }
   }
-  drop(St.E_UNEXPECTED_PACKET, true, -1, false);
+  drop(St.E_CLIENT_UNEXPECTED_PACKET, true, -1, false);
   return takeRaised();
 }
 
@@ -658,16 +658,16 @@ function handlePacket(type: i32): u32 {
 
 function timers(): void {
   if (state == STATE_CONNECTING || state == STATE_SUBSCRIBING) {
-    if (elapsed(transportUpAt) >= C.connectTimeoutMs) drop(St.E_CONNECT_TIMEOUT, true, -1, false);
+    if (elapsed(transportUpAt) >= C.connectTimeoutMs) drop(St.E_CLIENT_CONNECT_TIMEOUT, true, -1, false);
   } else if (state == STATE_READY) {
     if (!stable && elapsed(readyAt) >= C.stableMs) { stable = true; attempt = 0; }
     if (!C.x509 && elapsed(tokenIssuedAt) >= tokenRenewAfterMs) {
-      drop(St.E_TOKEN_RENEWAL, true, 0, true); // reconnect at once with a fresh token; in-flight messages resend
+      drop(St.E_CLIENT_TOKEN_RENEWAL, true, 0, true); // reconnect at once with a fresh token; in-flight messages resend
       return;
     }
     if (C.keepaliveS > 0) {
       if (pingOutstanding) {
-        if (elapsed(pingSentAt) >= C.pingTimeoutMs) drop(St.E_PING_TIMEOUT, true, -1, false);
+        if (elapsed(pingSentAt) >= C.pingTimeoutMs) drop(St.E_CLIENT_PING_TIMEOUT, true, -1, false);
       } else if (elapsed(lastTxAt) >= C.keepaliveS * 1000) {
         if (emitControl(PINGREQ, 0)) { pingOutstanding = true; pingSentAt = now; }
       }
@@ -719,7 +719,7 @@ export function poll(nowMs: u32): u32 {
       const s = Ob.slotAt(Rq.doneSlot);
       if (s.state == Ob.UNSENT && s.kind == Ob.KIND_TWIN_REQUEST && s.token == Rq.doneRid) Ob.release(Rq.doneSlot);
     }
-    return setEvent(EV_TWIN_RESPONSE, Rq.doneExpired ? St.E_TIMEOUT : Rq.doneStatus, Rq.doneRid);
+    return setEvent(EV_TWIN_RESPONSE, Rq.doneExpired ? St.E_CLIENT_TIMEOUT : Rq.doneStatus, Rq.doneRid);
   }
   // Incoming packets.
   if (state == STATE_CONNECTING || state == STATE_SUBSCRIBING || state == STATE_READY) {
@@ -727,7 +727,7 @@ export function poll(nowMs: u32): u32 {
       const type = decodeNext(changetype<Packet>(PKT));
       if (type == 0) break;
       if (type < 0) {
-        drop(type == E_PACKET_TOO_LARGE ? St.E_INCOMING_TOO_LARGE : type, true, -1, false);
+        drop(type == E_MQTT_PACKET_TOO_LARGE ? St.E_CLIENT_INCOMING_TOO_LARGE : type, true, -1, false);
         return takeRaised();
       }
       t = type == OVERSIZED_PUBLISH ? handleOversized(changetype<Packet>(PKT)) : handlePacket(type);

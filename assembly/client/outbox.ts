@@ -1,6 +1,6 @@
 // The outbox: every message the device sends (telemetry, twin requests, method responses) waits here, already
 // encoded, until it is written to the transport — and QoS 1 telemetry until its PUBACK. Fixed slots over a
-// fixed byte arena: a full outbox is back-pressure for the caller (E_QUEUE_FULL), never a silent drop.
+// fixed byte arena: a full outbox is back-pressure for the caller (E_CLIENT_QUEUE_FULL), never a silent drop.
 //
 // Each slot carries a sequence number, so messages go out (and are resent) oldest first; the arena is compacted
 // in that order when an append does not fit at its end. Per-state counts make "is there any…?" free.

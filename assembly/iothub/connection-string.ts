@@ -5,8 +5,8 @@
 // Result (ConnectionStringResult at csResult(); views are absolute pointers into the input, len -1 = absent).
 
 import {
-  E_CS_MALFORMED, E_CS_DUPLICATE_KEY, E_CS_EMPTY_VALUE, E_CS_MISSING_HOSTNAME, E_CS_MISSING_DEVICE_ID,
-  E_CS_BAD_KEY, E_CS_MISSING_CREDENTIAL, E_CS_KEY_AND_X509, E_CS_BAD_X509, E_KEY_TOO_LONG,
+  E_IOTHUB_CS_MALFORMED, E_IOTHUB_CS_DUPLICATE_KEY, E_IOTHUB_CS_EMPTY_VALUE, E_IOTHUB_CS_MISSING_HOSTNAME, E_IOTHUB_CS_MISSING_DEVICE_ID,
+  E_IOTHUB_CS_BAD_KEY, E_IOTHUB_CS_MISSING_CREDENTIAL, E_IOTHUB_CS_KEY_AND_X509, E_IOTHUB_CS_BAD_X509, E_IOTHUB_KEY_TOO_LONG,
 } from "./status";
 import { OK } from "../status";
 import { checkId, checkHost } from "./ids";
@@ -87,7 +87,7 @@ function fieldOf(key: usize, len: i32): i32 {
 
 /**
  * Parses a device or module connection string of len bytes at ptr into csResult(); a SharedAccessKey is decoded
- * into keyBuffer(). Returns OK or a CS_* / ID_* / BAD_HOST / KEY_TOO_LONG code.
+ * into keyBuffer(). Returns OK or a IOTHUB_CS_* / IOTHUB_ID_* / IOTHUB_BAD_HOST / IOTHUB_KEY_TOO_LONG code.
  */
 export function parseConnectionString(ptr: usize, len: i32): i32 {
   for (let f: usize = 0; f < <usize>CS_X509; f += 8) { store<i32>(RESULT + f, 0); store<i32>(RESULT + f + 4, -1); }
@@ -100,17 +100,17 @@ export function parseConnectionString(ptr: usize, len: i32): i32 {
     if (end > i) {
       let eq = i;
       while (eq < end && load<u8>(ptr + eq) != 61) eq++;
-      if (eq == end || eq == i) return E_CS_MALFORMED;
+      if (eq == end || eq == i) return E_IOTHUB_CS_MALFORMED;
       const f = fieldOf(ptr + i, eq - i);
       const vPtr = ptr + eq + 1, vLen = end - eq - 1;
       if (f >= 0) {
         if (f == CS_X509) {
-          if (x509Len >= 0) return E_CS_DUPLICATE_KEY;
-          if (vLen == 0) return E_CS_EMPTY_VALUE;
+          if (x509Len >= 0) return E_IOTHUB_CS_DUPLICATE_KEY;
+          if (vLen == 0) return E_IOTHUB_CS_EMPTY_VALUE;
           x509Ptr = vPtr; x509Len = vLen;
         } else {
-          if (fLen(f) >= 0) return E_CS_DUPLICATE_KEY;
-          if (vLen == 0) return E_CS_EMPTY_VALUE;
+          if (fLen(f) >= 0) return E_IOTHUB_CS_DUPLICATE_KEY;
+          if (vLen == 0) return E_IOTHUB_CS_EMPTY_VALUE;
           store<i32>(RESULT + <usize>f, <i32>vPtr);
           store<i32>(RESULT + <usize>f + 4, vLen);
         }
@@ -118,26 +118,26 @@ export function parseConnectionString(ptr: usize, len: i32): i32 {
     }
     i = end + 1;
   }
-  if (fLen(CS_HOST) < 0) return E_CS_MISSING_HOSTNAME;
+  if (fLen(CS_HOST) < 0) return E_IOTHUB_CS_MISSING_HOSTNAME;
   let rc = checkHost(fPtr(CS_HOST), fLen(CS_HOST));
   if (rc != OK) return rc;
   if (fLen(CS_GATEWAY) >= 0) { rc = checkHost(fPtr(CS_GATEWAY), fLen(CS_GATEWAY)); if (rc != OK) return rc; }
-  if (fLen(CS_DEVICE) < 0) return E_CS_MISSING_DEVICE_ID;
+  if (fLen(CS_DEVICE) < 0) return E_IOTHUB_CS_MISSING_DEVICE_ID;
   rc = checkId(fPtr(CS_DEVICE), fLen(CS_DEVICE), false);
   if (rc != OK) return rc;
   if (fLen(CS_MODULE) >= 0) { rc = checkId(fPtr(CS_MODULE), fLen(CS_MODULE), false); if (rc != OK) return rc; }
   let x509 = false;
   if (x509Len >= 0) {
     if (eqLit(x509Ptr, x509Len, "true", true)) x509 = true;
-    else if (!eqLit(x509Ptr, x509Len, "false", true)) return E_CS_BAD_X509;
+    else if (!eqLit(x509Ptr, x509Len, "false", true)) return E_IOTHUB_CS_BAD_X509;
   }
   store<i32>(RESULT, x509 ? 1 : 0, 56);
   if (fLen(CS_KEY) >= 0) {
-    if (x509) return E_CS_KEY_AND_X509;
+    if (x509) return E_IOTHUB_CS_KEY_AND_X509;
     const n = decodeKey(fPtr(CS_KEY), fLen(CS_KEY));
-    if (n == E_KEY_TOO_LONG) return n;
-    if (n < 0) return E_CS_BAD_KEY;
+    if (n == E_IOTHUB_KEY_TOO_LONG) return n;
+    if (n < 0) return E_IOTHUB_CS_BAD_KEY;
     store<i32>(RESULT, n, 60);
-  } else if (!x509 && fLen(CS_SAS) < 0) return E_CS_MISSING_CREDENTIAL;
+  } else if (!x509 && fLen(CS_SAS) < 0) return E_IOTHUB_CS_MISSING_CREDENTIAL;
   return OK;
 }

@@ -1,10 +1,10 @@
 // Parsers for topics the hub publishes to the device. They return views into the topic (no copies) in a
 // result struct (TopicResult below; ptrs absolute, len -1 = absent).
 // Topics are matched from their first byte, as DESIGN.md §3 gives them. (azure-sdk-for-c also accepts
-// "$iothub/twin/" anywhere in the topic; the hub never sends that, so we report TOPIC_NOT_MATCHED.)
+// "$iothub/twin/" anywhere in the topic; the hub never sends that, so we report IOTHUB_TOPIC_NOT_MATCHED.)
 // Query parameters may come in any order (DPS sends retry-after before $rid); unknown ones are ignored.
 
-import { E_TOPIC_NOT_MATCHED, E_TOPIC_MALFORMED } from "./status";
+import { E_IOTHUB_TOPIC_NOT_MATCHED, E_IOTHUB_TOPIC_MALFORMED } from "./status";
 import { bagValidate, BAG_ITER_SIZE } from "./property-bag";
 
 /** What a topic parser found: views into the topic (ptr 0, len -1 when absent). */
@@ -140,29 +140,29 @@ export function parseTwinTopic(p: usize, len: i32, res: usize): i32 {
   let i = prefix(p, len, "$iothub/twin/res/");
   if (i >= 0) {
     i = status(p, len, i, res);
-    if (i < 0 || !query(p, len, i, res) || ridLen(res) <= 0) return E_TOPIC_MALFORMED;
+    if (i < 0 || !query(p, len, i, res) || ridLen(res) <= 0) return E_IOTHUB_TOPIC_MALFORMED;
     store<i32>(res, TOPIC_TWIN_RESPONSE, offsetof<TopicResult>("kind"));
     return TOPIC_TWIN_RESPONSE;
   }
   i = prefix(p, len, "$iothub/twin/PATCH/properties/desired/");
   if (i >= 0) {
-    if (!query(p, len, i, res) || load<i32>(res, offsetof<TopicResult>("versionLen")) <= 0) return E_TOPIC_MALFORMED;
+    if (!query(p, len, i, res) || load<i32>(res, offsetof<TopicResult>("versionLen")) <= 0) return E_IOTHUB_TOPIC_MALFORMED;
     store<i32>(res, TOPIC_TWIN_DESIRED, offsetof<TopicResult>("kind"));
     return TOPIC_TWIN_DESIRED;
   }
-  return E_TOPIC_NOT_MATCHED;
+  return E_IOTHUB_TOPIC_NOT_MATCHED;
 }
 
 /** `$iothub/methods/POST/{name}/?$rid={rid}`. */
 export function parseMethodTopic(p: usize, len: i32, res: usize): i32 {
   reset(res);
   let i = prefix(p, len, "$iothub/methods/POST/");
-  if (i < 0) return E_TOPIC_NOT_MATCHED;
+  if (i < 0) return E_IOTHUB_TOPIC_NOT_MATCHED;
   let j = i;
   while (j < len && load<u8>(p + j) != 47) j++;
-  if (j == i || j >= len) return E_TOPIC_MALFORMED;
+  if (j == i || j >= len) return E_IOTHUB_TOPIC_MALFORMED;
   store<i32>(res, <i32>(p + i), offsetof<TopicResult>("namePtr")); store<i32>(res, j - i, offsetof<TopicResult>("nameLen"));
-  if (!query(p, len, j + 1, res) || ridLen(res) <= 0) return E_TOPIC_MALFORMED;
+  if (!query(p, len, j + 1, res) || ridLen(res) <= 0) return E_IOTHUB_TOPIC_MALFORMED;
   store<i32>(res, TOPIC_METHOD_REQUEST, offsetof<TopicResult>("kind"));
   return TOPIC_METHOD_REQUEST;
 }
@@ -171,15 +171,15 @@ export function parseMethodTopic(p: usize, len: i32, res: usize): i32 {
 export function parseC2dTopic(p: usize, len: i32, res: usize): i32 {
   reset(res);
   let i = prefix(p, len, "devices/");
-  if (i < 0) return E_TOPIC_NOT_MATCHED;
+  if (i < 0) return E_IOTHUB_TOPIC_NOT_MATCHED;
   let j = i;
   while (j < len && load<u8>(p + j) != 47) j++;
-  if (j == i) return E_TOPIC_NOT_MATCHED;
+  if (j == i) return E_IOTHUB_TOPIC_NOT_MATCHED;
   const k = prefix(p + j, len - j, "/messages/devicebound/");
-  if (k < 0) return E_TOPIC_NOT_MATCHED;
+  if (k < 0) return E_IOTHUB_TOPIC_NOT_MATCHED;
   store<i32>(res, <i32>(p + i), offsetof<TopicResult>("devicePtr")); store<i32>(res, j - i, offsetof<TopicResult>("deviceLen"));
   const b = j + k;
-  if (bagValidate(CHECK_IT, p + b, len - b) < 0) return E_TOPIC_MALFORMED;
+  if (bagValidate(CHECK_IT, p + b, len - b) < 0) return E_IOTHUB_TOPIC_MALFORMED;
   store<i32>(res, <i32>(p + b), offsetof<TopicResult>("bagPtr")); store<i32>(res, len - b, offsetof<TopicResult>("bagLen"));
   store<i32>(res, TOPIC_C2D, offsetof<TopicResult>("kind"));
   return TOPIC_C2D;
@@ -189,22 +189,22 @@ export function parseC2dTopic(p: usize, len: i32, res: usize): i32 {
 export function parseDpsTopic(p: usize, len: i32, res: usize): i32 {
   reset(res);
   let i = prefix(p, len, "$dps/registrations/res/");
-  if (i < 0) return E_TOPIC_NOT_MATCHED;
+  if (i < 0) return E_IOTHUB_TOPIC_NOT_MATCHED;
   i = status(p, len, i, res);
-  if (i < 0 || !query(p, len, i, res) || ridLen(res) <= 0) return E_TOPIC_MALFORMED;
+  if (i < 0 || !query(p, len, i, res) || ridLen(res) <= 0) return E_IOTHUB_TOPIC_MALFORMED;
   store<i32>(res, TOPIC_DPS_RESPONSE, offsetof<TopicResult>("kind"));
   return TOPIC_DPS_RESPONSE;
 }
 
 /**
  * Classifies and parses an incoming PUBLISH topic: TOPIC_C2D / TWIN_RESPONSE / TWIN_DESIRED / METHOD_REQUEST /
- * DPS_RESPONSE with the struct filled, TOPIC_OTHER (0) when it is none of them, or TOPIC_MALFORMED.
+ * DPS_RESPONSE with the struct filled, TOPIC_OTHER (0) when it is none of them, or IOTHUB_TOPIC_MALFORMED.
  */
 export function classifyTopic(p: usize, len: i32, res: usize): i32 {
   let r = parseTwinTopic(p, len, res);
-  if (r == E_TOPIC_NOT_MATCHED) r = parseMethodTopic(p, len, res);
-  if (r == E_TOPIC_NOT_MATCHED) r = parseC2dTopic(p, len, res);
-  if (r == E_TOPIC_NOT_MATCHED) r = parseDpsTopic(p, len, res);
-  if (r == E_TOPIC_NOT_MATCHED) { reset(res); return TOPIC_OTHER; }
+  if (r == E_IOTHUB_TOPIC_NOT_MATCHED) r = parseMethodTopic(p, len, res);
+  if (r == E_IOTHUB_TOPIC_NOT_MATCHED) r = parseC2dTopic(p, len, res);
+  if (r == E_IOTHUB_TOPIC_NOT_MATCHED) r = parseDpsTopic(p, len, res);
+  if (r == E_IOTHUB_TOPIC_NOT_MATCHED) { reset(res); return TOPIC_OTHER; }
   return r;
 }

@@ -7,7 +7,7 @@
 
 import { wBegin, wByte, wDone, wLit } from "./writer";
 import { wEncoded, hexVal, urlDecodedEquals } from "./urlencode";
-import { E_BAG_EMPTY_NAME, E_URL_BAD_ESCAPE, E_BAD_SYSTEM_PROPERTY } from "./status";
+import { E_IOTHUB_BAG_EMPTY_NAME, E_IOTHUB_URL_BAD_ESCAPE, E_IOTHUB_BAD_SYSTEM_PROPERTY } from "./status";
 import { E_BAD_ARGUMENT } from "../status";
 
 /** The property-bag iterator. */
@@ -73,10 +73,10 @@ function appendEnd(bagLen: i32): i32 {
 
 /**
  * Appends `enc(name)[=enc(value)]` to the bag of bagLen bytes at bag (capacity cap). valueLen < 0 = null value
- * (bare name). Returns the new bag length, E_BUFFER_TOO_SMALL, BAG_EMPTY_NAME or E_BAD_ARGUMENT.
+ * (bare name). Returns the new bag length, E_BUFFER_TOO_SMALL, IOTHUB_BAG_EMPTY_NAME or E_BAD_ARGUMENT.
  */
 export function bagAppend(bag: usize, bagLen: i32, cap: i32, namePtr: usize, nameLen: i32, valuePtr: usize, valueLen: i32): i32 {
-  if (nameLen <= 0) return E_BAG_EMPTY_NAME;
+  if (nameLen <= 0) return E_IOTHUB_BAG_EMPTY_NAME;
   if (!appendStart(bag, bagLen, cap)) return E_BAD_ARGUMENT;
   wEncoded(namePtr, nameLen, true);
   if (valueLen >= 0) { wByte(61); wEncoded(valuePtr, valueLen, true); }
@@ -85,7 +85,7 @@ export function bagAppend(bag: usize, bagLen: i32, cap: i32, namePtr: usize, nam
 
 /** Appends the system property `which` (SYS_*) as `%24.xxx=enc(value)`. */
 export function bagAppendSystem(bag: usize, bagLen: i32, cap: i32, which: i32, valuePtr: usize, valueLen: i32): i32 {
-  if (which < 0 || which >= SYS_COUNT) return E_BAD_SYSTEM_PROPERTY;
+  if (which < 0 || which >= SYS_COUNT) return E_IOTHUB_BAD_SYSTEM_PROPERTY;
   if (valueLen < 0) return E_BAD_ARGUMENT;
   if (!appendStart(bag, bagLen, cap)) return E_BAD_ARGUMENT;
   wLit("%24.");
@@ -130,7 +130,7 @@ export function bagIterBegin(it: usize, bag: usize, len: i32): void {
   store<i32>(it, 0, offsetof<BagIterator>("namePtr")); store<i32>(it, -1, offsetof<BagIterator>("nameLen")); store<i32>(it, 0, offsetof<BagIterator>("valuePtr")); store<i32>(it, -1, offsetof<BagIterator>("valueLen")); store<i32>(it, -1, offsetof<BagIterator>("system"));
 }
 
-/** Advances to the next property: 1 = one is in the struct, 0 = end, URL_BAD_ESCAPE / BAG_EMPTY_NAME on a bad part. */
+/** Advances to the next property: 1 = one is in the struct, 0 = end, IOTHUB_URL_BAD_ESCAPE / IOTHUB_BAG_EMPTY_NAME on a bad part. */
 export function bagIterNext(it: usize): i32 {
   const bag = <usize>load<i32>(it, offsetof<BagIterator>("bagPtr")), len = load<i32>(it, offsetof<BagIterator>("bagLen"));
   let i = load<i32>(it, offsetof<BagIterator>("next"));
@@ -142,8 +142,8 @@ export function bagIterNext(it: usize): i32 {
   let eq = i;
   while (eq < end && load<u8>(bag + eq) != 61) eq++;
   store<i32>(it, end, offsetof<BagIterator>("next"));
-  if (eq == i) return E_BAG_EMPTY_NAME;
-  if (!checkEscapes(bag + i, end - i)) return E_URL_BAD_ESCAPE;
+  if (eq == i) return E_IOTHUB_BAG_EMPTY_NAME;
+  if (!checkEscapes(bag + i, end - i)) return E_IOTHUB_URL_BAD_ESCAPE;
   store<i32>(it, <i32>(bag + i), offsetof<BagIterator>("namePtr"));
   store<i32>(it, eq - i, offsetof<BagIterator>("nameLen"));
   if (eq < end) { store<i32>(it, <i32>(bag + eq + 1), offsetof<BagIterator>("valuePtr")); store<i32>(it, end - eq - 1, offsetof<BagIterator>("valueLen")); }

@@ -2,9 +2,9 @@
 #ifndef IOTHUB_WASM_ABI_H
 #define IOTHUB_WASM_ABI_H
 
-#define IOTHUB_WASM_ABI_VERSION 1
+#define IOTHUB_WASM_ABI_VERSION 2
 
-/* Status codes: X(NAME, code) for every status the core can return; NAME is what status_name(code) gives. */
+/* Status codes: X(NAME, code) for every status the core can return; NAME is what abi_status_name(code) gives. */
 #define IOTHUB_WASM_STATUS_LIST(X) \
   X(OK, 0) \
   X(BAD_ARGUMENT, -1) \
@@ -36,33 +36,33 @@
   X(MQTT_SUBSCRIBE_RESERVED, -33) \
   X(MQTT_DUP_ON_QOS0, -34) \
   X(MQTT_FIELD_TOO_LONG, -35) \
-  X(BASE64_BAD_CHAR, -100) \
-  X(BASE64_BAD_LENGTH, -101) \
-  X(BASE64_BAD_PADDING, -102) \
-  X(CS_MALFORMED, -150) \
-  X(CS_DUPLICATE_KEY, -151) \
-  X(CS_EMPTY_VALUE, -152) \
-  X(CS_MISSING_HOSTNAME, -153) \
-  X(CS_MISSING_DEVICE_ID, -154) \
-  X(CS_BAD_KEY, -155) \
-  X(CS_MISSING_CREDENTIAL, -156) \
-  X(CS_KEY_AND_X509, -157) \
-  X(CS_BAD_X509, -158) \
-  X(KEY_TOO_LONG, -160) \
-  X(KEY_EMPTY, -161) \
-  X(ID_EMPTY, -162) \
-  X(ID_TOO_LONG, -163) \
-  X(ID_BAD_CHAR, -164) \
-  X(ID_NOT_TOPIC_SAFE, -165) \
-  X(BAD_REQUEST_ID, -166) \
-  X(URL_BAD_ESCAPE, -167) \
-  X(BAG_EMPTY_NAME, -168) \
-  X(TOPIC_NOT_MATCHED, -169) \
-  X(TOPIC_MALFORMED, -170) \
-  X(BAD_EXPIRY, -171) \
-  X(BAD_STATUS, -172) \
-  X(BAD_SYSTEM_PROPERTY, -173) \
-  X(BAD_HOST, -174) \
+  X(CRYPTO_BASE64_BAD_CHAR, -100) \
+  X(CRYPTO_BASE64_BAD_LENGTH, -101) \
+  X(CRYPTO_BASE64_BAD_PADDING, -102) \
+  X(IOTHUB_CS_MALFORMED, -150) \
+  X(IOTHUB_CS_DUPLICATE_KEY, -151) \
+  X(IOTHUB_CS_EMPTY_VALUE, -152) \
+  X(IOTHUB_CS_MISSING_HOSTNAME, -153) \
+  X(IOTHUB_CS_MISSING_DEVICE_ID, -154) \
+  X(IOTHUB_CS_BAD_KEY, -155) \
+  X(IOTHUB_CS_MISSING_CREDENTIAL, -156) \
+  X(IOTHUB_CS_KEY_AND_X509, -157) \
+  X(IOTHUB_CS_BAD_X509, -158) \
+  X(IOTHUB_KEY_TOO_LONG, -160) \
+  X(IOTHUB_KEY_EMPTY, -161) \
+  X(IOTHUB_ID_EMPTY, -162) \
+  X(IOTHUB_ID_TOO_LONG, -163) \
+  X(IOTHUB_ID_BAD_CHAR, -164) \
+  X(IOTHUB_ID_NOT_TOPIC_SAFE, -165) \
+  X(IOTHUB_BAD_REQUEST_ID, -166) \
+  X(IOTHUB_URL_BAD_ESCAPE, -167) \
+  X(IOTHUB_BAG_EMPTY_NAME, -168) \
+  X(IOTHUB_TOPIC_NOT_MATCHED, -169) \
+  X(IOTHUB_TOPIC_MALFORMED, -170) \
+  X(IOTHUB_BAD_EXPIRY, -171) \
+  X(IOTHUB_BAD_STATUS, -172) \
+  X(IOTHUB_BAD_SYSTEM_PROPERTY, -173) \
+  X(IOTHUB_BAD_HOST, -174) \
   X(CLIENT_NOT_CONFIGURED, -300) \
   X(CLIENT_QUEUE_FULL, -301) \
   X(CLIENT_MESSAGE_TOO_LARGE, -302) \
@@ -122,33 +122,33 @@
 #define IOTHUB_WASM_MQTT_SUBSCRIBE_RESERVED (-33)
 #define IOTHUB_WASM_MQTT_DUP_ON_QOS0 (-34)
 #define IOTHUB_WASM_MQTT_FIELD_TOO_LONG (-35)
-#define IOTHUB_WASM_BASE64_BAD_CHAR (-100)
-#define IOTHUB_WASM_BASE64_BAD_LENGTH (-101)
-#define IOTHUB_WASM_BASE64_BAD_PADDING (-102)
-#define IOTHUB_WASM_CS_MALFORMED (-150)
-#define IOTHUB_WASM_CS_DUPLICATE_KEY (-151)
-#define IOTHUB_WASM_CS_EMPTY_VALUE (-152)
-#define IOTHUB_WASM_CS_MISSING_HOSTNAME (-153)
-#define IOTHUB_WASM_CS_MISSING_DEVICE_ID (-154)
-#define IOTHUB_WASM_CS_BAD_KEY (-155)
-#define IOTHUB_WASM_CS_MISSING_CREDENTIAL (-156)
-#define IOTHUB_WASM_CS_KEY_AND_X509 (-157)
-#define IOTHUB_WASM_CS_BAD_X509 (-158)
-#define IOTHUB_WASM_KEY_TOO_LONG (-160)
-#define IOTHUB_WASM_KEY_EMPTY (-161)
-#define IOTHUB_WASM_ID_EMPTY (-162)
-#define IOTHUB_WASM_ID_TOO_LONG (-163)
-#define IOTHUB_WASM_ID_BAD_CHAR (-164)
-#define IOTHUB_WASM_ID_NOT_TOPIC_SAFE (-165)
-#define IOTHUB_WASM_BAD_REQUEST_ID (-166)
-#define IOTHUB_WASM_URL_BAD_ESCAPE (-167)
-#define IOTHUB_WASM_BAG_EMPTY_NAME (-168)
-#define IOTHUB_WASM_TOPIC_NOT_MATCHED (-169)
-#define IOTHUB_WASM_TOPIC_MALFORMED (-170)
-#define IOTHUB_WASM_BAD_EXPIRY (-171)
-#define IOTHUB_WASM_BAD_STATUS (-172)
-#define IOTHUB_WASM_BAD_SYSTEM_PROPERTY (-173)
-#define IOTHUB_WASM_BAD_HOST (-174)
+#define IOTHUB_WASM_CRYPTO_BASE64_BAD_CHAR (-100)
+#define IOTHUB_WASM_CRYPTO_BASE64_BAD_LENGTH (-101)
+#define IOTHUB_WASM_CRYPTO_BASE64_BAD_PADDING (-102)
+#define IOTHUB_WASM_IOTHUB_CS_MALFORMED (-150)
+#define IOTHUB_WASM_IOTHUB_CS_DUPLICATE_KEY (-151)
+#define IOTHUB_WASM_IOTHUB_CS_EMPTY_VALUE (-152)
+#define IOTHUB_WASM_IOTHUB_CS_MISSING_HOSTNAME (-153)
+#define IOTHUB_WASM_IOTHUB_CS_MISSING_DEVICE_ID (-154)
+#define IOTHUB_WASM_IOTHUB_CS_BAD_KEY (-155)
+#define IOTHUB_WASM_IOTHUB_CS_MISSING_CREDENTIAL (-156)
+#define IOTHUB_WASM_IOTHUB_CS_KEY_AND_X509 (-157)
+#define IOTHUB_WASM_IOTHUB_CS_BAD_X509 (-158)
+#define IOTHUB_WASM_IOTHUB_KEY_TOO_LONG (-160)
+#define IOTHUB_WASM_IOTHUB_KEY_EMPTY (-161)
+#define IOTHUB_WASM_IOTHUB_ID_EMPTY (-162)
+#define IOTHUB_WASM_IOTHUB_ID_TOO_LONG (-163)
+#define IOTHUB_WASM_IOTHUB_ID_BAD_CHAR (-164)
+#define IOTHUB_WASM_IOTHUB_ID_NOT_TOPIC_SAFE (-165)
+#define IOTHUB_WASM_IOTHUB_BAD_REQUEST_ID (-166)
+#define IOTHUB_WASM_IOTHUB_URL_BAD_ESCAPE (-167)
+#define IOTHUB_WASM_IOTHUB_BAG_EMPTY_NAME (-168)
+#define IOTHUB_WASM_IOTHUB_TOPIC_NOT_MATCHED (-169)
+#define IOTHUB_WASM_IOTHUB_TOPIC_MALFORMED (-170)
+#define IOTHUB_WASM_IOTHUB_BAD_EXPIRY (-171)
+#define IOTHUB_WASM_IOTHUB_BAD_STATUS (-172)
+#define IOTHUB_WASM_IOTHUB_BAD_SYSTEM_PROPERTY (-173)
+#define IOTHUB_WASM_IOTHUB_BAD_HOST (-174)
 #define IOTHUB_WASM_CLIENT_NOT_CONFIGURED (-300)
 #define IOTHUB_WASM_CLIENT_QUEUE_FULL (-301)
 #define IOTHUB_WASM_CLIENT_MESSAGE_TOO_LARGE (-302)
@@ -203,7 +203,7 @@
 #define IOTHUB_WASM_EV_DESIRED 8
 #define IOTHUB_WASM_EV_ERROR 9
 
-/* Options (client_set_option) (assembly/client/config.ts) */
+/* Options (client_option_set) (assembly/client/config.ts) */
 #define IOTHUB_WASM_OPT_KEEPALIVE_S 1
 #define IOTHUB_WASM_OPT_TOKEN_LIFETIME_S 2
 #define IOTHUB_WASM_OPT_CONNECT_TIMEOUT_MS 3
@@ -247,7 +247,7 @@
 #define IOTHUB_WASM_WANT_OPEN 1
 #define IOTHUB_WASM_WANT_CLOSE 2
 
-/* System properties (client_telemetry_system, bag items) (assembly/iothub/property-bag.ts) */
+/* System properties (client_telemetry_system_add, bag items) (assembly/iothub/property-bag.ts) */
 #define IOTHUB_WASM_SYS_MESSAGE_ID 0
 #define IOTHUB_WASM_SYS_CORRELATION_ID 1
 #define IOTHUB_WASM_SYS_USER_ID 2
@@ -311,7 +311,7 @@
 #define IOTHUB_WASM_BAG_ITEM_SYSTEM 16
 #define IOTHUB_WASM_BAG_ITEM_SIZE 20
 
-/* The MQTT packet record (mqtt_encode_ptr, mqtt_decoded_ptr): byte offsets (assembly/mqtt/packet.ts, Packet) */
+/* The MQTT packet record (mqtt_packet_encode_ptr, mqtt_packet_decoded_ptr): byte offsets (assembly/mqtt/packet.ts, Packet) */
 #define IOTHUB_WASM_PACKET_RECORD_TYPE 0
 #define IOTHUB_WASM_PACKET_RECORD_FLAGS 4
 #define IOTHUB_WASM_PACKET_RECORD_QOS 8
@@ -350,7 +350,7 @@
 #define IOTHUB_WASM_PACKET_RECORD_LIST_COUNT 140
 #define IOTHUB_WASM_PACKET_RECORD_SIZE 144
 
-/* The property-bag iterator at iothub_bag_iter_ptr(): byte offsets (assembly/iothub/property-bag.ts, BagIterator) */
+/* The property-bag iterator at iothub_bag_iterator_ptr(): byte offsets (assembly/iothub/property-bag.ts, BagIterator) */
 #define IOTHUB_WASM_BAG_ITERATOR_BAG_PTR 0
 #define IOTHUB_WASM_BAG_ITERATOR_BAG_LEN 4
 #define IOTHUB_WASM_BAG_ITERATOR_NEXT 8
@@ -400,12 +400,16 @@
 
 /* Exports: X(name, number of parameters). The MCU list is what mcu.wasm exports. */
 #define IOTHUB_WASM_EXPORT_LIST(X) \
-  X(base64_decode, 4) \
-  X(base64_encode, 4) \
-  X(client_ack, 1) \
+  X(abi_heap_base, 0) \
+  X(abi_io_capacity, 0) \
+  X(abi_io_ptr, 0) \
+  X(abi_profile_is_mcu, 0) \
+  X(abi_status_name, 1) \
+  X(abi_version, 0) \
   X(client_bag_begin, 2) \
   X(client_bag_item_ptr, 0) \
   X(client_bag_next, 0) \
+  X(client_c2d_ack, 1) \
   X(client_device_id_len, 0) \
   X(client_device_id_ptr, 0) \
   X(client_endpoint_len, 0) \
@@ -415,68 +419,70 @@
   X(client_hostname_ptr, 0) \
   X(client_init, 2) \
   X(client_method_respond, 5) \
+  X(client_model_id_set, 2) \
   X(client_module_id_len, 0) \
   X(client_module_id_ptr, 0) \
   X(client_next_timeout, 0) \
+  X(client_option_set, 2) \
   X(client_outbox_slots, 0) \
   X(client_poll, 1) \
   X(client_reset, 0) \
-  X(client_restore, 1) \
   X(client_rx_capacity, 0) \
   X(client_rx_commit, 1) \
   X(client_rx_space, 0) \
   X(client_rx_window, 0) \
-  X(client_save, 0) \
-  X(client_seed, 1) \
-  X(client_set_client_type, 2) \
-  X(client_set_model_id, 2) \
-  X(client_set_option, 2) \
-  X(client_set_time, 2) \
+  X(client_seed_set, 1) \
   X(client_snapshot_capacity, 0) \
   X(client_snapshot_ptr, 0) \
+  X(client_snapshot_restore, 1) \
+  X(client_snapshot_save, 0) \
   X(client_start, 1) \
   X(client_state, 0) \
   X(client_stop, 1) \
   X(client_telemetry_begin, 0) \
-  X(client_telemetry_property, 4) \
+  X(client_telemetry_property_add, 4) \
   X(client_telemetry_send, 3) \
-  X(client_telemetry_system, 3) \
+  X(client_telemetry_system_add, 3) \
+  X(client_time_set, 2) \
   X(client_transport_down, 1) \
   X(client_transport_up, 1) \
-  X(client_twin_desired_version, 1) \
+  X(client_twin_desired_applied, 1) \
   X(client_twin_get, 1) \
   X(client_twin_patch, 3) \
   X(client_tx_consumed, 1) \
   X(client_tx_len, 0) \
   X(client_tx_ptr, 0) \
-  X(client_uses_x509, 0) \
+  X(client_type_set, 2) \
   X(client_wants, 0) \
-  X(crypto_abi_version, 0) \
-  X(hmac_sha256, 5) \
-  X(io_capacity, 0) \
-  X(io_ptr, 0) \
-  X(iothub_abi_version, 0) \
+  X(client_x509_enabled, 0) \
+  X(crypto_base64_decode, 4) \
+  X(crypto_base64_encode, 4) \
+  X(crypto_hmac_sha256, 5) \
+  X(crypto_sha256, 3) \
+  X(crypto_sha256_final, 1) \
+  X(crypto_sha256_init, 0) \
+  X(crypto_sha256_update, 2) \
+  X(iothub_bag_append, 7) \
+  X(iothub_bag_begin, 2) \
   X(iothub_bag_find, 4) \
-  X(iothub_bag_iter_begin, 2) \
-  X(iothub_bag_iter_next, 0) \
-  X(iothub_bag_iter_ptr, 0) \
-  X(iothub_c2d_parse_topic, 2) \
+  X(iothub_bag_iterator_ptr, 0) \
+  X(iothub_bag_next, 0) \
+  X(iothub_bag_system_append, 6) \
+  X(iothub_c2d_topic_parse, 2) \
   X(iothub_client_id, 6) \
   X(iothub_connection_string_parse, 2) \
   X(iothub_connection_string_result_ptr, 0) \
-  X(iothub_decode_key, 2) \
-  X(iothub_dps_derive_key, 6) \
-  X(iothub_dps_parse_topic, 2) \
+  X(iothub_dps_key_derive, 6) \
   X(iothub_dps_poll_topic, 6) \
   X(iothub_dps_register_payload, 6) \
   X(iothub_dps_register_topic, 4) \
   X(iothub_dps_sas_token, 9) \
+  X(iothub_dps_topic_parse, 2) \
   X(iothub_dps_username, 6) \
+  X(iothub_key_decode, 2) \
   X(iothub_key_ptr, 0) \
-  X(iothub_method_parse_topic, 2) \
   X(iothub_method_response_topic, 5) \
-  X(iothub_property_bag_append, 7) \
-  X(iothub_property_bag_append_system, 6) \
+  X(iothub_method_topic_parse, 2) \
   X(iothub_retry_delay, 5) \
   X(iothub_retry_jitter, 2) \
   X(iothub_sas_device_password, 13) \
@@ -488,18 +494,17 @@
   X(iothub_topic_parse, 2) \
   X(iothub_topic_result_ptr, 0) \
   X(iothub_twin_get_topic, 4) \
-  X(iothub_twin_parse_topic, 2) \
   X(iothub_twin_patch_topic, 4) \
+  X(iothub_twin_topic_parse, 2) \
   X(iothub_url_decode, 4) \
   X(iothub_url_encode, 5) \
   X(iothub_username, 12) \
-  X(layout_heap_base, 0) \
-  X(mqtt_decode_at, 2) \
-  X(mqtt_decode_next, 0) \
-  X(mqtt_decoded_ptr, 0) \
-  X(mqtt_encode, 0) \
-  X(mqtt_encode_head, 0) \
-  X(mqtt_encode_ptr, 0) \
+  X(mqtt_packet_decode_at, 2) \
+  X(mqtt_packet_decode_next, 0) \
+  X(mqtt_packet_decoded_ptr, 0) \
+  X(mqtt_packet_encode, 0) \
+  X(mqtt_packet_encode_head, 0) \
+  X(mqtt_packet_encode_ptr, 0) \
   X(mqtt_packet_size, 0) \
   X(mqtt_rx_capacity, 0) \
   X(mqtt_rx_commit, 1) \
@@ -509,20 +514,18 @@
   X(mqtt_rx_window, 0) \
   X(mqtt_tx_capacity, 0) \
   X(mqtt_tx_ptr, 0) \
-  X(profile_is_mcu, 0) \
-  X(sha256, 3) \
-  X(sha256_final, 1) \
-  X(sha256_init, 0) \
-  X(sha256_update, 2) \
-  X(status_name, 1) \
   /* end */
 #define IOTHUB_WASM_MCU_EXPORT_LIST(X) \
-  X(base64_decode, 4) \
-  X(base64_encode, 4) \
-  X(client_ack, 1) \
+  X(abi_heap_base, 0) \
+  X(abi_io_capacity, 0) \
+  X(abi_io_ptr, 0) \
+  X(abi_profile_is_mcu, 0) \
+  X(abi_status_name, 1) \
+  X(abi_version, 0) \
   X(client_bag_begin, 2) \
   X(client_bag_item_ptr, 0) \
   X(client_bag_next, 0) \
+  X(client_c2d_ack, 1) \
   X(client_device_id_len, 0) \
   X(client_device_id_ptr, 0) \
   X(client_endpoint_len, 0) \
@@ -532,106 +535,42 @@
   X(client_hostname_ptr, 0) \
   X(client_init, 2) \
   X(client_method_respond, 5) \
+  X(client_model_id_set, 2) \
   X(client_module_id_len, 0) \
   X(client_module_id_ptr, 0) \
   X(client_next_timeout, 0) \
+  X(client_option_set, 2) \
   X(client_outbox_slots, 0) \
   X(client_poll, 1) \
   X(client_reset, 0) \
-  X(client_restore, 1) \
   X(client_rx_capacity, 0) \
   X(client_rx_commit, 1) \
   X(client_rx_space, 0) \
   X(client_rx_window, 0) \
-  X(client_save, 0) \
-  X(client_seed, 1) \
-  X(client_set_client_type, 2) \
-  X(client_set_model_id, 2) \
-  X(client_set_option, 2) \
-  X(client_set_time, 2) \
+  X(client_seed_set, 1) \
   X(client_snapshot_capacity, 0) \
   X(client_snapshot_ptr, 0) \
+  X(client_snapshot_restore, 1) \
+  X(client_snapshot_save, 0) \
   X(client_start, 1) \
   X(client_state, 0) \
   X(client_stop, 1) \
   X(client_telemetry_begin, 0) \
-  X(client_telemetry_property, 4) \
+  X(client_telemetry_property_add, 4) \
   X(client_telemetry_send, 3) \
-  X(client_telemetry_system, 3) \
+  X(client_telemetry_system_add, 3) \
+  X(client_time_set, 2) \
   X(client_transport_down, 1) \
   X(client_transport_up, 1) \
-  X(client_twin_desired_version, 1) \
+  X(client_twin_desired_applied, 1) \
   X(client_twin_get, 1) \
   X(client_twin_patch, 3) \
   X(client_tx_consumed, 1) \
   X(client_tx_len, 0) \
   X(client_tx_ptr, 0) \
-  X(client_uses_x509, 0) \
+  X(client_type_set, 2) \
   X(client_wants, 0) \
-  X(crypto_abi_version, 0) \
-  X(hmac_sha256, 5) \
-  X(io_capacity, 0) \
-  X(io_ptr, 0) \
-  X(iothub_abi_version, 0) \
-  X(iothub_bag_find, 4) \
-  X(iothub_bag_iter_begin, 2) \
-  X(iothub_bag_iter_next, 0) \
-  X(iothub_bag_iter_ptr, 0) \
-  X(iothub_c2d_parse_topic, 2) \
-  X(iothub_client_id, 6) \
-  X(iothub_connection_string_parse, 2) \
-  X(iothub_connection_string_result_ptr, 0) \
-  X(iothub_decode_key, 2) \
-  X(iothub_dps_derive_key, 6) \
-  X(iothub_dps_parse_topic, 2) \
-  X(iothub_dps_poll_topic, 6) \
-  X(iothub_dps_register_payload, 6) \
-  X(iothub_dps_register_topic, 4) \
-  X(iothub_dps_sas_token, 9) \
-  X(iothub_dps_username, 6) \
-  X(iothub_key_ptr, 0) \
-  X(iothub_method_parse_topic, 2) \
-  X(iothub_method_response_topic, 5) \
-  X(iothub_property_bag_append, 7) \
-  X(iothub_property_bag_append_system, 6) \
-  X(iothub_retry_delay, 5) \
-  X(iothub_retry_jitter, 2) \
-  X(iothub_sas_device_password, 13) \
-  X(iothub_sas_token, 9) \
-  X(iothub_status_retriable, 1) \
-  X(iothub_status_succeeded, 1) \
-  X(iothub_subscribe_topic, 5) \
-  X(iothub_telemetry_topic, 8) \
-  X(iothub_topic_parse, 2) \
-  X(iothub_topic_result_ptr, 0) \
-  X(iothub_twin_get_topic, 4) \
-  X(iothub_twin_parse_topic, 2) \
-  X(iothub_twin_patch_topic, 4) \
-  X(iothub_url_decode, 4) \
-  X(iothub_url_encode, 5) \
-  X(iothub_username, 12) \
-  X(layout_heap_base, 0) \
-  X(mqtt_decode_at, 2) \
-  X(mqtt_decode_next, 0) \
-  X(mqtt_decoded_ptr, 0) \
-  X(mqtt_encode, 0) \
-  X(mqtt_encode_head, 0) \
-  X(mqtt_encode_ptr, 0) \
-  X(mqtt_packet_size, 0) \
-  X(mqtt_rx_capacity, 0) \
-  X(mqtt_rx_commit, 1) \
-  X(mqtt_rx_pending, 0) \
-  X(mqtt_rx_reset, 0) \
-  X(mqtt_rx_space, 0) \
-  X(mqtt_rx_window, 0) \
-  X(mqtt_tx_capacity, 0) \
-  X(mqtt_tx_ptr, 0) \
-  X(profile_is_mcu, 0) \
-  X(sha256, 3) \
-  X(sha256_final, 1) \
-  X(sha256_init, 0) \
-  X(sha256_update, 2) \
-  X(status_name, 1) \
+  X(client_x509_enabled, 0) \
   /* end */
 
 #endif /* IOTHUB_WASM_ABI_H */

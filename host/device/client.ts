@@ -2,11 +2,11 @@
 // passes the time in, and turns the core's events into promises and callbacks. Topics, tokens, packets,
 // timers, retries and ordering are all decided by the core.
 import { EventEmitter } from 'node:events';
-import { Core, type Profile } from '../wasm/core.js';
+import { Core, statelessCore, type Profile } from '../wasm/core.js';
 import { IotHubWasmError } from '../errors.js';
 import type { Board, Transport } from './board.js';
 import { nodeBoard } from '../../boards/node/index.js';
-import { EVENT as EV, EVENT_RECORD, BAG_ITEM, OPTION as OPT, WANT, STATE, STATUS, SYSTEM_PROPERTY as SYS } from '../wasm/abi.generated.js';
+import { EVENT as EV, EVENT_RECORD, BAG_ITEM, OPTION as OPT, WANT, STATE, STATUS, SYSTEM_PROPERTY as SYS, type McuExports } from '../wasm/abi.generated.js';
 import { wordOffsets } from '../wasm/layout.js';
 import { SharedCore } from './shared-core.js';
 
@@ -87,7 +87,8 @@ const SYSTEM_PROPERTIES: Record<number, string> = {
 export class DeviceClient extends EventEmitter {
   private readonly core: Core;
   private readonly shared: SharedCore | null;
-  private readonly exports: Core['exports'];
+  /** Only what a device needs (what mcu.wasm exports), whichever build runs it. */
+  private readonly exports: McuExports;
   private readonly ev: Uint32Array;
   private readonly evi: Int32Array;
   private board!: Board;
@@ -127,7 +128,7 @@ export class DeviceClient extends EventEmitter {
   }
 
   /** The core's exports, with this device's state in it (a switch when the core is shared). */
-  private get ex(): Core['exports'] {
+  private get ex(): McuExports {
     this.shared?.select(this);
     return this.exports;
   }
@@ -150,7 +151,7 @@ export class DeviceClient extends EventEmitter {
     const n = this.writeIo(0, cs);
     const rc = this.ex.client_init(this.core.io, n);
     if (rc < 0) this.fail(rc, 'invalid connection string');
-    const set = (opt: number, v: number | undefined) => { if (v !== undefined && this.ex.client_set_option(opt, v) < 0) this.fail(STATUS.BAD_ARGUMENT, `invalid option ${opt}=${v}`); };
+    const set = (opt: number, v: number | undefined) => { if (v !== undefined && this.ex.client_option_set(opt, v) < 0) this.fail(STATUS.BAD_ARGUMENT, `invalid option ${opt}=${v}`); };
     set(OPT.KEEPALIVE_S, options.keepAliveSeconds);
     set(OPT.PING_TIMEOUT_MS, options.pingTimeoutMs);
     set(OPT.TOKEN_LIFETIME_S, options.tokenLifetimeSeconds);
@@ -160,9 +161,9 @@ export class DeviceClient extends EventEmitter {
     set(OPT.RETRY_MAX_MS, options.retry?.maxMs);
     set(OPT.RETRY_JITTER_MS, options.retry?.jitterMs);
     set(OPT.STABLE_MS, options.retry?.stableMs);
-    if (options.modelId) this.ex.client_set_model_id(this.core.io, this.writeIo(0, options.modelId));
+    if (options.modelId) this.ex.client_model_id_set(this.core.io, this.writeIo(0, options.modelId));
     const product = options.productInfo ?? `iothub-wasm/0.1.0 (node ${process.version}; ${process.platform})`;
-    this.ex.client_set_client_type(this.core.io, this.writeIo(0, product));
+    this.ex.client_type_set(this.core.io, this.writeIo(0, product));
     const hostName = this.core.utf8(this.ex.client_hostname_ptr(), this.ex.client_hostname_len());
     const endpoint = options.gatewayHostName ?? this.core.utf8(this.ex.client_endpoint_ptr(), this.ex.client_endpoint_len());
     const transport = options.transport ?? 'mqtts';
@@ -177,7 +178,7 @@ export class DeviceClient extends EventEmitter {
   /** Connects (and keeps reconnecting with back-off); resolves once connected and subscribed. */
   async connect(): Promise<void> {
     const board = this.board;
-    this.ex.client_seed(board.random32());
+    this.ex.client_seed_set(board.random32());
     const now = board.nowMs();
     this.anchorTime();
     if (this.ex.client_state() === STATE.READY) return;
@@ -205,7 +206,7 @@ export class DeviceClient extends EventEmitter {
   private anchorTime(): void {
     const wall = this.board.unixMs();
     const tick = this.board.nowMs();
-    this.ex.client_set_time(Math.floor(wall / 1000), (tick - (wall % 1000)) >>> 0);
+    this.ex.client_time_set(Math.floor(wall / 1000), (tick - (wall % 1000)) >>> 0);
   }
 
   private finishClose(): void {
@@ -228,13 +229,13 @@ export class DeviceClient extends EventEmitter {
     for (const [which, value] of system) {
       if (value === undefined) continue;
       const n = this.writeIo(0, value);
-      const rc = ex.client_telemetry_system(which, io, n);
+      const rc = ex.client_telemetry_system_add(which, io, n);
       if (rc < 0) return Promise.reject(this.error(rc, 'cannot add a system property'));
     }
     for (const [name, value] of Object.entries(options.properties ?? {})) {
       const nl = this.writeIo(0, name);
       const vl = value === null ? -1 : this.writeIo(nl, String(value));
-      const rc = ex.client_telemetry_property(io, nl, io + nl, vl);
+      const rc = ex.client_telemetry_property_add(io, nl, io + nl, vl);
       if (rc < 0) return Promise.reject(this.error(rc, `cannot add property '${name}'`));
     }
     const bytes = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
@@ -272,10 +273,11 @@ export class DeviceClient extends EventEmitter {
         return await this.twinOnce(kind, body);
       } catch (e) {
         const status = (e as IotHubWasmError).status ?? 0;
-        if (attempt >= retries || !this.ex.iothub_status_retriable(status)) throw e;
+        const policy = statelessCore().exports;
+        if (attempt >= retries || !policy.iothub_status_retriable(status)) throw e;
         const r = this.options.retry ?? {};
-        const jitter = this.ex.iothub_retry_jitter(this.board.random32(), r.jitterMs ?? 5000);
-        const delay = this.ex.iothub_retry_delay(0, attempt, r.minMs ?? 1000, r.maxMs ?? 100000, jitter);
+        const jitter = policy.iothub_retry_jitter(this.board.random32(), r.jitterMs ?? 5000);
+        const delay = policy.iothub_retry_delay(0, attempt, r.minMs ?? 1000, r.maxMs ?? 100000, jitter);
         this.emit('warning', new IotHubWasmError((e as IotHubWasmError).code, `${(e as Error).message}; retrying in ${delay} ms`, status));
         await new Promise<void>((resolve) => this.board.setTimer(delay, resolve));
       }
@@ -491,7 +493,7 @@ export class DeviceClient extends EventEmitter {
     if (p.kind === 'patch') return p.resolve(version);
     const twin = parseJson(body) as Twin;
     const desiredVersion = (twin?.desired as { $version?: number } | undefined)?.$version;
-    if (typeof desiredVersion === 'number') this.ex.client_twin_desired_version(desiredVersion);
+    if (typeof desiredVersion === 'number') this.ex.client_twin_desired_applied(desiredVersion);
     p.resolve({ desired: twin?.desired ?? {}, reported: twin?.reported ?? {} });
   }
 
@@ -530,7 +532,7 @@ export class DeviceClient extends EventEmitter {
       }
       if (r < 0) this.emit('warning', this.error(r, 'malformed C2D property bag'));
     }
-    const ack = () => { this.ex.client_ack(packetId); this.pump(); };
+    const ack = () => { this.ex.client_c2d_ack(packetId); this.pump(); };
     Promise.all(this.c2dHandlers.map((h) => Promise.resolve().then(() => h(msg))))
       .catch((e: unknown) => this.emit('warning', e))
       .finally(ack);

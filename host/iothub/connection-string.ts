@@ -23,8 +23,8 @@ const fields = [
 
 /**
  * Parses `HostName=…;DeviceId=…[;ModuleId=…];SharedAccessKey=…` (or x509=true, SharedAccessSignature=…).
- * Throws ConnectionStringError with code CS_MALFORMED, CS_DUPLICATE_KEY, CS_EMPTY_VALUE, CS_MISSING_HOSTNAME,
- * CS_MISSING_DEVICE_ID, CS_BAD_KEY, CS_MISSING_CREDENTIAL, CS_KEY_AND_X509, CS_BAD_X509, ID_*, BAD_HOST, KEY_TOO_LONG.
+ * Throws ConnectionStringError with code IOTHUB_CS_MALFORMED, IOTHUB_CS_DUPLICATE_KEY, IOTHUB_CS_EMPTY_VALUE, IOTHUB_CS_MISSING_HOSTNAME,
+ * IOTHUB_CS_MISSING_DEVICE_ID, IOTHUB_CS_BAD_KEY, IOTHUB_CS_MISSING_CREDENTIAL, IOTHUB_CS_KEY_AND_X509, IOTHUB_CS_BAD_X509, IOTHUB_ID_*, IOTHUB_BAD_HOST, IOTHUB_KEY_TOO_LONG.
  */
 export function parseConnectionString(cs: string): ConnectionString {
   if (typeof cs !== 'string') throw new ConnectionStringError('BAD_ARGUMENT', 'the connection string must be a string');

@@ -5,12 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Core, type Profile } from '../../host/wasm/core.js';
-import { STATUS, EVENT, STATE, ABI_VERSION, type GatewayExports } from '../../host/wasm/abi.generated.js';
+import { Core, wasmPath, type Profile } from '../../host/wasm/core.js';
+import { STATUS, EVENT, STATE, ABI_VERSION, type GatewayExports, type McuExports } from '../../host/wasm/abi.generated.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const header = join(root, 'boards/c/iothub_wasm_abi.h');
@@ -39,7 +39,7 @@ test('the generated TypeScript, C header and boards/README.md tables are what th
   assert.equal(r.status, 0, `stale generated files (run npm run build):\n${r.stderr}`);
 });
 
-test('the C header compiles with cc -std=c99 -Wall -Werror, and every IOTHUB_WASM_STATUS_LIST entry is status_name(code) in both builds', () => {
+test('the C header compiles with cc -std=c99 -Wall -Werror, and every IOTHUB_WASM_STATUS_LIST entry is abi_status_name(code) in both builds', () => {
   const out = runC(`#include <stdio.h>
 #include "iothub_wasm_abi.h"
 #define PRINT(name, code) printf("%d %s\\n", (int)(code), #name);
@@ -55,7 +55,7 @@ int main(void) {
   assert.ok(list.length > 50, 'the list holds every status');
   for (const profile of profiles) {
     const core = new Core(profile);
-    for (const { code, name } of list) assert.equal(core.statusName(code), name, `${profile}: status_name(${code})`);
+    for (const { code, name } of list) assert.equal(core.statusName(code), name, `${profile}: abi_status_name(${code})`);
     // …and nothing the module names is missing from the list.
     const listed = new Set(list.map((s) => s.code));
     for (let code = 0; code >= -999; code--) {
@@ -73,6 +73,29 @@ int main(void) { IOTHUB_WASM_EVENT_LIST(PRINT) return 0; }
 `);
   const events = Object.fromEntries(out.trim().split('\n').map((l) => { const [name, type] = l.split(' '); return [name, Number(type)]; }));
   assert.deepEqual(events, EVENT);
+});
+
+test('every export is named <area>_<noun>[_<verb>], and both builds report the one ABI version', () => {
+  for (const profile of profiles) {
+    const core = new Core(profile);
+    assert.equal(core.exports.abi_version(), ABI_VERSION);
+    for (const { name, kind } of WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(wasmPath(profile))))) {
+      if (kind === 'memory') continue;
+      assert.match(name, /^(abi|mqtt|crypto|iothub|client)_[a-z0-9]+(_[a-z0-9]+)*$/, `${profile}: ${name}`);
+      assert.doesNotMatch(name, /_abi_version$/, 'one abi_version, no per-area versions');
+    }
+  }
+});
+
+test('mcu.wasm exports only what a device needs: the shared abi_* exports and the device client', () => {
+  const names = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(wasmPath('mcu')))).map((e) => e.name);
+  assert.ok(names.includes('client_poll') && names.includes('abi_status_name'));
+  const other = names.filter((n) => n !== 'memory' && !/^(abi|client)_/.test(n));
+  assert.deepEqual(other, [], 'no codec, crypto, SAS, topic or DPS helpers');
+  // The type says the same: DPS helpers are not part of McuExports.
+  // @ts-expect-error: iothub_dps_username is a gateway export
+  const dps = (e: McuExports) => e.iothub_dps_username(0, 0, 0, 0, 0, 0);
+  assert.equal(typeof dps, 'function');
 });
 
 test('the host sees typed exports: a misspelled export or a wrong number of arguments does not compile', () => {

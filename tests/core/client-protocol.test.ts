@@ -6,7 +6,7 @@ import { ScriptedCore } from '../support/scripted-core.js';
 import { EVENT as EV } from '../../host/wasm/abi.generated.js';
 
 const statusName = (c: ScriptedCore, code: number) => {
-  const p = c.ex.status_name(code);
+  const p = c.ex.abi_status_name(code);
   const len = new DataView(c.ex.memory.buffer).getUint32(p - 4, true);
   return Buffer.from(c.mem.subarray(p, p + len)).toString('utf16le');
 };
@@ -76,7 +76,7 @@ test('bad credentials stop the client; "server unavailable" is retried with grow
   assert.equal(c.ex.client_wants(), 0, 'and never asks to open again');
 
   const u = new ScriptedCore();
-  u.ex.client_set_option(7, 0); // no jitter: delays are exactly min·2^attempt
+  u.ex.client_option_set(7, 0); // no jitter: delays are exactly min·2^attempt
   u.ex.client_start(u.now);
   const delays: number[] = [];
   for (let i = 0; i < 6; i++) {
@@ -96,7 +96,7 @@ test('bad credentials stop the client; "server unavailable" is retried with grow
 
 test('a connect-then-drop loop backs off too (the Node SDK reconnects ~650 times a second)', () => {
   const c = new ScriptedCore();
-  c.ex.client_set_option(7, 0);
+  c.ex.client_option_set(7, 0);
   c.connect();
   const delays: number[] = [];
   for (let i = 0; i < 5; i++) {

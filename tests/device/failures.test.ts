@@ -25,8 +25,8 @@ test('a wrong key is refused quickly with a named error and no reconnect storm',
 });
 
 test('a bad connection string is a typed error before anything is opened', () => {
-  assert.throws(() => DeviceClient.fromConnectionString('HostName=h;DeviceId=d'), (e: unknown) => e instanceof IotHubWasmError && e.code === 'CS_MISSING_CREDENTIAL');
-  assert.throws(() => DeviceClient.fromConnectionString('HostName=h;DeviceId=d;SharedAccessKey=***'), (e: unknown) => e instanceof IotHubWasmError && /^CS_BAD_KEY|BASE64/.test(e.code));
+  assert.throws(() => DeviceClient.fromConnectionString('HostName=h;DeviceId=d'), (e: unknown) => e instanceof IotHubWasmError && e.code === 'IOTHUB_CS_MISSING_CREDENTIAL');
+  assert.throws(() => DeviceClient.fromConnectionString('HostName=h;DeviceId=d;SharedAccessKey=***'), (e: unknown) => e instanceof IotHubWasmError && /^IOTHUB_CS_BAD_KEY|BASE64/.test(e.code));
 });
 
 test('a 300 KB message is refused with a code before anything is sent', async () => {

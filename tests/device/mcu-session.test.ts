@@ -60,8 +60,8 @@ class McuBoard {
     const instance = new WebAssembly.Instance(module, {});
     this.ex = instance.exports as unknown as Exports;
     this.mem = this.ex.memory;
-    this.io = this.ex.io_ptr();
-    this.ioCap = this.ex.io_capacity();
+    this.io = this.ex.abi_io_ptr();
+    this.ioCap = this.ex.abi_io_capacity();
   }
 
   get u8(): Uint8Array { return new Uint8Array(this.mem.buffer); }
@@ -69,9 +69,9 @@ class McuBoard {
   i32(ptr: number): number { return new DataView(this.mem.buffer).getInt32(ptr, true); }
   bytes(ptr: number, len: number): Buffer { return len > 0 ? Buffer.from(this.u8.slice(ptr, ptr + len)) : Buffer.alloc(0); }
   utf8(ptr: number, len: number): string { return this.bytes(ptr, len).toString('utf8'); }
-  /** status_name: a UTF-16LE string whose byte length is the u32 just before it. */
+  /** abi_status_name: a UTF-16LE string whose byte length is the u32 just before it. */
   statusName(code: number): string {
-    const p = this.ex.status_name(code);
+    const p = this.ex.abi_status_name(code);
     return Buffer.from(this.u8.slice(p, p + this.u32(p - 4))).toString('utf16le');
   }
   /** Writes UTF-8 into the IO window at `off`; returns its length. */
@@ -234,10 +234,10 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   const ex = b.ex;
 
   // The profile and the memory map.
-  assert.equal(ex.profile_is_mcu(), 1);
+  assert.equal(ex.abi_profile_is_mcu(), 1);
   assert.equal(b.mem.buffer.byteLength, PAGE, 'exactly one 64 KiB page');
   assert.throws(() => b.mem.grow(1), RangeError, 'the memory cannot grow (maximum one page)');
-  const heapBase = ex.layout_heap_base();
+  const heapBase = ex.abi_heap_base();
   assert.ok(heapBase > 0 && heapBase <= PAGE);
   for (const [name, ptr, len] of [
     ['io', b.io, b.ioCap], ['rx', ex.client_rx_window(), ex.client_rx_capacity()], ['tx', ex.client_tx_ptr(), 0],
@@ -251,14 +251,14 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   const csLen = b.put(0, connectionString);
   const rc = ex.client_init(b.io, csLen);
   assert.equal(rc, 0, `client_init: ${b.statusName(rc)}`);
-  assert.equal(ex.client_uses_x509(), 0);
+  assert.equal(ex.client_x509_enabled(), 0);
   assert.equal(b.utf8(ex.client_hostname_ptr(), ex.client_hostname_len()), 'localhost');
   assert.equal(b.utf8(ex.client_endpoint_ptr(), ex.client_endpoint_len()), `localhost:${hub.port}`);
-  assert.equal(ex.client_set_option(1, 30), 0, 'OPT_KEEPALIVE_S');
-  assert.equal(b.statusName(ex.client_set_option(99, 1)), 'CLIENT_BAD_OPTION');
-  ex.client_seed(randomBytes(4).readUInt32LE(0));
+  assert.equal(ex.client_option_set(1, 30), 0, 'OPT_KEEPALIVE_S');
+  assert.equal(b.statusName(ex.client_option_set(99, 1)), 'CLIENT_BAD_OPTION');
+  ex.client_seed_set(randomBytes(4).readUInt32LE(0));
   assert.equal(b.statusName(ex.client_start(b.nowMs())), 'CLIENT_TIME_NOT_SET', 'SAS needs the time first');
-  ex.client_set_time(Math.floor(Date.now() / 1000), b.nowMs());
+  ex.client_time_set(Math.floor(Date.now() / 1000), b.nowMs());
   assert.equal(ex.client_start(b.nowMs()), 0);
   assert.equal(ex.client_wants(), WANT_OPEN);
 
@@ -274,9 +274,9 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   ex.client_telemetry_begin();
   let nl = b.put(0, 'temp unit');
   let vl = b.put(nl, '°C/100');
-  assert.equal(ex.client_telemetry_property(b.io, nl, b.io + nl, vl), 0);
+  assert.equal(ex.client_telemetry_property_add(b.io, nl, b.io + nl, vl), 0);
   vl = b.put(0, 'msg-0001');
-  assert.equal(ex.client_telemetry_system(SYS_MESSAGE_ID, b.io, vl), 0);
+  assert.equal(ex.client_telemetry_system_add(SYS_MESSAGE_ID, b.io, vl), 0);
   const body = JSON.stringify({ temperature: 21.5, seq: 1 });
   const token = ex.client_telemetry_send(b.io, b.put(0, body), 1);
   assert.ok(token > 0, `telemetry token: ${b.statusName(token)}`);
@@ -298,7 +298,7 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   assert.equal(got.status, 200);
   const twin = JSON.parse(got.a.toString('utf8')) as { desired: { $version: number }; reported: { $version: number } };
   assert.equal(typeof twin.desired.$version, 'number');
-  ex.client_twin_desired_version(twin.desired.$version);
+  ex.client_twin_desired_applied(twin.desired.$version);
 
   // Reported PATCH.
   const reported: ReportedEvent[] = [];
@@ -345,7 +345,7 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   assert.ok(method.b.length > 0, 'a request id');
   assert.deepEqual(methodResult, { status: 201, payload: { echoed: { delay: 3 }, method: 'reboot' } });
 
-  // C2D with properties, acknowledged with client_ack.
+  // C2D with properties, acknowledged with client_c2d_ack.
   const feedback: FeedbackRecord[] = [];
   hub.on('feedback', (f) => feedback.push(f));
   b.onEvent = () => {};
@@ -363,7 +363,7 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   assert.equal(mid?.value, 'c2d-7');
   assert.equal(props.find((p) => p.sys === SYS_CORRELATION_ID)?.value, 'corr-1', '$.cid');
   assert.equal(hub.c2d.pending(deviceId).length, 1, 'not completed before the ack');
-  assert.equal(ex.client_ack(c2d.token), 0);
+  assert.equal(ex.client_c2d_ack(c2d.token), 0);
   await b.run(() => feedback.length > 0, 'C2D feedback');
   assert.equal(feedback[0].statusCode, 'Success');
   assert.equal(feedback[0].originalMessageId, 'c2d-7');
@@ -387,5 +387,5 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   assert.deepEqual(bad.map((e) => b.statusName(e.status)), []);
   assert.equal(b.events.filter((e) => e.type === EV_DISCONNECTED).length, 1, 'one disconnection: the one asked for');
   assert.equal(b.mem.buffer.byteLength, PAGE);
-  assert.equal(ex.layout_heap_base(), heapBase);
+  assert.equal(ex.abi_heap_base(), heapBase);
 });

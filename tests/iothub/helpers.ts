@@ -9,7 +9,8 @@ export type Arg = string | Uint8Array | number | bigint | null;
 
 export class Raw {
   readonly c: Core;
-  constructor(profile: Profile = 'gateway') { this.c = new Core(profile); }
+  // mcu.wasm exports only the device client: the MCU profile's protocol layer is tested in its full-export build.
+  constructor(profile: Profile = 'gateway') { this.c = new Core(profile === 'mcu' ? 'mcu-full' : 'gateway'); }
   get e() { return this.c.exports; }
 
   /**

@@ -70,30 +70,30 @@ for (const profile of profiles) {
 
   test(`[${profile}] sas-07: DPS group-enrollment derived key (64-byte group key = one block)`, () => {
     const v = fixture<Vec[]>('sas-hmac-vectors.json').find((x) => x.id === 'sas-07')!;
-    assert.equal(r.str('iothub_dps_derive_key', [v.input.group_key_base64, v.input.registration_id]), v.expected);
+    assert.equal(r.str('iothub_dps_key_derive', [v.input.group_key_base64, v.input.registration_id]), v.expected);
   });
 
   test(`[${profile}] SAS errors are coded: bad base64, empty key, oversized key, empty URI, bad ids, small buffer`, () => {
     const t = (uri: string, key: string, cap?: number) => r.str('iothub_sas_token', [uri, key, null, 1n], cap);
-    assert.equal(t('uri', 'not base64!'), 'BASE64_BAD_LENGTH');
-    assert.equal(t('uri', 'abc*'), 'BASE64_BAD_CHAR');
-    assert.equal(t('uri', 'ab=c'), 'BASE64_BAD_PADDING');
-    assert.equal(t('uri', ''), 'KEY_EMPTY');
-    assert.equal(t('uri', Buffer.alloc(65).toString('base64')), 'KEY_TOO_LONG');
+    assert.equal(t('uri', 'not base64!'), 'CRYPTO_BASE64_BAD_LENGTH');
+    assert.equal(t('uri', 'abc*'), 'CRYPTO_BASE64_BAD_CHAR');
+    assert.equal(t('uri', 'ab=c'), 'CRYPTO_BASE64_BAD_PADDING');
+    assert.equal(t('uri', ''), 'IOTHUB_KEY_EMPTY');
+    assert.equal(t('uri', Buffer.alloc(65).toString('base64')), 'IOTHUB_KEY_TOO_LONG');
     assert.equal(t('', KEY), 'BAD_ARGUMENT');
     assert.equal(t('uri', KEY, 40), 'BUFFER_TOO_SMALL');
     const exact = t('uri', KEY);
     assert.equal(t('uri', KEY, exact.length), exact);
     assert.equal(t('uri', KEY, exact.length - 1), 'BUFFER_TOO_SMALL');
-    assert.equal(r.str('iothub_sas_token', ['uri', KEY, null, -1n]), 'BAD_EXPIRY');
+    assert.equal(r.str('iothub_sas_token', ['uri', KEY, null, -1n]), 'IOTHUB_BAD_EXPIRY');
     const dev = (d: string) => r.str('iothub_sas_device_password', ['h.net', d, null, KEY, null, 1n]);
-    assert.equal(dev(''), 'ID_EMPTY');
-    assert.equal(dev('a'.repeat(129)), 'ID_TOO_LONG');
-    assert.equal(dev('a/b'), 'ID_BAD_CHAR');
-    assert.equal(dev('ü'), 'ID_BAD_CHAR');
-    assert.equal(r.str('iothub_sas_device_password', ['', 'd', null, KEY, null, 1n]), 'BAD_HOST');
-    assert.equal(r.str('iothub_sas_device_password', ['h/x', 'd', null, KEY, null, 1n]), 'BAD_HOST');
-    assert.equal(r.str('iothub_dps_derive_key', [KEY, 'reg'], 43), 'BUFFER_TOO_SMALL');
+    assert.equal(dev(''), 'IOTHUB_ID_EMPTY');
+    assert.equal(dev('a'.repeat(129)), 'IOTHUB_ID_TOO_LONG');
+    assert.equal(dev('a/b'), 'IOTHUB_ID_BAD_CHAR');
+    assert.equal(dev('ü'), 'IOTHUB_ID_BAD_CHAR');
+    assert.equal(r.str('iothub_sas_device_password', ['', 'd', null, KEY, null, 1n]), 'IOTHUB_BAD_HOST');
+    assert.equal(r.str('iothub_sas_device_password', ['h/x', 'd', null, KEY, null, 1n]), 'IOTHUB_BAD_HOST');
+    assert.equal(r.str('iothub_dps_key_derive', [KEY, 'reg'], 43), 'BUFFER_TOO_SMALL');
   });
 }
 
@@ -166,13 +166,13 @@ test('property: deriveDeviceKey equals node:crypto', () => {
 
 test('generateSasToken: typed errors with the core status name', () => {
   const err = (f: () => unknown, code: string) => assert.throws(f, (e: any) => e instanceof IotHubError && e.code === code);
-  err(() => generateSasToken({ resourceUri: 'uri', key: 'bad*', expiry: 1 }), 'BASE64_BAD_CHAR');
-  err(() => generateSasToken({ resourceUri: 'uri', key: '', expiry: 1 }), 'KEY_EMPTY');
+  err(() => generateSasToken({ resourceUri: 'uri', key: 'bad*', expiry: 1 }), 'CRYPTO_BASE64_BAD_CHAR');
+  err(() => generateSasToken({ resourceUri: 'uri', key: '', expiry: 1 }), 'IOTHUB_KEY_EMPTY');
   err(() => generateSasToken({ resourceUri: '', key: KEY, expiry: 1 }), 'BAD_ARGUMENT');
-  err(() => generateSasToken({ resourceUri: 'uri', key: KEY, expiry: -1 }), 'BAD_EXPIRY');
-  err(() => generateSasToken({ resourceUri: 'uri', key: KEY, expiry: 1.5 }), 'BAD_EXPIRY');
+  err(() => generateSasToken({ resourceUri: 'uri', key: KEY, expiry: -1 }), 'IOTHUB_BAD_EXPIRY');
+  err(() => generateSasToken({ resourceUri: 'uri', key: KEY, expiry: 1.5 }), 'IOTHUB_BAD_EXPIRY');
   err(() => generateSasToken({ resourceUri: 'x'.repeat(400_000), key: KEY, expiry: 1 }), 'BUFFER_TOO_SMALL');
-  err(() => deriveDeviceKey('%%%%', 'reg'), 'BASE64_BAD_CHAR');
+  err(() => deriveDeviceKey('%%%%', 'reg'), 'CRYPTO_BASE64_BAD_CHAR');
   assert.equal(generateSasToken({ resourceUri: 'uri', key: KEY, expiry: 12345n }),
     'SharedAccessSignature sr=uri&sig=kcWxXAK2OAaAoq2oCkaGzX2NMqDB8nCyNuq2fPYCDhk%3D&se=12345');
   const big = 2n ** 63n - 1n;

@@ -27,9 +27,9 @@ export class ScriptedCore {
     const bytes = withStackPointerExported(new Uint8Array(readFileSync(wasmPath(profile))));
     this.ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as Ex;
     this.mem = new Uint8Array(this.ex.memory.buffer);
-    this.io = this.ex.io_ptr();
+    this.io = this.ex.abi_io_ptr();
     if (this.ex.client_init(this.io, this.put(cs)) !== STATUS.OK) throw new Error('client_init failed');
-    this.ex.client_set_time(1_800_000_000, this.now);
+    this.ex.client_time_set(1_800_000_000, this.now);
   }
 
   /** Writes bytes or UTF-8 into the IO window at `at` (default its start); returns the length. */
