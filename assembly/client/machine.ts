@@ -56,7 +56,7 @@ export const WANT_OPEN: i32 = 1;
 /** write what client_tx holds, close the transport, then call client_transport_down */
 export const WANT_CLOSE: i32 = 2;
 
-/** IoT Hub's limits (DESIGN.md §3). */
+/** IoT Hub's limits (its documented quotas: 256 KiB device-to-cloud, 128 KiB method response). */
 const MAX_D2C_BYTES: i32 = 262144;
 const MAX_METHOD_RESPONSE_BYTES: i32 = 131072;
 

@@ -1,6 +1,6 @@
 // Parsers for topics the hub publishes to the device. They return views into the topic (no copies) in a
 // result struct (TopicResult below; ptrs absolute, len -1 = absent).
-// Topics are matched from their first byte, as DESIGN.md §3 gives them. (azure-sdk-for-c also accepts
+// Topics are matched from their first byte, as IoT Hub sends them. (azure-sdk-for-c also accepts
 // "$iothub/twin/" anywhere in the topic; the hub never sends that, so we report IOTHUB_TOPIC_NOT_MATCHED.)
 // Query parameters may come in any order (DPS sends retry-after before $rid); unknown ones are ignored.
 

@@ -1,4 +1,4 @@
-// Topics the device publishes to and subscribes to (DESIGN.md §3).
+// Topics the device publishes to and subscribes to, as IoT Hub's MQTT support documents them (api-version 2021-04-12).
 
 import { wBegin, wLit, wBytes, wDecimal, wDone } from "./writer";
 import { wEncoded } from "./urlencode";

@@ -263,7 +263,7 @@ export class DeviceClient extends EventEmitter {
   }
 
   /**
-   * One twin request, retried when the hub answers 429 or 5xx (DESIGN.md §3: retriable), after the core's
+   * One twin request, retried when the hub answers 429 or 5xx (retriable), after the core's
    * back-off delay for that attempt. Other answers, and time-outs, are final.
    */
   private async twinRequest(kind: 'get' | 'patch', body = ''): Promise<unknown> {

@@ -1,5 +1,5 @@
 // Protocol corners of the device client that a well-behaved hub rarely shows, each where Microsoft's Node SDK
-// falls short (DESIGN.md §3), driven with a scripted peer.
+// falls short (docs/ARCHITECTURE.md), driven with a scripted peer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScriptedCore } from '../support/scripted-core.js';

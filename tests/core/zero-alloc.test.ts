@@ -1,4 +1,4 @@
-// Zero allocation after initialisation, proved three ways (DESIGN.md §2):
+// Zero allocation after initialisation, proved three ways (docs/ARCHITECTURE.md):
 //  1. compile time: build/*.wasm link a runtime whose allocator bodies are compile errors, and this test shows
 //     the mechanism bites by compiling one allocation against it;
 //  2. the binary: the MCU module imports nothing, validates as WebAssembly 1.0 (no bulk memory, SIMD, reference

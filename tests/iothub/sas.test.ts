@@ -22,7 +22,7 @@ const vec = (id: string) => azc.find((v) => v.id === id)!;
 /** The strict encoding: only A-Z a-z 0-9 - _ . ~ bare, uppercase hex. */
 const strict = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 const sign = (keyB64: string, sts: string) => crypto.createHmac('sha256', Buffer.from(keyB64, 'base64')).update(sts).digest('base64');
-/** A reference token written by hand from DESIGN.md §3 (skn last, like azure-sdk-for-c). */
+/** A reference token written by hand from IoT Hub's documented SAS format (skn last, like azure-sdk-for-c). */
 function reference(uri: string, keyB64: string, expiry: number, keyName?: string): string {
   const sr = strict(uri);
   return `SharedAccessSignature sr=${sr}&sig=${strict(sign(keyB64, `${sr}\n${expiry}`))}&se=${expiry}${keyName ? `&skn=${strict(keyName)}` : ''}`;
@@ -54,7 +54,7 @@ for (const profile of profiles) {
   });
 
   test(`[${profile}] azc-03/04: DPS token (documented upper-case %2F; the SDK test has lower-case %2f)`, () => {
-    // azure-sdk-for-c's DPS test writes "%2f" in the resource; DESIGN.md §3 and the issue ask for one strict
+    // azure-sdk-for-c's DPS test writes "%2f" in the resource; we keep one strict
     // encoder with upper-case hex. Both forms are accepted by DPS because the signature covers the sr exactly as
     // sent. We test the documented form and show the vector differs only in hex case.
     const v3 = vec('azc-03');

@@ -72,7 +72,7 @@ for (const profile of profiles) {
     // The Node SDK's CONNECT (captures): same username byte for byte, including encodeURIComponent of the client type.
     const ua = 'azure-iot-device/1.18.4 (node v20.20.2; Debian 12; x64)';
     assert.equal(r.str('iothub_username', ['myhub.azure-devices.net', 'devA', null, null, ua]), captures.summary.connect.username);
-    // azc-05 uses api-version 2020-09-30 and puts DeviceClientType first; DESIGN.md §3 fixes 2021-04-12 with model-id
+    // azc-05 uses api-version 2020-09-30 and puts DeviceClientType first; we fix 2021-04-12 with model-id
     // first. Same pieces, same encodings (model-id "dtmi:…;1" → "dtmi%3A…%3B1"); only the version and order differ.
     const v5 = vec('azc-05');
     v5.input.forEach((i: any, n: number) => {
@@ -131,7 +131,7 @@ for (const profile of profiles) {
     assert.equal(r.str('iothub_subscribe_topic', [3, null]), v.expected.twin_patch);
     assert.equal(r.str('iothub_subscribe_topic', [4, null]), v.expected.dps);
     // azure-sdk-for-c's constant is devices/+/messages/devicebound/#; the hub only routes a device its own C2D,
-    // and the Node SDK subscribes with its id (captures), which is what DESIGN.md §3 gives.
+    // and the Node SDK subscribes with its id (captures), which is what we send.
     assert.equal(v.expected.c2d, 'devices/+/messages/devicebound/#');
     assert.equal(r.str('iothub_subscribe_topic', [0, 'devA']), captures.summary.subscribeFilters[0].topic);
     assert.equal(r.str('iothub_subscribe_topic', [9, null]), 'BAD_ARGUMENT');
@@ -217,8 +217,8 @@ for (const profile of profiles) {
     assert.equal(parse(r, 'iothub_twin_topic_parse', v21[0]), 'IOTHUB_TOPIC_NOT_MATCHED');
     assert.equal(parse(r, 'iothub_twin_topic_parse', v21[1]), 'IOTHUB_TOPIC_MALFORMED'); // the SDK's UNEXPECTED_END
     assert.equal(parse(r, 'iothub_twin_topic_parse', v21[2]), 'IOTHUB_TOPIC_NOT_MATCHED');
-    // azc-22: azure-sdk-for-c finds "$iothub/twin/" anywhere in the topic (a regression test of theirs). DESIGN.md
-    // §3 gives the topics as starting with "$iothub/"; the hub sends nothing else, so we do not match these.
+    // azc-22: azure-sdk-for-c finds "$iothub/twin/" anywhere in the topic (a regression test of theirs). IoT Hub's
+    // topics start with "$iothub/"; the hub sends nothing else, so we do not match these.
     for (const t of vec('azc-22').input as string[]) assert.equal(parse(r, 'iothub_twin_topic_parse', t), 'IOTHUB_TOPIC_NOT_MATCHED', t);
     // desired notifications from the Node SDK captures
     assert.equal((parse(r, 'iothub_topic_parse', '$iothub/twin/PATCH/properties/desired/?$version=3') as any).versionNumber, 3);
@@ -288,7 +288,7 @@ for (const profile of profiles) {
   test(`[${profile}] retry delay (azc-29) and status classes (azc-31)`, () => {
     const v = vec('azc-29');
     v.input.forEach((args: number[], n: number) => assert.equal(r.e.iothub_retry_delay(...(args as [number, number, number, number, number])), v.expected[n], JSON.stringify(args)));
-    // DESIGN.md defaults: 1 s min, 100 s cap, 5 s jitter
+    // the client's defaults: 1 s min, 100 s cap, 5 s jitter
     assert.deepEqual([0, 1, 2, 5, 6, 7, 40].map((a) => r.e.iothub_retry_delay(0, a, 1000, 100000, 0)), [1000, 2000, 4000, 32000, 64000, 100000, 100000]);
     assert.equal(r.e.iothub_retry_delay(0, 3, 1000, 100000, 5000), 13000);
     assert.equal(r.name(r.e.iothub_retry_delay(-1, 0, 0, 0, 0)), 'BAD_ARGUMENT');
@@ -301,7 +301,7 @@ for (const profile of profiles) {
     const s = vec('azc-31');
     s.input.succeeded.forEach((st: number, n: number) => assert.equal(r.e.iothub_status_succeeded(st), s.expected.succeeded[n] ? 1 : 0));
     s.input.retriable.forEach((st: number, n: number) => assert.equal(r.e.iothub_status_retriable(st), s.expected.retriable[n] ? 1 : 0));
-    // DESIGN.md: every 5xx is retriable (azure-sdk-for-c retries 500 only)
+    // every 5xx is retriable (azure-sdk-for-c retries 500 only)
     assert.equal(r.e.iothub_status_retriable(503), 1);
     assert.equal(r.e.iothub_status_retriable(600), 0);
   });
