@@ -21,16 +21,18 @@ import asc from 'assemblyscript/asc';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const check = process.argv.includes('--check');
+/** `--layout`: only the snapshot layout hash (before the modules are built, since they include it). */
+const layoutOnly = process.argv.includes('--layout');
 const rel = (p) => relative(root, p).split('\\').join('/');
 
 /** Constant groups: every `export const` of `file` whose name starts with `prefix` (the key is the rest). */
 const GROUPS = [
   { name: 'EVENT', file: 'assembly/client/events.ts', prefix: 'EV_', c: 'EV_', doc: 'Event types (client_poll)' },
-  { name: 'OPTION', file: 'assembly/client/config.ts', prefix: 'OPT_', c: 'OPT_', doc: 'Options (client_option_set)' },
-  { name: 'OPTION_DEFAULT', file: 'assembly/client/config.ts', prefix: 'DEFAULT_', c: 'DEFAULT_', doc: 'Option defaults, by option name' },
-  { name: 'FEATURE', file: 'assembly/client/config.ts', prefix: 'FEATURE_', c: 'FEATURE_', doc: 'Feature bits (OPT_FEATURES)' },
-  { name: 'STATE', file: 'assembly/client/machine.ts', prefix: 'STATE_', c: 'STATE_', doc: 'Client states (client_state)' },
-  { name: 'WANT', file: 'assembly/client/machine.ts', prefix: 'WANT_', c: 'WANT_', doc: 'What the board should do (client_wants)' },
+  { name: 'OPTION', file: 'assembly/client/options.ts', prefix: 'OPT_', c: 'OPT_', doc: 'Options (client_option_set)' },
+  { name: 'OPTION_DEFAULT', file: 'assembly/client/options.ts', prefix: 'DEFAULT_', c: 'DEFAULT_', doc: 'Option defaults, by option name' },
+  { name: 'FEATURE', file: 'assembly/client/options.ts', prefix: 'FEATURE_', exclude: ['FEATURES_ALL'], c: 'FEATURE_', doc: 'Feature bits (OPT_FEATURES)' },
+  { name: 'STATE', file: 'assembly/client/states.ts', prefix: 'STATE_', c: 'STATE_', doc: 'Client states (client_state)' },
+  { name: 'WANT', file: 'assembly/client/states.ts', prefix: 'WANT_', c: 'WANT_', doc: 'What the board should do (client_wants)' },
   { name: 'SYSTEM_PROPERTY', file: 'assembly/iothub/property-bag.ts', prefix: 'SYS_', exclude: ['SYS_COUNT'], c: 'SYS_', doc: 'System properties (client_telemetry_system_add, bag items)' },
   { name: 'SUBSCRIPTION', file: 'assembly/iothub/topics.ts', prefix: 'SUB_', c: 'SUB_', doc: 'Subscription filters (iothub_subscribe_topic)' },
   { name: 'TOPIC_KIND', file: 'assembly/iothub/parsers.ts', prefix: 'TOPIC_', exclude: ['TOPIC_RESULT_SIZE'], c: 'TOPIC_', doc: 'Kinds of parsed topics (iothub_topic_parse)' },
@@ -50,6 +52,8 @@ const STATUS_FILES = ['assembly/status.ts', 'assembly/mqtt/status.ts', 'assembly
 const STATUS_RANGE = [-999, 0];
 const ABI_VERSION = { file: 'assembly/abi-version.ts', name: 'ABI_VERSION' };
 const BUILDS = ['gateway', 'mcu'];
+/** The struct a snapshot copies whole: its layout hash goes into every snapshot header. */
+const SNAPSHOT_STATE = { file: 'assembly/client/state.ts', cls: 'ClientState', out: 'assembly/client/state-layout.generated.ts' };
 
 // ---- reading the AssemblyScript declarations ---------------------------------------------------------------------
 const sources = new Map();
@@ -178,6 +182,24 @@ function statusName(ex, code) {
   const u8 = new Uint8Array(ex.memory.buffer);
   const len = u8[ptr - 4] | (u8[ptr - 3] << 8) | (u8[ptr - 2] << 16) | (u8[ptr - 1] << 24);
   return Buffer.from(u8.subarray(ptr, ptr + len)).toString('utf16le');
+}
+
+// ---- the snapshot layout hash ---------------------------------------------------------------------------------------
+/** FNV-1a over every field's name, type and offset and the size: any change to the struct changes it. */
+async function layoutHash() {
+  const { fields } = classOf(SNAPSHOT_STATE.file, SNAPSHOT_STATE.cls);
+  const items = [{ file: SNAPSHOT_STATE.file, expr: (m) => `offsetof<${m}.${SNAPSHOT_STATE.cls}>()` },
+    ...fields.map((f) => ({ file: SNAPSHOT_STATE.file, expr: (m) => `offsetof<${m}.${SNAPSHOT_STATE.cls}>("${f.name}")` }))];
+  const [size, ...offsets] = await probe(items);
+  const text = `${SNAPSHOT_STATE.cls}:${size};` + fields.map((f, i) => `${f.name}:${f.type}:${offsets[i]}`).join(';');
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(text, 'utf8')) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return { hash: h, size, fields: fields.length };
+}
+function layoutFile(l) {
+  return `// ${HEADER}\n// A hash of ClientState's layout (${l.fields} fields, ${l.size} bytes): snapshots carry it, so one taken\n` +
+    `// with another layout is refused (CLIENT_BAD_SNAPSHOT) instead of being misread.\n` +
+    `export const STATE_LAYOUT_HASH: u32 = 0x${l.hash.toString(16).padStart(8, '0')};\n`;
 }
 
 // ---- gathering ---------------------------------------------------------------------------------------------------------
@@ -348,14 +370,7 @@ function readme(abi, text) {
   return out;
 }
 
-async function main() {
-  const abi = await gather();
-  const readmePath = join(root, 'boards/README.md');
-  const outputs = [
-    [join(root, 'host/wasm/abi.generated.ts'), typescript(abi)],
-    [join(root, 'boards/c/iothub_wasm_abi.h'), cHeader(abi)],
-    [readmePath, readme(abi, readFileSync(readmePath, 'utf8'))],
-  ];
+async function write(outputs) {
   let stale = 0;
   for (const [path, text] of outputs) {
     const old = existsSync(path) ? readFileSync(path, 'utf8') : null;
@@ -366,6 +381,20 @@ async function main() {
     console.log(`wrote ${rel(path)}`);
   }
   return stale ? 1 : 0;
+}
+
+async function main() {
+  const layout = [join(root, SNAPSHOT_STATE.out), layoutFile(await layoutHash())];
+  if (layoutOnly) return write([layout]);
+  const abi = await gather();
+  const readmePath = join(root, 'boards/README.md');
+  const outputs = [
+    [join(root, 'host/wasm/abi.generated.ts'), typescript(abi)],
+    [join(root, 'boards/c/iothub_wasm_abi.h'), cHeader(abi)],
+    [readmePath, readme(abi, readFileSync(readmePath, 'utf8'))],
+    layout,
+  ];
+  return write(outputs);
 }
 // binaryen (loaded by asc) rethrows uncaught errors with its whole source: report ours in one line instead.
 main().then((code) => process.exit(code), (e) => { console.error(`gen-abi: ${e.message}`); process.exit(2); });

@@ -8,7 +8,10 @@ import { inRange } from "../crypto/bytes";
 import { EVENT, BagItem } from "./events";
 import * as C from "./config";
 import * as M from "./machine";
-import { SNAP, snapBegin, snapEnd, readBegin, readOk } from "../snapshot";
+import * as Clock from "./clock";
+import * as Tx from "./tx";
+import { S, CLIENT_STATE, CLIENT_STATE_SIZE } from "./state";
+import { SNAP, snapBegin, snapEnd, readBegin, readOk, putBytes, getBytes } from "../snapshot";
 import { SNAPSHOT_CAPACITY, IS_MCU } from "../profile";
 import { saveStream, restoreStream, rxReset } from "../mqtt/stream";
 import { saveOutbox, restoreOutbox } from "./outbox";
@@ -28,9 +31,9 @@ export function client_type_set(ptr: usize, len: i32): i32 { return inRange(ptr,
 /** client_option_set(OPT_*, value): keepalive, token lifetime, time-outs, back-off, features. */
 export function client_option_set(opt: i32, value: i32): i32 { return C.setOption(opt, value); }
 /** Seeds the jitter generator from the board's entropy. */
-export function client_seed_set(seed: u32): void { M.seed(seed); }
+export function client_seed_set(seed: u32): void { Clock.seed(seed); }
 /** Anchors wall-clock time: `unixSeconds` is now, at the board's monotonic `nowMs`. Needed for SAS tokens. */
-export function client_time_set(unixSeconds: u32, nowMs: u32): void { M.setTime(unixSeconds, nowMs); }
+export function client_time_set(unixSeconds: u32, nowMs: u32): void { Clock.setTime(unixSeconds, nowMs); }
 
 /** Where the board should connect: the gateway host name if the connection string has one, else HostName. */
 export function client_endpoint_ptr(): usize { return C.fieldLen(C.F_GATEWAY) > 0 ? C.fieldPtr(C.F_GATEWAY) : C.fieldPtr(C.F_HOST); }
@@ -44,7 +47,7 @@ export function client_device_id_len(): i32 { return C.fieldLen(C.F_DEVICE); }
 export function client_module_id_ptr(): usize { return C.fieldPtr(C.F_MODULE); }
 export function client_module_id_len(): i32 { return C.fieldLen(C.F_MODULE); }
 /** 1 when the device authenticates with an X.509 certificate the board supplies. */
-export function client_x509_enabled(): i32 { return C.x509 ? 1 : 0; }
+export function client_x509_enabled(): i32 { return S().x509 ? 1 : 0; }
 
 export function client_start(nowMs: u32): i32 { return M.start(nowMs); }
 export function client_stop(nowMs: u32): void { M.stop(nowMs); }
@@ -60,9 +63,9 @@ export function client_rx_space(): i32 { return rxSpace(); }
 export function client_rx_commit(n: i32): i32 { return rxCommit(n); }
 export function client_rx_capacity(): i32 { return RX_CAPACITY; }
 /** Bytes to send: client_tx_len() bytes at client_tx_ptr(); report what was written with client_tx_consumed. */
-export function client_tx_ptr(): usize { return M.txPtr(); }
-export function client_tx_len(): i32 { return M.txLen(); }
-export function client_tx_consumed(n: i32): i32 { return M.txConsumed(n); }
+export function client_tx_ptr(): usize { return Tx.txPtr(); }
+export function client_tx_len(): i32 { return Tx.txLen(); }
+export function client_tx_consumed(n: i32): i32 { return Tx.txConsumed(n); }
 
 /** Runs the machine to `nowMs`; returns the next event type (0 = none) with its record at client_event_ptr(). */
 export function client_poll(nowMs: u32): u32 { return M.poll(nowMs); }
@@ -153,6 +156,7 @@ export function client_snapshot_capacity(): i32 { return SNAPSHOT_CAPACITY; }
 export function client_snapshot_save(): i32 {
   if (IS_MCU) return E_BUFFER_TOO_SMALL; // one device per microcontroller: compiled out of the MCU profile
   snapBegin();
+  putBytes(CLIENT_STATE, CLIENT_STATE_SIZE); // every scalar at once; then the live buffers
   C.saveConfig();
   M.saveMachine();
   saveOutbox();
@@ -164,7 +168,7 @@ export function client_snapshot_save(): i32 {
 /** Makes the `len`-byte snapshot at client_snapshot_ptr() the current device. OK or CLIENT_BAD_SNAPSHOT (then reset). */
 export function client_snapshot_restore(len: i32): i32 {
   if (IS_MCU) return E_CLIENT_BAD_SNAPSHOT;
-  if (!readBegin(len)) { client_reset(); return E_CLIENT_BAD_SNAPSHOT; }
+  if (!readBegin(len) || getBytes(CLIENT_STATE, CLIENT_STATE_SIZE) != CLIENT_STATE_SIZE) { client_reset(); return E_CLIENT_BAD_SNAPSHOT; }
   C.restoreConfig();
   M.restoreMachine();
   restoreOutbox();

@@ -1,4 +1,5 @@
-import { put32, putBytes, get32, getBytes } from "../snapshot";
+import { putBytes, getBytes } from "../snapshot";
+import { S } from "./state";
 // Events the client hands to the host, one per client_poll() call, in a fixed record (EventRecord below).
 // Views (a, b, c) point into the receive buffer and stay valid until the next client_poll or rx call.
 // Events that carry no views can be raised at any time; they wait in a small ring until polled.
@@ -92,42 +93,41 @@ export class BagItem {
 // The ring of pending view-less events: (type, status, token, extra).
 const RING_SIZE: i32 = 16;
 const RING: usize = memory.data(RING_SIZE * 16, 16);
-let head: i32 = 0;
-let count: i32 = 0;
 
 export function raise(type: u32, status: i32, token: u32, extra: i32): void {
-  if (count == RING_SIZE) { // keep the newest: drop the oldest informational event
-    head = (head + 1) % RING_SIZE;
-    count--;
+  const s = S();
+  if (s.ringCount == RING_SIZE) { // keep the newest: drop the oldest informational event
+    s.ringHead = (s.ringHead + 1) % RING_SIZE;
+    s.ringCount--;
   }
-  const at = RING + <usize>(((head + count) % RING_SIZE) * 16);
+  const at = RING + <usize>(((s.ringHead + s.ringCount) % RING_SIZE) * 16);
   store<u32>(at, type);
   store<i32>(at, status, 4);
   store<u32>(at, token, 8);
   store<i32>(at, extra, 12);
-  count++;
+  s.ringCount++;
 }
 
 /** Moves the oldest pending event into the record; returns its type or EV_NONE. */
 export function takeRaised(): u32 {
-  if (count == 0) return EV_NONE;
-  const at = RING + <usize>(head * 16);
+  const s = S();
+  if (s.ringCount == 0) return EV_NONE;
+  const at = RING + <usize>(s.ringHead * 16);
   const type = setEvent(load<u32>(at), load<i32>(at, 4), load<u32>(at, 8));
   setExtra(load<i32>(at, 12));
-  head = (head + 1) % RING_SIZE;
-  count--;
+  s.ringHead = (s.ringHead + 1) % RING_SIZE;
+  s.ringCount--;
   return type;
 }
 
-export function clearRaised(): void { head = 0; count = 0; }
+export function clearRaised(): void { S().ringHead = 0; S().ringCount = 0; }
 
 export function saveEvents(): void {
   putBytes(RING, RING_SIZE * 16);
-  put32(<u32>head);
-  put32(<u32>count);
 }
 export function restoreEvents(): void {
   getBytes(RING, RING_SIZE * 16);
-  head = <i32>get32() % RING_SIZE;
-  count = min(<i32>get32(), RING_SIZE);
+  const s = S(); // restored with the struct: keep them inside the ring whatever the bytes said
+  s.ringHead = <i32>(<u32>s.ringHead % <u32>RING_SIZE);
+  s.ringCount = <i32>min(<u32>s.ringCount, <u32>RING_SIZE);
 }

@@ -203,7 +203,7 @@
 #define IOTHUB_WASM_EV_DESIRED 8
 #define IOTHUB_WASM_EV_ERROR 9
 
-/* Options (client_option_set) (assembly/client/config.ts) */
+/* Options (client_option_set) (assembly/client/options.ts) */
 #define IOTHUB_WASM_OPT_KEEPALIVE_S 1
 #define IOTHUB_WASM_OPT_TOKEN_LIFETIME_S 2
 #define IOTHUB_WASM_OPT_CONNECT_TIMEOUT_MS 3
@@ -215,7 +215,7 @@
 #define IOTHUB_WASM_OPT_FEATURES 9
 #define IOTHUB_WASM_OPT_PING_TIMEOUT_MS 10
 
-/* Option defaults, by option name (assembly/client/config.ts) */
+/* Option defaults, by option name (assembly/client/options.ts) */
 #define IOTHUB_WASM_DEFAULT_KEEPALIVE_S 60
 #define IOTHUB_WASM_DEFAULT_TOKEN_LIFETIME_S 3600
 #define IOTHUB_WASM_DEFAULT_CONNECT_TIMEOUT_MS 30000
@@ -227,12 +227,12 @@
 #define IOTHUB_WASM_DEFAULT_FEATURES 7
 #define IOTHUB_WASM_DEFAULT_PING_TIMEOUT_MS 30000
 
-/* Feature bits (OPT_FEATURES) (assembly/client/config.ts) */
+/* Feature bits (OPT_FEATURES) (assembly/client/options.ts) */
 #define IOTHUB_WASM_FEATURE_C2D 1
 #define IOTHUB_WASM_FEATURE_METHODS 2
 #define IOTHUB_WASM_FEATURE_TWIN 4
 
-/* Client states (client_state) (assembly/client/machine.ts) */
+/* Client states (client_state) (assembly/client/states.ts) */
 #define IOTHUB_WASM_STATE_IDLE 0
 #define IOTHUB_WASM_STATE_OPENING 1
 #define IOTHUB_WASM_STATE_CONNECTING 2
@@ -242,7 +242,7 @@
 #define IOTHUB_WASM_STATE_BACKOFF 6
 #define IOTHUB_WASM_STATE_STOPPED 7
 
-/* What the board should do (client_wants) (assembly/client/machine.ts) */
+/* What the board should do (client_wants) (assembly/client/states.ts) */
 #define IOTHUB_WASM_WANT_NOTHING 0
 #define IOTHUB_WASM_WANT_OPEN 1
 #define IOTHUB_WASM_WANT_CLOSE 2

@@ -356,7 +356,7 @@ export const EVENT = {
   ERROR: 9,
 } as const;
 
-/** Options (client_option_set) (assembly/client/config.ts, OPT_*). */
+/** Options (client_option_set) (assembly/client/options.ts, OPT_*). */
 export const OPTION = {
   KEEPALIVE_S: 1,
   TOKEN_LIFETIME_S: 2,
@@ -370,7 +370,7 @@ export const OPTION = {
   PING_TIMEOUT_MS: 10,
 } as const;
 
-/** Option defaults, by option name (assembly/client/config.ts, DEFAULT_*). */
+/** Option defaults, by option name (assembly/client/options.ts, DEFAULT_*). */
 export const OPTION_DEFAULT = {
   KEEPALIVE_S: 60,
   TOKEN_LIFETIME_S: 3600,
@@ -384,14 +384,14 @@ export const OPTION_DEFAULT = {
   PING_TIMEOUT_MS: 30000,
 } as const;
 
-/** Feature bits (OPT_FEATURES) (assembly/client/config.ts, FEATURE_*). */
+/** Feature bits (OPT_FEATURES) (assembly/client/options.ts, FEATURE_*). */
 export const FEATURE = {
   C2D: 1,
   METHODS: 2,
   TWIN: 4,
 } as const;
 
-/** Client states (client_state) (assembly/client/machine.ts, STATE_*). */
+/** Client states (client_state) (assembly/client/states.ts, STATE_*). */
 export const STATE = {
   IDLE: 0,
   OPENING: 1,
@@ -403,7 +403,7 @@ export const STATE = {
   STOPPED: 7,
 } as const;
 
-/** What the board should do (client_wants) (assembly/client/machine.ts, WANT_*). */
+/** What the board should do (client_wants) (assembly/client/states.ts, WANT_*). */
 export const WANT = {
   NOTHING: 0,
   OPEN: 1,
