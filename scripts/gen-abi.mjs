@@ -30,6 +30,7 @@ const GROUPS = [
   { name: 'EVENT', file: 'assembly/client/events.ts', prefix: 'EV_', c: 'EV_', doc: 'Event types (client_poll)' },
   { name: 'OPTION', file: 'assembly/client/options.ts', prefix: 'OPT_', c: 'OPT_', doc: 'Options (client_option_set)' },
   { name: 'OPTION_DEFAULT', file: 'assembly/client/options.ts', prefix: 'DEFAULT_', c: 'DEFAULT_', doc: 'Option defaults, by option name' },
+  { name: 'TRANSPORT', file: 'assembly/client/options.ts', prefix: 'TRANSPORT_', c: 'TRANSPORT_', doc: 'Transports (client_endpoint_port)' },
   { name: 'FEATURE', file: 'assembly/client/options.ts', prefix: 'FEATURE_', exclude: ['FEATURES_ALL'], c: 'FEATURE_', doc: 'Feature bits (OPT_FEATURES)' },
   { name: 'STATE', file: 'assembly/client/states.ts', prefix: 'STATE_', c: 'STATE_', doc: 'Client states (client_state)' },
   { name: 'WANT', file: 'assembly/client/states.ts', prefix: 'WANT_', c: 'WANT_', doc: 'What the board should do (client_wants)' },
@@ -346,6 +347,7 @@ function readmeTables(abi) {
   t.states = grp('STATE', 'State');
   t.wants = grp('WANT', 'Want');
   t.features = grp('FEATURE', 'Bit');
+  t.transports = grp('TRANSPORT', 'Transport');
   t['system-properties'] = grp('SYSTEM_PROPERTY', 'Property');
   t.subscriptions = grp('SUBSCRIPTION', 'Kind');
   t['topic-kinds'] = grp('TOPIC_KIND', 'Kind');

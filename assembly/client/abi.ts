@@ -16,7 +16,7 @@ import { SNAPSHOT_CAPACITY, IS_MCU } from "../profile";
 import { saveStream, restoreStream, rxReset } from "../mqtt/stream";
 import { saveOutbox, restoreOutbox } from "./outbox";
 import { saveEvents, restoreEvents } from "./events";
-import { E_CLIENT_BAD_SNAPSHOT } from "./status";
+import { E_CLIENT_BAD_SNAPSHOT, twinError } from "./status";
 
 /** Configures the device from its connection string (in linear memory). OK or a connection-string code. */
 export function client_init(csPtr: usize, csLen: i32): i32 {
@@ -35,9 +35,13 @@ export function client_seed_set(seed: u32): void { Clock.seed(seed); }
 /** Anchors wall-clock time: `unixSeconds` is now, at the board's monotonic `nowMs`. Needed for SAS tokens. */
 export function client_time_set(unixSeconds: u32, nowMs: u32): void { Clock.setTime(unixSeconds, nowMs); }
 
-/** Where the board should connect: the gateway host name if the connection string has one, else HostName. */
-export function client_endpoint_ptr(): usize { return C.fieldLen(C.F_GATEWAY) > 0 ? C.fieldPtr(C.F_GATEWAY) : C.fieldPtr(C.F_HOST); }
-export function client_endpoint_len(): i32 { return C.fieldLen(C.F_GATEWAY) > 0 ? C.fieldLen(C.F_GATEWAY) : C.fieldLen(C.F_HOST); }
+/** Connect through this gateway (`host[:port]`) instead of the connection string's GatewayHostName/HostName; 0 length = none. */
+export function client_gateway_set(ptr: usize, len: i32): i32 { return inRange(ptr, len) ? C.setField(C.F_GATEWAY, ptr, len) : E_BAD_ARGUMENT; }
+/** Where the board should connect: the gateway's host (without its port) if there is one, else HostName. */
+export function client_endpoint_ptr(): usize { return C.endpointPtr(); }
+export function client_endpoint_len(): i32 { return C.endpointHostLen(); }
+/** The port to connect to over `transport` (TRANSPORT_*): the gateway's own if it names one, else the transport's default. */
+export function client_endpoint_port(transport: i32): i32 { return C.endpointPort(transport); }
 /** The IoT Hub host name (for TLS SNI and certificate checks when no gateway is used). */
 export function client_hostname_ptr(): usize { return C.fieldPtr(C.F_HOST); }
 export function client_hostname_len(): i32 { return C.fieldLen(C.F_HOST); }
@@ -106,6 +110,11 @@ export function client_twin_patch(body: usize, bodyLen: i32, nowMs: u32): i32 {
   if (!inRange(body, bodyLen)) return E_BAD_ARGUMENT;
   return M.twinRequest(true, body, bodyLen, nowMs);
 }
+/**
+ * The status a twin answer of hub status `status` fails with: OK for a success (< 300), CLIENT_TWIN_THROTTLED
+ * (429), CLIENT_TWIN_SERVER_ERROR (5xx), CLIENT_TWIN_REFUSED (any other); a negative status is returned as it is.
+ */
+export function client_twin_error(status: i32): i32 { return twinError(status); }
 /** After reading the full twin: desired patches up to this $version are already applied. */
 export function client_twin_desired_applied(version: u32): void { M.setDesiredVersion(<i64>version); }
 

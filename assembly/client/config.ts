@@ -9,7 +9,8 @@ import { putBytes, getBytes } from "../snapshot";
 import { S, resetConfigState } from "./state";
 import {
   OPT_KEEPALIVE_S, OPT_TOKEN_LIFETIME_S, OPT_CONNECT_TIMEOUT_MS, OPT_REQUEST_TIMEOUT_MS, OPT_RETRY_MIN_MS,
-  OPT_RETRY_MAX_MS, OPT_RETRY_JITTER_MS, OPT_STABLE_MS, OPT_FEATURES, OPT_PING_TIMEOUT_MS, MAX_KEEPALIVE_S, FEATURES_ALL,
+  OPT_RETRY_MAX_MS, OPT_RETRY_JITTER_MS, OPT_STABLE_MS, OPT_FEATURES, OPT_PING_TIMEOUT_MS, OPT_TWIN_RETRIES, MAX_KEEPALIVE_S,
+  FEATURES_ALL, TRANSPORT_MQTTS, TRANSPORT_WSS, TRANSPORT_MQTT,
 } from "./options";
 
 export const F_HOST: i32 = 0;
@@ -32,6 +33,35 @@ const KEY: usize = memory.data(KEY_CAP, 16);
 // @ts-ignore: decorator
 @inline export function fieldLen(f: i32): i32 { return load<i32>(LENGTHS + <usize>(f << 2)); }
 export function keyPtr(): usize { return KEY; }
+
+// The endpoint: GatewayHostName (`host[:port]`) if set, else HostName.
+// @ts-ignore: decorator
+@inline function endpointField(): i32 { return fieldLen(F_GATEWAY) > 0 ? F_GATEWAY : F_HOST; }
+/** Where the port starts (the colon before its digits), or -1 when the endpoint names none. */
+function portColon(): i32 {
+  const f = endpointField(), p = fieldPtr(f), n = fieldLen(f);
+  let i = n - 1;
+  while (i >= 0 && load<u8>(p + <usize>i) >= 48 && load<u8>(p + <usize>i) <= 57) i--;
+  return i >= 0 && i < n - 1 && load<u8>(p + <usize>i) == 58 ? i : -1;
+}
+export function endpointPtr(): usize { return fieldPtr(endpointField()); }
+export function endpointHostLen(): i32 { const c = portColon(); return c >= 0 ? c : fieldLen(endpointField()); }
+/** The endpoint's explicit port, else the default of `transport` (TRANSPORT_*); BAD_ARGUMENT for another transport. */
+export function endpointPort(transport: i32): i32 {
+  const c = portColon();
+  if (c >= 0) {
+    const f = endpointField(), p = fieldPtr(f), n = fieldLen(f);
+    let v: i32 = 0;
+    for (let i = c + 1; i < n && v < 100000; i++) v = v * 10 + <i32>(load<u8>(p + <usize>i) - 48);
+    return v;
+  }
+  switch (transport) {
+    case TRANSPORT_MQTTS: return 8883;
+    case TRANSPORT_WSS: return 443;
+    case TRANSPORT_MQTT: return 1883;
+  }
+  return E_BAD_ARGUMENT;
+}
 
 export function setField(f: i32, ptr: usize, len: i32): i32 {
   if (len < 0 || len > FIELD_CAP) return E_BAD_ARGUMENT;
@@ -81,6 +111,7 @@ export function setOption(opt: i32, value: i32): i32 {
     case OPT_STABLE_MS: st.stableMs = value; break;
     case OPT_FEATURES: if ((value & ~FEATURES_ALL) != 0) return E_BAD_ARGUMENT; st.features = value; break;
     case OPT_PING_TIMEOUT_MS: st.pingTimeoutMs = value; break;
+    case OPT_TWIN_RETRIES: st.twinRetries = value; break;
     default: return E_CLIENT_BAD_OPTION;
   }
   return OK;

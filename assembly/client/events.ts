@@ -23,6 +23,8 @@ export const EV_TWIN_RESPONSE: u32 = 7;
 export const EV_DESIRED: u32 = 8;
 /** Something the application should know: status = code, extra = detail. */
 export const EV_ERROR: u32 = 9;
+/** Twin request `token` was answered 429 or 5xx (status = the hub's status) and will be sent again in extra ms. */
+export const EV_TWIN_RETRY: u32 = 10;
 
 /** The event record at client_event_ptr(), zeroed for each event. */
 @unmanaged

@@ -9,9 +9,12 @@ import {
 import * as C from "./config";
 import * as St from "./status";
 import * as Rq from "./requests";
+import * as Ob from "./outbox";
+import { retryDelay, jitterFrom, statusRetriable } from "../iothub/retry";
+import { random } from "./clock";
 import { S } from "./state";
 import { ack, methodRespond } from "./machine";
-import { EV_NONE, EV_C2D, EV_METHOD, EV_TWIN_RESPONSE, EV_DESIRED, EV_ERROR, setEvent, setView, setVersion, setExtra } from "./events";
+import { EV_NONE, EV_C2D, EV_METHOD, EV_TWIN_RESPONSE, EV_TWIN_RETRY, EV_DESIRED, EV_ERROR, setEvent, setView, setVersion, setExtra } from "./events";
 
 /** The packet just decoded. */
 export const PKT: usize = memory.data(PACKET_SIZE, 16);
@@ -48,8 +51,21 @@ export function handlePublish(p: Packet): u32 {
   }
   if (kind == TOPIC_TWIN_RESPONSE) {
     const rid = parseDecimal(<usize>topic().ridPtr, topic().ridLen);
-    if (!Rq.requestAnswered(rid)) return EV_NONE; // an answer to a request that already timed out
-    setEvent(EV_TWIN_RESPONSE, topic().status, <u32>rid);
+    const i = Rq.requestFind(rid);
+    if (i < 0) return EV_NONE; // an answer to a request that already timed out
+    const status = topic().status;
+    const attempt = <i32>Rq.requestAttempt(i);
+    if (statusRetriable(status) && attempt < S().twinRetries) {
+      // Throttled or a server error: the same request goes again after the back-off delay for this attempt.
+      const s = S();
+      const delay = retryDelay(0, attempt < 30 ? attempt : 30, s.retryMinMs, s.retryMaxMs, jitterFrom(random(), s.retryJitterMs));
+      Rq.requestBackoff(i, s.now + <u32>delay);
+      setEvent(EV_TWIN_RETRY, status, <u32>rid);
+      setExtra(delay);
+      return EV_TWIN_RETRY;
+    }
+    Ob.releaseTwin(Rq.requestClose(i), <u32>rid);
+    setEvent(EV_TWIN_RESPONSE, status, <u32>rid);
     const v = topic().version;
     setVersion(v >= 0 ? <u32>v : 0);
     setView(0, p.payloadPtr, <i32>p.payloadLen);
@@ -87,7 +103,11 @@ export function handleOversized(p: Packet): u32 {
   if (p.qos > 0) ack(p.messageId);
   if (kind == TOPIC_TWIN_RESPONSE) {
     const rid = parseDecimal(<usize>topic().ridPtr, topic().ridLen);
-    if (Rq.requestAnswered(rid)) return setEvent(EV_TWIN_RESPONSE, St.E_CLIENT_INCOMING_TOO_LARGE, <u32>rid);
+    const i = Rq.requestFind(rid);
+    if (i >= 0) {
+      Ob.releaseTwin(Rq.requestClose(i), <u32>rid);
+      return setEvent(EV_TWIN_RESPONSE, St.E_CLIENT_INCOMING_TOO_LARGE, <u32>rid);
+    }
   } else if (kind == TOPIC_METHOD_REQUEST) {
     methodRespond(<usize>topic().ridPtr, topic().ridLen, 413, 0, 0);
   }

@@ -233,7 +233,7 @@ export function stop(nowMs: u32): void {
   advance(nowMs);
   for (let i = 0; i < Ob.slotCount(); i++) {
     const s = Ob.slotAt(i);
-    if (s.state == Ob.UNSENT || s.state == Ob.INFLIGHT) {
+    if (s.state == Ob.UNSENT || s.state == Ob.INFLIGHT || s.state == Ob.HELD) {
       if (s.kind == Ob.KIND_TELEMETRY_QOS0 || s.kind == Ob.KIND_TELEMETRY_QOS1) {
         Ob.setState(s, Ob.FAILED);
         s.status = St.E_CLIENT_CLOSED;
@@ -266,8 +266,10 @@ function flush(): void {
       Ob.setState(s, Ob.INFLIGHT);
     } else if (s.kind == Ob.KIND_TELEMETRY_QOS0) {
       Ob.setState(s, Ob.DONE);
+    } else if (s.kind == Ob.KIND_TWIN_REQUEST) {
+      Rq.requestSent(s.token);
+      Ob.setState(s, Ob.HELD); // kept until its answer, in case the hub asks for it again (429, 5xx)
     } else {
-      if (s.kind == Ob.KIND_TWIN_REQUEST) Rq.requestSent(s.token);
       Ob.release(i);
     }
   }
@@ -483,12 +485,16 @@ export function poll(nowMs: u32): u32 {
     Ob.release(i);
     return setEvent(EV_TELEMETRY_ACKED, 0, token);
   }
-  // Twin requests that failed or timed out.
+  // Twin requests whose back-off is over go again, from the bytes kept in their slot.
+  for (;;) {
+    const slot = Rq.requestsDue(S().now, S().requestTimeoutMs);
+    if (slot < 0) break;
+    const s = Ob.slotAt(slot);
+    if (s.state == Ob.HELD && s.kind == Ob.KIND_TWIN_REQUEST && s.token == Rq.dueRid) Ob.setState(s, Ob.UNSENT);
+  }
+  // Twin requests that failed or timed out (one not yet sent need not go at all).
   if (Rq.requestTakeDone(S().now)) {
-    if (Rq.doneSlot >= 0) { // timed out before it could even be sent: it need not go at all
-      const s = Ob.slotAt(Rq.doneSlot);
-      if (s.state == Ob.UNSENT && s.kind == Ob.KIND_TWIN_REQUEST && s.token == Rq.doneRid) Ob.release(Rq.doneSlot);
-    }
+    Ob.releaseTwin(Rq.doneSlot, Rq.doneRid);
     return setEvent(EV_TWIN_RESPONSE, Rq.doneExpired ? St.E_CLIENT_TIMEOUT : Rq.doneStatus, Rq.doneRid);
   }
   // Incoming packets.

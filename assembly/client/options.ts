@@ -21,6 +21,8 @@ export const OPT_STABLE_MS: i32 = 8;
 export const OPT_FEATURES: i32 = 9;
 /** PINGREQ → PINGRESP */
 export const OPT_PING_TIMEOUT_MS: i32 = 10;
+/** a twin request answered 429 (throttled) or 5xx is sent again this many times, after the back-off delay */
+export const OPT_TWIN_RETRIES: i32 = 11;
 
 export const DEFAULT_KEEPALIVE_S: i32 = 60;
 export const DEFAULT_TOKEN_LIFETIME_S: i32 = 3600;
@@ -32,7 +34,15 @@ export const DEFAULT_RETRY_JITTER_MS: i32 = 5000;
 export const DEFAULT_STABLE_MS: i32 = 30000;
 export const DEFAULT_FEATURES: i32 = 7;
 export const DEFAULT_PING_TIMEOUT_MS: i32 = 30000;
+export const DEFAULT_TWIN_RETRIES: i32 = 3;
 export const MAX_KEEPALIVE_S: i32 = 1177;
+
+/** MQTT over TLS (port 8883) */
+export const TRANSPORT_MQTTS: i32 = 0;
+/** MQTT over WebSocket over TLS (port 443) */
+export const TRANSPORT_WSS: i32 = 1;
+/** MQTT over plain TCP (port 1883; local hubs and tests only) */
+export const TRANSPORT_MQTT: i32 = 2;
 
 /** cloud-to-device messages (subscribes to devices/{id}/messages/devicebound/#) */
 export const FEATURE_C2D: i32 = 1;

@@ -13,6 +13,8 @@ export const UNSENT: u32 = 1; // waiting for the transport
 export const INFLIGHT: u32 = 2; // QoS 1, written, waiting for PUBACK
 export const FAILED: u32 = 3; // to be reported as failed, then freed
 export const DONE: u32 = 4; // QoS 0 telemetry written: to be reported as sent, then freed
+export const HELD: u32 = 5; // a twin request written, kept until its answer in case it must be sent again
+const STATE_KINDS: i32 = 6;
 
 export const KIND_TELEMETRY_QOS0: u32 = 1;
 export const KIND_TELEMETRY_QOS1: u32 = 2;
@@ -35,7 +37,7 @@ const SLOT_SIZE: usize = offsetof<Slot>();
 const ARENA: usize = memory.data(OUTBOX_CAPACITY, 16);
 const SLOTS: usize = memory.data(<i32>SLOT_SIZE * OUTBOX_SLOT_COUNT, 16);
 // How many slots are in each state, so that "any failed / done / unsent?" costs nothing when the answer is no.
-const COUNTS: usize = memory.data(5 * 4, 16);
+const COUNTS: usize = memory.data(STATE_KINDS * 4, 16);
 // @ts-ignore: decorator
 @inline function countOf(state: u32): i32 { return load<i32>(COUNTS + (<usize>state << 2)); }
 // @ts-ignore: decorator
@@ -56,7 +58,7 @@ export function slotBytes(s: Slot): usize { return ARENA + <usize>s.offset; }
 
 export function outboxReset(): void {
   for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) slotAt(i).state = FREE;
-  for (let i: u32 = 0; i < 5; i++) store<i32>(COUNTS + (<usize>i << 2), 0);
+  for (let i: i32 = 0; i < STATE_KINDS; i++) store<i32>(COUNTS + (<usize>i << 2), 0);
   store<i32>(COUNTS, OUTBOX_SLOT_COUNT);
   S().arenaEnd = 0;
   S().outboxLive = 0;
@@ -153,6 +155,13 @@ export function findInflight(packetId: u32): i32 {
     if (s.state == INFLIGHT && s.packetId == packetId) return i;
   }
   return -1;
+}
+
+/** Releases slot `i` if it still holds twin request `rid` (it may have been released and reused since). */
+export function releaseTwin(i: i32, rid: u32): void {
+  if (i < 0 || i >= OUTBOX_SLOT_COUNT) return;
+  const s = slotAt(i);
+  if (s.state != FREE && s.kind == KIND_TWIN_REQUEST && s.token == rid) release(i);
 }
 
 /** True when `packetId` is held by a live slot (so it cannot be reused yet). */

@@ -6,7 +6,7 @@
 import {
   DEFAULT_KEEPALIVE_S, DEFAULT_TOKEN_LIFETIME_S, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_RETRY_MIN_MS, DEFAULT_RETRY_MAX_MS, DEFAULT_RETRY_JITTER_MS, DEFAULT_STABLE_MS, DEFAULT_FEATURES,
-  DEFAULT_PING_TIMEOUT_MS,
+  DEFAULT_PING_TIMEOUT_MS, DEFAULT_TWIN_RETRIES,
 } from "./options";
 import { STATE_IDLE, STATE_STOPPED } from "./states";
 
@@ -66,6 +66,7 @@ export class ClientState {
   stableMs: i32;
   features: i32;
   pingTimeoutMs: i32;
+  twinRetries: i32;
   // ---- the event ring and the outbox
   ringHead: i32;
   ringCount: i32;
@@ -92,6 +93,7 @@ export function resetConfigState(): void {
   s.connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS; s.requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS;
   s.retryMinMs = DEFAULT_RETRY_MIN_MS; s.retryMaxMs = DEFAULT_RETRY_MAX_MS; s.retryJitterMs = DEFAULT_RETRY_JITTER_MS;
   s.stableMs = DEFAULT_STABLE_MS; s.features = DEFAULT_FEATURES; s.pingTimeoutMs = DEFAULT_PING_TIMEOUT_MS;
+  s.twinRetries = DEFAULT_TWIN_RETRIES;
 }
 
 /** The whole struct as a freshly instantiated module has it. */

@@ -55,6 +55,22 @@ export const E_CLIENT_BAD_OPTION: i32 = -324;
 /** The hub sent a message addressed to another identity (e.g. C2D on `devices/OTHER/…`): reported, never delivered. */
 export const E_CLIENT_FOREIGN_TOPIC: i32 = -326;
 
+/** The hub answered a twin request 429 (throttled), and OPT_TWIN_RETRIES resends did not help. */
+export const E_CLIENT_TWIN_THROTTLED: i32 = -327;
+/** The hub answered a twin request 5xx, and OPT_TWIN_RETRIES resends did not help. */
+export const E_CLIENT_TWIN_SERVER_ERROR: i32 = -328;
+/** The hub refused a twin request (a 3xx or 4xx other than 429): final, not retried. */
+export const E_CLIENT_TWIN_REFUSED: i32 = -329;
+
+/** The status a twin request answered `status` by the hub fails with, or OK for a success (see client_twin_error). */
+export function twinError(status: i32): i32 {
+  if (status < 0) return status;
+  if (status < 300) return 0;
+  if (status == 429) return E_CLIENT_TWIN_THROTTLED;
+  if (status >= 500 && status <= 599) return E_CLIENT_TWIN_SERVER_ERROR;
+  return E_CLIENT_TWIN_REFUSED;
+}
+
 export function clientStatusName(code: i32): string | null {
   switch (code) {
     case E_CLIENT_NOT_CONFIGURED: return "CLIENT_NOT_CONFIGURED";
@@ -84,6 +100,9 @@ export function clientStatusName(code: i32): string | null {
     case E_CLIENT_BAD_OPTION: return "CLIENT_BAD_OPTION";
     case E_CLIENT_BAD_SNAPSHOT: return "CLIENT_BAD_SNAPSHOT";
     case E_CLIENT_FOREIGN_TOPIC: return "CLIENT_FOREIGN_TOPIC";
+    case E_CLIENT_TWIN_THROTTLED: return "CLIENT_TWIN_THROTTLED";
+    case E_CLIENT_TWIN_SERVER_ERROR: return "CLIENT_TWIN_SERVER_ERROR";
+    case E_CLIENT_TWIN_REFUSED: return "CLIENT_TWIN_REFUSED";
   }
   return null;
 }

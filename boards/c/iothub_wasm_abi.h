@@ -90,6 +90,9 @@
   X(CLIENT_BAD_OPTION, -324) \
   X(CLIENT_BAD_SNAPSHOT, -325) \
   X(CLIENT_FOREIGN_TOPIC, -326) \
+  X(CLIENT_TWIN_THROTTLED, -327) \
+  X(CLIENT_TWIN_SERVER_ERROR, -328) \
+  X(CLIENT_TWIN_REFUSED, -329) \
   /* end */
 
 #define IOTHUB_WASM_OK (0)
@@ -176,6 +179,9 @@
 #define IOTHUB_WASM_CLIENT_BAD_OPTION (-324)
 #define IOTHUB_WASM_CLIENT_BAD_SNAPSHOT (-325)
 #define IOTHUB_WASM_CLIENT_FOREIGN_TOPIC (-326)
+#define IOTHUB_WASM_CLIENT_TWIN_THROTTLED (-327)
+#define IOTHUB_WASM_CLIENT_TWIN_SERVER_ERROR (-328)
+#define IOTHUB_WASM_CLIENT_TWIN_REFUSED (-329)
 
 /* Event types (client_poll): X(NAME, type). */
 #define IOTHUB_WASM_EVENT_LIST(X) \
@@ -189,6 +195,7 @@
   X(TWIN_RESPONSE, 7) \
   X(DESIRED, 8) \
   X(ERROR, 9) \
+  X(TWIN_RETRY, 10) \
   /* end */
 
 /* Event types (client_poll) (assembly/client/events.ts) */
@@ -202,6 +209,7 @@
 #define IOTHUB_WASM_EV_TWIN_RESPONSE 7
 #define IOTHUB_WASM_EV_DESIRED 8
 #define IOTHUB_WASM_EV_ERROR 9
+#define IOTHUB_WASM_EV_TWIN_RETRY 10
 
 /* Options (client_option_set) (assembly/client/options.ts) */
 #define IOTHUB_WASM_OPT_KEEPALIVE_S 1
@@ -214,6 +222,7 @@
 #define IOTHUB_WASM_OPT_STABLE_MS 8
 #define IOTHUB_WASM_OPT_FEATURES 9
 #define IOTHUB_WASM_OPT_PING_TIMEOUT_MS 10
+#define IOTHUB_WASM_OPT_TWIN_RETRIES 11
 
 /* Option defaults, by option name (assembly/client/options.ts) */
 #define IOTHUB_WASM_DEFAULT_KEEPALIVE_S 60
@@ -226,6 +235,12 @@
 #define IOTHUB_WASM_DEFAULT_STABLE_MS 30000
 #define IOTHUB_WASM_DEFAULT_FEATURES 7
 #define IOTHUB_WASM_DEFAULT_PING_TIMEOUT_MS 30000
+#define IOTHUB_WASM_DEFAULT_TWIN_RETRIES 3
+
+/* Transports (client_endpoint_port) (assembly/client/options.ts) */
+#define IOTHUB_WASM_TRANSPORT_MQTTS 0
+#define IOTHUB_WASM_TRANSPORT_WSS 1
+#define IOTHUB_WASM_TRANSPORT_MQTT 2
 
 /* Feature bits (OPT_FEATURES) (assembly/client/options.ts) */
 #define IOTHUB_WASM_FEATURE_C2D 1
@@ -413,8 +428,10 @@
   X(client_device_id_len, 0) \
   X(client_device_id_ptr, 0) \
   X(client_endpoint_len, 0) \
+  X(client_endpoint_port, 1) \
   X(client_endpoint_ptr, 0) \
   X(client_event_ptr, 0) \
+  X(client_gateway_set, 2) \
   X(client_hostname_len, 0) \
   X(client_hostname_ptr, 0) \
   X(client_init, 2) \
@@ -447,6 +464,7 @@
   X(client_transport_down, 1) \
   X(client_transport_up, 1) \
   X(client_twin_desired_applied, 1) \
+  X(client_twin_error, 1) \
   X(client_twin_get, 1) \
   X(client_twin_patch, 3) \
   X(client_tx_consumed, 1) \
@@ -529,8 +547,10 @@
   X(client_device_id_len, 0) \
   X(client_device_id_ptr, 0) \
   X(client_endpoint_len, 0) \
+  X(client_endpoint_port, 1) \
   X(client_endpoint_ptr, 0) \
   X(client_event_ptr, 0) \
+  X(client_gateway_set, 2) \
   X(client_hostname_len, 0) \
   X(client_hostname_ptr, 0) \
   X(client_init, 2) \
@@ -563,6 +583,7 @@
   X(client_transport_down, 1) \
   X(client_transport_up, 1) \
   X(client_twin_desired_applied, 1) \
+  X(client_twin_error, 1) \
   X(client_twin_get, 1) \
   X(client_twin_patch, 3) \
   X(client_tx_consumed, 1) \

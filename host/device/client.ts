@@ -2,11 +2,13 @@
 // passes the time in, and turns the core's events into promises and callbacks. Topics, tokens, packets,
 // timers, retries and ordering are all decided by the core.
 import { EventEmitter } from 'node:events';
-import { Core, statelessCore, type Profile } from '../wasm/core.js';
+import { Core, type Profile } from '../wasm/core.js';
 import { IotHubWasmError } from '../errors.js';
 import type { Board, Transport } from './board.js';
 import { nodeBoard } from '../../boards/node/index.js';
-import { EVENT as EV, EVENT_RECORD, BAG_ITEM, OPTION as OPT, WANT, STATE, STATUS, SYSTEM_PROPERTY as SYS, type McuExports } from '../wasm/abi.generated.js';
+import {
+  EVENT as EV, EVENT_RECORD, BAG_ITEM, OPTION as OPT, WANT, STATE, STATUS, SYSTEM_PROPERTY as SYS, TRANSPORT, type McuExports,
+} from '../wasm/abi.generated.js';
 import { wordOffsets } from '../wasm/layout.js';
 import { SharedCore } from './shared-core.js';
 
@@ -72,7 +74,7 @@ export interface Twin { desired: Record<string, unknown>; reported: Record<strin
 
 interface Pending { resolve(v: unknown): void; reject(e: Error): void; kind?: 'get' | 'patch' }
 
-const DEFAULT_PORTS = { mqtts: 8883, wss: 443, mqtt: 1883 } as const;
+const TRANSPORTS = { mqtts: TRANSPORT.MQTTS, wss: TRANSPORT.WSS, mqtt: TRANSPORT.MQTT } as const;
 const EVF = wordOffsets(EVENT_RECORD);
 const ITEM = wordOffsets(BAG_ITEM);
 /** The core's states by number, as DeviceClient names them (its state names, lower case). */
@@ -161,15 +163,15 @@ export class DeviceClient extends EventEmitter {
     set(OPT.RETRY_MAX_MS, options.retry?.maxMs);
     set(OPT.RETRY_JITTER_MS, options.retry?.jitterMs);
     set(OPT.STABLE_MS, options.retry?.stableMs);
+    set(OPT.TWIN_RETRIES, options.twinRetries);
     if (options.modelId) this.ex.client_model_id_set(this.core.io, this.writeIo(0, options.modelId));
     const product = options.productInfo ?? `iothub-wasm/0.1.0 (node ${process.version}; ${process.platform})`;
     this.ex.client_type_set(this.core.io, this.writeIo(0, product));
-    const hostName = this.core.utf8(this.ex.client_hostname_ptr(), this.ex.client_hostname_len());
-    const endpoint = options.gatewayHostName ?? this.core.utf8(this.ex.client_endpoint_ptr(), this.ex.client_endpoint_len());
-    const transport = options.transport ?? 'mqtts';
-    const m = /^(.*?)(?::(\d+))?$/.exec(endpoint)!;
-    const host = m[1];
-    this.endpoint = { host, port: m[2] ? Number(m[2]) : DEFAULT_PORTS[transport], servername: endpoint === hostName ? hostName : host };
+    if (options.gatewayHostName !== undefined) this.ex.client_gateway_set(this.core.io, this.writeIo(0, options.gatewayHostName));
+    // The core says where to connect: the gateway's host or HostName, and the port (the gateway's own, else the transport's).
+    const host = this.core.utf8(this.ex.client_endpoint_ptr(), this.ex.client_endpoint_len());
+    const port = this.ex.client_endpoint_port(TRANSPORTS[options.transport ?? 'mqtts']);
+    this.endpoint = { host, port, servername: host };
     (this as { deviceId: string }).deviceId = this.core.utf8(this.ex.client_device_id_ptr(), this.ex.client_device_id_len());
     const moduleId = this.core.utf8(this.ex.client_module_id_ptr(), this.ex.client_module_id_len());
     if (moduleId) (this as { moduleId?: string }).moduleId = moduleId;
@@ -263,28 +265,10 @@ export class DeviceClient extends EventEmitter {
   }
 
   /**
-   * One twin request, retried when the hub answers 429 or 5xx (retriable), after the core's
-   * back-off delay for that attempt. Other answers, and time-outs, are final.
+   * One twin request. The core resends it when the hub answers 429 or 5xx (OPT_TWIN_RETRIES times, after its
+   * back-off delay; each resend is a 'warning'); other answers, and time-outs, are final.
    */
-  private async twinRequest(kind: 'get' | 'patch', body = ''): Promise<unknown> {
-    const retries = this.options.twinRetries ?? 3;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.twinOnce(kind, body);
-      } catch (e) {
-        const status = (e as IotHubWasmError).status ?? 0;
-        const policy = statelessCore().exports;
-        if (attempt >= retries || !policy.iothub_status_retriable(status)) throw e;
-        const r = this.options.retry ?? {};
-        const jitter = policy.iothub_retry_jitter(this.board.random32(), r.jitterMs ?? 5000);
-        const delay = policy.iothub_retry_delay(0, attempt, r.minMs ?? 1000, r.maxMs ?? 100000, jitter);
-        this.emit('warning', new IotHubWasmError((e as IotHubWasmError).code, `${(e as Error).message}; retrying in ${delay} ms`, status));
-        await new Promise<void>((resolve) => this.board.setTimer(delay, resolve));
-      }
-    }
-  }
-
-  private twinOnce(kind: 'get' | 'patch', body: string): Promise<unknown> {
+  private twinRequest(kind: 'get' | 'patch', body = ''): Promise<unknown> {
     const now = this.board.nowMs();
     const rid = kind === 'get' ? this.ex.client_twin_get(now) : this.ex.client_twin_patch(this.core.io, this.writeIo(0, body), now);
     if (rid < 0) return Promise.reject(this.error(rid, 'twin request refused'));
@@ -463,6 +447,11 @@ export class DeviceClient extends EventEmitter {
         break;
       }
       case EV.TWIN_RESPONSE: this.twinAnswer(token, status, this.ev[EVF.version], this.view(0)); break;
+      case EV.TWIN_RETRY: {
+        const code = this.core.statusName(this.ex.client_twin_error(status));
+        this.emit('warning', new IotHubWasmError(code, `twin request answered ${status}; retrying in ${this.evi[EVF.extra]} ms`, status));
+        break;
+      }
       case EV.DESIRED: {
         const patch = parseJson(this.view(0)) as Record<string, unknown>;
         const version = this.ev[EVF.version];
@@ -487,7 +476,7 @@ export class DeviceClient extends EventEmitter {
     this.twinRequests.delete(rid);
     if (status < 0) return p.reject(this.error(status, 'twin request failed'));
     if (status >= 300) {
-      const code = status === 429 ? 'TWIN_THROTTLED' : `TWIN_STATUS_${status}`;
+      const code = this.core.statusName(this.ex.client_twin_error(status));
       return p.reject(new IotHubWasmError(code, `twin request answered ${status}: ${body.toString('utf8')}`, status));
     }
     if (p.kind === 'patch') return p.resolve(version);

@@ -25,9 +25,13 @@ export interface GatewayExports {
   /** The device id (and module id, length 0 for a device) from the connection string. */
   client_device_id_ptr(): number;
   client_endpoint_len(): number;
-  /** Where the board should connect: the gateway host name if the connection string has one, else HostName. */
+  /** The port to connect to over `transport` (TRANSPORT_*): the gateway's own if it names one, else the transport's default. */
+  client_endpoint_port(transport: number): number;
+  /** Where the board should connect: the gateway's host (without its port) if there is one, else HostName. */
   client_endpoint_ptr(): number;
   client_event_ptr(): number;
+  /** Connect through this gateway (`host[:port]`) instead of the connection string's GatewayHostName/HostName; 0 length = none. */
+  client_gateway_set(ptr: number, len: number): number;
   client_hostname_len(): number;
   /** The IoT Hub host name (for TLS SNI and certificate checks when no gateway is used). */
   client_hostname_ptr(): number;
@@ -77,6 +81,8 @@ export interface GatewayExports {
   client_transport_up(nowMs: number): number;
   /** After reading the full twin: desired patches up to this $version are already applied. */
   client_twin_desired_applied(version: number): void;
+  /** The status a twin answer of hub status `status` fails with: OK for a success (< 300), CLIENT_TWIN_THROTTLED (429), CLIENT_TWIN_SERVER_ERROR (5xx), CLIENT_TWIN_REFUSED (any other); a negative status is returned as it is. */
+  client_twin_error(status: number): number;
   /** Twin GET at the board's `nowMs` (its time-out counts from then): the request id (answered by EV_TWIN_RESPONSE with the same token) or a status. */
   client_twin_get(nowMs: number): number;
   /** Reported-properties PATCH with a JSON body: the request id or a status. */
@@ -209,8 +215,10 @@ export type McuExportName =
   | 'client_device_id_len'
   | 'client_device_id_ptr'
   | 'client_endpoint_len'
+  | 'client_endpoint_port'
   | 'client_endpoint_ptr'
   | 'client_event_ptr'
+  | 'client_gateway_set'
   | 'client_hostname_len'
   | 'client_hostname_ptr'
   | 'client_init'
@@ -243,6 +251,7 @@ export type McuExportName =
   | 'client_transport_down'
   | 'client_transport_up'
   | 'client_twin_desired_applied'
+  | 'client_twin_error'
   | 'client_twin_get'
   | 'client_twin_patch'
   | 'client_tx_consumed'
@@ -339,6 +348,9 @@ export const STATUS = {
   CLIENT_BAD_OPTION: -324,
   CLIENT_BAD_SNAPSHOT: -325,
   CLIENT_FOREIGN_TOPIC: -326,
+  CLIENT_TWIN_THROTTLED: -327,
+  CLIENT_TWIN_SERVER_ERROR: -328,
+  CLIENT_TWIN_REFUSED: -329,
 } as const;
 export type StatusName = keyof typeof STATUS;
 
@@ -354,6 +366,7 @@ export const EVENT = {
   TWIN_RESPONSE: 7,
   DESIRED: 8,
   ERROR: 9,
+  TWIN_RETRY: 10,
 } as const;
 
 /** Options (client_option_set) (assembly/client/options.ts, OPT_*). */
@@ -368,6 +381,7 @@ export const OPTION = {
   STABLE_MS: 8,
   FEATURES: 9,
   PING_TIMEOUT_MS: 10,
+  TWIN_RETRIES: 11,
 } as const;
 
 /** Option defaults, by option name (assembly/client/options.ts, DEFAULT_*). */
@@ -382,6 +396,14 @@ export const OPTION_DEFAULT = {
   STABLE_MS: 30000,
   FEATURES: 7,
   PING_TIMEOUT_MS: 30000,
+  TWIN_RETRIES: 3,
+} as const;
+
+/** Transports (client_endpoint_port) (assembly/client/options.ts, TRANSPORT_*). */
+export const TRANSPORT = {
+  MQTTS: 0,
+  WSS: 1,
+  MQTT: 2,
 } as const;
 
 /** Feature bits (OPT_FEATURES) (assembly/client/options.ts, FEATURE_*). */

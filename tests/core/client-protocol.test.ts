@@ -3,13 +3,46 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScriptedCore } from '../support/scripted-core.js';
-import { EVENT as EV } from '../../host/wasm/abi.generated.js';
+import { EVENT as EV, OPTION, STATUS, TRANSPORT } from '../../host/wasm/abi.generated.js';
 
 const statusName = (c: ScriptedCore, code: number) => {
   const p = c.ex.abi_status_name(code);
   const len = new DataView(c.ex.memory.buffer).getUint32(p - 4, true);
   return Buffer.from(c.mem.subarray(p, p + len)).toString('utf16le');
 };
+
+test('the core resends a twin request answered 429 or 5xx after its back-off (EV_TWIN_RETRY), OPT_TWIN_RETRIES times, then reports the answer', () => {
+  const c = new ScriptedCore();
+  c.ex.client_option_set(OPTION.TWIN_RETRIES, 2);
+  c.ex.client_option_set(OPTION.RETRY_MIN_MS, 100);
+  c.ex.client_option_set(OPTION.RETRY_JITTER_MS, 0);
+  c.connect();
+  const rid = c.ex.client_twin_patch(c.io, c.put('{"a":1}'), c.now);
+  const first = c.sent().filter((p) => p.cmd === 'publish');
+  assert.equal(first.length, 1);
+  const answer = (status: number) => c.feed({ cmd: 'publish', topic: `$iothub/twin/res/${status}/?$rid=${rid}&$version=4`, payload: '' });
+  answer(429);
+  const retry = c.poll().find((e) => e.type === EV.TWIN_RETRY)!;
+  assert.deepEqual([retry.token, retry.status, retry.extra], [rid, 429, 100], 'resent in min·2^0 ms');
+  assert.equal(c.ex.client_twin_error(retry.status), STATUS.CLIENT_TWIN_THROTTLED);
+  assert.deepEqual(c.sent(), [], 'nothing before the delay');
+  assert.equal(c.ex.client_next_timeout(), 100, 'the resend is a deadline');
+  c.now += 100;
+  c.poll();
+  const again = c.sent().filter((p) => p.cmd === 'publish');
+  assert.deepEqual(again.map((p) => [p.topic, String(p.payload)]), first.map((p) => [p.topic, String(p.payload)]), 'the same request, same $rid and body');
+  answer(503);
+  assert.equal(c.poll().find((e) => e.type === EV.TWIN_RETRY)!.extra, 200, 'min·2^1 ms');
+  c.now += 200;
+  c.poll();
+  assert.equal(c.sent().filter((p) => p.cmd === 'publish').length, 1);
+  answer(503); // the retries are spent: the hub's answer is final
+  const final = c.poll().find((e) => e.type === EV.TWIN_RESPONSE)!;
+  assert.deepEqual([final.token, final.status], [rid, 503]);
+  assert.equal(c.ex.client_twin_error(final.status), STATUS.CLIENT_TWIN_SERVER_ERROR);
+  assert.equal(c.ex.client_twin_error(404), STATUS.CLIENT_TWIN_REFUSED);
+  assert.equal(c.ex.client_twin_error(204), STATUS.OK);
+});
 
 test('a refused subscription (SUBACK 0x80) is an error, not a success', () => {
   const c = new ScriptedCore();
@@ -43,6 +76,7 @@ test('desired patches are applied in $version order; older or repeated ones are 
 
 test('twin answers: status codes are reported, unknown request ids are ignored, silence times out', () => {
   const c = new ScriptedCore();
+  c.ex.client_option_set(OPTION.TWIN_RETRIES, 0); // a 429 is final here (resends are the next test's)
   c.connect();
   const rid = c.ex.client_twin_get(c.now);
   const topic = c.sent().find((p) => p.cmd === 'publish')!.topic;
@@ -151,4 +185,16 @@ test('a module gets no C2D over MQTT: one addressed to its device is reported, n
   const events = c.poll();
   assert.equal(events.filter((e) => e.type === EV_C2D).length, 0);
   assert.equal(statusName(c, events.find((e) => e.type === EV.ERROR)!.status), 'CLIENT_FOREIGN_TOPIC');
+});
+
+test('the endpoint comes from the core: GatewayHostName\'s host and port, else HostName and the transport\'s default port', () => {
+  const c = new ScriptedCore();
+  const endpoint = () => [Buffer.from(c.mem.subarray(c.ex.client_endpoint_ptr(), c.ex.client_endpoint_ptr() + c.ex.client_endpoint_len())).toString(),
+    c.ex.client_endpoint_port(TRANSPORT.MQTTS), c.ex.client_endpoint_port(TRANSPORT.WSS), c.ex.client_endpoint_port(TRANSPORT.MQTT)];
+  assert.deepEqual(endpoint(), ['hub.example.net', 8883, 443, 1883]);
+  c.ex.client_gateway_set(c.io, c.put('edge.local:9000'));
+  assert.deepEqual(endpoint(), ['edge.local', 9000, 9000, 9000]);
+  c.ex.client_gateway_set(c.io, c.put('edge.local'));
+  assert.deepEqual(endpoint(), ['edge.local', 8883, 443, 1883]);
+  assert.equal(c.ex.client_endpoint_port(7), STATUS.BAD_ARGUMENT);
 });

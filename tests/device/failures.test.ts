@@ -115,15 +115,15 @@ test('throttled (429) and 5xx twin answers are retried with back-off; other stat
   rig.hub.failTwinRequests('throttled', 2);
   const twin = await client.getTwin();
   assert.ok(twin.reported, 'answered after two throttled attempts');
-  assert.deepEqual(warnings, ['TWIN_THROTTLED/429', 'TWIN_THROTTLED/429']);
+  assert.deepEqual(warnings, ['CLIENT_TWIN_THROTTLED/429', 'CLIENT_TWIN_THROTTLED/429']);
   rig.hub.failTwinRequests('throttled', 1, { status: 503 });
   assert.equal(typeof (await client.updateReportedProperties({ ok: true })), 'number');
   rig.hub.failTwinRequests('throttled', 10);
-  await assert.rejects(client.getTwin(), (e: unknown) => e instanceof IotHubWasmError && e.code === 'TWIN_THROTTLED' && e.status === 429);
+  await assert.rejects(client.getTwin(), (e: unknown) => e instanceof IotHubWasmError && e.code === 'CLIENT_TWIN_THROTTLED' && e.status === 429);
   rig.hub.failTwinRequests('throttled', 0);
   rig.hub.failTwinRequests('throttled', 1, { status: 404 });
   const before = warnings.length;
-  await assert.rejects(client.getTwin(), { code: 'TWIN_STATUS_404' });
+  await assert.rejects(client.getTwin(), { code: 'CLIENT_TWIN_REFUSED', status: 404 });
   assert.equal(warnings.length, before, 'not retried');
   await client.close();
 });

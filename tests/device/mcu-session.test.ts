@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { LocalHub } from '../../host/hub/index.js';
 import type { TelemetryMessage, ReportedEvent, FeedbackRecord } from '../../host/hub/index.js';
-import { EVENT, WANT, STATE, SYSTEM_PROPERTY, STATUS, EVENT_RECORD, BAG_ITEM, type McuExports } from '../../host/wasm/abi.generated.js';
+import { EVENT, WANT, STATE, SYSTEM_PROPERTY, STATUS, EVENT_RECORD, BAG_ITEM, OPTION, TRANSPORT, type McuExports } from '../../host/wasm/abi.generated.js';
 
 // ---- the ABI numbers, generated from the core (what boards/c/iothub_wasm_abi.h gives a C board) -------------------
 const { NONE: EV_NONE, CONNECTED: EV_CONNECTED, DISCONNECTED: EV_DISCONNECTED, TELEMETRY_ACKED: EV_TELEMETRY_ACKED,
@@ -86,10 +86,10 @@ class McuBoard {
   private kick(): void { const w = this.wake; this.wake = null; w?.(); }
 
   private open(): void {
-    const endpoint = this.utf8(this.ex.client_endpoint_ptr(), this.ex.client_endpoint_len());
+    const host = this.utf8(this.ex.client_endpoint_ptr(), this.ex.client_endpoint_len());
     const hostname = this.utf8(this.ex.client_hostname_ptr(), this.ex.client_hostname_len());
-    const [host, port] = endpoint.split(':');
-    const s = tlsConnect({ host, port: Number(port ?? 8883), servername: hostname, ca: this.ca });
+    const port = this.ex.client_endpoint_port(TRANSPORT.MQTTS); // the gateway's own port, else 8883
+    const s = tlsConnect({ host, port, servername: hostname, ca: this.ca });
     this.sock = s;
     this.sockUp = false;
     s.setNoDelay(true);
@@ -253,8 +253,9 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   assert.equal(rc, 0, `client_init: ${b.statusName(rc)}`);
   assert.equal(ex.client_x509_enabled(), 0);
   assert.equal(b.utf8(ex.client_hostname_ptr(), ex.client_hostname_len()), 'localhost');
-  assert.equal(b.utf8(ex.client_endpoint_ptr(), ex.client_endpoint_len()), `localhost:${hub.port}`);
-  assert.equal(ex.client_option_set(1, 30), 0, 'OPT_KEEPALIVE_S');
+  assert.equal(b.utf8(ex.client_endpoint_ptr(), ex.client_endpoint_len()), 'localhost', 'GatewayHostName without its port');
+  assert.equal(ex.client_endpoint_port(TRANSPORT.MQTTS), hub.port, 'the port GatewayHostName names');
+  assert.equal(ex.client_option_set(OPTION.KEEPALIVE_S, 30), 0, 'OPT_KEEPALIVE_S');
   assert.equal(b.statusName(ex.client_option_set(99, 1)), 'CLIENT_BAD_OPTION');
   ex.client_seed_set(randomBytes(4).readUInt32LE(0));
   assert.equal(b.statusName(ex.client_start(b.nowMs())), 'CLIENT_TIME_NOT_SET', 'SAS needs the time first');
