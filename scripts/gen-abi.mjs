@@ -294,6 +294,10 @@ function typescript(abi) {
     L.push(`/** ${r.doc}: byte offsets of each field, and SIZE (${r.file}, class ${r.cls}). */`, `export const ${r.name} = {`);
     for (const f of r.fields) L.push(`  ${f.name}: ${f.offset},`);
     L.push(`  SIZE: ${r.size},`, '} as const;', '');
+    // The same layout by 32-bit word, for Uint32Array/Int32Array views (a literal, so V8 keeps its fast shape).
+    L.push(`/** ${r.name} by 32-bit word index, and WORDS: its length in words. */`, `export const ${r.name}_WORDS = {`);
+    for (const f of r.fields) L.push(`  ${f.name}: ${f.offset >> 2},`);
+    L.push(`  WORDS: ${r.size >> 2},`, '} as const;', '');
   }
   return L.join('\n');
 }

@@ -1,6 +1,5 @@
-// The core's Packet record as word offsets of its u32 fields, from the generated layout (PACKET_RECORD).
-import { PACKET_RECORD } from '../wasm/abi.generated.js';
-import { wordOffsets } from '../wasm/layout.js';
+// The core's Packet record as word offsets of its u32 fields, from the generated layout.
+import { PACKET_RECORD_WORDS } from '../wasm/abi.generated.js';
 
-export const F = wordOffsets(PACKET_RECORD);
+export const F = PACKET_RECORD_WORDS;
 export const RECORD_WORDS = F.WORDS;

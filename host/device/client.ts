@@ -7,9 +7,8 @@ import { IotHubWasmError } from '../errors.js';
 import type { Board, Transport } from './board.js';
 import { nodeBoard } from '../../boards/node/index.js';
 import {
-  EVENT as EV, EVENT_RECORD, BAG_ITEM, OPTION as OPT, WANT, STATE, STATUS, SYSTEM_PROPERTY as SYS, TRANSPORT, type McuExports,
+  EVENT as EV, EVENT_RECORD_WORDS as EVF, BAG_ITEM_WORDS as ITEM, OPTION as OPT, WANT, STATE, STATUS, SYSTEM_PROPERTY as SYS, TRANSPORT, type McuExports,
 } from '../wasm/abi.generated.js';
-import { wordOffsets } from '../wasm/layout.js';
 import { SharedCore } from './shared-core.js';
 
 export interface DeviceClientOptions {
@@ -75,8 +74,6 @@ export interface Twin { desired: Record<string, unknown>; reported: Record<strin
 interface Pending { resolve(v: unknown): void; reject(e: Error): void; kind?: 'get' | 'patch' }
 
 const TRANSPORTS = { mqtts: TRANSPORT.MQTTS, wss: TRANSPORT.WSS, mqtt: TRANSPORT.MQTT } as const;
-const EVF = wordOffsets(EVENT_RECORD);
-const ITEM = wordOffsets(BAG_ITEM);
 /** The core's states by number, as DeviceClient names them (its state names, lower case). */
 const STATE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(STATE).map(([k, v]) => [v, k.toLowerCase()]));
 /** System properties (by the core's index) as DeviceClient members. */

@@ -498,6 +498,22 @@ export const EVENT_RECORD = {
   SIZE: 44,
 } as const;
 
+/** EVENT_RECORD by 32-bit word index, and WORDS: its length in words. */
+export const EVENT_RECORD_WORDS = {
+  type: 0,
+  status: 1,
+  token: 2,
+  version: 3,
+  aPtr: 4,
+  aLen: 5,
+  bPtr: 6,
+  bLen: 7,
+  cPtr: 8,
+  cLen: 9,
+  extra: 10,
+  WORDS: 11,
+} as const;
+
 /** A decoded C2D property at client_bag_item_ptr(): byte offsets of each field, and SIZE (assembly/client/events.ts, class BagItem). */
 export const BAG_ITEM = {
   namePtr: 0,
@@ -506,6 +522,16 @@ export const BAG_ITEM = {
   valueLen: 12,
   system: 16,
   SIZE: 20,
+} as const;
+
+/** BAG_ITEM by 32-bit word index, and WORDS: its length in words. */
+export const BAG_ITEM_WORDS = {
+  namePtr: 0,
+  nameLen: 1,
+  valuePtr: 2,
+  valueLen: 3,
+  system: 4,
+  WORDS: 5,
 } as const;
 
 /** The MQTT packet record (mqtt_packet_encode_ptr, mqtt_packet_decoded_ptr): byte offsets of each field, and SIZE (assembly/mqtt/packet.ts, class Packet). */
@@ -549,6 +575,47 @@ export const PACKET_RECORD = {
   SIZE: 144,
 } as const;
 
+/** PACKET_RECORD by 32-bit word index, and WORDS: its length in words. */
+export const PACKET_RECORD_WORDS = {
+  type: 0,
+  flags: 1,
+  qos: 2,
+  dup: 3,
+  retain: 4,
+  messageId: 5,
+  length: 6,
+  topicPtr: 7,
+  topicLen: 8,
+  payloadPtr: 9,
+  payloadLen: 10,
+  protocolPtr: 11,
+  protocolLen: 12,
+  protocolLevel: 13,
+  clean: 14,
+  keepalive: 15,
+  clientIdPtr: 16,
+  clientIdLen: 17,
+  willFlag: 18,
+  willQos: 19,
+  willRetain: 20,
+  willTopicPtr: 21,
+  willTopicLen: 22,
+  willPayloadPtr: 23,
+  willPayloadLen: 24,
+  hasUsername: 25,
+  usernamePtr: 26,
+  usernameLen: 27,
+  hasPassword: 28,
+  passwordPtr: 29,
+  passwordLen: 30,
+  sessionPresent: 31,
+  returnCode: 32,
+  listPtr: 33,
+  listLen: 34,
+  listCount: 35,
+  WORDS: 36,
+} as const;
+
 /** The property-bag iterator at iothub_bag_iterator_ptr(): byte offsets of each field, and SIZE (assembly/iothub/property-bag.ts, class BagIterator). */
 export const BAG_ITERATOR = {
   bagPtr: 0,
@@ -560,6 +627,19 @@ export const BAG_ITERATOR = {
   valueLen: 24,
   system: 28,
   SIZE: 32,
+} as const;
+
+/** BAG_ITERATOR by 32-bit word index, and WORDS: its length in words. */
+export const BAG_ITERATOR_WORDS = {
+  bagPtr: 0,
+  bagLen: 1,
+  next: 2,
+  namePtr: 3,
+  nameLen: 4,
+  valuePtr: 5,
+  valueLen: 6,
+  system: 7,
+  WORDS: 8,
 } as const;
 
 /** The topic parsers' result at iothub_topic_result_ptr(): byte offsets of each field, and SIZE (assembly/iothub/parsers.ts, class TopicResult). */
@@ -582,6 +662,26 @@ export const TOPIC_RESULT = {
   SIZE: 64,
 } as const;
 
+/** TOPIC_RESULT by 32-bit word index, and WORDS: its length in words. */
+export const TOPIC_RESULT_WORDS = {
+  kind: 0,
+  status: 1,
+  ridPtr: 2,
+  ridLen: 3,
+  versionPtr: 4,
+  versionLen: 5,
+  version: 6,
+  namePtr: 8,
+  nameLen: 9,
+  bagPtr: 10,
+  bagLen: 11,
+  retryAfterS: 12,
+  devicePtr: 13,
+  deviceLen: 14,
+  reserved: 15,
+  WORDS: 16,
+} as const;
+
 /** The connection-string parser's result: byte offsets of each field, and SIZE (assembly/iothub/connection-string.ts, class ConnectionStringResult). */
 export const CONNECTION_STRING_RESULT = {
   hostPtr: 0,
@@ -601,4 +701,25 @@ export const CONNECTION_STRING_RESULT = {
   x509: 56,
   decodedKeyLen: 60,
   SIZE: 64,
+} as const;
+
+/** CONNECTION_STRING_RESULT by 32-bit word index, and WORDS: its length in words. */
+export const CONNECTION_STRING_RESULT_WORDS = {
+  hostPtr: 0,
+  hostLen: 1,
+  devicePtr: 2,
+  deviceLen: 3,
+  modulePtr: 4,
+  moduleLen: 5,
+  keyPtr: 6,
+  keyLen: 7,
+  keyNamePtr: 8,
+  keyNameLen: 9,
+  gatewayPtr: 10,
+  gatewayLen: 11,
+  sasPtr: 12,
+  sasLen: 13,
+  x509: 14,
+  decodedKeyLen: 15,
+  WORDS: 16,
 } as const;

@@ -13,7 +13,7 @@ import binaryen from 'binaryen';
 import asc from 'assemblyscript/asc';
 import { wasmPath } from '../../host/wasm/core.js';
 import { withStackPointerExported } from '../support/stack-pointer.js';
-import { PACKET_TYPE, type GatewayExports } from '../../host/wasm/abi.generated.js';
+import { PACKET_TYPE, PACKET_RECORD_WORDS, type GatewayExports } from '../../host/wasm/abi.generated.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -105,7 +105,8 @@ for (const profile of ['mcu', 'gateway'] as const) {
     // Canary over everything above the static data: any allocation or stack spill there would show.
     for (let i = heapBase; i < size; i++) mem[i] = (i * 31) & 0xff;
 
-    const rec = new Uint32Array(ex.memory.buffer, ex.mqtt_packet_encode_ptr(), 36);
+    const F = PACKET_RECORD_WORDS;
+    const rec = new Uint32Array(ex.memory.buffer, ex.mqtt_packet_encode_ptr(), F.WORDS);
     const io = ex.abi_io_ptr();
     const topic = Buffer.from('devices/dev-1/messages/events/%24.mid=m1&alert=high');
     mem.set(topic, io);
@@ -115,8 +116,8 @@ for (const profile of ['mcu', 'gateway'] as const) {
     let decoded = 0;
     for (let i = 0; i < 1_000_000; i++) {
       rec.fill(0);
-      rec[0] = 3; rec[2] = 1; rec[5] = (i % 65535) + 1; // PUBLISH, QoS 1, id
-      rec[7] = io; rec[8] = topic.length; rec[9] = payloadPtr; rec[10] = 100;
+      rec[F.type] = PACKET_TYPE.PUBLISH; rec[F.qos] = 1; rec[F.messageId] = (i % 65535) + 1;
+      rec[F.topicPtr] = io; rec[F.topicLen] = topic.length; rec[F.payloadPtr] = payloadPtr; rec[F.payloadLen] = 100;
       const n = ex.mqtt_packet_encode();
       if (n <= 0) assert.fail(`encode failed: ${n}`);
       // Stream the packet through the receive window in two pieces, then decode it.

@@ -6,11 +6,9 @@ import { readFileSync } from 'node:fs';
 import { wasmPath, type Profile } from '../../host/wasm/core.js';
 import { encodePacket, PacketDecoder, type Packet } from '../../host/codec/index.js';
 import { withStackPointerExported } from './stack-pointer.js';
-import { EVENT, EVENT_RECORD, STATUS, WANT, type GatewayExports } from '../../host/wasm/abi.generated.js';
-import { wordOffsets } from '../../host/wasm/layout.js';
+import { EVENT, EVENT_RECORD_WORDS as EVR, STATUS, WANT, type GatewayExports } from '../../host/wasm/abi.generated.js';
 
 type Ex = GatewayExports & { sp: WebAssembly.Global };
-const EVR = wordOffsets(EVENT_RECORD);
 export interface CoreEvent { type: number; status: number; token: number; version: number; extra: number; a: Buffer }
 
 export const DEVICE_CS = 'HostName=hub.example.net;DeviceId=dev-1;SharedAccessKey=' + Buffer.alloc(32, 9).toString('base64');
