@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScriptedCore } from '../support/scripted-core.js';
-import { EVENT as EV, OPTION, STATUS, TRANSPORT } from '../../host/wasm/abi.generated.js';
+import { EVENT as EV, OPTION, STATUS, TRANSPORT, WANT } from '../../host/wasm/abi.generated.js';
 
 const statusName = (c: ScriptedCore, code: number) => {
   const p = c.ex.abi_status_name(code);
@@ -103,14 +103,14 @@ test('bad credentials stop the client; "server unavailable" is retried with grow
   const stop = c.poll().find((e) => e.type === EV.DISCONNECTED)!;
   assert.equal(statusName(c, stop.status), 'CLIENT_CONNACK_NOT_AUTHORIZED');
   assert.equal(stop.extra, -1, 'no retry');
-  assert.equal(c.ex.client_wants(), 2, 'asks to close');
+  assert.equal(c.ex.client_wants(), WANT.CLOSE, 'asks to close');
   c.ex.client_transport_down(c.now);
   c.now += 1_000_000;
   c.poll();
-  assert.equal(c.ex.client_wants(), 0, 'and never asks to open again');
+  assert.equal(c.ex.client_wants(), WANT.NOTHING, 'and never asks to open again');
 
   const u = new ScriptedCore();
-  u.ex.client_option_set(7, 0); // no jitter: delays are exactly min·2^attempt
+  u.ex.client_option_set(OPTION.RETRY_JITTER_MS, 0); // no jitter: delays are exactly min·2^attempt
   u.ex.client_start(u.now);
   const delays: number[] = [];
   for (let i = 0; i < 6; i++) {
@@ -123,14 +123,14 @@ test('bad credentials stop the client; "server unavailable" is retried with grow
     u.ex.client_transport_down(u.now);
     u.now += d.extra;
     u.poll();
-    assert.equal(u.ex.client_wants(), 1, 'reopens after the delay');
+    assert.equal(u.ex.client_wants(), WANT.OPEN, 'reopens after the delay');
   }
   assert.deepEqual(delays, [1000, 2000, 4000, 8000, 16000, 32000]);
 });
 
 test('a connect-then-drop loop backs off too (the Node SDK reconnects ~650 times a second)', () => {
   const c = new ScriptedCore();
-  c.ex.client_option_set(7, 0);
+  c.ex.client_option_set(OPTION.RETRY_JITTER_MS, 0);
   c.connect();
   const delays: number[] = [];
   for (let i = 0; i < 5; i++) {

@@ -378,7 +378,7 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   const closed = await b.next(EV_DISCONNECTED, from, 'EV_DISCONNECTED after client_stop');
   assert.equal(closed.status, CLIENT_CLOSED);
   assert.equal(closed.extra, -1, 'no reconnect');
-  await b.run(() => ex.client_state() === STATE_STOPPED && ex.client_wants() === 0, 'STOPPED');
+  await b.run(() => ex.client_state() === STATE_STOPPED && ex.client_wants() === WANT.NOTHING, 'STOPPED');
   await hubDisconnected;
   assert.equal(hub.isConnected(deviceId), false);
   assert.equal(ex.client_next_timeout(), -1, 'nothing left to time');
