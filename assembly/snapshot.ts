@@ -1,11 +1,15 @@
 // Snapshots of one device's whole client state, so that a gateway can run many devices on one instance of the
-// core: save the current device, restore the next (client_save / client_restore). Each module that holds
-// per-device state writes and reads it with these helpers, in one place next to its variables, in the same order.
-// Only what is live is written: pending bytes, queued messages, the strings actually configured.
+// core: save the current device, restore the next (client_snapshot_save / client_snapshot_restore). A snapshot is
+// a header, the ClientState struct copied whole, then each live buffer (pending bytes, queued messages, the
+// strings actually configured), written and read by the module that owns it with these helpers.
 import { SNAPSHOT_CAPACITY } from "./profile";
+import { STATE_LAYOUT_HASH } from "./client/state-layout.generated";
 
 export const SNAP: usize = memory.data(SNAPSHOT_CAPACITY, 16);
-const MAGIC: u32 = 0x31534849; // "IHS1": refuse a snapshot from another build or profile layout
+// Header: "IHS2", the layout hash of ClientState, the profile's snapshot capacity. A snapshot from another
+// build, profile or struct layout is refused rather than misread.
+const MAGIC: u32 = 0x32534849;
+const HEADER_WORDS: i32 = 3;
 let cur: usize = 0;
 let ok: bool = true;
 
@@ -15,14 +19,14 @@ let ok: bool = true;
   return true;
 }
 
-export function snapBegin(): void { cur = SNAP; ok = true; put32(MAGIC); put32(<u32>SNAPSHOT_CAPACITY); }
+export function snapBegin(): void { cur = SNAP; ok = true; put32(MAGIC); put32(STATE_LAYOUT_HASH); put32(<u32>SNAPSHOT_CAPACITY); }
 /** The snapshot's length, or -1 when it did not fit. */
 export function snapEnd(): i32 { return ok ? <i32>(cur - SNAP) : -1; }
 /** Starts reading a snapshot of `len` bytes at SNAP; false when it is not one of ours. */
 export function readBegin(len: i32): bool {
   cur = SNAP;
-  ok = len >= 8 && len <= SNAPSHOT_CAPACITY;
-  return ok && get32() == MAGIC && get32() == <u32>SNAPSHOT_CAPACITY;
+  ok = len >= HEADER_WORDS * 4 && len <= SNAPSHOT_CAPACITY;
+  return ok && get32() == MAGIC && get32() == STATE_LAYOUT_HASH && get32() == <u32>SNAPSHOT_CAPACITY;
 }
 export function readOk(): bool { return ok; }
 

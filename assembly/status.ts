@@ -4,13 +4,14 @@
 //     0 .. -9      general            -10 .. -99    mqtt codec
 //  -100 .. -149    crypto             -150 .. -299  iothub protocol layer
 //  -300 .. -399    device client
-// Names are static strings in the module (no allocation), read by hosts through `status_name`.
+// Names are static strings in the module (no allocation), read by hosts through `abi_status_name`.
 
 import { mqttStatusName } from "./mqtt/status";
 import { cryptoStatusName } from "./crypto/status";
 import { iothubStatusName } from "./iothub/status";
 import { clientStatusName } from "./client/status";
 
+/** Success. */
 export const OK: i32 = 0;
 /** An argument (pointer, length, option) is outside what the entry point accepts. */
 export const E_BAD_ARGUMENT: i32 = -1;

@@ -51,21 +51,21 @@ const suite: BenchSuite = {
       const ex = core.exports;
       const at = core.io;
       core.u8.set(bytes, at);
-      if (ex.mqtt_decode_at(at, bytes.length) !== bytes.length) throw new Error('core decode failed');
-      const coreDecode = opsPerSecond(() => { ex.mqtt_decode_at(at, bytes.length); });
+      if (ex.mqtt_packet_decode_at(at, bytes.length) !== bytes.length) throw new Error('core decode failed');
+      const coreDecode = opsPerSecond(() => { ex.mqtt_packet_decode_at(at, bytes.length); });
 
       // Core level encode: topic and payload already in memory, fields set in the record.
       const topic = Buffer.from(TOPIC);
       core.u8.set(topic, at);
       core.u8.set(pkt.payload as Buffer, at + topic.length);
-      const rec = new Uint32Array(core.memory.buffer, ex.mqtt_encode_ptr(), RECORD_WORDS);
+      const rec = new Uint32Array(core.memory.buffer, ex.mqtt_packet_encode_ptr(), RECORD_WORDS);
       const fill = () => {
         rec[F.type] = 3; rec[F.qos] = 1; rec[F.messageId] = 4242;
         rec[F.topicPtr] = at; rec[F.topicLen] = topic.length; rec[F.payloadPtr] = at + topic.length; rec[F.payloadLen] = size;
       };
       fill();
-      if (ex.mqtt_encode() !== bytes.length) throw new Error('core encode failed');
-      const coreEncode = opsPerSecond(() => { fill(); ex.mqtt_encode(); });
+      if (ex.mqtt_packet_encode() !== bytes.length) throw new Error('core encode failed');
+      const coreEncode = opsPerSecond(() => { fill(); ex.mqtt_packet_encode(); });
 
       // mqtt-packet: its parser (a fresh parse of the same bytes) and generate.
       const parser = mqttPacket.parser({ protocolVersion: 4 });

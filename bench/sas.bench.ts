@@ -20,8 +20,8 @@ const KEY = Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
 const BASE = 1_800_000_000;
 
 function coreLevel(profile: 'gateway' | 'mcu'): () => void {
-  const core = new Core(profile);
-  const ex = core.exports as unknown as Record<string, (...a: (number | bigint)[]) => number>;
+  const core = new Core(profile === 'mcu' ? 'mcu-full' : 'gateway'); // mcu.wasm exports only the device client
+  const ex = core.exports;
   const uri = core.io;
   const uriLen = core.buf.write(URI, uri);
   const key = uri + uriLen;

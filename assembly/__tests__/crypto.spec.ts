@@ -77,10 +77,10 @@ describe("base64", () => {
   });
 
   it("refuses bad characters, lengths and padding with codes", () => {
-    expect(base64Decode(IN, put("Zm9*"), OUT, 64)).toBe(C.E_BASE64_BAD_CHAR);
-    expect(base64Decode(IN, put("Zm9"), OUT, 64)).toBe(C.E_BASE64_BAD_LENGTH);
-    expect(base64Decode(IN, put("Zg=a"), OUT, 64)).toBe(C.E_BASE64_BAD_PADDING);
-    expect(base64Decode(IN, put("Zh=="), OUT, 64)).toBe(C.E_BASE64_BAD_PADDING);
+    expect(base64Decode(IN, put("Zm9*"), OUT, 64)).toBe(C.E_CRYPTO_BASE64_BAD_CHAR);
+    expect(base64Decode(IN, put("Zm9"), OUT, 64)).toBe(C.E_CRYPTO_BASE64_BAD_LENGTH);
+    expect(base64Decode(IN, put("Zg=a"), OUT, 64)).toBe(C.E_CRYPTO_BASE64_BAD_PADDING);
+    expect(base64Decode(IN, put("Zh=="), OUT, 64)).toBe(C.E_CRYPTO_BASE64_BAD_PADDING);
     expect(base64Encode(IN, put("foo"), OUT, 3)).toBe(E_BUFFER_TOO_SMALL);
   });
 });

@@ -38,7 +38,7 @@ describe("urlencode", () => {
   });
   it("decodes and refuses broken escapes", () => {
     expect(str(OUT, urlDecode(A, put("a%20b%c3%bc", A), OUT, 64))).toBe("a bü");
-    expect(urlDecode(A, put("a%2", A), OUT, 64)).toBe(S.E_URL_BAD_ESCAPE);
+    expect(urlDecode(A, put("a%2", A), OUT, 64)).toBe(S.E_IOTHUB_URL_BAD_ESCAPE);
     expect(urlDecodedEquals(A, put("%24.mid", A), B, put("$.mid", B))).toBe(true);
     expect(urlDecodedEquals(A, put("%24.mid", A), B, put("$.mi", B))).toBe(false);
   });
@@ -52,11 +52,11 @@ describe("connection string", () => {
     expect(str(keyBuffer(), 8)).toBe("password");
   });
   it("gives coded errors", () => {
-    expect(parseConnectionString(A, put("HostName=h;HostName=h;DeviceId=d;x509=true", A))).toBe(S.E_CS_DUPLICATE_KEY);
-    expect(parseConnectionString(A, put("DeviceId=d;x509=true", A))).toBe(S.E_CS_MISSING_HOSTNAME);
-    expect(parseConnectionString(A, put("HostName=h;DeviceId=;x509=true", A))).toBe(S.E_CS_EMPTY_VALUE);
-    expect(parseConnectionString(A, put("HostName=h;DeviceId=d;SharedAccessKey=!!!!", A))).toBe(S.E_CS_BAD_KEY);
-    expect(parseConnectionString(A, put("HostName=h;DeviceId=d", A))).toBe(S.E_CS_MISSING_CREDENTIAL);
+    expect(parseConnectionString(A, put("HostName=h;HostName=h;DeviceId=d;x509=true", A))).toBe(S.E_IOTHUB_CS_DUPLICATE_KEY);
+    expect(parseConnectionString(A, put("DeviceId=d;x509=true", A))).toBe(S.E_IOTHUB_CS_MISSING_HOSTNAME);
+    expect(parseConnectionString(A, put("HostName=h;DeviceId=;x509=true", A))).toBe(S.E_IOTHUB_CS_EMPTY_VALUE);
+    expect(parseConnectionString(A, put("HostName=h;DeviceId=d;SharedAccessKey=!!!!", A))).toBe(S.E_IOTHUB_CS_BAD_KEY);
+    expect(parseConnectionString(A, put("HostName=h;DeviceId=d", A))).toBe(S.E_IOTHUB_CS_MISSING_CREDENTIAL);
   });
 });
 
@@ -77,7 +77,7 @@ describe("sas", () => {
     expect(g).toBe(64);
     const r = dpsDeriveKey(keyBuffer(), g, C, put("sn-007-888-abc-mac-a1-b2-c3-d4-e5-f6", C), OUT, 64);
     expect(str(OUT, r)).toBe("Jsm0lyGpjaVYVP2g3FnmnmG9dI/9qU24wNoykUmermc=");
-    expect(sasToken(A, 3, keyBuffer(), 0, 0, 0, 1, OUT, 512)).toBe(S.E_KEY_EMPTY);
+    expect(sasToken(A, 3, keyBuffer(), 0, 0, 0, 1, OUT, 512)).toBe(S.E_IOTHUB_KEY_EMPTY);
   });
 });
 
@@ -88,7 +88,7 @@ describe("identity and topics", () => {
     const t = put("a b", D);
     expect(str(OUT, username(A, h, B, d, 0, 0, 0, 0, D, t, OUT, 256))).toBe("h.net/dev/?api-version=2021-04-12&DeviceClientType=a%20b");
     expect(str(OUT, dpsUsername(A, h, B, d, OUT, 256))).toBe("h.net/registrations/dev/api-version=2019-03-31");
-    expect(checkId(B, put("a+b", B), true)).toBe(S.E_ID_NOT_TOPIC_SAFE);
+    expect(checkId(B, put("a+b", B), true)).toBe(S.E_IOTHUB_ID_NOT_TOPIC_SAFE);
     expect(checkId(B, put("a+b", B), false)).toBe(OK);
   });
   it("writes telemetry with a bag, subscriptions, twin, method and DPS topics", () => {
@@ -101,7 +101,7 @@ describe("identity and topics", () => {
     expect(str(OUT, twinGetTopic(B, put("7", B), OUT, 256))).toBe("$iothub/twin/GET/?$rid=7");
     expect(str(OUT, methodResponseTopic(404, B, put("1a", B), OUT, 256))).toBe("$iothub/methods/res/404/?$rid=1a");
     expect(str(OUT, dpsPollTopic(B, 1, C, put("4.x", C), OUT, 256))).toBe("$dps/registrations/GET/iotdps-get-operationstatus/?$rid=1&operationId=4.x");
-    expect(twinGetTopic(B, put("a&b", B), OUT, 256)).toBe(S.E_BAD_REQUEST_ID);
+    expect(twinGetTopic(B, put("a&b", B), OUT, 256)).toBe(S.E_IOTHUB_BAD_REQUEST_ID);
   });
 });
 
@@ -121,7 +121,7 @@ describe("parsers", () => {
     expect(classifyTopic(A, put("$dps/registrations/res/202/?retry-after=3&$rid=1", A), RES)).toBe(TOPIC_DPS_RESPONSE);
     expect(load<i32>(RES + 48)).toBe(3);
     expect(classifyTopic(A, put("devices/d/messages/events/", A), RES)).toBe(TOPIC_OTHER);
-    expect(parseTwinTopic(A, put("$iothub/twin/res/200", A), RES)).toBe(S.E_TOPIC_MALFORMED);
+    expect(parseTwinTopic(A, put("$iothub/twin/res/200", A), RES)).toBe(S.E_IOTHUB_TOPIC_MALFORMED);
   });
 });
 

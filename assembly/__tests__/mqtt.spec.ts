@@ -37,7 +37,7 @@ describe("varint", () => {
     bytes([0x80, 0x80]);
     expect(readVarint(BUF, 2)).toBe(0);
     bytes([0xff, 0xff, 0xff, 0xff, 0x01]);
-    expect(readVarint(BUF, 5)).toBe(S.E_REMAINING_LENGTH);
+    expect(readVarint(BUF, 5)).toBe(S.E_MQTT_REMAINING_LENGTH);
   });
 });
 
@@ -47,22 +47,22 @@ describe("strings", () => {
     expect(validateUtf8(text(s), String.UTF8.byteLength(s))).toBe(OK);
   });
   it("names each UTF-8 fault", () => {
-    expect(validateUtf8(bytes([0xc0, 0xaf]), 2)).toBe(S.E_UTF8_INVALID);
-    expect(validateUtf8(bytes([0xed, 0xa0, 0x80]), 3)).toBe(S.E_UTF8_INVALID);
-    expect(validateUtf8(bytes([0x61, 0x00]), 2)).toBe(S.E_UTF8_NULL);
+    expect(validateUtf8(bytes([0xc0, 0xaf]), 2)).toBe(S.E_MQTT_UTF8_INVALID);
+    expect(validateUtf8(bytes([0xed, 0xa0, 0x80]), 3)).toBe(S.E_MQTT_UTF8_INVALID);
+    expect(validateUtf8(bytes([0x61, 0x00]), 2)).toBe(S.E_MQTT_UTF8_NULL);
     // The fault is found after a long ASCII run too (the 8-byte fast path hands over correctly).
     const s = "0123456789abcdef0123";
     const p = text(s);
     store<u8>(p + 17, 0);
-    expect(validateUtf8(p, 20)).toBe(S.E_UTF8_NULL);
+    expect(validateUtf8(p, 20)).toBe(S.E_MQTT_UTF8_NULL);
   });
   it("checks topic names and filters", () => {
     expect(validateTopicName(text("devices/d/messages/events/"), 26)).toBe(OK);
-    expect(validateTopicName(text("devices/d/messages/events/+"), 27)).toBe(S.E_TOPIC_WILDCARD);
-    expect(validateTopicName(BUF, 0)).toBe(S.E_TOPIC_EMPTY);
+    expect(validateTopicName(text("devices/d/messages/events/+"), 27)).toBe(S.E_MQTT_TOPIC_WILDCARD);
+    expect(validateTopicName(BUF, 0)).toBe(S.E_MQTT_TOPIC_EMPTY);
     expect(validateTopicFilter(text("a/+/#"), 5)).toBe(OK);
-    expect(validateTopicFilter(text("a/#/b"), 5)).toBe(S.E_TOPIC_FILTER_INVALID);
-    expect(validateTopicFilter(text("a+"), 2)).toBe(S.E_TOPIC_FILTER_INVALID);
+    expect(validateTopicFilter(text("a/#/b"), 5)).toBe(S.E_MQTT_TOPIC_FILTER_INVALID);
+    expect(validateTopicFilter(text("a+"), 2)).toBe(S.E_MQTT_TOPIC_FILTER_INVALID);
   });
 });
 
@@ -70,12 +70,12 @@ describe("fixed header", () => {
   it("checks flag bits per packet type", () => {
     expect(checkFirstByte(0x30)).toBe(OK);
     expect(checkFirstByte(0x3d)).toBe(OK);
-    expect(checkFirstByte(0x36)).toBe(S.E_BAD_QOS);
-    expect(checkFirstByte(0x38)).toBe(S.E_DUP_ON_QOS0);
+    expect(checkFirstByte(0x36)).toBe(S.E_MQTT_BAD_QOS);
+    expect(checkFirstByte(0x38)).toBe(S.E_MQTT_DUP_ON_QOS0);
     expect(checkFirstByte(0x82)).toBe(OK);
-    expect(checkFirstByte(0x80)).toBe(S.E_BAD_FLAGS);
-    expect(checkFirstByte(0x00)).toBe(S.E_RESERVED_PACKET_TYPE);
-    expect(checkFirstByte(0xf0)).toBe(S.E_RESERVED_PACKET_TYPE);
+    expect(checkFirstByte(0x80)).toBe(S.E_MQTT_BAD_FLAGS);
+    expect(checkFirstByte(0x00)).toBe(S.E_MQTT_RESERVED_PACKET_TYPE);
+    expect(checkFirstByte(0xf0)).toBe(S.E_MQTT_RESERVED_PACKET_TYPE);
   });
 });
 
@@ -109,9 +109,9 @@ describe("encoder and streaming decoder", () => {
     clearPacket(p);
     p.type = SUBSCRIBE;
     p.messageId = 1;
-    expect(encodePacket(p, BUF, 200)).toBe(S.E_NO_TOPICS);
+    expect(encodePacket(p, BUF, 200)).toBe(S.E_MQTT_NO_TOPICS);
     p.type = 0;
-    expect(encodePacket(p, BUF, 200)).toBe(S.E_RESERVED_PACKET_TYPE);
+    expect(encodePacket(p, BUF, 200)).toBe(S.E_MQTT_RESERVED_PACKET_TYPE);
   });
   it("refuses a packet larger than the receive buffer from its header", () => {
     rxReset();
@@ -121,7 +121,7 @@ describe("encoder and streaming decoder", () => {
     store<u8>(w + 1, 0xff);
     store<u8>(w + 2, 0x7f); // 16383 bytes announced, buffer is 8192 in the spec build
     rxCommit(3);
-    expect(decodeNext(changetype<Packet>(REC2))).toBe(S.E_PACKET_TOO_LARGE);
+    expect(decodeNext(changetype<Packet>(REC2))).toBe(S.E_MQTT_PACKET_TOO_LARGE);
     rxReset();
   });
 });

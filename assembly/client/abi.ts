@@ -2,18 +2,21 @@
 import { OK, E_BAD_ARGUMENT, E_BUFFER_TOO_SMALL } from "../status";
 import { BAG_CAPACITY, RX_CAPACITY, OUTBOX_SLOT_COUNT } from "../profile";
 import { rxWindow, rxSpace, rxCommit } from "../mqtt/stream";
-import { bagIterBegin, bagIterNext, BAG_ITER_SIZE } from "../iothub/property-bag";
+import { bagIterBegin, bagIterNext, BAG_ITER_SIZE, BagIterator } from "../iothub/property-bag";
 import { urlDecode } from "../iothub/urlencode";
 import { inRange } from "../crypto/bytes";
-import { EVENT } from "./events";
+import { EVENT, BagItem } from "./events";
 import * as C from "./config";
 import * as M from "./machine";
-import { SNAP, snapBegin, snapEnd, readBegin, readOk } from "../snapshot";
+import * as Clock from "./clock";
+import * as Tx from "./tx";
+import { S, CLIENT_STATE, CLIENT_STATE_SIZE } from "./state";
+import { SNAP, snapBegin, snapEnd, readBegin, readOk, putBytes, getBytes } from "../snapshot";
 import { SNAPSHOT_CAPACITY, IS_MCU } from "../profile";
 import { saveStream, restoreStream, rxReset } from "../mqtt/stream";
 import { saveOutbox, restoreOutbox } from "./outbox";
 import { saveEvents, restoreEvents } from "./events";
-import { E_BAD_SNAPSHOT } from "./status";
+import { E_CLIENT_BAD_SNAPSHOT, twinError } from "./status";
 
 /** Configures the device from its connection string (in linear memory). OK or a connection-string code. */
 export function client_init(csPtr: usize, csLen: i32): i32 {
@@ -22,19 +25,23 @@ export function client_init(csPtr: usize, csLen: i32): i32 {
   return C.configure(csPtr, csLen);
 }
 /** IoT Plug and Play model id (sent as model-id in the username); 0 length = none. */
-export function client_set_model_id(ptr: usize, len: i32): i32 { return inRange(ptr, len) ? C.setField(C.F_MODEL_ID, ptr, len) : E_BAD_ARGUMENT; }
+export function client_model_id_set(ptr: usize, len: i32): i32 { return inRange(ptr, len) ? C.setField(C.F_MODEL_ID, ptr, len) : E_BAD_ARGUMENT; }
 /** Product/version string sent as DeviceClientType in the username; 0 length = none. */
-export function client_set_client_type(ptr: usize, len: i32): i32 { return inRange(ptr, len) ? C.setField(C.F_CLIENT_TYPE, ptr, len) : E_BAD_ARGUMENT; }
-/** client_set_option(OPT_*, value): keepalive, token lifetime, time-outs, back-off, features. */
-export function client_set_option(opt: i32, value: i32): i32 { return C.setOption(opt, value); }
+export function client_type_set(ptr: usize, len: i32): i32 { return inRange(ptr, len) ? C.setField(C.F_CLIENT_TYPE, ptr, len) : E_BAD_ARGUMENT; }
+/** client_option_set(OPT_*, value): keepalive, token lifetime, time-outs, back-off, features. */
+export function client_option_set(opt: i32, value: i32): i32 { return C.setOption(opt, value); }
 /** Seeds the jitter generator from the board's entropy. */
-export function client_seed(seed: u32): void { M.seed(seed); }
+export function client_seed_set(seed: u32): void { Clock.seed(seed); }
 /** Anchors wall-clock time: `unixSeconds` is now, at the board's monotonic `nowMs`. Needed for SAS tokens. */
-export function client_set_time(unixSeconds: u32, nowMs: u32): void { M.setTime(unixSeconds, nowMs); }
+export function client_time_set(unixSeconds: u32, nowMs: u32): void { Clock.setTime(unixSeconds, nowMs); }
 
-/** Where the board should connect: the gateway host name if the connection string has one, else HostName. */
-export function client_endpoint_ptr(): usize { return C.fieldLen(C.F_GATEWAY) > 0 ? C.fieldPtr(C.F_GATEWAY) : C.fieldPtr(C.F_HOST); }
-export function client_endpoint_len(): i32 { return C.fieldLen(C.F_GATEWAY) > 0 ? C.fieldLen(C.F_GATEWAY) : C.fieldLen(C.F_HOST); }
+/** Connect through this gateway (`host[:port]`) instead of the connection string's GatewayHostName/HostName; 0 length = none. */
+export function client_gateway_set(ptr: usize, len: i32): i32 { return inRange(ptr, len) ? C.setField(C.F_GATEWAY, ptr, len) : E_BAD_ARGUMENT; }
+/** Where the board should connect: the gateway's host (without its port) if there is one, else HostName. */
+export function client_endpoint_ptr(): usize { return C.endpointPtr(); }
+export function client_endpoint_len(): i32 { return C.endpointHostLen(); }
+/** The port to connect to over `transport` (TRANSPORT_*): the gateway's own if it names one, else the transport's default. */
+export function client_endpoint_port(transport: i32): i32 { return C.endpointPort(transport); }
 /** The IoT Hub host name (for TLS SNI and certificate checks when no gateway is used). */
 export function client_hostname_ptr(): usize { return C.fieldPtr(C.F_HOST); }
 export function client_hostname_len(): i32 { return C.fieldLen(C.F_HOST); }
@@ -44,7 +51,7 @@ export function client_device_id_len(): i32 { return C.fieldLen(C.F_DEVICE); }
 export function client_module_id_ptr(): usize { return C.fieldPtr(C.F_MODULE); }
 export function client_module_id_len(): i32 { return C.fieldLen(C.F_MODULE); }
 /** 1 when the device authenticates with an X.509 certificate the board supplies. */
-export function client_uses_x509(): i32 { return C.x509 ? 1 : 0; }
+export function client_x509_enabled(): i32 { return S().x509 ? 1 : 0; }
 
 export function client_start(nowMs: u32): i32 { return M.start(nowMs); }
 export function client_stop(nowMs: u32): void { M.stop(nowMs); }
@@ -60,9 +67,9 @@ export function client_rx_space(): i32 { return rxSpace(); }
 export function client_rx_commit(n: i32): i32 { return rxCommit(n); }
 export function client_rx_capacity(): i32 { return RX_CAPACITY; }
 /** Bytes to send: client_tx_len() bytes at client_tx_ptr(); report what was written with client_tx_consumed. */
-export function client_tx_ptr(): usize { return M.txPtr(); }
-export function client_tx_len(): i32 { return M.txLen(); }
-export function client_tx_consumed(n: i32): i32 { return M.txConsumed(n); }
+export function client_tx_ptr(): usize { return Tx.txPtr(); }
+export function client_tx_len(): i32 { return Tx.txLen(); }
+export function client_tx_consumed(n: i32): i32 { return Tx.txConsumed(n); }
 
 /** Runs the machine to `nowMs`; returns the next event type (0 = none) with its record at client_event_ptr(). */
 export function client_poll(nowMs: u32): u32 { return M.poll(nowMs); }
@@ -72,11 +79,11 @@ export function client_next_timeout(): i32 { return M.nextTimeout(); }
 
 /** Telemetry: begin, add properties (valueLen -1 = null) and system properties (SYS_*), then send. */
 export function client_telemetry_begin(): void { M.telemetryBegin(); }
-export function client_telemetry_property(name: usize, nameLen: i32, value: usize, valueLen: i32): i32 {
+export function client_telemetry_property_add(name: usize, nameLen: i32, value: usize, valueLen: i32): i32 {
   if (!inRange(name, nameLen) || (valueLen > 0 && !inRange(value, valueLen))) return E_BAD_ARGUMENT;
   return M.telemetryProperty(name, nameLen, value, valueLen);
 }
-export function client_telemetry_system(which: i32, value: usize, valueLen: i32): i32 {
+export function client_telemetry_system_add(which: i32, value: usize, valueLen: i32): i32 {
   if (!inRange(value, valueLen)) return E_BAD_ARGUMENT;
   return M.telemetrySystem(which, value, valueLen);
 }
@@ -90,7 +97,7 @@ export function client_telemetry_send(payload: usize, payloadLen: i32, qos: i32)
 export function client_outbox_slots(): i32 { return OUTBOX_SLOT_COUNT; }
 
 /** Acknowledges a C2D message (the token of its EV_C2D event) once the application has it. */
-export function client_ack(packetId: u32): i32 { return M.ack(packetId); }
+export function client_c2d_ack(packetId: u32): i32 { return M.ack(packetId); }
 /** Answers a direct method: request id from its EV_METHOD event, status, JSON payload. */
 export function client_method_respond(rid: usize, ridLen: i32, status: i32, payload: usize, payloadLen: i32): i32 {
   if (!inRange(rid, ridLen) || !inRange(payload, payloadLen)) return E_BAD_ARGUMENT;
@@ -103,13 +110,17 @@ export function client_twin_patch(body: usize, bodyLen: i32, nowMs: u32): i32 {
   if (!inRange(body, bodyLen)) return E_BAD_ARGUMENT;
   return M.twinRequest(true, body, bodyLen, nowMs);
 }
+/**
+ * The status a twin answer of hub status `status` fails with: OK for a success (< 300), CLIENT_TWIN_THROTTLED
+ * (429), CLIENT_TWIN_SERVER_ERROR (5xx), CLIENT_TWIN_REFUSED (any other); a negative status is returned as it is.
+ */
+export function client_twin_error(status: i32): i32 { return twinError(status); }
 /** After reading the full twin: desired patches up to this $version are already applied. */
-export function client_twin_desired_version(version: u32): void { M.setDesiredVersion(<i64>version); }
+export function client_twin_desired_applied(version: u32): void { M.setDesiredVersion(<i64>version); }
 
-// Property bags of C2D messages, decoded by the core: item record (i32) 0 namePtr 1 nameLen 2 valuePtr
-// 3 valueLen (-1 = null) 4 system property index (SYS_*, -1 for an application property).
+// Property bags of C2D messages, decoded by the core into a BagItem.
 const BAG_IT: usize = memory.data(BAG_ITER_SIZE, 16);
-const ITEM: usize = memory.data(20, 16);
+const ITEM: usize = memory.data(offsetof<BagItem>(), 16);
 const NAME: usize = memory.data(BAG_CAPACITY, 16);
 const VALUE: usize = memory.data(BAG_CAPACITY, 16);
 
@@ -122,19 +133,20 @@ export function client_bag_begin(ptr: usize, len: i32): i32 {
 export function client_bag_next(): i32 {
   const r = bagIterNext(BAG_IT);
   if (r <= 0) return r;
-  const n = urlDecode(<usize>load<i32>(BAG_IT, 12), load<i32>(BAG_IT, 16), NAME, BAG_CAPACITY);
+  const n = urlDecode(<usize>load<i32>(BAG_IT, offsetof<BagIterator>("namePtr")), load<i32>(BAG_IT, offsetof<BagIterator>("nameLen")), NAME, BAG_CAPACITY);
   if (n < 0) return n;
-  const rawValueLen = load<i32>(BAG_IT, 24);
+  const rawValueLen = load<i32>(BAG_IT, offsetof<BagIterator>("valueLen"));
   let v: i32 = -1;
   if (rawValueLen >= 0) {
-    v = urlDecode(<usize>load<i32>(BAG_IT, 20), rawValueLen, VALUE, BAG_CAPACITY);
+    v = urlDecode(<usize>load<i32>(BAG_IT, offsetof<BagIterator>("valuePtr")), rawValueLen, VALUE, BAG_CAPACITY);
     if (v < 0) return v;
   }
-  store<i32>(ITEM, <i32>NAME);
-  store<i32>(ITEM, n, 4);
-  store<i32>(ITEM, <i32>VALUE, 8);
-  store<i32>(ITEM, v, 12);
-  store<i32>(ITEM, load<i32>(BAG_IT, 28), 16);
+  const item = changetype<BagItem>(ITEM);
+  item.namePtr = <u32>NAME;
+  item.nameLen = n;
+  item.valuePtr = <u32>VALUE;
+  item.valueLen = v;
+  item.system = load<i32>(BAG_IT, offsetof<BagIterator>("system"));
   return 1;
 }
 export function client_bag_item_ptr(): usize { return ITEM; }
@@ -150,9 +162,10 @@ export function client_reset(): void {
 export function client_snapshot_ptr(): usize { return SNAP; }
 export function client_snapshot_capacity(): i32 { return SNAPSHOT_CAPACITY; }
 /** Writes this device's state at client_snapshot_ptr(): its length, or E_BUFFER_TOO_SMALL (profile too small). */
-export function client_save(): i32 {
+export function client_snapshot_save(): i32 {
   if (IS_MCU) return E_BUFFER_TOO_SMALL; // one device per microcontroller: compiled out of the MCU profile
   snapBegin();
+  putBytes(CLIENT_STATE, CLIENT_STATE_SIZE); // every scalar at once; then the live buffers
   C.saveConfig();
   M.saveMachine();
   saveOutbox();
@@ -162,14 +175,14 @@ export function client_save(): i32 {
   return n < 0 ? E_BUFFER_TOO_SMALL : n;
 }
 /** Makes the `len`-byte snapshot at client_snapshot_ptr() the current device. OK or CLIENT_BAD_SNAPSHOT (then reset). */
-export function client_restore(len: i32): i32 {
-  if (IS_MCU) return E_BAD_SNAPSHOT;
-  if (!readBegin(len)) { client_reset(); return E_BAD_SNAPSHOT; }
+export function client_snapshot_restore(len: i32): i32 {
+  if (IS_MCU) return E_CLIENT_BAD_SNAPSHOT;
+  if (!readBegin(len) || getBytes(CLIENT_STATE, CLIENT_STATE_SIZE) != CLIENT_STATE_SIZE) { client_reset(); return E_CLIENT_BAD_SNAPSHOT; }
   C.restoreConfig();
   M.restoreMachine();
   restoreOutbox();
   restoreEvents();
   restoreStream();
-  if (!readOk()) { client_reset(); return E_BAD_SNAPSHOT; }
+  if (!readOk()) { client_reset(); return E_CLIENT_BAD_SNAPSHOT; }
   return OK;
 }

@@ -1,6 +1,6 @@
-import { put32, putBytes, get32, getBytes } from "../snapshot";
-// Events the client hands to the host, one per client_poll() call, in a fixed record (u32 fields):
-//   0 type   1 status (i32)   2 token   3 version   4 aPtr 5 aLen   6 bPtr 7 bLen   8 cPtr 9 cLen   10 extra (i32)
+import { putBytes, getBytes } from "../snapshot";
+import { S } from "./state";
+// Events the client hands to the host, one per client_poll() call, in a fixed record (EventRecord below).
 // Views (a, b, c) point into the receive buffer and stay valid until the next client_poll or rx call.
 // Events that carry no views can be raised at any time; they wait in a small ring until polled.
 
@@ -23,66 +23,113 @@ export const EV_TWIN_RESPONSE: u32 = 7;
 export const EV_DESIRED: u32 = 8;
 /** Something the application should know: status = code, extra = detail. */
 export const EV_ERROR: u32 = 9;
+/** Twin request `token` was answered 429 or 5xx (status = the hub's status) and will be sent again in extra ms. */
+export const EV_TWIN_RETRY: u32 = 10;
 
-export const EVENT_WORDS: i32 = 11;
-export const EVENT: usize = memory.data(EVENT_WORDS * 4, 16);
+/** The event record at client_event_ptr(), zeroed for each event. */
+@unmanaged
+export class EventRecord {
+  /** EV_* (0 = none) */
+  type: u32;
+  /** a status, a reason or a hub status, by event type */
+  status: i32;
+  /** telemetry token, twin request id or C2D packet id */
+  token: u32;
+  /** twin $version */
+  version: u32;
+  /** view a: pointer into the receive buffer */
+  aPtr: u32;
+  /** view a: length */
+  aLen: i32;
+  /** view b: pointer */
+  bPtr: u32;
+  /** view b: length */
+  bLen: i32;
+  /** view c: pointer */
+  cPtr: u32;
+  /** view c: length */
+  cLen: i32;
+  /** detail, by event type */
+  extra: i32;
+}
+const EVENT_SIZE: i32 = offsetof<EventRecord>();
+export const EVENT: usize = memory.data(EVENT_SIZE, 16);
+// @ts-ignore: decorator
+@inline function ev(): EventRecord { return changetype<EventRecord>(EVENT); }
 
 export function setEvent(type: u32, status: i32, token: u32): u32 {
-  for (let i = 0; i < EVENT_WORDS; i++) store<u32>(EVENT + <usize>(i << 2), 0);
-  store<u32>(EVENT, type);
-  store<i32>(EVENT, status, 4);
-  store<u32>(EVENT, token, 8);
+  for (let i = 0; i < EVENT_SIZE; i += 4) store<u32>(EVENT + <usize>i, 0);
+  const e = ev();
+  e.type = type;
+  e.status = status;
+  e.token = token;
   return type;
 }
 // @ts-ignore: decorator
-@inline export function setVersion(v: u32): void { store<u32>(EVENT, v, 12); }
+@inline export function setVersion(v: u32): void { ev().version = v; }
 // @ts-ignore: decorator
 @inline export function setView(which: i32, ptr: usize, len: i32): void {
-  store<u32>(EVENT + <usize>(16 + which * 8), <u32>ptr);
-  store<i32>(EVENT + <usize>(20 + which * 8), len);
+  const view = offsetof<EventRecord>("bPtr") - offsetof<EventRecord>("aPtr");
+  store<u32>(EVENT + offsetof<EventRecord>("aPtr") + <usize>which * view, <u32>ptr);
+  store<i32>(EVENT + offsetof<EventRecord>("aLen") + <usize>which * view, len);
 }
 // @ts-ignore: decorator
-@inline export function setExtra(v: i32): void { store<i32>(EVENT, v, 40); }
+@inline export function setExtra(v: i32): void { ev().extra = v; }
+
+// Property bags of C2D messages, walked with client_bag_begin/next.
+/** A C2D property, decoded: name and value are UTF-8 in core buffers, valid until the next client_bag_next. */
+@unmanaged
+export class BagItem {
+  /** the decoded name */
+  namePtr: u32;
+  /** its length */
+  nameLen: i32;
+  /** the decoded value */
+  valuePtr: u32;
+  /** its length, -1 = null (a bare name) */
+  valueLen: i32;
+  /** SYS_* for a system property, -1 for an application property */
+  system: i32;
+}
 
 // The ring of pending view-less events: (type, status, token, extra).
 const RING_SIZE: i32 = 16;
 const RING: usize = memory.data(RING_SIZE * 16, 16);
-let head: i32 = 0;
-let count: i32 = 0;
 
 export function raise(type: u32, status: i32, token: u32, extra: i32): void {
-  if (count == RING_SIZE) { // keep the newest: drop the oldest informational event
-    head = (head + 1) % RING_SIZE;
-    count--;
+  const s = S();
+  if (s.ringCount == RING_SIZE) { // keep the newest: drop the oldest informational event
+    s.ringHead = (s.ringHead + 1) % RING_SIZE;
+    s.ringCount--;
   }
-  const at = RING + <usize>(((head + count) % RING_SIZE) * 16);
+  const at = RING + <usize>(((s.ringHead + s.ringCount) % RING_SIZE) * 16);
   store<u32>(at, type);
   store<i32>(at, status, 4);
   store<u32>(at, token, 8);
   store<i32>(at, extra, 12);
-  count++;
+  s.ringCount++;
 }
 
 /** Moves the oldest pending event into the record; returns its type or EV_NONE. */
 export function takeRaised(): u32 {
-  if (count == 0) return EV_NONE;
-  const at = RING + <usize>(head * 16);
+  const s = S();
+  if (s.ringCount == 0) return EV_NONE;
+  const at = RING + <usize>(s.ringHead * 16);
   const type = setEvent(load<u32>(at), load<i32>(at, 4), load<u32>(at, 8));
   setExtra(load<i32>(at, 12));
-  head = (head + 1) % RING_SIZE;
-  count--;
+  s.ringHead = (s.ringHead + 1) % RING_SIZE;
+  s.ringCount--;
   return type;
 }
 
-export function clearRaised(): void { head = 0; count = 0; }
+export function clearRaised(): void { S().ringHead = 0; S().ringCount = 0; }
 
 export function saveEvents(): void {
   putBytes(RING, RING_SIZE * 16);
-  put32(<u32>head);
-  put32(<u32>count);
 }
 export function restoreEvents(): void {
   getBytes(RING, RING_SIZE * 16);
-  head = <i32>get32() % RING_SIZE;
-  count = min(<i32>get32(), RING_SIZE);
+  const s = S(); // restored with the struct: keep them inside the ring whatever the bytes said
+  s.ringHead = <i32>(<u32>s.ringHead % <u32>RING_SIZE);
+  s.ringCount = <i32>min(<u32>s.ringCount, <u32>RING_SIZE);
 }

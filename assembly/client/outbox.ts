@@ -1,9 +1,10 @@
 // The outbox: every message the device sends (telemetry, twin requests, method responses) waits here, already
 // encoded, until it is written to the transport — and QoS 1 telemetry until its PUBACK. Fixed slots over a
-// fixed byte arena: a full outbox is back-pressure for the caller (E_QUEUE_FULL), never a silent drop.
+// fixed byte arena: a full outbox is back-pressure for the caller (E_CLIENT_QUEUE_FULL), never a silent drop.
 //
 // Each slot carries a sequence number, so messages go out (and are resent) oldest first; the arena is compacted
 // in that order when an append does not fit at its end. Per-state counts make "is there any…?" free.
+import { S } from "./state";
 import { OUTBOX_CAPACITY, OUTBOX_SLOT_COUNT } from "../profile";
 import { put32, putBytes, get32, getBytes } from "../snapshot";
 
@@ -12,6 +13,8 @@ export const UNSENT: u32 = 1; // waiting for the transport
 export const INFLIGHT: u32 = 2; // QoS 1, written, waiting for PUBACK
 export const FAILED: u32 = 3; // to be reported as failed, then freed
 export const DONE: u32 = 4; // QoS 0 telemetry written: to be reported as sent, then freed
+export const HELD: u32 = 5; // a twin request written, kept until its answer in case it must be sent again
+const STATE_KINDS: i32 = 6;
 
 export const KIND_TELEMETRY_QOS0: u32 = 1;
 export const KIND_TELEMETRY_QOS1: u32 = 2;
@@ -29,15 +32,12 @@ export class Slot {
   status: i32; // why it failed
   seq: u32; // age: lower is older
 }
-const SLOT_SIZE: usize = 32;
+const SLOT_SIZE: usize = offsetof<Slot>();
 
 const ARENA: usize = memory.data(OUTBOX_CAPACITY, 16);
 const SLOTS: usize = memory.data(<i32>SLOT_SIZE * OUTBOX_SLOT_COUNT, 16);
-let arenaEnd: u32 = 0;
-let live: i32 = 0;
-let nextSeq: u32 = 1;
 // How many slots are in each state, so that "any failed / done / unsent?" costs nothing when the answer is no.
-const COUNTS: usize = memory.data(5 * 4, 16);
+const COUNTS: usize = memory.data(STATE_KINDS * 4, 16);
 // @ts-ignore: decorator
 @inline function countOf(state: u32): i32 { return load<i32>(COUNTS + (<usize>state << 2)); }
 // @ts-ignore: decorator
@@ -53,15 +53,15 @@ export function setState(s: Slot, state: u32): void {
 // @ts-ignore: decorator
 @inline export function slotAt(i: i32): Slot { return changetype<Slot>(SLOTS + <usize>i * SLOT_SIZE); }
 export function slotCount(): i32 { return OUTBOX_SLOT_COUNT; }
-export function liveCount(): i32 { return live; }
+export function liveCount(): i32 { return S().outboxLive; }
 export function slotBytes(s: Slot): usize { return ARENA + <usize>s.offset; }
 
 export function outboxReset(): void {
   for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) slotAt(i).state = FREE;
-  for (let i: u32 = 0; i < 5; i++) store<i32>(COUNTS + (<usize>i << 2), 0);
+  for (let i: i32 = 0; i < STATE_KINDS; i++) store<i32>(COUNTS + (<usize>i << 2), 0);
   store<i32>(COUNTS, OUTBOX_SLOT_COUNT);
-  arenaEnd = 0;
-  live = 0;
+  S().arenaEnd = 0;
+  S().outboxLive = 0;
 }
 
 /** Moves live messages to the front of the arena, oldest first. */
@@ -69,7 +69,7 @@ function compact(): void {
   let at: u32 = 0;
   let lastSeq: u32 = 0;
   // Selection by age keeps the order; slot counts are small (≤ a few hundred) and compaction is rare.
-  for (let n = 0; n < live; n++) {
+  for (let n = 0; n < S().outboxLive; n++) {
     let best = -1;
     let bestSeq: u32 = 0xFFFFFFFF;
     for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
@@ -83,7 +83,7 @@ function compact(): void {
     at += s.len;
     lastSeq = bestSeq;
   }
-  arenaEnd = at;
+  S().arenaEnd = at;
 }
 
 /**
@@ -91,10 +91,10 @@ function compact(): void {
  * The caller encodes into slotBytes(slot) and must then fill token/packetId.
  */
 export function reserve(kind: u32, len: u32): i32 {
-  if (live >= OUTBOX_SLOT_COUNT || len > <u32>OUTBOX_CAPACITY) return -1;
-  if (arenaEnd + len > <u32>OUTBOX_CAPACITY) {
+  if (S().outboxLive >= OUTBOX_SLOT_COUNT || len > <u32>OUTBOX_CAPACITY) return -1;
+  if (S().arenaEnd + len > <u32>OUTBOX_CAPACITY) {
     compact();
-    if (arenaEnd + len > <u32>OUTBOX_CAPACITY) return -1;
+    if (S().arenaEnd + len > <u32>OUTBOX_CAPACITY) return -1;
   }
   for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
     const s = slotAt(i);
@@ -103,12 +103,12 @@ export function reserve(kind: u32, len: u32): i32 {
       s.kind = kind;
       s.token = 0;
       s.packetId = 0;
-      s.offset = arenaEnd;
+      s.offset = S().arenaEnd;
       s.len = len;
       s.status = 0;
-      s.seq = nextSeq++;
-      arenaEnd += len;
-      live++;
+      s.seq = S().outboxNextSeq++;
+      S().arenaEnd += len;
+      S().outboxLive++;
       return i;
     }
   }
@@ -117,21 +117,21 @@ export function reserve(kind: u32, len: u32): i32 {
 
 /** Room left for one more message, in bytes (after a compaction if needed). */
 export function roomFor(len: u32): bool {
-  if (live >= OUTBOX_SLOT_COUNT) return false;
-  if (arenaEnd + len <= <u32>OUTBOX_CAPACITY) return true;
+  if (S().outboxLive >= OUTBOX_SLOT_COUNT) return false;
+  if (S().arenaEnd + len <= <u32>OUTBOX_CAPACITY) return true;
   compact();
-  return arenaEnd + len <= <u32>OUTBOX_CAPACITY;
+  return S().arenaEnd + len <= <u32>OUTBOX_CAPACITY;
 }
 
 export function release(i: i32): void {
   const s = slotAt(i);
   if (s.state == FREE) return;
   setState(s, FREE);
-  live--;
-  if (live == 0) {
-    arenaEnd = 0;
-  } else if (s.offset + s.len == arenaEnd) {
-    arenaEnd = s.offset;
+  S().outboxLive--;
+  if (S().outboxLive == 0) {
+    S().arenaEnd = 0;
+  } else if (s.offset + s.len == S().arenaEnd) {
+    S().arenaEnd = s.offset;
   }
 }
 
@@ -157,9 +157,16 @@ export function findInflight(packetId: u32): i32 {
   return -1;
 }
 
+/** Releases slot `i` if it still holds twin request `rid` (it may have been released and reused since). */
+export function releaseTwin(i: i32, rid: u32): void {
+  if (i < 0 || i >= OUTBOX_SLOT_COUNT) return;
+  const s = slotAt(i);
+  if (s.state != FREE && s.kind == KIND_TWIN_REQUEST && s.token == rid) release(i);
+}
+
 /** True when `packetId` is held by a live slot (so it cannot be reused yet). */
 export function packetIdInUse(packetId: u32): bool {
-  if (live == 0) return false;
+  if (S().outboxLive == 0) return false;
   for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
     const s = slotAt(i);
     if (s.state != FREE && s.packetId == packetId) return true;
@@ -169,9 +176,8 @@ export function packetIdInUse(packetId: u32): bool {
 
 /** Snapshot: live slots (index and record) and the arena's live bytes, compacted first. */
 export function saveOutbox(): void {
-  if (live > 0) compact();
-  put32(nextSeq);
-  put32(<u32>live);
+  if (S().outboxLive > 0) compact();
+  put32(<u32>S().outboxLive);
   for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
     const s = slotAt(i);
     if (s.state != FREE) {
@@ -179,11 +185,12 @@ export function saveOutbox(): void {
       putBytes(changetype<usize>(s), <i32>SLOT_SIZE);
     }
   }
-  putBytes(ARENA, <i32>arenaEnd);
+  putBytes(ARENA, <i32>S().arenaEnd);
 }
 export function restoreOutbox(): void {
+  const seq = S().outboxNextSeq; // restored with ClientState
   outboxReset();
-  nextSeq = get32();
+  S().outboxNextSeq = seq;
   const n = <i32>get32();
   for (let k = 0; k < n && k < OUTBOX_SLOT_COUNT; k++) {
     const i = <i32>get32();
@@ -194,8 +201,8 @@ export function restoreOutbox(): void {
     s.state = FREE;
     bump(FREE, 1);
     setState(s, state);
-    live++;
+    S().outboxLive++;
   }
   const end = getBytes(ARENA, OUTBOX_CAPACITY);
-  arenaEnd = end < 0 ? 0 : <u32>end;
+  S().arenaEnd = end < 0 ? 0 : <u32>end;
 }

@@ -2,7 +2,7 @@
 // length that is not a multiple of 4, misplaced padding and non-zero bits under the padding are coded errors,
 // so a mistyped key is reported instead of silently signing with different bytes.
 
-import { E_BASE64_BAD_CHAR, E_BASE64_BAD_LENGTH, E_BASE64_BAD_PADDING } from "./status";
+import { E_CRYPTO_BASE64_BAD_CHAR, E_CRYPTO_BASE64_BAD_LENGTH, E_CRYPTO_BASE64_BAD_PADDING } from "./status";
 import { E_BUFFER_TOO_SMALL } from "../status";
 
 // @ts-ignore: decorator
@@ -57,7 +57,7 @@ export function base64Encode(src: usize, len: i32, out: usize, cap: i32): i32 {
  */
 export function base64DecodedLen(src: usize, len: i32): i32 {
   if (len == 0) return 0;
-  if ((len & 3) != 0) return E_BASE64_BAD_LENGTH;
+  if ((len & 3) != 0) return E_CRYPTO_BASE64_BAD_LENGTH;
   let pad: i32 = 0;
   if (load<u8>(src + len - 1) == 61) pad = load<u8>(src + len - 2) == 61 ? 2 : 1;
   return (len >> 2) * 3 - pad;
@@ -73,25 +73,25 @@ export function base64Decode(src: usize, len: i32, out: usize, cap: i32): i32 {
     const last = i + 4 == len;
     const c0 = dec6(load<u8>(src + i)), c1 = dec6(load<u8>(src + i + 1));
     const b2 = <u32>load<u8>(src + i + 2), b3 = <u32>load<u8>(src + i + 3);
-    if (c0 < 0 || c1 < 0) return (load<u8>(src + i) == 61 || load<u8>(src + i + 1) == 61) ? E_BASE64_BAD_PADDING : E_BASE64_BAD_CHAR;
+    if (c0 < 0 || c1 < 0) return (load<u8>(src + i) == 61 || load<u8>(src + i + 1) == 61) ? E_CRYPTO_BASE64_BAD_PADDING : E_CRYPTO_BASE64_BAD_CHAR;
     if (b3 == 61) {
-      if (!last) return E_BASE64_BAD_PADDING;
+      if (!last) return E_CRYPTO_BASE64_BAD_PADDING;
       if (b2 == 61) {
-        if ((c1 & 15) != 0) return E_BASE64_BAD_PADDING;
+        if ((c1 & 15) != 0) return E_CRYPTO_BASE64_BAD_PADDING;
         store<u8>(o, <u8>((c0 << 2) | (c1 >> 4)));
         o += 1;
       } else {
         const c2 = dec6(b2);
-        if (c2 < 0) return E_BASE64_BAD_CHAR;
-        if ((c2 & 3) != 0) return E_BASE64_BAD_PADDING;
+        if (c2 < 0) return E_CRYPTO_BASE64_BAD_CHAR;
+        if ((c2 & 3) != 0) return E_CRYPTO_BASE64_BAD_PADDING;
         store<u8>(o, <u8>((c0 << 2) | (c1 >> 4)));
         store<u8>(o + 1, <u8>(((c1 & 15) << 4) | (c2 >> 2)));
         o += 2;
       }
     } else {
-      if (b2 == 61) return E_BASE64_BAD_PADDING;
+      if (b2 == 61) return E_CRYPTO_BASE64_BAD_PADDING;
       const c2 = dec6(b2), c3 = dec6(b3);
-      if (c2 < 0 || c3 < 0) return E_BASE64_BAD_CHAR;
+      if (c2 < 0 || c3 < 0) return E_CRYPTO_BASE64_BAD_CHAR;
       const v = (<u32>c0 << 18) | (<u32>c1 << 12) | (<u32>c2 << 6) | <u32>c3;
       store<u8>(o, <u8>(v >>> 16)); store<u8>(o + 1, <u8>(v >>> 8)); store<u8>(o + 2, <u8>v);
       o += 3;

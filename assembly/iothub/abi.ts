@@ -1,6 +1,6 @@
 // Entry points of the iothub area exported through assembly/abi.ts (integers and offsets only).
 // Conventions (boards/README.md): strings are UTF-8 (ptr, len) pairs that must lie inside the core's static data
-// (below layout_heap_base(); normally the IO window at io_ptr()); a bad range returns E_BAD_ARGUMENT, never a
+// (below abi_heap_base(); normally the IO window at abi_io_ptr()); a bad range returns E_BAD_ARGUMENT, never a
 // trap. Builders write to (out, cap) — which must not overlap their inputs — and return the length written or a
 // negative status; an output that does not fit is E_BUFFER_TOO_SMALL, never truncated. A length of 0 means
 // "absent" for optional inputs (moduleId, keyName, model-id, DeviceClientType, property bag).
@@ -9,7 +9,7 @@
 
 import { inRange } from "../crypto/bytes";
 import { E_BAD_ARGUMENT } from "../status";
-import { E_BAD_EXPIRY } from "./status";
+import { E_IOTHUB_BAD_EXPIRY } from "./status";
 import { keyBuffer, decodeKey } from "./keys";
 import { parseConnectionString, csResult } from "./connection-string";
 import { sasToken, sasDevicePassword, dpsSasToken, dpsDeriveKey } from "./sas";
@@ -18,12 +18,11 @@ import {
   telemetryTopic, subscribeTopic, twinGetTopic, twinPatchTopic, methodResponseTopic, dpsRegisterTopic, dpsPollTopic,
   dpsRegisterPayload,
 } from "./topics";
-import { bagAppend, bagAppendSystem, bagIterBegin, bagIterNext, bagFind, BAG_ITER_SIZE } from "./property-bag";
+import { bagAppend, bagAppendSystem, bagIterBegin, bagIterNext, bagFind, BAG_ITER_SIZE, BagIterator } from "./property-bag";
 import { urlEncode, urlDecode } from "./urlencode";
 import { parseTwinTopic, parseMethodTopic, parseC2dTopic, parseDpsTopic, classifyTopic, TOPIC_RESULT_SIZE } from "./parsers";
 import { retryDelay, jitterFrom, statusRetriable, statusSucceeded } from "./retry";
 
-export function iothub_abi_version(): i32 { return 1; }
 
 const BAG_IT: usize = memory.data(BAG_ITER_SIZE, 8);
 const TOPIC_RES: usize = memory.data(TOPIC_RESULT_SIZE, 8);
@@ -34,14 +33,14 @@ const TOPIC_RES: usize = memory.data(TOPIC_RESULT_SIZE, 8);
 /** iothub_key_ptr() → address of the 64-byte decoded-key buffer (filled by connection_string_parse / decode_key). */
 export function iothub_key_ptr(): usize { return keyBuffer(); }
 
-/** iothub_decode_key(b64, len) → decoded length (1..64) | BASE64_* | KEY_EMPTY | KEY_TOO_LONG. */
-export function iothub_decode_key(b64: usize, len: i32): i32 {
+/** iothub_key_decode(b64, len) → decoded length (1..64) | CRYPTO_BASE64_* | IOTHUB_KEY_EMPTY | IOTHUB_KEY_TOO_LONG. */
+export function iothub_key_decode(b64: usize, len: i32): i32 {
   if (!inRange(b64, len)) return E_BAD_ARGUMENT;
   return decodeKey(b64, len);
 }
 
 /**
- * iothub_connection_string_parse(ptr, len) → 0 | CS_* | ID_* | BAD_HOST | KEY_TOO_LONG. Result struct (64 bytes)
+ * iothub_connection_string_parse(ptr, len) → 0 | IOTHUB_CS_* | IOTHUB_ID_* | IOTHUB_BAD_HOST | IOTHUB_KEY_TOO_LONG. Result struct (64 bytes)
  * at iothub_connection_string_result_ptr(): 0 HostName ptr,len · 8 DeviceId · 16 ModuleId · 24 SharedAccessKey ·
  * 32 SharedAccessKeyName · 40 GatewayHostName · 48 SharedAccessSignature · 56 x509 (0/1) · 60 decoded key length
  * (-1 none). Absent fields: ptr 0, len -1. Views point into the input.
@@ -54,13 +53,13 @@ export function iothub_connection_string_result_ptr(): usize { return csResult()
 
 /**
  * iothub_sas_token(uri, uriLen, keyB64, keyLen, skn, sknLen, expiry: i64, out, cap) → token length.
- * uri is plain (encoded here); keyB64 is the base64 key; sknLen 0 = no skn. Errors: BASE64_* | KEY_EMPTY |
- * KEY_TOO_LONG | BAD_EXPIRY | E_BUFFER_TOO_SMALL | E_BAD_ARGUMENT.
+ * uri is plain (encoded here); keyB64 is the base64 key; sknLen 0 = no skn. Errors: CRYPTO_BASE64_* | IOTHUB_KEY_EMPTY |
+ * IOTHUB_KEY_TOO_LONG | IOTHUB_BAD_EXPIRY | E_BUFFER_TOO_SMALL | E_BAD_ARGUMENT.
  */
 export function iothub_sas_token(uri: usize, uriLen: i32, key: usize, keyLen: i32, skn: usize, sknLen: i32,
                                  expiry: i64, out: usize, cap: i32): i32 {
   if (!ok2(uri, uriLen, key, keyLen) || !ok2(skn, sknLen, out, cap)) return E_BAD_ARGUMENT;
-  if (expiry < 0) return E_BAD_EXPIRY;
+  if (expiry < 0) return E_IOTHUB_BAD_EXPIRY;
   const n = decodeKey(key, keyLen);
   if (n < 0) return n;
   return sasToken(uri, uriLen, keyBuffer(), n, skn, sknLen, <u64>expiry, out, cap);
@@ -74,7 +73,7 @@ export function iothub_sas_device_password(host: usize, hostLen: i32, dev: usize
                                            key: usize, keyLen: i32, skn: usize, sknLen: i32, expiry: i64,
                                            out: usize, cap: i32): i32 {
   if (!ok2(host, hostLen, dev, devLen) || !ok2(mod, modLen, key, keyLen) || !ok2(skn, sknLen, out, cap)) return E_BAD_ARGUMENT;
-  if (expiry < 0) return E_BAD_EXPIRY;
+  if (expiry < 0) return E_IOTHUB_BAD_EXPIRY;
   const n = decodeKey(key, keyLen);
   if (n < 0) return n;
   return sasDevicePassword(host, hostLen, dev, devLen, mod, modLen, keyBuffer(), n, skn, sknLen, <u64>expiry, out, cap);
@@ -84,14 +83,14 @@ export function iothub_sas_device_password(host: usize, hostLen: i32, dev: usize
 export function iothub_dps_sas_token(scope: usize, scopeLen: i32, reg: usize, regLen: i32, key: usize, keyLen: i32,
                                      expiry: i64, out: usize, cap: i32): i32 {
   if (!ok2(scope, scopeLen, reg, regLen) || !ok2(key, keyLen, out, cap)) return E_BAD_ARGUMENT;
-  if (expiry < 0) return E_BAD_EXPIRY;
+  if (expiry < 0) return E_IOTHUB_BAD_EXPIRY;
   const n = decodeKey(key, keyLen);
   if (n < 0) return n;
   return dpsSasToken(scope, scopeLen, reg, regLen, keyBuffer(), n, <u64>expiry, out, cap);
 }
 
-/** iothub_dps_derive_key(groupKeyB64, len, reg, regLen, out, cap) → 44 (base64 device key) | code. */
-export function iothub_dps_derive_key(key: usize, keyLen: i32, reg: usize, regLen: i32, out: usize, cap: i32): i32 {
+/** iothub_dps_key_derive(groupKeyB64, len, reg, regLen, out, cap) → 44 (base64 device key) | code. */
+export function iothub_dps_key_derive(key: usize, keyLen: i32, reg: usize, regLen: i32, out: usize, cap: i32): i32 {
   if (!ok2(key, keyLen, reg, regLen) || !inRange(out, cap)) return E_BAD_ARGUMENT;
   const n = decodeKey(key, keyLen);
   if (n < 0) return n;
@@ -167,20 +166,20 @@ export function iothub_dps_register_payload(reg: usize, regLen: i32, payload: us
 }
 
 /**
- * iothub_property_bag_append(bag, bagLen, bagCap, name, nameLen, value, valueLen) → new bag length.
+ * iothub_bag_append(bag, bagLen, bagCap, name, nameLen, value, valueLen) → new bag length.
  * valueLen -1 = null value (bare name). Name and value are plain UTF-8; encoded like encodeURIComponent.
  */
-export function iothub_property_bag_append(bag: usize, bagLen: i32, cap: i32, name: usize, nameLen: i32,
+export function iothub_bag_append(bag: usize, bagLen: i32, cap: i32, name: usize, nameLen: i32,
                                            value: usize, valueLen: i32): i32 {
   if (!inRange(bag, cap) || !ok2(name, nameLen, value, valueLen < 0 ? 0 : valueLen)) return E_BAD_ARGUMENT;
   return bagAppend(bag, bagLen, cap, name, nameLen, value, valueLen);
 }
 
 /**
- * iothub_property_bag_append_system(bag, bagLen, bagCap, which, value, valueLen) → new bag length.
+ * iothub_bag_system_append(bag, bagLen, bagCap, which, value, valueLen) → new bag length.
  * which: 0 $.mid 1 $.cid 2 $.uid 3 $.to 4 $.ct 5 $.ce 6 $.ifid 7 $.exp 8 $.sub (sent as %24.xxx).
  */
-export function iothub_property_bag_append_system(bag: usize, bagLen: i32, cap: i32, which: i32, value: usize, valueLen: i32): i32 {
+export function iothub_bag_system_append(bag: usize, bagLen: i32, cap: i32, which: i32, value: usize, valueLen: i32): i32 {
   if (!inRange(bag, cap) || !inRange(value, valueLen)) return E_BAD_ARGUMENT;
   return bagAppendSystem(bag, bagLen, cap, which, value, valueLen);
 }
@@ -191,28 +190,28 @@ export function iothub_url_encode(src: usize, len: i32, component: i32, out: usi
   return urlEncode(src, len, out, cap, component != 0);
 }
 
-/** iothub_url_decode(src, len, out, cap) → decoded length | URL_BAD_ESCAPE. out may equal src (in place). */
+/** iothub_url_decode(src, len, out, cap) → decoded length | IOTHUB_URL_BAD_ESCAPE. out may equal src (in place). */
 export function iothub_url_decode(src: usize, len: i32, out: usize, cap: i32): i32 {
   if (!ok2(src, len, out, cap)) return E_BAD_ARGUMENT;
   return urlDecode(src, len, out, cap);
 }
 
 /**
- * Property-bag iterator (one, static) at iothub_bag_iter_ptr(): 0 bag ptr · 4 bag len · 8 next offset · 12 name
+ * Property-bag iterator (one, static) at iothub_bag_iterator_ptr(): 0 bag ptr · 4 bag len · 8 next offset · 12 name
  * ptr · 16 name len · 20 value ptr · 24 value len (-1 = null) · 28 system property index (-1 = application).
- * iothub_bag_iter_begin(ptr, len) → 0; iothub_bag_iter_next() → 1 (a property) | 0 (end) | URL_BAD_ESCAPE |
- * BAG_EMPTY_NAME; iothub_bag_find(ptr, len, name, nameLen) → 1 found | 0 not found | code (name is plain).
+ * iothub_bag_begin(ptr, len) → 0; iothub_bag_next() → 1 (a property) | 0 (end) | IOTHUB_URL_BAD_ESCAPE |
+ * IOTHUB_BAG_EMPTY_NAME; iothub_bag_find(ptr, len, name, nameLen) → 1 found | 0 not found | code (name is plain).
  */
-export function iothub_bag_iter_ptr(): usize { return BAG_IT; }
-export function iothub_bag_iter_begin(ptr: usize, len: i32): i32 {
+export function iothub_bag_iterator_ptr(): usize { return BAG_IT; }
+export function iothub_bag_begin(ptr: usize, len: i32): i32 {
   if (!inRange(ptr, len)) { bagIterBegin(BAG_IT, 0, 0); return E_BAD_ARGUMENT; }
   bagIterBegin(BAG_IT, ptr, len);
   return 0;
 }
-export function iothub_bag_iter_next(): i32 {
+export function iothub_bag_next(): i32 {
   // The struct is host-writable memory: re-check its view so a scribbled pointer is a status, not a trap.
-  const len = load<i32>(BAG_IT, 4), pos = load<i32>(BAG_IT, 8);
-  if (!inRange(<usize>load<i32>(BAG_IT, 0), len) || pos < 0) return E_BAD_ARGUMENT;
+  const len = load<i32>(BAG_IT, offsetof<BagIterator>("bagLen")), pos = load<i32>(BAG_IT, offsetof<BagIterator>("next"));
+  if (!inRange(<usize>load<i32>(BAG_IT, offsetof<BagIterator>("bagPtr")), len) || pos < 0) return E_BAD_ARGUMENT;
   return bagIterNext(BAG_IT);
 }
 export function iothub_bag_find(ptr: usize, len: i32, name: usize, nameLen: i32): i32 {
@@ -225,26 +224,26 @@ export function iothub_bag_find(ptr: usize, len: i32, name: usize, nameLen: i32)
  * 16 version ptr,len · 24 i64 version (-1 absent/non-numeric) · 32 method name ptr,len · 40 C2D bag ptr,len ·
  * 48 retry-after s (-1) · 52 C2D device id ptr,len. Absent views: ptr 0, len -1.
  * Each returns its kind (1 C2D, 2 twin response, 3 desired patch, 4 method request, 5 DPS response) or
- * TOPIC_NOT_MATCHED / TOPIC_MALFORMED; iothub_topic_parse returns 0 (other) instead of TOPIC_NOT_MATCHED.
+ * IOTHUB_TOPIC_NOT_MATCHED / IOTHUB_TOPIC_MALFORMED; iothub_topic_parse returns 0 (other) instead of IOTHUB_TOPIC_NOT_MATCHED.
  */
 export function iothub_topic_result_ptr(): usize { return TOPIC_RES; }
 export function iothub_topic_parse(ptr: usize, len: i32): i32 {
   if (!inRange(ptr, len)) return E_BAD_ARGUMENT;
   return classifyTopic(ptr, len, TOPIC_RES);
 }
-export function iothub_twin_parse_topic(ptr: usize, len: i32): i32 {
+export function iothub_twin_topic_parse(ptr: usize, len: i32): i32 {
   if (!inRange(ptr, len)) return E_BAD_ARGUMENT;
   return parseTwinTopic(ptr, len, TOPIC_RES);
 }
-export function iothub_method_parse_topic(ptr: usize, len: i32): i32 {
+export function iothub_method_topic_parse(ptr: usize, len: i32): i32 {
   if (!inRange(ptr, len)) return E_BAD_ARGUMENT;
   return parseMethodTopic(ptr, len, TOPIC_RES);
 }
-export function iothub_c2d_parse_topic(ptr: usize, len: i32): i32 {
+export function iothub_c2d_topic_parse(ptr: usize, len: i32): i32 {
   if (!inRange(ptr, len)) return E_BAD_ARGUMENT;
   return parseC2dTopic(ptr, len, TOPIC_RES);
 }
-export function iothub_dps_parse_topic(ptr: usize, len: i32): i32 {
+export function iothub_dps_topic_parse(ptr: usize, len: i32): i32 {
   if (!inRange(ptr, len)) return E_BAD_ARGUMENT;
   return parseDpsTopic(ptr, len, TOPIC_RES);
 }

@@ -2,30 +2,58 @@
 // print them. The value is everything after the first '=' (base64 keys end in '='). Known keys are
 // case-sensitive, as in the hub's SDKs; unknown keys are ignored so newer strings still parse.
 //
-// Result (CS_RESULT_SIZE bytes at csResult(); views are absolute pointers into the input, len -1 = absent):
-//   0 HostName ptr,len   8 DeviceId   16 ModuleId   24 SharedAccessKey (base64 text)   32 SharedAccessKeyName
-//  40 GatewayHostName   48 SharedAccessSignature   56 i32 x509 (0/1)   60 i32 decoded key length (in keyBuffer(), -1 none)
+// Result (ConnectionStringResult at csResult(); views are absolute pointers into the input, len -1 = absent).
 
 import {
-  E_CS_MALFORMED, E_CS_DUPLICATE_KEY, E_CS_EMPTY_VALUE, E_CS_MISSING_HOSTNAME, E_CS_MISSING_DEVICE_ID,
-  E_CS_BAD_KEY, E_CS_MISSING_CREDENTIAL, E_CS_KEY_AND_X509, E_CS_BAD_X509, E_KEY_TOO_LONG,
+  E_IOTHUB_CS_MALFORMED, E_IOTHUB_CS_DUPLICATE_KEY, E_IOTHUB_CS_EMPTY_VALUE, E_IOTHUB_CS_MISSING_HOSTNAME, E_IOTHUB_CS_MISSING_DEVICE_ID,
+  E_IOTHUB_CS_BAD_KEY, E_IOTHUB_CS_MISSING_CREDENTIAL, E_IOTHUB_CS_KEY_AND_X509, E_IOTHUB_CS_BAD_X509, E_IOTHUB_KEY_TOO_LONG,
 } from "./status";
 import { OK } from "../status";
 import { checkId, checkHost } from "./ids";
 import { decodeKey } from "./keys";
 
-export const CS_RESULT_SIZE: i32 = 64;
-export const CS_HOST: i32 = 0;
-export const CS_DEVICE: i32 = 8;
-export const CS_MODULE: i32 = 16;
-export const CS_KEY: i32 = 24;
-export const CS_KEY_NAME: i32 = 32;
-export const CS_GATEWAY: i32 = 40;
-export const CS_SAS: i32 = 48;
-export const CS_X509: i32 = 56;
-export const CS_KEY_LEN: i32 = 60;
+/** A parsed connection string: views into the input (ptr 0, len -1 when absent). */
+@unmanaged
+export class ConnectionStringResult {
+  /** HostName */
+  hostPtr: u32;
+  hostLen: i32;
+  /** DeviceId */
+  devicePtr: u32;
+  deviceLen: i32;
+  /** ModuleId */
+  modulePtr: u32;
+  moduleLen: i32;
+  /** SharedAccessKey (base64) */
+  keyPtr: u32;
+  keyLen: i32;
+  /** SharedAccessKeyName */
+  keyNamePtr: u32;
+  keyNameLen: i32;
+  /** GatewayHostName */
+  gatewayPtr: u32;
+  gatewayLen: i32;
+  /** SharedAccessSignature */
+  sasPtr: u32;
+  sasLen: i32;
+  /** x509=true: 1 */
+  x509: i32;
+  /** the decoded key's length (-1 none); the key is at iothub_key_ptr() */
+  decodedKeyLen: i32;
+}
+export const CS_RESULT_SIZE: i32 = offsetof<ConnectionStringResult>();
+// Fields by (ptr, len) pair: the offset of each pair's pointer.
+export const CS_HOST: i32 = offsetof<ConnectionStringResult>("hostPtr");
+export const CS_DEVICE: i32 = offsetof<ConnectionStringResult>("devicePtr");
+export const CS_MODULE: i32 = offsetof<ConnectionStringResult>("modulePtr");
+export const CS_KEY: i32 = offsetof<ConnectionStringResult>("keyPtr");
+export const CS_KEY_NAME: i32 = offsetof<ConnectionStringResult>("keyNamePtr");
+export const CS_GATEWAY: i32 = offsetof<ConnectionStringResult>("gatewayPtr");
+export const CS_SAS: i32 = offsetof<ConnectionStringResult>("sasPtr");
+export const CS_X509: i32 = offsetof<ConnectionStringResult>("x509");
+export const CS_KEY_LEN: i32 = offsetof<ConnectionStringResult>("decodedKeyLen");
 
-const RESULT: usize = memory.data(64, 8);
+const RESULT: usize = memory.data(CS_RESULT_SIZE, 8);
 export function csResult(): usize { return RESULT; }
 
 /** 1 when [ptr, ptr+len) equals the ASCII literal s (case-sensitive, or ASCII-case-insensitive with ci). */
@@ -59,11 +87,11 @@ function fieldOf(key: usize, len: i32): i32 {
 
 /**
  * Parses a device or module connection string of len bytes at ptr into csResult(); a SharedAccessKey is decoded
- * into keyBuffer(). Returns OK or a CS_* / ID_* / BAD_HOST / KEY_TOO_LONG code.
+ * into keyBuffer(). Returns OK or a IOTHUB_CS_* / IOTHUB_ID_* / IOTHUB_BAD_HOST / IOTHUB_KEY_TOO_LONG code.
  */
 export function parseConnectionString(ptr: usize, len: i32): i32 {
-  for (let f: usize = 0; f < 56; f += 8) { store<i32>(RESULT + f, 0); store<i32>(RESULT + f + 4, -1); }
-  store<i32>(RESULT, 0, 56); store<i32>(RESULT, -1, 60);
+  for (let f: usize = 0; f < <usize>CS_X509; f += 8) { store<i32>(RESULT + f, 0); store<i32>(RESULT + f + 4, -1); }
+  store<i32>(RESULT + <usize>CS_X509, 0); store<i32>(RESULT + <usize>CS_KEY_LEN, -1);
   let x509Ptr: usize = 0, x509Len: i32 = -1;
   let i: i32 = 0;
   while (i < len) {
@@ -72,17 +100,17 @@ export function parseConnectionString(ptr: usize, len: i32): i32 {
     if (end > i) {
       let eq = i;
       while (eq < end && load<u8>(ptr + eq) != 61) eq++;
-      if (eq == end || eq == i) return E_CS_MALFORMED;
+      if (eq == end || eq == i) return E_IOTHUB_CS_MALFORMED;
       const f = fieldOf(ptr + i, eq - i);
       const vPtr = ptr + eq + 1, vLen = end - eq - 1;
       if (f >= 0) {
         if (f == CS_X509) {
-          if (x509Len >= 0) return E_CS_DUPLICATE_KEY;
-          if (vLen == 0) return E_CS_EMPTY_VALUE;
+          if (x509Len >= 0) return E_IOTHUB_CS_DUPLICATE_KEY;
+          if (vLen == 0) return E_IOTHUB_CS_EMPTY_VALUE;
           x509Ptr = vPtr; x509Len = vLen;
         } else {
-          if (fLen(f) >= 0) return E_CS_DUPLICATE_KEY;
-          if (vLen == 0) return E_CS_EMPTY_VALUE;
+          if (fLen(f) >= 0) return E_IOTHUB_CS_DUPLICATE_KEY;
+          if (vLen == 0) return E_IOTHUB_CS_EMPTY_VALUE;
           store<i32>(RESULT + <usize>f, <i32>vPtr);
           store<i32>(RESULT + <usize>f + 4, vLen);
         }
@@ -90,26 +118,26 @@ export function parseConnectionString(ptr: usize, len: i32): i32 {
     }
     i = end + 1;
   }
-  if (fLen(CS_HOST) < 0) return E_CS_MISSING_HOSTNAME;
+  if (fLen(CS_HOST) < 0) return E_IOTHUB_CS_MISSING_HOSTNAME;
   let rc = checkHost(fPtr(CS_HOST), fLen(CS_HOST));
   if (rc != OK) return rc;
   if (fLen(CS_GATEWAY) >= 0) { rc = checkHost(fPtr(CS_GATEWAY), fLen(CS_GATEWAY)); if (rc != OK) return rc; }
-  if (fLen(CS_DEVICE) < 0) return E_CS_MISSING_DEVICE_ID;
+  if (fLen(CS_DEVICE) < 0) return E_IOTHUB_CS_MISSING_DEVICE_ID;
   rc = checkId(fPtr(CS_DEVICE), fLen(CS_DEVICE), false);
   if (rc != OK) return rc;
   if (fLen(CS_MODULE) >= 0) { rc = checkId(fPtr(CS_MODULE), fLen(CS_MODULE), false); if (rc != OK) return rc; }
   let x509 = false;
   if (x509Len >= 0) {
     if (eqLit(x509Ptr, x509Len, "true", true)) x509 = true;
-    else if (!eqLit(x509Ptr, x509Len, "false", true)) return E_CS_BAD_X509;
+    else if (!eqLit(x509Ptr, x509Len, "false", true)) return E_IOTHUB_CS_BAD_X509;
   }
   store<i32>(RESULT, x509 ? 1 : 0, 56);
   if (fLen(CS_KEY) >= 0) {
-    if (x509) return E_CS_KEY_AND_X509;
+    if (x509) return E_IOTHUB_CS_KEY_AND_X509;
     const n = decodeKey(fPtr(CS_KEY), fLen(CS_KEY));
-    if (n == E_KEY_TOO_LONG) return n;
-    if (n < 0) return E_CS_BAD_KEY;
+    if (n == E_IOTHUB_KEY_TOO_LONG) return n;
+    if (n < 0) return E_IOTHUB_CS_BAD_KEY;
     store<i32>(RESULT, n, 60);
-  } else if (!x509 && fLen(CS_SAS) < 0) return E_CS_MISSING_CREDENTIAL;
+  } else if (!x509 && fLen(CS_SAS) < 0) return E_IOTHUB_CS_MISSING_CREDENTIAL;
   return OK;
 }

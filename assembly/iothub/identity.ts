@@ -10,7 +10,7 @@ import { wEncoded } from "./urlencode";
 import { checkId, checkHost } from "./ids";
 import { OK } from "../status";
 
-/** Client id into out. moduleLen 0 = device. Returns the length, E_BUFFER_TOO_SMALL or ID_*. */
+/** Client id into out. moduleLen 0 = device. Returns the length, E_BUFFER_TOO_SMALL or IOTHUB_ID_*. */
 export function clientId(devPtr: usize, devLen: i32, modPtr: usize, modLen: i32, out: usize, cap: i32): i32 {
   let rc = checkId(devPtr, devLen, true);
   if (rc != OK) return rc;
@@ -23,7 +23,7 @@ export function clientId(devPtr: usize, devLen: i32, modPtr: usize, modLen: i32,
 
 /**
  * Username into out. moduleLen / modelIdLen / clientTypeLen 0 = absent. Returns the length,
- * E_BUFFER_TOO_SMALL, BAD_HOST or ID_*.
+ * E_BUFFER_TOO_SMALL, IOTHUB_BAD_HOST or IOTHUB_ID_*.
  */
 export function username(hostPtr: usize, hostLen: i32, devPtr: usize, devLen: i32, modPtr: usize, modLen: i32,
                          modelPtr: usize, modelLen: i32, typePtr: usize, typeLen: i32, out: usize, cap: i32): i32 {
@@ -43,7 +43,7 @@ export function username(hostPtr: usize, hostLen: i32, devPtr: usize, devLen: i3
   return wDone();
 }
 
-/** DPS username into out. Returns the length, E_BUFFER_TOO_SMALL or ID_*. */
+/** DPS username into out. Returns the length, E_BUFFER_TOO_SMALL or IOTHUB_ID_*. */
 export function dpsUsername(scopePtr: usize, scopeLen: i32, regPtr: usize, regLen: i32, out: usize, cap: i32): i32 {
   let rc = checkId(scopePtr, scopeLen, true);
   if (rc != OK) return rc;

@@ -1,6 +1,6 @@
 // Validation of the names that end up in topics, usernames and SAS resources.
 
-import { E_ID_EMPTY, E_ID_TOO_LONG, E_ID_BAD_CHAR, E_ID_NOT_TOPIC_SAFE, E_BAD_REQUEST_ID, E_BAD_HOST } from "./status";
+import { E_IOTHUB_ID_EMPTY, E_IOTHUB_ID_TOO_LONG, E_IOTHUB_ID_BAD_CHAR, E_IOTHUB_ID_NOT_TOPIC_SAFE, E_IOTHUB_BAD_REQUEST_ID, E_IOTHUB_BAD_HOST } from "./status";
 import { OK } from "../status";
 
 export const ID_MAX_LEN: i32 = 128;
@@ -11,8 +11,8 @@ export const ID_MAX_LEN: i32 = 128;
  * PUBLISH topic or a subscription (the hub allows them for AMQP/HTTP devices only).
  */
 export function checkId(ptr: usize, len: i32, topicSafe: bool): i32 {
-  if (len <= 0) return E_ID_EMPTY;
-  if (len > ID_MAX_LEN) return E_ID_TOO_LONG;
+  if (len <= 0) return E_IOTHUB_ID_EMPTY;
+  if (len > ID_MAX_LEN) return E_IOTHUB_ID_TOO_LONG;
   let wildcard = false;
   for (let i: i32 = 0; i < len; i++) {
     const c = <u32>load<u8>(ptr + i);
@@ -22,9 +22,9 @@ export function checkId(ptr: usize, len: i32, topicSafe: bool): i32 {
       case 44: case 61: case 64: case 59: case 36: case 39: continue;
       case 43: case 35: wildcard = true; continue;
     }
-    return E_ID_BAD_CHAR;
+    return E_IOTHUB_ID_BAD_CHAR;
   }
-  return wildcard && topicSafe ? E_ID_NOT_TOPIC_SAFE : OK;
+  return wildcard && topicSafe ? E_IOTHUB_ID_NOT_TOPIC_SAFE : OK;
 }
 
 /**
@@ -32,20 +32,20 @@ export function checkId(ptr: usize, len: i32, topicSafe: bool): i32 {
  * & / + # ? or space, which would end or re-shape the topic.
  */
 export function checkToken(ptr: usize, len: i32): i32 {
-  if (len <= 0 || len > 256) return E_BAD_REQUEST_ID;
+  if (len <= 0 || len > 256) return E_IOTHUB_BAD_REQUEST_ID;
   for (let i: i32 = 0; i < len; i++) {
     const c = <u32>load<u8>(ptr + i);
-    if (c <= 32 || c >= 127 || c == 38 || c == 47 || c == 43 || c == 35 || c == 63) return E_BAD_REQUEST_ID;
+    if (c <= 32 || c >= 127 || c == 38 || c == 47 || c == 43 || c == 35 || c == 63) return E_IOTHUB_BAD_REQUEST_ID;
   }
   return OK;
 }
 
 /** Host names (optionally with :port): non-empty, <= 255, printable ASCII without / ? # & + @ ; or space. */
 export function checkHost(ptr: usize, len: i32): i32 {
-  if (len <= 0 || len > 255) return E_BAD_HOST;
+  if (len <= 0 || len > 255) return E_IOTHUB_BAD_HOST;
   for (let i: i32 = 0; i < len; i++) {
     const c = <u32>load<u8>(ptr + i);
-    if (c <= 32 || c >= 127 || c == 47 || c == 63 || c == 35 || c == 38 || c == 43 || c == 64 || c == 59) return E_BAD_HOST;
+    if (c <= 32 || c >= 127 || c == 47 || c == 63 || c == 35 || c == 38 || c == 43 || c == 64 || c == 59) return E_IOTHUB_BAD_HOST;
   }
   return OK;
 }

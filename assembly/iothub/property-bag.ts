@@ -2,17 +2,35 @@
 // (system properties `$.mid` … are therefore sent as `%24.mid`). A bare `name` (no '=') is a property whose
 // value is null, which is how the hub sends it; an empty value (`name=`) is the empty string.
 //
-// Iterator struct (BAG_ITER_SIZE bytes; views are absolute pointers into the bag, still percent-encoded —
-// decode with urlDecode into a buffer of your own when you need the bytes):
-//   0 bag ptr  4 bag len  8 next offset  12 name ptr  16 name len  20 value ptr  24 value len (-1 = null)
-//  28 system property index (SYS_*) or -1
+// Iterator (BagIterator below; views are absolute pointers into the bag, still percent-encoded — decode with
+// urlDecode into a buffer of your own when you need the bytes).
 
 import { wBegin, wByte, wDone, wLit } from "./writer";
 import { wEncoded, hexVal, urlDecodedEquals } from "./urlencode";
-import { E_BAG_EMPTY_NAME, E_URL_BAD_ESCAPE, E_BAD_SYSTEM_PROPERTY } from "./status";
+import { E_IOTHUB_BAG_EMPTY_NAME, E_IOTHUB_URL_BAD_ESCAPE, E_IOTHUB_BAD_SYSTEM_PROPERTY } from "./status";
 import { E_BAD_ARGUMENT } from "../status";
 
-export const BAG_ITER_SIZE: i32 = 32;
+/** The property-bag iterator. */
+@unmanaged
+export class BagIterator {
+  /** the bag being walked */
+  bagPtr: u32;
+  /** its length */
+  bagLen: i32;
+  /** offset of the next property */
+  next: i32;
+  /** the property's name (percent-encoded) */
+  namePtr: u32;
+  /** its length */
+  nameLen: i32;
+  /** the property's value (percent-encoded) */
+  valuePtr: u32;
+  /** its length, -1 = null (a bare name) */
+  valueLen: i32;
+  /** SYS_* for a system property, -1 for an application property */
+  system: i32;
+}
+export const BAG_ITER_SIZE: i32 = offsetof<BagIterator>();
 
 export const SYS_MESSAGE_ID: i32 = 0;       // $.mid
 export const SYS_CORRELATION_ID: i32 = 1;   // $.cid
@@ -55,10 +73,10 @@ function appendEnd(bagLen: i32): i32 {
 
 /**
  * Appends `enc(name)[=enc(value)]` to the bag of bagLen bytes at bag (capacity cap). valueLen < 0 = null value
- * (bare name). Returns the new bag length, E_BUFFER_TOO_SMALL, BAG_EMPTY_NAME or E_BAD_ARGUMENT.
+ * (bare name). Returns the new bag length, E_BUFFER_TOO_SMALL, IOTHUB_BAG_EMPTY_NAME or E_BAD_ARGUMENT.
  */
 export function bagAppend(bag: usize, bagLen: i32, cap: i32, namePtr: usize, nameLen: i32, valuePtr: usize, valueLen: i32): i32 {
-  if (nameLen <= 0) return E_BAG_EMPTY_NAME;
+  if (nameLen <= 0) return E_IOTHUB_BAG_EMPTY_NAME;
   if (!appendStart(bag, bagLen, cap)) return E_BAD_ARGUMENT;
   wEncoded(namePtr, nameLen, true);
   if (valueLen >= 0) { wByte(61); wEncoded(valuePtr, valueLen, true); }
@@ -67,7 +85,7 @@ export function bagAppend(bag: usize, bagLen: i32, cap: i32, namePtr: usize, nam
 
 /** Appends the system property `which` (SYS_*) as `%24.xxx=enc(value)`. */
 export function bagAppendSystem(bag: usize, bagLen: i32, cap: i32, which: i32, valuePtr: usize, valueLen: i32): i32 {
-  if (which < 0 || which >= SYS_COUNT) return E_BAD_SYSTEM_PROPERTY;
+  if (which < 0 || which >= SYS_COUNT) return E_IOTHUB_BAD_SYSTEM_PROPERTY;
   if (valueLen < 0) return E_BAD_ARGUMENT;
   if (!appendStart(bag, bagLen, cap)) return E_BAD_ARGUMENT;
   wLit("%24.");
@@ -108,29 +126,29 @@ function checkEscapes(p: usize, len: i32): bool {
 }
 
 export function bagIterBegin(it: usize, bag: usize, len: i32): void {
-  store<i32>(it, <i32>bag, 0); store<i32>(it, len, 4); store<i32>(it, 0, 8);
-  store<i32>(it, 0, 12); store<i32>(it, -1, 16); store<i32>(it, 0, 20); store<i32>(it, -1, 24); store<i32>(it, -1, 28);
+  store<i32>(it, <i32>bag, offsetof<BagIterator>("bagPtr")); store<i32>(it, len, offsetof<BagIterator>("bagLen")); store<i32>(it, 0, offsetof<BagIterator>("next"));
+  store<i32>(it, 0, offsetof<BagIterator>("namePtr")); store<i32>(it, -1, offsetof<BagIterator>("nameLen")); store<i32>(it, 0, offsetof<BagIterator>("valuePtr")); store<i32>(it, -1, offsetof<BagIterator>("valueLen")); store<i32>(it, -1, offsetof<BagIterator>("system"));
 }
 
-/** Advances to the next property: 1 = one is in the struct, 0 = end, URL_BAD_ESCAPE / BAG_EMPTY_NAME on a bad part. */
+/** Advances to the next property: 1 = one is in the struct, 0 = end, IOTHUB_URL_BAD_ESCAPE / IOTHUB_BAG_EMPTY_NAME on a bad part. */
 export function bagIterNext(it: usize): i32 {
-  const bag = <usize>load<i32>(it, 0), len = load<i32>(it, 4);
-  let i = load<i32>(it, 8);
+  const bag = <usize>load<i32>(it, offsetof<BagIterator>("bagPtr")), len = load<i32>(it, offsetof<BagIterator>("bagLen"));
+  let i = load<i32>(it, offsetof<BagIterator>("next"));
   // Empty parts (`a=1&&b=2`, a trailing '&') are skipped.
   while (i < len && load<u8>(bag + i) == 38) i++;
-  if (i >= len) { store<i32>(it, len, 8); return 0; }
+  if (i >= len) { store<i32>(it, len, offsetof<BagIterator>("next")); return 0; }
   let end = i;
   while (end < len && load<u8>(bag + end) != 38) end++;
   let eq = i;
   while (eq < end && load<u8>(bag + eq) != 61) eq++;
-  store<i32>(it, end, 8);
-  if (eq == i) return E_BAG_EMPTY_NAME;
-  if (!checkEscapes(bag + i, end - i)) return E_URL_BAD_ESCAPE;
-  store<i32>(it, <i32>(bag + i), 12);
-  store<i32>(it, eq - i, 16);
-  if (eq < end) { store<i32>(it, <i32>(bag + eq + 1), 20); store<i32>(it, end - eq - 1, 24); }
-  else { store<i32>(it, 0, 20); store<i32>(it, -1, 24); }
-  store<i32>(it, sysIndexOf(bag + i, eq - i), 28);
+  store<i32>(it, end, offsetof<BagIterator>("next"));
+  if (eq == i) return E_IOTHUB_BAG_EMPTY_NAME;
+  if (!checkEscapes(bag + i, end - i)) return E_IOTHUB_URL_BAD_ESCAPE;
+  store<i32>(it, <i32>(bag + i), offsetof<BagIterator>("namePtr"));
+  store<i32>(it, eq - i, offsetof<BagIterator>("nameLen"));
+  if (eq < end) { store<i32>(it, <i32>(bag + eq + 1), offsetof<BagIterator>("valuePtr")); store<i32>(it, end - eq - 1, offsetof<BagIterator>("valueLen")); }
+  else { store<i32>(it, 0, offsetof<BagIterator>("valuePtr")); store<i32>(it, -1, offsetof<BagIterator>("valueLen")); }
+  store<i32>(it, sysIndexOf(bag + i, eq - i), offsetof<BagIterator>("system"));
   return 1;
 }
 
@@ -143,7 +161,7 @@ export function bagFind(it: usize, bag: usize, len: i32, name: usize, nameLen: i
   while (true) {
     const r = bagIterNext(it);
     if (r <= 0) return r;
-    if (urlDecodedEquals(<usize>load<i32>(it, 12), load<i32>(it, 16), name, nameLen)) return 1;
+    if (urlDecodedEquals(<usize>load<i32>(it, offsetof<BagIterator>("namePtr")), load<i32>(it, offsetof<BagIterator>("nameLen")), name, nameLen)) return 1;
   }
   return 0;
 }

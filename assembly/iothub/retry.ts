@@ -1,4 +1,4 @@
-// Reconnect/retry timing (DESIGN.md §3): min(minMs·2^attempt, maxMs) plus jitter, capped at maxMs, minus the
+// Reconnect/retry timing: min(minMs·2^attempt, maxMs) plus jitter, capped at maxMs, minus the
 // time the failed operation already took — the azure-sdk-for-c formula (az_iot_calculate_retry_delay), so its
 // vectors apply. The core has no entropy source of its own: the caller passes a random jitter (jitterFrom turns
 // a random u32 into 0..jitterMaxMs).

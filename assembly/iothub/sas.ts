@@ -14,7 +14,7 @@ import { hmacSha256 } from "../crypto/hmac";
 import { wBegin, wLit, wHere, wFits, wDecimal, wDone } from "./writer";
 import { wEncoded } from "./urlencode";
 import { checkId, checkHost } from "./ids";
-import { E_KEY_EMPTY } from "./status";
+import { E_IOTHUB_KEY_EMPTY } from "./status";
 import { OK, E_BUFFER_TOO_SMALL, E_BAD_ARGUMENT } from "../status";
 
 const MAC: usize = memory.data(32, 8);
@@ -44,12 +44,12 @@ function finishToken(srStart: usize, keyPtr: usize, keyLen: i32, sknPtr: usize, 
 
 /**
  * A token for any resource URI (given plain; encoded here) signed with keyLen raw key bytes; skn added when
- * sknLen > 0. Returns the token length, E_BUFFER_TOO_SMALL, KEY_EMPTY or E_BAD_ARGUMENT (empty URI).
+ * sknLen > 0. Returns the token length, E_BUFFER_TOO_SMALL, IOTHUB_KEY_EMPTY or E_BAD_ARGUMENT (empty URI).
  */
 export function sasToken(uriPtr: usize, uriLen: i32, keyPtr: usize, keyLen: i32, sknPtr: usize, sknLen: i32,
                          expiry: u64, out: usize, cap: i32): i32 {
   if (uriLen <= 0) return E_BAD_ARGUMENT;
-  if (keyLen <= 0) return E_KEY_EMPTY;
+  if (keyLen <= 0) return E_IOTHUB_KEY_EMPTY;
   wBegin(out, cap);
   wLit("SharedAccessSignature sr=");
   const srStart = wHere();
@@ -69,7 +69,7 @@ export function sasDevicePassword(hostPtr: usize, hostLen: i32, devPtr: usize, d
   rc = checkId(devPtr, devLen, false);
   if (rc != OK) return rc;
   if (modLen != 0) { rc = checkId(modPtr, modLen, false); if (rc != OK) return rc; }
-  if (keyLen <= 0) return E_KEY_EMPTY;
+  if (keyLen <= 0) return E_IOTHUB_KEY_EMPTY;
   wBegin(out, cap);
   wLit("SharedAccessSignature sr=");
   const srStart = wHere();
@@ -90,7 +90,7 @@ export function dpsSasToken(scopePtr: usize, scopeLen: i32, regPtr: usize, regLe
   if (rc != OK) return rc;
   rc = checkId(regPtr, regLen, true);
   if (rc != OK) return rc;
-  if (keyLen <= 0) return E_KEY_EMPTY;
+  if (keyLen <= 0) return E_IOTHUB_KEY_EMPTY;
   wBegin(out, cap);
   wLit("SharedAccessSignature sr=");
   const srStart = wHere();
@@ -102,12 +102,12 @@ export function dpsSasToken(scopePtr: usize, scopeLen: i32, regPtr: usize, regLe
 
 /**
  * DPS group enrollment: the device key is base64(HMAC-SHA256(groupKey, registrationId)). Writes the 44-char
- * base64 key to out. Returns 44, E_BUFFER_TOO_SMALL, KEY_EMPTY or an ID_* code.
+ * base64 key to out. Returns 44, E_BUFFER_TOO_SMALL, IOTHUB_KEY_EMPTY or an IOTHUB_ID_* code.
  */
 export function dpsDeriveKey(groupKeyPtr: usize, groupKeyLen: i32, regPtr: usize, regLen: i32, out: usize, cap: i32): i32 {
   const rc = checkId(regPtr, regLen, false);
   if (rc != OK) return rc;
-  if (groupKeyLen <= 0) return E_KEY_EMPTY;
+  if (groupKeyLen <= 0) return E_IOTHUB_KEY_EMPTY;
   if (cap < 44) return E_BUFFER_TOO_SMALL;
   hmacSha256(groupKeyPtr, groupKeyLen, regPtr, regLen, MAC);
   return base64Encode(MAC, 32, out, cap);

@@ -1,9 +1,9 @@
-// Topics the device publishes to and subscribes to (DESIGN.md §3).
+// Topics the device publishes to and subscribes to, as IoT Hub's MQTT support documents them (api-version 2021-04-12).
 
 import { wBegin, wLit, wBytes, wDecimal, wDone } from "./writer";
 import { wEncoded } from "./urlencode";
 import { checkId, checkToken } from "./ids";
-import { E_BAD_STATUS } from "./status";
+import { E_IOTHUB_BAD_STATUS } from "./status";
 import { OK, E_BAD_ARGUMENT } from "../status";
 
 export const SUB_C2D: i32 = 0;          // devices/{id}/messages/devicebound/#   (QoS 1)
@@ -14,7 +14,7 @@ export const SUB_DPS: i32 = 4;          // $dps/registrations/res/#
 
 /**
  * `devices/{dev}[/modules/{mod}]/messages/events/{bag}`; bag is an already encoded property bag (bagLen 0 = none).
- * Returns the length, E_BUFFER_TOO_SMALL or ID_*.
+ * Returns the length, E_BUFFER_TOO_SMALL or IOTHUB_ID_*.
  */
 export function telemetryTopic(devPtr: usize, devLen: i32, modPtr: usize, modLen: i32, bagPtr: usize, bagLen: i32,
                                out: usize, cap: i32): i32 {
@@ -50,7 +50,7 @@ export function subscribeTopic(kind: i32, devPtr: usize, devLen: i32, out: usize
   return wDone();
 }
 
-/** `$iothub/twin/GET/?$rid={rid}`. Returns the length, E_BUFFER_TOO_SMALL or BAD_REQUEST_ID. */
+/** `$iothub/twin/GET/?$rid={rid}`. Returns the length, E_BUFFER_TOO_SMALL or IOTHUB_BAD_REQUEST_ID. */
 export function twinGetTopic(ridPtr: usize, ridLen: i32, out: usize, cap: i32): i32 {
   const rc = checkToken(ridPtr, ridLen);
   if (rc != OK) return rc;
@@ -70,9 +70,9 @@ export function twinPatchTopic(ridPtr: usize, ridLen: i32, out: usize, cap: i32)
   return wDone();
 }
 
-/** `$iothub/methods/res/{status}/?$rid={rid}`; status 0..65535 (BAD_STATUS otherwise). */
+/** `$iothub/methods/res/{status}/?$rid={rid}`; status 0..65535 (IOTHUB_BAD_STATUS otherwise). */
 export function methodResponseTopic(status: i32, ridPtr: usize, ridLen: i32, out: usize, cap: i32): i32 {
-  if (status < 0 || status > 65535) return E_BAD_STATUS;
+  if (status < 0 || status > 65535) return E_IOTHUB_BAD_STATUS;
   const rc = checkToken(ridPtr, ridLen);
   if (rc != OK) return rc;
   wBegin(out, cap);
@@ -109,7 +109,7 @@ export function dpsPollTopic(ridPtr: usize, ridLen: i32, opPtr: usize, opLen: i3
 /**
  * The DPS register request body: `{"registrationId":"{regId}"}` or, with a custom payload (JSON, inserted
  * verbatim), `{"registrationId":"{regId}","payload":{payload}}`. The id is checked (its characters need no
- * JSON escaping). Returns the length, E_BUFFER_TOO_SMALL or ID_*.
+ * JSON escaping). Returns the length, E_BUFFER_TOO_SMALL or IOTHUB_ID_*.
  */
 export function dpsRegisterPayload(regPtr: usize, regLen: i32, payloadPtr: usize, payloadLen: i32, out: usize, cap: i32): i32 {
   const rc = checkId(regPtr, regLen, true);

@@ -6,7 +6,7 @@
 // Decoding turns %XX back into bytes and refuses a '%' without two hex digits ('+' is not a space here).
 
 import { wBegin, wByte, wPercent, wDone } from "./writer";
-import { E_URL_BAD_ESCAPE } from "./status";
+import { E_IOTHUB_URL_BAD_ESCAPE } from "./status";
 import { E_BUFFER_TOO_SMALL } from "../status";
 
 // @ts-ignore: decorator
@@ -44,12 +44,12 @@ export function urlEncode(src: usize, len: i32, out: usize, cap: i32, component:
   return -1;
 }
 
-/** Decoded length of [src, src+len), or E_URL_BAD_ESCAPE. */
+/** Decoded length of [src, src+len), or E_IOTHUB_URL_BAD_ESCAPE. */
 export function urlDecodedLen(src: usize, len: i32): i32 {
   let n: i32 = 0;
   for (let i: i32 = 0; i < len; i++) {
     if (load<u8>(src + i) == 37) {
-      if (i + 2 >= len || hexVal(load<u8>(src + i + 1)) < 0 || hexVal(load<u8>(src + i + 2)) < 0) return E_URL_BAD_ESCAPE;
+      if (i + 2 >= len || hexVal(load<u8>(src + i + 1)) < 0 || hexVal(load<u8>(src + i + 2)) < 0) return E_IOTHUB_URL_BAD_ESCAPE;
       i += 2;
     }
     n++;
@@ -57,7 +57,7 @@ export function urlDecodedLen(src: usize, len: i32): i32 {
   return n;
 }
 
-/** Decodes into out (cap). Returns the decoded length, E_URL_BAD_ESCAPE or E_BUFFER_TOO_SMALL. out may equal src. */
+/** Decodes into out (cap). Returns the decoded length, E_IOTHUB_URL_BAD_ESCAPE or E_BUFFER_TOO_SMALL. out may equal src. */
 export function urlDecode(src: usize, len: i32, out: usize, cap: i32): i32 {
   const n = urlDecodedLen(src, len);
   if (n < 0) return n;

@@ -6,9 +6,9 @@ import {
   UNSUBACK, PINGREQ, PINGRESP, DISCONNECT,
 } from "./packet";
 import {
-  E_RESERVED_PACKET_TYPE, E_BAD_QOS, E_PACKET_TOO_LARGE, E_FIELD_OVERRUN, E_PACKET_ID_ZERO,
-  E_CONNACK_FLAGS, E_CONNACK_RETURN_CODE, E_SUBACK_RETURN_CODE, E_NO_TOPICS, E_SUBSCRIBE_RESERVED,
-  E_DUP_ON_QOS0, E_FIELD_TOO_LONG, E_WILL_FLAGS, E_PASSWORD_WITHOUT_USERNAME,
+  E_MQTT_RESERVED_PACKET_TYPE, E_MQTT_BAD_QOS, E_MQTT_PACKET_TOO_LARGE, E_MQTT_FIELD_OVERRUN, E_MQTT_PACKET_ID_ZERO,
+  E_MQTT_CONNACK_FLAGS, E_MQTT_CONNACK_RETURN_CODE, E_MQTT_SUBACK_RETURN_CODE, E_MQTT_NO_TOPICS, E_MQTT_SUBSCRIBE_RESERVED,
+  E_MQTT_DUP_ON_QOS0, E_MQTT_FIELD_TOO_LONG, E_MQTT_WILL_FLAGS, E_MQTT_PASSWORD_WITHOUT_USERNAME,
 } from "./status";
 import { validateUtf8, validateTopicName, checkTopicList } from "./strings";
 import { checkProtocol } from "./decoder";
@@ -43,13 +43,13 @@ export function remainingLength(p: Packet): i32 {
   switch (type) {
     case CONNECT: {
       if (p.protocolLen > 0xFFFF || p.clientIdLen > 0xFFFF || p.willTopicLen > 0xFFFF || p.willPayloadLen > 0xFFFF
-        || p.usernameLen > 0xFFFF || p.passwordLen > 0xFFFF) return E_FIELD_TOO_LONG;
+        || p.usernameLen > 0xFFFF || p.passwordLen > 0xFFFF) return E_MQTT_FIELD_TOO_LONG;
       let r = checkProtocol(p.protocolPtr, p.protocolLen, p.protocolLevel);
       if (r != OK) return r;
       if (p.willFlag) {
-        if (p.willQos > 2) return E_BAD_QOS;
-      } else if (p.willQos != 0 || p.willRetain != 0) return E_WILL_FLAGS;
-      if (p.hasPassword && !p.hasUsername) return E_PASSWORD_WITHOUT_USERNAME;
+        if (p.willQos > 2) return E_MQTT_BAD_QOS;
+      } else if (p.willQos != 0 || p.willRetain != 0) return E_MQTT_WILL_FLAGS;
+      if (p.hasPassword && !p.hasUsername) return E_MQTT_PASSWORD_WITHOUT_USERNAME;
       r = validateUtf8(p.clientIdPtr, p.clientIdLen);
       if (r != OK) return r;
       let n: u32 = 2 + p.protocolLen + 4 + 2 + p.clientIdLen;
@@ -67,50 +67,50 @@ export function remainingLength(p: Packet): i32 {
       return <i32>n;
     }
     case CONNACK: {
-      if (p.sessionPresent > 1) return E_CONNACK_FLAGS;
-      if (p.returnCode > 5) return E_CONNACK_RETURN_CODE;
-      if (p.returnCode != 0 && p.sessionPresent != 0) return E_CONNACK_FLAGS;
+      if (p.sessionPresent > 1) return E_MQTT_CONNACK_FLAGS;
+      if (p.returnCode > 5) return E_MQTT_CONNACK_RETURN_CODE;
+      if (p.returnCode != 0 && p.sessionPresent != 0) return E_MQTT_CONNACK_FLAGS;
       return 2;
     }
     case PUBLISH: {
-      if (p.qos > 2) return E_BAD_QOS;
-      if (p.qos == 0 && p.dup) return E_DUP_ON_QOS0;
-      if (p.topicLen > 0xFFFF) return E_FIELD_TOO_LONG;
+      if (p.qos > 2) return E_MQTT_BAD_QOS;
+      if (p.qos == 0 && p.dup) return E_MQTT_DUP_ON_QOS0;
+      if (p.topicLen > 0xFFFF) return E_MQTT_FIELD_TOO_LONG;
       const r = validateTopicName(p.topicPtr, p.topicLen);
       if (r != OK) return r;
-      if (p.qos > 0 && (p.messageId == 0 || p.messageId > 0xFFFF)) return E_PACKET_ID_ZERO;
+      if (p.qos > 0 && (p.messageId == 0 || p.messageId > 0xFFFF)) return E_MQTT_PACKET_ID_ZERO;
       const n = <u64>2 + <u64>p.topicLen + (p.qos > 0 ? 2 : 0) + <u64>p.payloadLen;
-      if (n > <u64>MAX_REMAINING_LENGTH) return E_PACKET_TOO_LARGE;
+      if (n > <u64>MAX_REMAINING_LENGTH) return E_MQTT_PACKET_TOO_LARGE;
       return <i32>n;
     }
     case PUBACK: case PUBREC: case PUBREL: case PUBCOMP: case UNSUBACK:
-      return p.messageId == 0 || p.messageId > 0xFFFF ? E_PACKET_ID_ZERO : 2;
+      return p.messageId == 0 || p.messageId > 0xFFFF ? E_MQTT_PACKET_ID_ZERO : 2;
     case SUBSCRIBE: case UNSUBSCRIBE: {
-      if (p.messageId == 0 || p.messageId > 0xFFFF) return E_PACKET_ID_ZERO;
+      if (p.messageId == 0 || p.messageId > 0xFFFF) return E_MQTT_PACKET_ID_ZERO;
       const r = checkTopicList(p.listPtr, p.listLen, type == SUBSCRIBE);
       if (r < 0) return r;
       return 2 + <i32>p.listLen;
     }
     case SUBACK: {
-      if (p.messageId == 0 || p.messageId > 0xFFFF) return E_PACKET_ID_ZERO;
-      if (p.listLen == 0) return E_NO_TOPICS;
+      if (p.messageId == 0 || p.messageId > 0xFFFF) return E_MQTT_PACKET_ID_ZERO;
+      if (p.listLen == 0) return E_MQTT_NO_TOPICS;
       for (let i: usize = 0; i < <usize>p.listLen; i++) {
         const rc = load<u8>(p.listPtr + i);
-        if (rc > 2 && rc != 0x80) return rc == 3 ? E_BAD_QOS : E_SUBACK_RETURN_CODE;
+        if (rc > 2 && rc != 0x80) return rc == 3 ? E_MQTT_BAD_QOS : E_MQTT_SUBACK_RETURN_CODE;
       }
       return 2 + <i32>p.listLen;
     }
     case PINGREQ: case PINGRESP: case DISCONNECT:
       return 0;
   }
-  return E_RESERVED_PACKET_TYPE;
+  return E_MQTT_RESERVED_PACKET_TYPE;
 }
 
 /** Total bytes `p` encodes to, or a negative status. */
 export function packetSize(p: Packet): i32 {
   const rem = remainingLength(p);
   if (rem < 0) return rem;
-  if (<u32>rem > MAX_REMAINING_LENGTH) return E_PACKET_TOO_LARGE;
+  if (<u32>rem > MAX_REMAINING_LENGTH) return E_MQTT_PACKET_TOO_LARGE;
   return 1 + varintSize(<u32>rem) + rem;
 }
 
@@ -131,9 +131,9 @@ export function encodePacketHead(p: Packet, out: usize, cap: i32): i32 {
 function encode(p: Packet, out: usize, cap: i32, withPayload: bool): i32 {
   const rem = remainingLength(p);
   if (rem < 0) return rem;
-  if (<u32>rem > MAX_REMAINING_LENGTH) return E_PACKET_TOO_LARGE;
+  if (<u32>rem > MAX_REMAINING_LENGTH) return E_MQTT_PACKET_TOO_LARGE;
   const total = 1 + varintSize(<u32>rem) + rem;
-  if (total > cap) return E_PACKET_TOO_LARGE;
+  if (total > cap) return E_MQTT_PACKET_TOO_LARGE;
   const type = p.type;
   let flags: u32 = 0;
   if (type == PUBLISH) flags = (p.dup ? 8 : 0) | (p.qos << 1) | (p.retain ? 1 : 0);

@@ -2,14 +2,7 @@
 // write it with plain loads and stores. Strings and binary fields are (pointer, length) views: into the receive
 // buffer after a decode, into whatever memory the caller filled before an encode. Nothing is copied to decode.
 //
-// Layout (every field a u32, offsets in bytes) — documented in boards/README.md and mirrored by host/codec:
-//   0 type        4 flags      8 qos        12 dup         16 retain      20 messageId   24 length (remaining)
-//  28 topicPtr   32 topicLen  36 payloadPtr 40 payloadLen
-//  44 protocolPtr 48 protocolLen 52 protocolLevel 56 clean 60 keepalive 64 clientIdPtr 68 clientIdLen
-//  72 willFlag   76 willQos   80 willRetain 84 willTopicPtr 88 willTopicLen 92 willPayloadPtr 96 willPayloadLen
-// 100 hasUsername 104 usernamePtr 108 usernameLen 112 hasPassword 116 passwordPtr 120 passwordLen
-// 124 sessionPresent 128 returnCode
-// 132 listPtr   136 listLen    140 listCount
+// Layout: the Packet class below (every field a u32; offsets by offsetof, published in boards/README.md).
 // The list of SUBSCRIBE / UNSUBSCRIBE / SUBACK is kept in wire form (entries `len16 topic [options]`, or one
 // return code per byte): a validated view after a decode, and the input the encoder validates and copies.
 
@@ -68,7 +61,7 @@ export class Packet {
   listCount: u32;
 }
 
-export const PACKET_SIZE: i32 = 144;
+export const PACKET_SIZE: i32 = offsetof<Packet>();
 
 /** Zeroes a packet record (a loop: the MCU profile has no bulk memory). */
 export function clearPacket(p: Packet): void {

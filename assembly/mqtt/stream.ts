@@ -7,7 +7,7 @@
 import { OK } from "../status";
 import { RX_CAPACITY } from "../profile";
 import { Packet, clearPacket, PUBLISH } from "./packet";
-import { E_PACKET_TOO_LARGE, E_PACKET_ID_ZERO } from "./status";
+import { E_MQTT_PACKET_TOO_LARGE, E_MQTT_PACKET_ID_ZERO } from "./status";
 import { checkFirstByte, decodeBody } from "./decoder";
 import { validateTopicName } from "./strings";
 import { readVarint, varintValue } from "./varint";
@@ -87,7 +87,7 @@ export function decodeNext(p: Packet): i32 {
   const rem = varintValue;
   const total = <u64>1 + <u64>vlen + <u64>rem;
   if (total > <u64>RX_CAPACITY) {
-    if (!skipOversized || (first >> 4) != PUBLISH) return (failure = E_PACKET_TOO_LARGE);
+    if (!skipOversized || (first >> 4) != PUBLISH) return (failure = E_MQTT_PACKET_TOO_LARGE);
     return oversizedPublish(p, first, at, 1 + vlen, avail, total);
   }
   if (<i32>total > avail) return 0;
@@ -103,7 +103,7 @@ function oversizedPublish(p: Packet, first: u32, at: usize, hdr: i32, avail: i32
   const topicLen = (<i32>load<u8>(at + <usize>hdr) << 8) | <i32>load<u8>(at + <usize>hdr + 1);
   const qos = (first >> 1) & 3;
   const need = hdr + 2 + topicLen + (qos > 0 ? 2 : 0);
-  if (need > RX_CAPACITY || <u64>need > total) return (failure = E_PACKET_TOO_LARGE);
+  if (need > RX_CAPACITY || <u64>need > total) return (failure = E_MQTT_PACKET_TOO_LARGE);
   if (avail < need) return 0;
   const topic = at + <usize>hdr + 2;
   const r = validateTopicName(topic, <u32>topicLen);
@@ -119,7 +119,7 @@ function oversizedPublish(p: Packet, first: u32, at: usize, hdr: i32, avail: i32
   p.topicLen = <u32>topicLen;
   if (qos > 0) {
     const id = (<u32>load<u8>(topic + <usize>topicLen) << 8) | <u32>load<u8>(topic + <usize>topicLen + 1);
-    if (id == 0) return (failure = E_PACKET_ID_ZERO);
+    if (id == 0) return (failure = E_MQTT_PACKET_ID_ZERO);
     p.messageId = id;
   }
   p.payloadLen = <u32>(total - <u64>need);
@@ -140,7 +140,7 @@ export function decodeAt(p: Packet, ptr: usize, len: i32, maxSize: i32): i32 {
   const vlen = readVarint(ptr + 1, len - 1);
   if (vlen <= 0) return vlen;
   const total = <u64>1 + <u64>vlen + <u64>varintValue;
-  if (total > <u64>maxSize) return E_PACKET_TOO_LARGE;
+  if (total > <u64>maxSize) return E_MQTT_PACKET_TOO_LARGE;
   if (<i32>total > len) return 0;
   r = decodeBody(p, first, ptr + 1 + <usize>vlen, varintValue);
   return r != OK ? r : <i32>total;

@@ -2,8 +2,8 @@
 // topic filters with wildcards only where MQTT-4.7.1 allows them.
 import { OK } from "../status";
 import {
-  E_UTF8_INVALID, E_UTF8_NULL, E_TOPIC_EMPTY, E_TOPIC_WILDCARD, E_TOPIC_FILTER_INVALID, E_NO_TOPICS, E_FIELD_OVERRUN,
-  E_SUBSCRIBE_RESERVED, E_BAD_QOS,
+  E_MQTT_UTF8_INVALID, E_MQTT_UTF8_NULL, E_MQTT_TOPIC_EMPTY, E_MQTT_TOPIC_WILDCARD, E_MQTT_TOPIC_FILTER_INVALID, E_MQTT_NO_TOPICS, E_MQTT_FIELD_OVERRUN,
+  E_MQTT_SUBSCRIBE_RESERVED, E_MQTT_BAD_QOS,
 } from "./status";
 
 // SWAR constants: eight bytes are checked per step while the text is plain ASCII (the common case).
@@ -36,40 +36,40 @@ function scanText(ptr: usize, len: u32, noWildcards: bool): i32 {
     if (i >= n) break;
     const b0 = <u32>load<u8>(ptr + i);
     if (b0 < 0x80) {
-      if (b0 == 0) return E_UTF8_NULL;
-      if (noWildcards && (b0 == 0x2B || b0 == 0x23)) return E_TOPIC_WILDCARD;
+      if (b0 == 0) return E_MQTT_UTF8_NULL;
+      if (noWildcards && (b0 == 0x2B || b0 == 0x23)) return E_MQTT_TOPIC_WILDCARD;
       i++;
       continue;
     }
-    if (b0 < 0xC2) return E_UTF8_INVALID; // continuation byte first, or overlong 2-byte form (C0, C1)
+    if (b0 < 0xC2) return E_MQTT_UTF8_INVALID; // continuation byte first, or overlong 2-byte form (C0, C1)
     if (b0 < 0xE0) {
-      if (i + 1 >= n) return E_UTF8_INVALID;
-      if ((<u32>load<u8>(ptr + i + 1) & 0xC0) != 0x80) return E_UTF8_INVALID;
+      if (i + 1 >= n) return E_MQTT_UTF8_INVALID;
+      if ((<u32>load<u8>(ptr + i + 1) & 0xC0) != 0x80) return E_MQTT_UTF8_INVALID;
       i += 2;
       continue;
     }
     if (b0 < 0xF0) {
-      if (i + 2 >= n) return E_UTF8_INVALID;
+      if (i + 2 >= n) return E_MQTT_UTF8_INVALID;
       const b1 = <u32>load<u8>(ptr + i + 1);
       const b2 = <u32>load<u8>(ptr + i + 2);
-      if ((b1 & 0xC0) != 0x80 || (b2 & 0xC0) != 0x80) return E_UTF8_INVALID;
-      if (b0 == 0xE0 && b1 < 0xA0) return E_UTF8_INVALID; // overlong
-      if (b0 == 0xED && b1 >= 0xA0) return E_UTF8_INVALID; // UTF-16 surrogate D800..DFFF
+      if ((b1 & 0xC0) != 0x80 || (b2 & 0xC0) != 0x80) return E_MQTT_UTF8_INVALID;
+      if (b0 == 0xE0 && b1 < 0xA0) return E_MQTT_UTF8_INVALID; // overlong
+      if (b0 == 0xED && b1 >= 0xA0) return E_MQTT_UTF8_INVALID; // UTF-16 surrogate D800..DFFF
       i += 3;
       continue;
     }
     if (b0 < 0xF5) {
-      if (i + 3 >= n) return E_UTF8_INVALID;
+      if (i + 3 >= n) return E_MQTT_UTF8_INVALID;
       const b1 = <u32>load<u8>(ptr + i + 1);
       const b2 = <u32>load<u8>(ptr + i + 2);
       const b3 = <u32>load<u8>(ptr + i + 3);
-      if ((b1 & 0xC0) != 0x80 || (b2 & 0xC0) != 0x80 || (b3 & 0xC0) != 0x80) return E_UTF8_INVALID;
-      if (b0 == 0xF0 && b1 < 0x90) return E_UTF8_INVALID; // overlong
-      if (b0 == 0xF4 && b1 >= 0x90) return E_UTF8_INVALID; // beyond U+10FFFF
+      if ((b1 & 0xC0) != 0x80 || (b2 & 0xC0) != 0x80 || (b3 & 0xC0) != 0x80) return E_MQTT_UTF8_INVALID;
+      if (b0 == 0xF0 && b1 < 0x90) return E_MQTT_UTF8_INVALID; // overlong
+      if (b0 == 0xF4 && b1 >= 0x90) return E_MQTT_UTF8_INVALID; // beyond U+10FFFF
       i += 4;
       continue;
     }
-    return E_UTF8_INVALID;
+    return E_MQTT_UTF8_INVALID;
   }
   return OK;
 }
@@ -81,21 +81,21 @@ export function validateUtf8(ptr: usize, len: u32): i32 {
 
 /** A PUBLISH topic name: non-empty, valid UTF-8, no wildcard characters. */
 export function validateTopicName(ptr: usize, len: u32): i32 {
-  if (len == 0) return E_TOPIC_EMPTY;
+  if (len == 0) return E_MQTT_TOPIC_EMPTY;
   return scanText(ptr, len, true);
 }
 
 /** A topic filter: non-empty, valid UTF-8, '+' alone in its level, '#' alone in the last level. */
 export function validateTopicFilter(ptr: usize, len: u32): i32 {
-  if (len == 0) return E_TOPIC_FILTER_INVALID;
+  if (len == 0) return E_MQTT_TOPIC_FILTER_INVALID;
   const n = <usize>len;
   for (let i: usize = 0; i < n; i++) {
     const c = load<u8>(ptr + i);
     if (c == 0x2B || c == 0x23) {
       const startsLevel = i == 0 || load<u8>(ptr + i - 1) == 0x2F;
       const endsLevel = i + 1 == n || load<u8>(ptr + i + 1) == 0x2F;
-      if (!startsLevel || !endsLevel) return E_TOPIC_FILTER_INVALID;
-      if (c == 0x23 && i + 1 != n) return E_TOPIC_FILTER_INVALID;
+      if (!startsLevel || !endsLevel) return E_MQTT_TOPIC_FILTER_INVALID;
+      if (c == 0x23 && i + 1 != n) return E_MQTT_TOPIC_FILTER_INVALID;
     }
   }
   return validateUtf8(ptr, len);
@@ -103,22 +103,22 @@ export function validateTopicFilter(ptr: usize, len: u32): i32 {
 
 /** Validates a SUBSCRIBE/UNSUBSCRIBE list in wire form; returns the entry count or a status. */
 export function checkTopicList(ptr: usize, len: u32, withOptions: bool): i32 {
-  if (len == 0) return E_NO_TOPICS;
+  if (len == 0) return E_MQTT_NO_TOPICS;
   let q = ptr;
   const end = ptr + <usize>len;
   let count: i32 = 0;
   while (q < end) {
-    if (q + 2 > end) return E_FIELD_OVERRUN;
+    if (q + 2 > end) return E_MQTT_FIELD_OVERRUN;
     const n = (<u32>load<u8>(q) << 8) | <u32>load<u8>(q + 1);
-    if (q + 2 + <usize>n > end) return E_FIELD_OVERRUN;
+    if (q + 2 + <usize>n > end) return E_MQTT_FIELD_OVERRUN;
     const r = validateTopicFilter(q + 2, n);
     if (r != OK) return r;
     q += 2 + <usize>n;
     if (withOptions) {
-      if (q >= end) return E_FIELD_OVERRUN;
+      if (q >= end) return E_MQTT_FIELD_OVERRUN;
       const o = <u32>load<u8>(q);
-      if ((o & 0xFC) != 0) return E_SUBSCRIBE_RESERVED;
-      if (o == 3) return E_BAD_QOS;
+      if ((o & 0xFC) != 0) return E_MQTT_SUBSCRIBE_RESERVED;
+      if (o == 3) return E_MQTT_BAD_QOS;
       q++;
     }
     count++;

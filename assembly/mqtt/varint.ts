@@ -1,5 +1,5 @@
 // The remaining-length field: 1 to 4 bytes, 7 bits each, least significant first (MQTT-2.2.3).
-import { E_REMAINING_LENGTH } from "./status";
+import { E_MQTT_REMAINING_LENGTH } from "./status";
 
 export const MAX_REMAINING_LENGTH: u32 = 268435455;
 
@@ -27,7 +27,7 @@ export let varintValue: u32 = 0;
 
 /**
  * Reads a remaining length from [ptr, ptr+avail): the bytes it takes (value in `varintValue`), 0 if more bytes
- * are needed, or E_REMAINING_LENGTH if a fourth byte still says "more".
+ * are needed, or E_MQTT_REMAINING_LENGTH if a fourth byte still says "more".
  */
 export function readVarint(ptr: usize, avail: i32): i32 {
   let value: u32 = 0;
@@ -40,5 +40,5 @@ export function readVarint(ptr: usize, avail: i32): i32 {
       return i + 1;
     }
   }
-  return E_REMAINING_LENGTH;
+  return E_MQTT_REMAINING_LENGTH;
 }

@@ -16,8 +16,9 @@ export class PacketDecoder {
   private windowLen = 0;
 
   constructor(options: { profile?: Profile } = {}) {
-    this.core = new Core(options.profile ?? 'gateway');
-    this.rec = new Uint32Array(this.core.memory.buffer, this.core.exports.mqtt_decoded_ptr(), RECORD_WORDS);
+    // The MCU device build exports no codec: its codec face is the MCU profile built with every export.
+    this.core = new Core(options.profile === 'mcu' ? 'mcu-full' : 'gateway');
+    this.rec = new Uint32Array(this.core.memory.buffer, this.core.exports.mqtt_packet_decoded_ptr(), RECORD_WORDS);
   }
 
   /** The largest packet this decoder accepts (header included). */
@@ -35,7 +36,7 @@ export class PacketDecoder {
     this.chunk = null;
     for (;;) {
       let t: number;
-      while ((t = ex.mqtt_decode_next()) > 0) out.push(this.read(t));
+      while ((t = ex.mqtt_packet_decode_next()) > 0) out.push(this.read(t));
       if (t < 0) {
         const err = new MqttProtocolError(this.core.statusName(t), `malformed MQTT stream: ${this.core.statusName(t)}`, t);
         err.packets = out;

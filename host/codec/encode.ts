@@ -24,7 +24,7 @@ export class Encoder {
   private at = 0;
 
   constructor(private readonly core: Core) {
-    this.rec = new Uint32Array(core.memory.buffer, core.exports.mqtt_encode_ptr(), RECORD_WORDS);
+    this.rec = new Uint32Array(core.memory.buffer, core.exports.mqtt_packet_encode_ptr(), RECORD_WORDS);
   }
 
   /** Copies a string (UTF-8) or bytes into the IO window; sets the (ptr, len) pair at `field`. */
@@ -129,7 +129,7 @@ export class Encoder {
         rec[F.messageId] = this.num(packet.messageId, 'messageId');
         break;
     }
-    const n = this.core.exports.mqtt_encode();
+    const n = this.core.exports.mqtt_packet_encode();
     if (n < 0) throw new MqttProtocolError(this.core.statusName(n), `cannot encode ${packet.cmd}: ${this.core.statusName(n)}`, n);
     const tx = this.core.exports.mqtt_tx_ptr();
     return Buffer.from(this.core.u8.subarray(tx, tx + n));
@@ -139,7 +139,7 @@ export class Encoder {
   private encodeWithPayload(cmd: string, payload: Uint8Array): Buffer {
     this.rec[F.payloadPtr] = 0;
     this.rec[F.payloadLen] = payload.length;
-    const n = this.core.exports.mqtt_encode_head();
+    const n = this.core.exports.mqtt_packet_encode_head();
     if (n < 0) throw new MqttProtocolError(this.core.statusName(n), `cannot encode ${cmd}: ${this.core.statusName(n)}`, n);
     const tx = this.core.exports.mqtt_tx_ptr();
     const out = Buffer.allocUnsafe(n + payload.length);

@@ -6,7 +6,9 @@ import { Core, type Profile } from '../wasm/core.js';
 import { IotHubWasmError } from '../errors.js';
 import type { Board, Transport } from './board.js';
 import { nodeBoard } from '../../boards/node/index.js';
-import { EV, EVF, OPT, WANT, STATE_NAMES, SYSTEM_PROPERTIES } from './core-abi.js';
+import {
+  EVENT as EV, EVENT_RECORD_WORDS as EVF, BAG_ITEM_WORDS as ITEM, OPTION as OPT, WANT, STATE, STATUS, SYSTEM_PROPERTY as SYS, TRANSPORT, type McuExports,
+} from '../wasm/abi.generated.js';
 import { SharedCore } from './shared-core.js';
 
 export interface DeviceClientOptions {
@@ -71,12 +73,21 @@ export interface Twin { desired: Record<string, unknown>; reported: Record<strin
 
 interface Pending { resolve(v: unknown): void; reject(e: Error): void; kind?: 'get' | 'patch' }
 
-const DEFAULT_PORTS = { mqtts: 8883, wss: 443, mqtt: 1883 } as const;
+const TRANSPORTS = { mqtts: TRANSPORT.MQTTS, wss: TRANSPORT.WSS, mqtt: TRANSPORT.MQTT } as const;
+/** The core's states by number, as DeviceClient names them (its state names, lower case). */
+const STATE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(STATE).map(([k, v]) => [v, k.toLowerCase()]));
+/** System properties (by the core's index) as DeviceClient members. */
+const SYSTEM_PROPERTIES: Record<number, string> = {
+  [SYS.MESSAGE_ID]: 'messageId', [SYS.CORRELATION_ID]: 'correlationId', [SYS.USER_ID]: 'userId', [SYS.TO]: 'to',
+  [SYS.CONTENT_TYPE]: 'contentType', [SYS.CONTENT_ENCODING]: 'contentEncoding', [SYS.INTERFACE_ID]: 'interfaceId',
+  [SYS.EXPIRY]: 'expiryTimeUtc', [SYS.COMPONENT]: 'componentName',
+};
 
 export class DeviceClient extends EventEmitter {
   private readonly core: Core;
   private readonly shared: SharedCore | null;
-  private readonly exports: Core['exports'];
+  /** Only what a device needs (what mcu.wasm exports), whichever build runs it. */
+  private readonly exports: McuExports;
   private readonly ev: Uint32Array;
   private readonly evi: Int32Array;
   private board!: Board;
@@ -104,8 +115,8 @@ export class DeviceClient extends EventEmitter {
     this.shared = shared === true ? SharedCore.default(profile) : shared || null;
     this.core = this.shared ? this.shared.core : new Core(profile);
     this.exports = this.core.exports;
-    this.ev = new Uint32Array(this.core.memory.buffer, this.ex.client_event_ptr(), 11);
-    this.evi = new Int32Array(this.core.memory.buffer, this.ex.client_event_ptr(), 11);
+    this.ev = new Uint32Array(this.core.memory.buffer, this.ex.client_event_ptr(), EVF.WORDS);
+    this.evi = new Int32Array(this.core.memory.buffer, this.ex.client_event_ptr(), EVF.WORDS);
   }
 
   /** A client for the device (or module) of a connection string. Throws a coded error for a bad string. */
@@ -116,7 +127,7 @@ export class DeviceClient extends EventEmitter {
   }
 
   /** The core's exports, with this device's state in it (a switch when the core is shared). */
-  private get ex(): Core['exports'] {
+  private get ex(): McuExports {
     this.shared?.select(this);
     return this.exports;
   }
@@ -129,7 +140,7 @@ export class DeviceClient extends EventEmitter {
   /** Copies an input into the core's IO window at `offset`; too large for the profile is CLIENT_MESSAGE_TOO_LARGE. */
   private writeIo(offset: number, value: string | Uint8Array): number {
     const n = this.core.writeIo(this.core.io + offset, value);
-    if (n < 0) this.fail(-302, 'too large for this profile');
+    if (n < 0) this.fail(STATUS.CLIENT_MESSAGE_TOO_LARGE, 'too large for this profile');
     return n;
   }
 
@@ -139,7 +150,7 @@ export class DeviceClient extends EventEmitter {
     const n = this.writeIo(0, cs);
     const rc = this.ex.client_init(this.core.io, n);
     if (rc < 0) this.fail(rc, 'invalid connection string');
-    const set = (opt: number, v: number | undefined) => { if (v !== undefined && this.ex.client_set_option(opt, v) < 0) this.fail(-1, `invalid option ${opt}=${v}`); };
+    const set = (opt: number, v: number | undefined) => { if (v !== undefined && this.ex.client_option_set(opt, v) < 0) this.fail(STATUS.BAD_ARGUMENT, `invalid option ${opt}=${v}`); };
     set(OPT.KEEPALIVE_S, options.keepAliveSeconds);
     set(OPT.PING_TIMEOUT_MS, options.pingTimeoutMs);
     set(OPT.TOKEN_LIFETIME_S, options.tokenLifetimeSeconds);
@@ -149,15 +160,15 @@ export class DeviceClient extends EventEmitter {
     set(OPT.RETRY_MAX_MS, options.retry?.maxMs);
     set(OPT.RETRY_JITTER_MS, options.retry?.jitterMs);
     set(OPT.STABLE_MS, options.retry?.stableMs);
-    if (options.modelId) this.ex.client_set_model_id(this.core.io, this.writeIo(0, options.modelId));
+    set(OPT.TWIN_RETRIES, options.twinRetries);
+    if (options.modelId) this.ex.client_model_id_set(this.core.io, this.writeIo(0, options.modelId));
     const product = options.productInfo ?? `iothub-wasm/0.1.0 (node ${process.version}; ${process.platform})`;
-    this.ex.client_set_client_type(this.core.io, this.writeIo(0, product));
-    const hostName = this.core.utf8(this.ex.client_hostname_ptr(), this.ex.client_hostname_len());
-    const endpoint = options.gatewayHostName ?? this.core.utf8(this.ex.client_endpoint_ptr(), this.ex.client_endpoint_len());
-    const transport = options.transport ?? 'mqtts';
-    const m = /^(.*?)(?::(\d+))?$/.exec(endpoint)!;
-    const host = m[1];
-    this.endpoint = { host, port: m[2] ? Number(m[2]) : DEFAULT_PORTS[transport], servername: endpoint === hostName ? hostName : host };
+    this.ex.client_type_set(this.core.io, this.writeIo(0, product));
+    if (options.gatewayHostName !== undefined) this.ex.client_gateway_set(this.core.io, this.writeIo(0, options.gatewayHostName));
+    // The core says where to connect: the gateway's host or HostName, and the port (the gateway's own, else the transport's).
+    const host = this.core.utf8(this.ex.client_endpoint_ptr(), this.ex.client_endpoint_len());
+    const port = this.ex.client_endpoint_port(TRANSPORTS[options.transport ?? 'mqtts']);
+    this.endpoint = { host, port, servername: host };
     (this as { deviceId: string }).deviceId = this.core.utf8(this.ex.client_device_id_ptr(), this.ex.client_device_id_len());
     const moduleId = this.core.utf8(this.ex.client_module_id_ptr(), this.ex.client_module_id_len());
     if (moduleId) (this as { moduleId?: string }).moduleId = moduleId;
@@ -166,10 +177,10 @@ export class DeviceClient extends EventEmitter {
   /** Connects (and keeps reconnecting with back-off); resolves once connected and subscribed. */
   async connect(): Promise<void> {
     const board = this.board;
-    this.ex.client_seed(board.random32());
+    this.ex.client_seed_set(board.random32());
     const now = board.nowMs();
     this.anchorTime();
-    if (this.ex.client_state() === 4) return;
+    if (this.ex.client_state() === STATE.READY) return;
     const p = new Promise<void>((resolve, reject) => this.connectWaiters.push({ resolve: resolve as (v: unknown) => void, reject }));
     const rc = this.ex.client_start(now);
     if (rc < 0) {
@@ -194,7 +205,7 @@ export class DeviceClient extends EventEmitter {
   private anchorTime(): void {
     const wall = this.board.unixMs();
     const tick = this.board.nowMs();
-    this.ex.client_set_time(Math.floor(wall / 1000), (tick - (wall % 1000)) >>> 0);
+    this.ex.client_time_set(Math.floor(wall / 1000), (tick - (wall % 1000)) >>> 0);
   }
 
   private finishClose(): void {
@@ -211,18 +222,19 @@ export class DeviceClient extends EventEmitter {
     const io = this.core.io;
     ex.client_telemetry_begin();
     const system: Array<[number, string | undefined]> = [
-      [0, options.messageId], [1, options.correlationId], [2, options.userId], [4, options.contentType], [5, options.contentEncoding],
+      [SYS.MESSAGE_ID, options.messageId], [SYS.CORRELATION_ID, options.correlationId], [SYS.USER_ID, options.userId],
+      [SYS.CONTENT_TYPE, options.contentType], [SYS.CONTENT_ENCODING, options.contentEncoding],
     ];
     for (const [which, value] of system) {
       if (value === undefined) continue;
       const n = this.writeIo(0, value);
-      const rc = ex.client_telemetry_system(which, io, n);
+      const rc = ex.client_telemetry_system_add(which, io, n);
       if (rc < 0) return Promise.reject(this.error(rc, 'cannot add a system property'));
     }
     for (const [name, value] of Object.entries(options.properties ?? {})) {
       const nl = this.writeIo(0, name);
       const vl = value === null ? -1 : this.writeIo(nl, String(value));
-      const rc = ex.client_telemetry_property(io, nl, io + nl, vl);
+      const rc = ex.client_telemetry_property_add(io, nl, io + nl, vl);
       if (rc < 0) return Promise.reject(this.error(rc, `cannot add property '${name}'`));
     }
     const bytes = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
@@ -250,27 +262,10 @@ export class DeviceClient extends EventEmitter {
   }
 
   /**
-   * One twin request, retried when the hub answers 429 or 5xx (DESIGN.md §3: retriable), after the core's
-   * back-off delay for that attempt. Other answers, and time-outs, are final.
+   * One twin request. The core resends it when the hub answers 429 or 5xx (OPT_TWIN_RETRIES times, after its
+   * back-off delay; each resend is a 'warning'); other answers, and time-outs, are final.
    */
-  private async twinRequest(kind: 'get' | 'patch', body = ''): Promise<unknown> {
-    const retries = this.options.twinRetries ?? 3;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.twinOnce(kind, body);
-      } catch (e) {
-        const status = (e as IotHubWasmError).status ?? 0;
-        if (attempt >= retries || !this.ex.iothub_status_retriable(status)) throw e;
-        const r = this.options.retry ?? {};
-        const jitter = this.ex.iothub_retry_jitter(this.board.random32(), r.jitterMs ?? 5000);
-        const delay = this.ex.iothub_retry_delay(0, attempt, r.minMs ?? 1000, r.maxMs ?? 100000, jitter);
-        this.emit('warning', new IotHubWasmError((e as IotHubWasmError).code, `${(e as Error).message}; retrying in ${delay} ms`, status));
-        await new Promise<void>((resolve) => this.board.setTimer(delay, resolve));
-      }
-    }
-  }
-
-  private twinOnce(kind: 'get' | 'patch', body: string): Promise<unknown> {
+  private twinRequest(kind: 'get' | 'patch', body = ''): Promise<unknown> {
     const now = this.board.nowMs();
     const rid = kind === 'get' ? this.ex.client_twin_get(now) : this.ex.client_twin_patch(this.core.io, this.writeIo(0, body), now);
     if (rid < 0) return Promise.reject(this.error(rid, 'twin request refused'));
@@ -337,8 +332,8 @@ export class DeviceClient extends EventEmitter {
       t.close();
       this.ex.client_transport_down(this.board.nowMs());
       this.pumpAgain = true;
-      if (this.ex.client_state() === 7) this.finishClose();
-    } else if (this.ex.client_state() === 7 && !this.transport && this.closeWaiters.length) {
+      if (this.ex.client_state() === STATE.STOPPED) this.finishClose();
+    } else if (this.ex.client_state() === STATE.STOPPED && !this.transport && this.closeWaiters.length) {
       this.finishClose();
     }
   }
@@ -449,6 +444,11 @@ export class DeviceClient extends EventEmitter {
         break;
       }
       case EV.TWIN_RESPONSE: this.twinAnswer(token, status, this.ev[EVF.version], this.view(0)); break;
+      case EV.TWIN_RETRY: {
+        const code = this.core.statusName(this.ex.client_twin_error(status));
+        this.emit('warning', new IotHubWasmError(code, `twin request answered ${status}; retrying in ${this.evi[EVF.extra]} ms`, status));
+        break;
+      }
       case EV.DESIRED: {
         const patch = parseJson(this.view(0)) as Record<string, unknown>;
         const version = this.ev[EVF.version];
@@ -473,13 +473,13 @@ export class DeviceClient extends EventEmitter {
     this.twinRequests.delete(rid);
     if (status < 0) return p.reject(this.error(status, 'twin request failed'));
     if (status >= 300) {
-      const code = status === 429 ? 'TWIN_THROTTLED' : `TWIN_STATUS_${status}`;
+      const code = this.core.statusName(this.ex.client_twin_error(status));
       return p.reject(new IotHubWasmError(code, `twin request answered ${status}: ${body.toString('utf8')}`, status));
     }
     if (p.kind === 'patch') return p.resolve(version);
     const twin = parseJson(body) as Twin;
     const desiredVersion = (twin?.desired as { $version?: number } | undefined)?.$version;
-    if (typeof desiredVersion === 'number') this.ex.client_twin_desired_version(desiredVersion);
+    if (typeof desiredVersion === 'number') this.ex.client_twin_desired_applied(desiredVersion);
     p.resolve({ desired: twin?.desired ?? {}, reported: twin?.reported ?? {} });
   }
 
@@ -506,19 +506,19 @@ export class DeviceClient extends EventEmitter {
     const bagLen = this.evi[EVF.bLen];
     if (bagLen > 0) {
       this.ex.client_bag_begin(this.ev[EVF.bPtr], bagLen);
-      const item = new Int32Array(this.core.memory.buffer, this.ex.client_bag_item_ptr(), 5);
+      const item = new Int32Array(this.core.memory.buffer, this.ex.client_bag_item_ptr(), ITEM.WORDS);
       let r: number;
       while ((r = this.ex.client_bag_next()) === 1) {
-        const name = this.core.utf8(item[0], item[1]);
-        const value = item[3] < 0 ? null : this.core.utf8(item[2], item[3]);
-        const sys = item[4];
+        const name = this.core.utf8(item[ITEM.namePtr], item[ITEM.nameLen]);
+        const value = item[ITEM.valueLen] < 0 ? null : this.core.utf8(item[ITEM.valuePtr], item[ITEM.valueLen]);
+        const sys = item[ITEM.system];
         if (sys >= 0) (msg as unknown as Record<string, unknown>)[SYSTEM_PROPERTIES[sys]] = value ?? undefined;
         // a name is data: `__proto__` or `constructor` becomes an own member, never the object's prototype
         else Object.defineProperty(msg.properties, name, { value, enumerable: true, writable: true, configurable: true });
       }
       if (r < 0) this.emit('warning', this.error(r, 'malformed C2D property bag'));
     }
-    const ack = () => { this.ex.client_ack(packetId); this.pump(); };
+    const ack = () => { this.ex.client_c2d_ack(packetId); this.pump(); };
     Promise.all(this.c2dHandlers.map((h) => Promise.resolve().then(() => h(msg))))
       .catch((e: unknown) => this.emit('warning', e))
       .finally(ack);

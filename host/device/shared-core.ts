@@ -33,14 +33,14 @@ export class SharedCore {
     const ex = this.core.exports;
     const ptr = ex.client_snapshot_ptr();
     if (this.current) {
-      const n = ex.client_save();
+      const n = ex.client_snapshot_save();
       if (n < 0) throw new IotHubWasmError(this.core.statusName(n), `cannot save a device's state: ${this.core.statusName(n)}`, n);
       this.snapshots.set(this.current, this.core.u8.slice(ptr, ptr + n));
     }
     const snap = this.snapshots.get(owner);
     if (snap) {
       this.core.u8.set(snap, ptr);
-      const rc = ex.client_restore(snap.length);
+      const rc = ex.client_snapshot_restore(snap.length);
       if (rc < 0) throw new IotHubWasmError(this.core.statusName(rc), `cannot restore a device's state: ${this.core.statusName(rc)}`, rc);
       this.snapshots.delete(owner);
     } else {

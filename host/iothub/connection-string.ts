@@ -1,6 +1,7 @@
 // Connection strings parsed by the core; the host only reads the views it returns.
 import { iothubCore, place, check } from './core.js';
 import { ConnectionStringError } from './errors.js';
+import { CONNECTION_STRING_RESULT as R } from '../wasm/abi.generated.js';
 
 export interface ConnectionString {
   hostName: string;
@@ -13,15 +14,17 @@ export interface ConnectionString {
   x509?: boolean;
 }
 
+/** (pointer offset, length offset, name) of each string field of the core's result. */
 const fields = [
-  [0, 'hostName'], [8, 'deviceId'], [16, 'moduleId'], [24, 'sharedAccessKey'], [32, 'sharedAccessKeyName'],
-  [40, 'gatewayHostName'], [48, 'sharedAccessSignature'],
+  [R.hostPtr, R.hostLen, 'hostName'], [R.devicePtr, R.deviceLen, 'deviceId'], [R.modulePtr, R.moduleLen, 'moduleId'],
+  [R.keyPtr, R.keyLen, 'sharedAccessKey'], [R.keyNamePtr, R.keyNameLen, 'sharedAccessKeyName'],
+  [R.gatewayPtr, R.gatewayLen, 'gatewayHostName'], [R.sasPtr, R.sasLen, 'sharedAccessSignature'],
 ] as const;
 
 /**
  * Parses `HostName=…;DeviceId=…[;ModuleId=…];SharedAccessKey=…` (or x509=true, SharedAccessSignature=…).
- * Throws ConnectionStringError with code CS_MALFORMED, CS_DUPLICATE_KEY, CS_EMPTY_VALUE, CS_MISSING_HOSTNAME,
- * CS_MISSING_DEVICE_ID, CS_BAD_KEY, CS_MISSING_CREDENTIAL, CS_KEY_AND_X509, CS_BAD_X509, ID_*, BAD_HOST, KEY_TOO_LONG.
+ * Throws ConnectionStringError with code IOTHUB_CS_MALFORMED, IOTHUB_CS_DUPLICATE_KEY, IOTHUB_CS_EMPTY_VALUE, IOTHUB_CS_MISSING_HOSTNAME,
+ * IOTHUB_CS_MISSING_DEVICE_ID, IOTHUB_CS_BAD_KEY, IOTHUB_CS_MISSING_CREDENTIAL, IOTHUB_CS_KEY_AND_X509, IOTHUB_CS_BAD_X509, IOTHUB_ID_*, IOTHUB_BAD_HOST, IOTHUB_KEY_TOO_LONG.
  */
 export function parseConnectionString(cs: string): ConnectionString {
   if (typeof cs !== 'string') throw new ConnectionStringError('BAD_ARGUMENT', 'the connection string must be a string');
@@ -30,11 +33,11 @@ export function parseConnectionString(cs: string): ConnectionString {
   check(c, c.exports.iothub_connection_string_parse(args[0], args[1]), 'invalid connection string', ConnectionStringError);
   const res = c.exports.iothub_connection_string_result_ptr();
   const out: Record<string, unknown> = {};
-  for (const [off, name] of fields) {
-    const len = c.i32(res + off + 4);
-    if (len >= 0) out[name] = c.utf8(c.u32(res + off), len);
+  for (const [ptr, lenAt, name] of fields) {
+    const len = c.i32(res + lenAt);
+    if (len >= 0) out[name] = c.utf8(c.u32(res + ptr), len);
   }
-  if (c.i32(res + 56) === 1) out.x509 = true;
+  if (c.i32(res + R.x509) === 1) out.x509 = true;
   return out as unknown as ConnectionString;
 }
 

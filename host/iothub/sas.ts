@@ -15,11 +15,11 @@ export interface SasTokenOptions {
 
 function expiryArg(expiry: number | bigint): bigint {
   if (typeof expiry === 'bigint') {
-    if (expiry < 0n || expiry > 0x7fffffffffffffffn) throw new IotHubError('BAD_EXPIRY', `expiry out of range: ${expiry}`);
+    if (expiry < 0n || expiry > 0x7fffffffffffffffn) throw new IotHubError('IOTHUB_BAD_EXPIRY', `expiry out of range: ${expiry}`);
     return expiry;
   }
   if (typeof expiry !== 'number' || !Number.isSafeInteger(expiry) || expiry < 0) {
-    throw new IotHubError('BAD_EXPIRY', `expiry must be a non-negative integer number of seconds, got ${String(expiry)}`);
+    throw new IotHubError('IOTHUB_BAD_EXPIRY', `expiry must be a non-negative integer number of seconds, got ${String(expiry)}`);
   }
   return BigInt(expiry);
 }
@@ -32,8 +32,8 @@ function str(v: unknown, name: string, required: boolean): string {
 
 /**
  * `SharedAccessSignature sr={urlenc uri}&sig={urlenc sig}&se={expiry}[&skn={urlenc keyName}]`, signed with
- * HMAC-SHA256 over `urlenc(uri) + "\n" + expiry`. Throws IotHubError (code BASE64_*, KEY_EMPTY, KEY_TOO_LONG,
- * BAD_EXPIRY, BAD_ARGUMENT) for bad input.
+ * HMAC-SHA256 over `urlenc(uri) + "\n" + expiry`. Throws IotHubError (code CRYPTO_BASE64_*, IOTHUB_KEY_EMPTY, IOTHUB_KEY_TOO_LONG,
+ * IOTHUB_BAD_EXPIRY, BAD_ARGUMENT) for bad input.
  */
 export function generateSasToken(options: SasTokenOptions): string {
   const c = iothubCore();
@@ -44,7 +44,7 @@ export function generateSasToken(options: SasTokenOptions): string {
   const se = expiryArg(options.expiry);
   const { args, free } = place(c, [uri, key, keyName]);
   const cap = c.io + c.ioCapacity - free;
-  const n = check(c, c.exports.iothub_sas_token(args[0], args[1], args[2], args[3], args[4], args[5], se as unknown as number, free, cap), 'cannot create SAS token');
+  const n = check(c, c.exports.iothub_sas_token(args[0], args[1], args[2], args[3], args[4], args[5], se, free, cap), 'cannot create SAS token');
   return c.buf.toString('latin1', free, free + n);
 }
 
@@ -52,6 +52,6 @@ export function generateSasToken(options: SasTokenOptions): string {
 export function deriveDeviceKey(groupKey: string, registrationId: string): string {
   const c = iothubCore();
   const { args, free } = place(c, [str(groupKey, 'groupKey', true), str(registrationId, 'registrationId', true)]);
-  const n = check(c, c.exports.iothub_dps_derive_key(args[0], args[1], args[2], args[3], free, 64), 'cannot derive device key');
+  const n = check(c, c.exports.iothub_dps_key_derive(args[0], args[1], args[2], args[3], free, 64), 'cannot derive device key');
   return c.buf.toString('latin1', free, free + n);
 }

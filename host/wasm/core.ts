@@ -2,25 +2,32 @@
 // The host stays thin: it copies bytes in and out; every protocol decision is made by the core.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { GatewayExports } from './abi.generated.js';
 
 export type Profile = 'gateway' | 'mcu';
+/**
+ * A built module: a profile's own build, or `mcu-full` — the MCU profile (WebAssembly 1.0, one page, its buffer
+ * sizes) compiled with every export of the gateway build, for the codec and protocol faces and their tests
+ * (mcu.wasm exports only what a device needs).
+ */
+export type Build = Profile | 'mcu-full';
 
-/** The raw exports of the core, as numbers and offsets (see boards/README.md). */
-export type CoreExports = Record<string, (...args: number[]) => number> & { memory: WebAssembly.Memory };
+/** The raw exports of the core, typed from the core's declarations (host/wasm/abi.generated.ts). */
+export type CoreExports = GatewayExports;
 
-const modules = new Map<Profile, WebAssembly.Module>();
+const modules = new Map<Build, WebAssembly.Module>();
 
-/** The path of the built module for a profile. */
-export function wasmPath(profile: Profile = 'gateway'): string {
-  return fileURLToPath(new URL(`../../../build/${profile}.wasm`, import.meta.url));
+/** The path of a built module. */
+export function wasmPath(build: Build = 'gateway'): string {
+  return fileURLToPath(new URL(`../../../build/${build}.wasm`, import.meta.url));
 }
 
-/** Compiled once per process and profile; instances are cheap and independent. */
-export function coreModule(profile: Profile = 'gateway'): WebAssembly.Module {
-  let m = modules.get(profile);
+/** Compiled once per process and build; instances are cheap and independent. */
+export function coreModule(build: Build = 'gateway'): WebAssembly.Module {
+  let m = modules.get(build);
   if (!m) {
-    m = new WebAssembly.Module(readFileSync(wasmPath(profile)));
-    modules.set(profile, m);
+    m = new WebAssembly.Module(readFileSync(wasmPath(build)));
+    modules.set(build, m);
   }
   return m;
 }
@@ -35,26 +42,31 @@ export function statelessCore(): Core {
   return stateless;
 }
 
-/** One instance of the core: its own memory, its own state. */
+/**
+ * One instance of the core: its own memory, its own state. `exports` is typed as the gateway build's; an
+ * instance of mcu.wasm has only McuExports (DeviceClient uses no other).
+ */
 export class Core {
   readonly exports: CoreExports;
   readonly memory: WebAssembly.Memory;
   readonly profile: Profile;
+  readonly build: Build;
   /** Start of the host↔core argument window, and its size. */
   readonly io: number;
   readonly ioCapacity: number;
   private u8cache: Uint8Array;
   private bufcache: Buffer;
 
-  constructor(profile: Profile = 'gateway') {
-    this.profile = profile;
-    const instance = new WebAssembly.Instance(coreModule(profile), {});
+  constructor(build: Build = 'gateway') {
+    this.build = build;
+    this.profile = build === 'gateway' ? 'gateway' : 'mcu';
+    const instance = new WebAssembly.Instance(coreModule(build), {});
     this.exports = instance.exports as unknown as CoreExports;
     this.memory = this.exports.memory;
     this.u8cache = new Uint8Array(this.memory.buffer);
     this.bufcache = Buffer.from(this.memory.buffer);
-    this.io = this.exports.io_ptr();
-    this.ioCapacity = this.exports.io_capacity();
+    this.io = this.exports.abi_io_ptr();
+    this.ioCapacity = this.exports.abi_io_capacity();
   }
 
   /** A view of the whole linear memory (the memory never grows, so the view stays valid). */
@@ -85,7 +97,7 @@ export class Core {
 
   /** The stable name of a status code, read from the core's static data. */
   statusName(code: number): string {
-    const ptr = this.exports.status_name(code);
+    const ptr = this.exports.abi_status_name(code);
     const bytes = this.u32(ptr - 4);
     return this.bufcache.toString('utf16le', ptr, ptr + bytes);
   }

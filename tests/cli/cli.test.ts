@@ -56,5 +56,5 @@ test('iothub-wasm refuses bad arguments with a message and exit code 2', async (
   assert.match(r2.out, /unknown command 'nope'/);
   const r3 = await run([join(dist, 'host/cli.js'), 'run', '--connection-string', 'HostName=x;DeviceId=d']);
   assert.equal(r3.code, 1);
-  assert.match(r3.out, /CS_MISSING_CREDENTIAL/);
+  assert.match(r3.out, /IOTHUB_CS_MISSING_CREDENTIAL/);
 });

@@ -5,12 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScriptedCore } from '../support/scripted-core.js';
+import { EVENT, SYSTEM_PROPERTY } from '../../host/wasm/abi.generated.js';
 
 for (const profile of ['mcu', 'gateway'] as const) {
   test(`the ${profile} client runs 100,000 round trips without touching memory outside its static data`, () => {
     const c = new ScriptedCore(profile);
     const { ex, mem, io } = c;
-    const heapBase = ex.layout_heap_base();
+    const heapBase = ex.abi_heap_base();
     const stackPointer = ex.sp.value as number;
     const size = ex.memory.buffer.byteLength;
     const canary = (i: number) => (i * 131 + 7) & 0xff;
@@ -19,8 +20,8 @@ for (const profile of ['mcu', 'gateway'] as const) {
     const sent = () => c.sent();
     const feed = (p: Parameters<ScriptedCore['feed']>[0]) => c.feed(p);
     const events: number[] = [];
-    const pollAll = () => { for (const e of c.poll()) { events.push(e.type); if (e.type === 5) ex.client_ack(e.token); } };
-    assert.ok(c.connect().events.some((e) => e.type === 1), 'connected');
+    const pollAll = () => { for (const e of c.poll()) { events.push(e.type); if (e.type === EVENT.C2D) ex.client_c2d_ack(e.token); } };
+    assert.ok(c.connect().events.some((e) => e.type === EVENT.CONNECTED), 'connected');
 
     let acked = 0;
     let twinAnswers = 0;
@@ -28,8 +29,8 @@ for (const profile of ['mcu', 'gateway'] as const) {
       c.now += 3;
       ex.client_telemetry_begin();
       const nl = put('alert');
-      ex.client_telemetry_property(io, nl, io + nl, put('high', io + nl));
-      ex.client_telemetry_system(0, io, put(`m-${i}`));
+      ex.client_telemetry_property_add(io, nl, io + nl, put('high', io + nl));
+      ex.client_telemetry_system_add(SYSTEM_PROPERTY.MESSAGE_ID, io, put(`m-${i}`));
       const token = ex.client_telemetry_send(io, put('{"t":21.5}'), 1);
       assert.ok(token > 0);
       for (const p of sent()) if (p.cmd === 'publish' && p.qos === 1) feed({ cmd: 'puback', messageId: p.messageId! });
@@ -46,8 +47,8 @@ for (const profile of ['mcu', 'gateway'] as const) {
         feed({ cmd: 'publish', topic: '$iothub/methods/POST/reboot/?$rid=ab', payload: '{}' });
       }
       pollAll();
-      for (const t of events) { if (t === 3) acked++; if (t === 7) twinAnswers++; }
-      if (events.includes(6)) ex.client_method_respond(io, put('ab'), 200, io + 2, put('{"ok":true}', io + 2));
+      for (const t of events) { if (t === EVENT.TELEMETRY_ACKED) acked++; if (t === EVENT.TWIN_RESPONSE) twinAnswers++; }
+      if (events.includes(EVENT.METHOD)) ex.client_method_respond(io, put('ab'), 200, io + 2, put('{"ok":true}', io + 2));
       events.length = 0;
       sent();
     }
@@ -57,7 +58,7 @@ for (const profile of ['mcu', 'gateway'] as const) {
     pollAll();
 
     assert.equal(ex.memory.buffer.byteLength, size, 'memory never grew');
-    assert.equal(ex.layout_heap_base(), heapBase);
+    assert.equal(ex.abi_heap_base(), heapBase);
     assert.equal(ex.sp.value, stackPointer, 'stack pointer back where it started');
     let touched = -1;
     for (let i = heapBase; i < size; i++) if (mem[i] !== canary(i)) { touched = i; break; }

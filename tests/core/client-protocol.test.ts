@@ -1,15 +1,48 @@
 // Protocol corners of the device client that a well-behaved hub rarely shows, each where Microsoft's Node SDK
-// falls short (DESIGN.md §3), driven with a scripted peer.
+// falls short (docs/ARCHITECTURE.md), driven with a scripted peer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScriptedCore } from '../support/scripted-core.js';
+import { EVENT as EV, OPTION, STATUS, TRANSPORT, WANT } from '../../host/wasm/abi.generated.js';
 
-const EV = { CONNECTED: 1, DISCONNECTED: 2, ACKED: 3, TWIN: 7, DESIRED: 8, ERROR: 9 };
 const statusName = (c: ScriptedCore, code: number) => {
-  const p = c.ex.status_name(code);
+  const p = c.ex.abi_status_name(code);
   const len = new DataView(c.ex.memory.buffer).getUint32(p - 4, true);
   return Buffer.from(c.mem.subarray(p, p + len)).toString('utf16le');
 };
+
+test('the core resends a twin request answered 429 or 5xx after its back-off (EV_TWIN_RETRY), OPT_TWIN_RETRIES times, then reports the answer', () => {
+  const c = new ScriptedCore();
+  c.ex.client_option_set(OPTION.TWIN_RETRIES, 2);
+  c.ex.client_option_set(OPTION.RETRY_MIN_MS, 100);
+  c.ex.client_option_set(OPTION.RETRY_JITTER_MS, 0);
+  c.connect();
+  const rid = c.ex.client_twin_patch(c.io, c.put('{"a":1}'), c.now);
+  const first = c.sent().filter((p) => p.cmd === 'publish');
+  assert.equal(first.length, 1);
+  const answer = (status: number) => c.feed({ cmd: 'publish', topic: `$iothub/twin/res/${status}/?$rid=${rid}&$version=4`, payload: '' });
+  answer(429);
+  const retry = c.poll().find((e) => e.type === EV.TWIN_RETRY)!;
+  assert.deepEqual([retry.token, retry.status, retry.extra], [rid, 429, 100], 'resent in min·2^0 ms');
+  assert.equal(c.ex.client_twin_error(retry.status), STATUS.CLIENT_TWIN_THROTTLED);
+  assert.deepEqual(c.sent(), [], 'nothing before the delay');
+  assert.equal(c.ex.client_next_timeout(), 100, 'the resend is a deadline');
+  c.now += 100;
+  c.poll();
+  const again = c.sent().filter((p) => p.cmd === 'publish');
+  assert.deepEqual(again.map((p) => [p.topic, String(p.payload)]), first.map((p) => [p.topic, String(p.payload)]), 'the same request, same $rid and body');
+  answer(503);
+  assert.equal(c.poll().find((e) => e.type === EV.TWIN_RETRY)!.extra, 200, 'min·2^1 ms');
+  c.now += 200;
+  c.poll();
+  assert.equal(c.sent().filter((p) => p.cmd === 'publish').length, 1);
+  answer(503); // the retries are spent: the hub's answer is final
+  const final = c.poll().find((e) => e.type === EV.TWIN_RESPONSE)!;
+  assert.deepEqual([final.token, final.status], [rid, 503]);
+  assert.equal(c.ex.client_twin_error(final.status), STATUS.CLIENT_TWIN_SERVER_ERROR);
+  assert.equal(c.ex.client_twin_error(404), STATUS.CLIENT_TWIN_REFUSED);
+  assert.equal(c.ex.client_twin_error(204), STATUS.OK);
+});
 
 test('a refused subscription (SUBACK 0x80) is an error, not a success', () => {
   const c = new ScriptedCore();
@@ -43,19 +76,20 @@ test('desired patches are applied in $version order; older or repeated ones are 
 
 test('twin answers: status codes are reported, unknown request ids are ignored, silence times out', () => {
   const c = new ScriptedCore();
+  c.ex.client_option_set(OPTION.TWIN_RETRIES, 0); // a 429 is final here (resends are the next test's)
   c.connect();
   const rid = c.ex.client_twin_get(c.now);
   const topic = c.sent().find((p) => p.cmd === 'publish')!.topic;
   assert.equal(topic, `$iothub/twin/GET/?$rid=${rid}`);
   c.feed({ cmd: 'publish', topic: '$iothub/twin/res/200/?$rid=999', payload: '{}' });
-  assert.deepEqual(c.poll().filter((e) => e.type === EV.TWIN), []);
+  assert.deepEqual(c.poll().filter((e) => e.type === EV.TWIN_RESPONSE), []);
   c.feed({ cmd: 'publish', topic: `$iothub/twin/res/429/?$rid=${rid}`, payload: '' });
-  const answer = c.poll().find((e) => e.type === EV.TWIN)!;
+  const answer = c.poll().find((e) => e.type === EV.TWIN_RESPONSE)!;
   assert.equal(answer.status, 429);
   const late = c.ex.client_twin_get(c.now);
   c.sent();
   c.now += 31_000; // default time-out 30 s
-  const timedOut = c.poll().find((e) => e.type === EV.TWIN)!;
+  const timedOut = c.poll().find((e) => e.type === EV.TWIN_RESPONSE)!;
   assert.equal(timedOut.token, late);
   assert.equal(statusName(c, timedOut.status), 'CLIENT_TIMEOUT');
 });
@@ -69,14 +103,14 @@ test('bad credentials stop the client; "server unavailable" is retried with grow
   const stop = c.poll().find((e) => e.type === EV.DISCONNECTED)!;
   assert.equal(statusName(c, stop.status), 'CLIENT_CONNACK_NOT_AUTHORIZED');
   assert.equal(stop.extra, -1, 'no retry');
-  assert.equal(c.ex.client_wants(), 2, 'asks to close');
+  assert.equal(c.ex.client_wants(), WANT.CLOSE, 'asks to close');
   c.ex.client_transport_down(c.now);
   c.now += 1_000_000;
   c.poll();
-  assert.equal(c.ex.client_wants(), 0, 'and never asks to open again');
+  assert.equal(c.ex.client_wants(), WANT.NOTHING, 'and never asks to open again');
 
   const u = new ScriptedCore();
-  u.ex.client_set_option(7, 0); // no jitter: delays are exactly min·2^attempt
+  u.ex.client_option_set(OPTION.RETRY_JITTER_MS, 0); // no jitter: delays are exactly min·2^attempt
   u.ex.client_start(u.now);
   const delays: number[] = [];
   for (let i = 0; i < 6; i++) {
@@ -89,14 +123,14 @@ test('bad credentials stop the client; "server unavailable" is retried with grow
     u.ex.client_transport_down(u.now);
     u.now += d.extra;
     u.poll();
-    assert.equal(u.ex.client_wants(), 1, 'reopens after the delay');
+    assert.equal(u.ex.client_wants(), WANT.OPEN, 'reopens after the delay');
   }
   assert.deepEqual(delays, [1000, 2000, 4000, 8000, 16000, 32000]);
 });
 
 test('a connect-then-drop loop backs off too (the Node SDK reconnects ~650 times a second)', () => {
   const c = new ScriptedCore();
-  c.ex.client_set_option(7, 0);
+  c.ex.client_option_set(OPTION.RETRY_JITTER_MS, 0);
   c.connect();
   const delays: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -123,7 +157,7 @@ test('QoS 1 telemetry in flight when the connection drops is sent again with DUP
   assert.equal(again.dup, true);
   assert.equal(again.messageId, first.messageId);
   c.feed({ cmd: 'puback', messageId: again.messageId! });
-  assert.deepEqual(c.poll().filter((e) => e.type === EV.ACKED).map((e) => e.token), [token]);
+  assert.deepEqual(c.poll().filter((e) => e.type === EV.TELEMETRY_ACKED).map((e) => e.token), [token]);
 });
 
 test('a C2D message addressed to another identity is reported (CLIENT_FOREIGN_TOPIC), never delivered', () => {
@@ -151,4 +185,16 @@ test('a module gets no C2D over MQTT: one addressed to its device is reported, n
   const events = c.poll();
   assert.equal(events.filter((e) => e.type === EV_C2D).length, 0);
   assert.equal(statusName(c, events.find((e) => e.type === EV.ERROR)!.status), 'CLIENT_FOREIGN_TOPIC');
+});
+
+test('the endpoint comes from the core: GatewayHostName\'s host and port, else HostName and the transport\'s default port', () => {
+  const c = new ScriptedCore();
+  const endpoint = () => [Buffer.from(c.mem.subarray(c.ex.client_endpoint_ptr(), c.ex.client_endpoint_ptr() + c.ex.client_endpoint_len())).toString(),
+    c.ex.client_endpoint_port(TRANSPORT.MQTTS), c.ex.client_endpoint_port(TRANSPORT.WSS), c.ex.client_endpoint_port(TRANSPORT.MQTT)];
+  assert.deepEqual(endpoint(), ['hub.example.net', 8883, 443, 1883]);
+  c.ex.client_gateway_set(c.io, c.put('edge.local:9000'));
+  assert.deepEqual(endpoint(), ['edge.local', 9000, 9000, 9000]);
+  c.ex.client_gateway_set(c.io, c.put('edge.local'));
+  assert.deepEqual(endpoint(), ['edge.local', 8883, 443, 1883]);
+  assert.equal(c.ex.client_endpoint_port(7), STATUS.BAD_ARGUMENT);
 });

@@ -1,4 +1,4 @@
-// Zero allocation after initialisation, proved three ways (DESIGN.md §2):
+// Zero allocation after initialisation, proved three ways (docs/ARCHITECTURE.md):
 //  1. compile time: build/*.wasm link a runtime whose allocator bodies are compile errors, and this test shows
 //     the mechanism bites by compiling one allocation against it;
 //  2. the binary: the MCU module imports nothing, validates as WebAssembly 1.0 (no bulk memory, SIMD, reference
@@ -13,6 +13,7 @@ import binaryen from 'binaryen';
 import asc from 'assemblyscript/asc';
 import { wasmPath } from '../../host/wasm/core.js';
 import { withStackPointerExported } from '../support/stack-pointer.js';
+import { PACKET_TYPE, PACKET_RECORD_WORDS, type GatewayExports } from '../../host/wasm/abi.generated.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -59,7 +60,7 @@ function quietly<T>(fn: () => T): T {
   try { return fn(); } finally { process.stderr.write = write; console.error = log; console.log = out; }
 }
 
-function inspect(profile: 'mcu' | 'gateway') {
+function inspect(profile: 'mcu' | 'mcu-full' | 'gateway') {
   const bytes = readFileSync(wasmPath(profile));
   const mod = binaryen.readBinary(bytes);
   const text = mod.emitText();
@@ -69,15 +70,17 @@ function inspect(profile: 'mcu' | 'gateway') {
   return { bytes, text, mvp, memory, imports: WebAssembly.Module.imports(new WebAssembly.Module(bytes)) };
 }
 
-test('binary: the MCU module imports nothing, is WebAssembly 1.0, one page, never grows or sizes memory', () => {
-  const m = inspect('mcu');
-  assert.deepEqual(m.imports, []);
-  assert.ok(m.mvp, 'validates with the MVP feature set only');
-  assert.equal(m.memory.initial, 1);
-  assert.equal(m.memory.max, 1);
-  assert.doesNotMatch(m.text, /memory\.grow|memory\.size/);
-  assert.doesNotMatch(m.text, /memory\.copy|memory\.fill|v128|atomic|ref\.|i32\.extend8_s|i32\.extend16_s|trunc_sat/);
-});
+for (const build of ['mcu', 'mcu-full'] as const) {
+  test(`binary: the MCU module (${build}.wasm) imports nothing, is WebAssembly 1.0, one page, never grows or sizes memory`, () => {
+    const m = inspect(build);
+    assert.deepEqual(m.imports, []);
+    assert.ok(m.mvp, 'validates with the MVP feature set only');
+    assert.equal(m.memory.initial, 1);
+    assert.equal(m.memory.max, 1);
+    assert.doesNotMatch(m.text, /memory\.grow|memory\.size/);
+    assert.doesNotMatch(m.text, /memory\.copy|memory\.fill|v128|atomic|ref\.|i32\.extend8_s|i32\.extend16_s|trunc_sat/);
+  });
+}
 
 test('binary: the gateway module imports nothing and never grows memory (the MVP check can tell the two apart)', () => {
   const g = inspect('gateway');
@@ -90,18 +93,21 @@ test('binary: the gateway module imports nothing and never grows memory (the MVP
 
 for (const profile of ['mcu', 'gateway'] as const) {
   test(`run time (${profile}): a million codec operations leave memory size, heap base, stack pointer and free memory untouched`, () => {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(withStackPointerExported(new Uint8Array(readFileSync(wasmPath(profile))))), {});
-    const ex = instance.exports as Record<string, (...a: number[]) => number> & { memory: WebAssembly.Memory; sp: WebAssembly.Global };
+    // The codec is exported by the gateway build and by the MCU profile's full-export build (mcu.wasm exports only the client).
+    const build = profile === 'mcu' ? 'mcu-full' : 'gateway';
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(withStackPointerExported(new Uint8Array(readFileSync(wasmPath(build))))), {});
+    const ex = instance.exports as unknown as GatewayExports & { sp: WebAssembly.Global };
     const stackPointer = ex.sp.value as number;
     const mem = new Uint8Array(ex.memory.buffer);
-    const heapBase = ex.layout_heap_base();
+    const heapBase = ex.abi_heap_base();
     const size = ex.memory.buffer.byteLength;
     assert.ok(heapBase <= size, 'static data fits the declared memory');
     // Canary over everything above the static data: any allocation or stack spill there would show.
     for (let i = heapBase; i < size; i++) mem[i] = (i * 31) & 0xff;
 
-    const rec = new Uint32Array(ex.memory.buffer, ex.mqtt_encode_ptr(), 36);
-    const io = ex.io_ptr();
+    const F = PACKET_RECORD_WORDS;
+    const rec = new Uint32Array(ex.memory.buffer, ex.mqtt_packet_encode_ptr(), F.WORDS);
+    const io = ex.abi_io_ptr();
     const topic = Buffer.from('devices/dev-1/messages/events/%24.mid=m1&alert=high');
     mem.set(topic, io);
     const payloadPtr = io + topic.length;
@@ -110,22 +116,22 @@ for (const profile of ['mcu', 'gateway'] as const) {
     let decoded = 0;
     for (let i = 0; i < 1_000_000; i++) {
       rec.fill(0);
-      rec[0] = 3; rec[2] = 1; rec[5] = (i % 65535) + 1; // PUBLISH, QoS 1, id
-      rec[7] = io; rec[8] = topic.length; rec[9] = payloadPtr; rec[10] = 100;
-      const n = ex.mqtt_encode();
+      rec[F.type] = PACKET_TYPE.PUBLISH; rec[F.qos] = 1; rec[F.messageId] = (i % 65535) + 1;
+      rec[F.topicPtr] = io; rec[F.topicLen] = topic.length; rec[F.payloadPtr] = payloadPtr; rec[F.payloadLen] = 100;
+      const n = ex.mqtt_packet_encode();
       if (n <= 0) assert.fail(`encode failed: ${n}`);
       // Stream the packet through the receive window in two pieces, then decode it.
       const half = n >> 1;
       mem.copyWithin(ex.mqtt_rx_window(), tx, tx + half);
       ex.mqtt_rx_commit(half);
-      if (ex.mqtt_decode_next() !== 0) assert.fail('half a packet must wait');
+      if (ex.mqtt_packet_decode_next() !== 0) assert.fail('half a packet must wait');
       mem.copyWithin(ex.mqtt_rx_window(), tx + half, tx + n);
       ex.mqtt_rx_commit(n - half);
-      if (ex.mqtt_decode_next() === 3) decoded++;
+      if (ex.mqtt_packet_decode_next() === PACKET_TYPE.PUBLISH) decoded++;
     }
     assert.equal(decoded, 1_000_000);
     assert.equal(ex.memory.buffer.byteLength, size, 'memory never grew');
-    assert.equal(ex.layout_heap_base(), heapBase, 'heap base unchanged');
+    assert.equal(ex.abi_heap_base(), heapBase, 'heap base unchanged');
     assert.equal(ex.sp.value, stackPointer, 'stack pointer back where it started');
     let touched = -1;
     for (let i = heapBase; i < size; i++) if (mem[i] !== ((i * 31) & 0xff)) { touched = i; break; }

@@ -25,8 +25,8 @@ test('a wrong key is refused quickly with a named error and no reconnect storm',
 });
 
 test('a bad connection string is a typed error before anything is opened', () => {
-  assert.throws(() => DeviceClient.fromConnectionString('HostName=h;DeviceId=d'), (e: unknown) => e instanceof IotHubWasmError && e.code === 'CS_MISSING_CREDENTIAL');
-  assert.throws(() => DeviceClient.fromConnectionString('HostName=h;DeviceId=d;SharedAccessKey=***'), (e: unknown) => e instanceof IotHubWasmError && /^CS_BAD_KEY|BASE64/.test(e.code));
+  assert.throws(() => DeviceClient.fromConnectionString('HostName=h;DeviceId=d'), (e: unknown) => e instanceof IotHubWasmError && e.code === 'IOTHUB_CS_MISSING_CREDENTIAL');
+  assert.throws(() => DeviceClient.fromConnectionString('HostName=h;DeviceId=d;SharedAccessKey=***'), (e: unknown) => e instanceof IotHubWasmError && /^IOTHUB_CS_BAD_KEY|BASE64/.test(e.code));
 });
 
 test('a 300 KB message is refused with a code before anything is sent', async () => {
@@ -115,15 +115,15 @@ test('throttled (429) and 5xx twin answers are retried with back-off; other stat
   rig.hub.failTwinRequests('throttled', 2);
   const twin = await client.getTwin();
   assert.ok(twin.reported, 'answered after two throttled attempts');
-  assert.deepEqual(warnings, ['TWIN_THROTTLED/429', 'TWIN_THROTTLED/429']);
+  assert.deepEqual(warnings, ['CLIENT_TWIN_THROTTLED/429', 'CLIENT_TWIN_THROTTLED/429']);
   rig.hub.failTwinRequests('throttled', 1, { status: 503 });
   assert.equal(typeof (await client.updateReportedProperties({ ok: true })), 'number');
   rig.hub.failTwinRequests('throttled', 10);
-  await assert.rejects(client.getTwin(), (e: unknown) => e instanceof IotHubWasmError && e.code === 'TWIN_THROTTLED' && e.status === 429);
+  await assert.rejects(client.getTwin(), (e: unknown) => e instanceof IotHubWasmError && e.code === 'CLIENT_TWIN_THROTTLED' && e.status === 429);
   rig.hub.failTwinRequests('throttled', 0);
   rig.hub.failTwinRequests('throttled', 1, { status: 404 });
   const before = warnings.length;
-  await assert.rejects(client.getTwin(), { code: 'TWIN_STATUS_404' });
+  await assert.rejects(client.getTwin(), { code: 'CLIENT_TWIN_REFUSED', status: 404 });
   assert.equal(warnings.length, before, 'not retried');
   await client.close();
 });

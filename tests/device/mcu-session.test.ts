@@ -12,20 +12,23 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { LocalHub } from '../../host/hub/index.js';
 import type { TelemetryMessage, ReportedEvent, FeedbackRecord } from '../../host/hub/index.js';
+import { EVENT, WANT, STATE, SYSTEM_PROPERTY, STATUS, EVENT_RECORD, BAG_ITEM, OPTION, TRANSPORT, type McuExports } from '../../host/wasm/abi.generated.js';
 
-// ---- the ABI numbers, from boards/README.md ----------------------------------------------------------------------
-const EV_NONE = 0, EV_CONNECTED = 1, EV_DISCONNECTED = 2, EV_TELEMETRY_ACKED = 3, EV_TELEMETRY_FAILED = 4, EV_C2D = 5,
-  EV_METHOD = 6, EV_TWIN_RESPONSE = 7, EV_DESIRED = 8, EV_ERROR = 9;
-const WANT_OPEN = 1, WANT_CLOSE = 2;
-const STATE_READY = 4, STATE_STOPPED = 7;
-const SYS_MESSAGE_ID = 0;
-const CLIENT_CLOSED = -313;
+// ---- the ABI numbers, generated from the core (what boards/c/iothub_wasm_abi.h gives a C board) -------------------
+const { NONE: EV_NONE, CONNECTED: EV_CONNECTED, DISCONNECTED: EV_DISCONNECTED, TELEMETRY_ACKED: EV_TELEMETRY_ACKED,
+  TELEMETRY_FAILED: EV_TELEMETRY_FAILED, C2D: EV_C2D, METHOD: EV_METHOD, TWIN_RESPONSE: EV_TWIN_RESPONSE, DESIRED: EV_DESIRED,
+  ERROR: EV_ERROR } = EVENT;
+const { OPEN: WANT_OPEN, CLOSE: WANT_CLOSE } = WANT;
+const { READY: STATE_READY, STOPPED: STATE_STOPPED } = STATE;
+const { MESSAGE_ID: SYS_MESSAGE_ID, CORRELATION_ID: SYS_CORRELATION_ID } = SYSTEM_PROPERTY;
+const { CLIENT_CLOSED } = STATUS;
+const EVR = EVENT_RECORD, ITEM = BAG_ITEM;
 const PAGE = 65536;
 /** A small socket read, as on a microcontroller: packets arrive split across rx commits. */
 const READ_SIZE = 97;
 
-type Fn = (...args: number[]) => number;
-type Exports = Record<string, Fn> & { memory: WebAssembly.Memory };
+/** Only what mcu.wasm exports (a misspelled or missing export does not compile). */
+type Exports = McuExports;
 
 interface Event {
   type: number; status: number; token: number; version: number; extra: number;
@@ -57,8 +60,8 @@ class McuBoard {
     const instance = new WebAssembly.Instance(module, {});
     this.ex = instance.exports as unknown as Exports;
     this.mem = this.ex.memory;
-    this.io = this.ex.io_ptr();
-    this.ioCap = this.ex.io_capacity();
+    this.io = this.ex.abi_io_ptr();
+    this.ioCap = this.ex.abi_io_capacity();
   }
 
   get u8(): Uint8Array { return new Uint8Array(this.mem.buffer); }
@@ -66,9 +69,9 @@ class McuBoard {
   i32(ptr: number): number { return new DataView(this.mem.buffer).getInt32(ptr, true); }
   bytes(ptr: number, len: number): Buffer { return len > 0 ? Buffer.from(this.u8.slice(ptr, ptr + len)) : Buffer.alloc(0); }
   utf8(ptr: number, len: number): string { return this.bytes(ptr, len).toString('utf8'); }
-  /** status_name: a UTF-16LE string whose byte length is the u32 just before it. */
+  /** abi_status_name: a UTF-16LE string whose byte length is the u32 just before it. */
   statusName(code: number): string {
-    const p = this.ex.status_name(code);
+    const p = this.ex.abi_status_name(code);
     return Buffer.from(this.u8.slice(p, p + this.u32(p - 4))).toString('utf16le');
   }
   /** Writes UTF-8 into the IO window at `off`; returns its length. */
@@ -83,10 +86,10 @@ class McuBoard {
   private kick(): void { const w = this.wake; this.wake = null; w?.(); }
 
   private open(): void {
-    const endpoint = this.utf8(this.ex.client_endpoint_ptr(), this.ex.client_endpoint_len());
+    const host = this.utf8(this.ex.client_endpoint_ptr(), this.ex.client_endpoint_len());
     const hostname = this.utf8(this.ex.client_hostname_ptr(), this.ex.client_hostname_len());
-    const [host, port] = endpoint.split(':');
-    const s = tlsConnect({ host, port: Number(port ?? 8883), servername: hostname, ca: this.ca });
+    const port = this.ex.client_endpoint_port(TRANSPORT.MQTTS); // the gateway's own port, else 8883
+    const s = tlsConnect({ host, port, servername: hostname, ca: this.ca });
     this.sock = s;
     this.sockUp = false;
     s.setNoDelay(true);
@@ -112,21 +115,24 @@ class McuBoard {
 
   private record(type: number): Event {
     const ev = this.ex.client_event_ptr();
-    const w = (i: number) => this.u32(ev + 4 * i);
-    const view = (i: number) => this.bytes(w(4 + 2 * i), this.i32(ev + 4 * (5 + 2 * i)));
-    assert.equal(w(0), type, 'the record holds the type client_poll returned');
+    const view = (ptr: number, len: number) => this.bytes(this.u32(ev + ptr), this.i32(ev + len));
+    assert.equal(this.u32(ev + EVR.type), type, 'the record holds the type client_poll returned');
     const e: Event = {
-      type, status: this.i32(ev + 4), token: w(2), version: w(3), extra: this.i32(ev + 40), a: view(0), b: view(1), c: view(2),
+      type, status: this.i32(ev + EVR.status), token: this.u32(ev + EVR.token), version: this.u32(ev + EVR.version),
+      extra: this.i32(ev + EVR.extra), a: view(EVR.aPtr, EVR.aLen), b: view(EVR.bPtr, EVR.bLen), c: view(EVR.cPtr, EVR.cLen),
     };
-    if (type === EV_C2D && this.i32(ev + 28) > 0) {
+    if (type === EV_C2D && this.i32(ev + EVR.bLen) > 0) {
       // Walk the bag in place (its view lies in the receive buffer, inside static data).
-      assert.equal(this.ex.client_bag_begin(w(6), this.i32(ev + 28)), 0);
+      assert.equal(this.ex.client_bag_begin(this.u32(ev + EVR.bPtr), this.i32(ev + EVR.bLen)), 0);
       const item = this.ex.client_bag_item_ptr();
       e.props = [];
       let r: number;
       while ((r = this.ex.client_bag_next()) === 1) {
-        const vl = this.i32(item + 12);
-        e.props.push({ name: this.utf8(this.u32(item), this.i32(item + 4)), value: vl < 0 ? null : this.utf8(this.u32(item + 8), vl), sys: this.i32(item + 16) });
+        const vl = this.i32(item + ITEM.valueLen);
+        e.props.push({
+          name: this.utf8(this.u32(item + ITEM.namePtr), this.i32(item + ITEM.nameLen)),
+          value: vl < 0 ? null : this.utf8(this.u32(item + ITEM.valuePtr), vl), sys: this.i32(item + ITEM.system),
+        });
       }
       assert.equal(r, 0, `bag walk ended cleanly (${this.statusName(r)})`);
     }
@@ -228,14 +234,14 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   const ex = b.ex;
 
   // The profile and the memory map.
-  assert.equal(ex.profile_is_mcu(), 1);
+  assert.equal(ex.abi_profile_is_mcu(), 1);
   assert.equal(b.mem.buffer.byteLength, PAGE, 'exactly one 64 KiB page');
   assert.throws(() => b.mem.grow(1), RangeError, 'the memory cannot grow (maximum one page)');
-  const heapBase = ex.layout_heap_base();
+  const heapBase = ex.abi_heap_base();
   assert.ok(heapBase > 0 && heapBase <= PAGE);
   for (const [name, ptr, len] of [
     ['io', b.io, b.ioCap], ['rx', ex.client_rx_window(), ex.client_rx_capacity()], ['tx', ex.client_tx_ptr(), 0],
-    ['event', ex.client_event_ptr(), 44], ['bag item', ex.client_bag_item_ptr(), 20],
+    ['event', ex.client_event_ptr(), EVR.SIZE], ['bag item', ex.client_bag_item_ptr(), ITEM.SIZE],
   ] as const) assert.ok(ptr > 0 && ptr + len <= heapBase, `${name} lies in static data`);
   assert.equal(b.statusName(0), 'OK');
   assert.equal(b.statusName(CLIENT_CLOSED), 'CLIENT_CLOSED');
@@ -245,14 +251,15 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   const csLen = b.put(0, connectionString);
   const rc = ex.client_init(b.io, csLen);
   assert.equal(rc, 0, `client_init: ${b.statusName(rc)}`);
-  assert.equal(ex.client_uses_x509(), 0);
+  assert.equal(ex.client_x509_enabled(), 0);
   assert.equal(b.utf8(ex.client_hostname_ptr(), ex.client_hostname_len()), 'localhost');
-  assert.equal(b.utf8(ex.client_endpoint_ptr(), ex.client_endpoint_len()), `localhost:${hub.port}`);
-  assert.equal(ex.client_set_option(1, 30), 0, 'OPT_KEEPALIVE_S');
-  assert.equal(b.statusName(ex.client_set_option(99, 1)), 'CLIENT_BAD_OPTION');
-  ex.client_seed(randomBytes(4).readUInt32LE(0));
+  assert.equal(b.utf8(ex.client_endpoint_ptr(), ex.client_endpoint_len()), 'localhost', 'GatewayHostName without its port');
+  assert.equal(ex.client_endpoint_port(TRANSPORT.MQTTS), hub.port, 'the port GatewayHostName names');
+  assert.equal(ex.client_option_set(OPTION.KEEPALIVE_S, 30), 0, 'OPT_KEEPALIVE_S');
+  assert.equal(b.statusName(ex.client_option_set(99, 1)), 'CLIENT_BAD_OPTION');
+  ex.client_seed_set(randomBytes(4).readUInt32LE(0));
   assert.equal(b.statusName(ex.client_start(b.nowMs())), 'CLIENT_TIME_NOT_SET', 'SAS needs the time first');
-  ex.client_set_time(Math.floor(Date.now() / 1000), b.nowMs());
+  ex.client_time_set(Math.floor(Date.now() / 1000), b.nowMs());
   assert.equal(ex.client_start(b.nowMs()), 0);
   assert.equal(ex.client_wants(), WANT_OPEN);
 
@@ -268,9 +275,9 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   ex.client_telemetry_begin();
   let nl = b.put(0, 'temp unit');
   let vl = b.put(nl, '°C/100');
-  assert.equal(ex.client_telemetry_property(b.io, nl, b.io + nl, vl), 0);
+  assert.equal(ex.client_telemetry_property_add(b.io, nl, b.io + nl, vl), 0);
   vl = b.put(0, 'msg-0001');
-  assert.equal(ex.client_telemetry_system(SYS_MESSAGE_ID, b.io, vl), 0);
+  assert.equal(ex.client_telemetry_system_add(SYS_MESSAGE_ID, b.io, vl), 0);
   const body = JSON.stringify({ temperature: 21.5, seq: 1 });
   const token = ex.client_telemetry_send(b.io, b.put(0, body), 1);
   assert.ok(token > 0, `telemetry token: ${b.statusName(token)}`);
@@ -292,7 +299,7 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   assert.equal(got.status, 200);
   const twin = JSON.parse(got.a.toString('utf8')) as { desired: { $version: number }; reported: { $version: number } };
   assert.equal(typeof twin.desired.$version, 'number');
-  ex.client_twin_desired_version(twin.desired.$version);
+  ex.client_twin_desired_applied(twin.desired.$version);
 
   // Reported PATCH.
   const reported: ReportedEvent[] = [];
@@ -323,7 +330,7 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   b.onEvent = (e) => {
     if (e.type !== EV_METHOD) return;
     const ev = ex.client_event_ptr();
-    const ridPtr = b.u32(ev + 24), ridLen = b.i32(ev + 28);
+    const ridPtr = b.u32(ev + EVR.bPtr), ridLen = b.i32(ev + EVR.bLen);
     const n = b.put(0, JSON.stringify({ echoed: JSON.parse(e.c.toString('utf8')), method: e.a.toString('utf8') }));
     const r = ex.client_method_respond(ridPtr, ridLen, 201, b.io, n);
     assert.equal(r, 0, `client_method_respond: ${b.statusName(r)}`);
@@ -339,7 +346,7 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   assert.ok(method.b.length > 0, 'a request id');
   assert.deepEqual(methodResult, { status: 201, payload: { echoed: { delay: 3 }, method: 'reboot' } });
 
-  // C2D with properties, acknowledged with client_ack.
+  // C2D with properties, acknowledged with client_c2d_ack.
   const feedback: FeedbackRecord[] = [];
   hub.on('feedback', (f) => feedback.push(f));
   b.onEvent = () => {};
@@ -355,9 +362,9 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   assert.equal(app['a&b'], 'x=y z');
   const mid = props.find((p) => p.sys === SYS_MESSAGE_ID);
   assert.equal(mid?.value, 'c2d-7');
-  assert.equal(props.find((p) => p.sys === 1)?.value, 'corr-1', '$.cid');
+  assert.equal(props.find((p) => p.sys === SYS_CORRELATION_ID)?.value, 'corr-1', '$.cid');
   assert.equal(hub.c2d.pending(deviceId).length, 1, 'not completed before the ack');
-  assert.equal(ex.client_ack(c2d.token), 0);
+  assert.equal(ex.client_c2d_ack(c2d.token), 0);
   await b.run(() => feedback.length > 0, 'C2D feedback');
   assert.equal(feedback[0].statusCode, 'Success');
   assert.equal(feedback[0].originalMessageId, 'c2d-7');
@@ -371,7 +378,7 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   const closed = await b.next(EV_DISCONNECTED, from, 'EV_DISCONNECTED after client_stop');
   assert.equal(closed.status, CLIENT_CLOSED);
   assert.equal(closed.extra, -1, 'no reconnect');
-  await b.run(() => ex.client_state() === STATE_STOPPED && ex.client_wants() === 0, 'STOPPED');
+  await b.run(() => ex.client_state() === STATE_STOPPED && ex.client_wants() === WANT.NOTHING, 'STOPPED');
   await hubDisconnected;
   assert.equal(hub.isConnected(deviceId), false);
   assert.equal(ex.client_next_timeout(), -1, 'nothing left to time');
@@ -381,5 +388,5 @@ test('mcu.wasm hosted like a microcontroller: a whole session against the local 
   assert.deepEqual(bad.map((e) => b.statusName(e.status)), []);
   assert.equal(b.events.filter((e) => e.type === EV_DISCONNECTED).length, 1, 'one disconnection: the one asked for');
   assert.equal(b.mem.buffer.byteLength, PAGE);
-  assert.equal(ex.layout_heap_base(), heapBase);
+  assert.equal(ex.abi_heap_base(), heapBase);
 });

@@ -12,7 +12,7 @@ test('soak: 30,000 QoS 1 messages, twin updates, C2D and dropped connections lea
     const { client } = await device(rig.hub, 'soak', { profile: 'mcu' });
     const core = (client as unknown as { core: Core }).core;
     const mem = new Uint8Array(core.memory.buffer);
-    const heapBase = core.exports.layout_heap_base();
+    const heapBase = core.exports.abi_heap_base();
     const size = core.memory.buffer.byteLength;
     const canary = (i: number) => (i * 167 + 3) & 0xff;
     for (let i = heapBase; i < size; i++) mem[i] = canary(i);
@@ -38,7 +38,7 @@ test('soak: 30,000 QoS 1 messages, twin updates, C2D and dropped connections lea
     await client.close();
     assert.ok(received >= total, `every acknowledged message reached the hub (${received})`);
     assert.equal(core.memory.buffer.byteLength, size, 'memory never grew');
-    assert.equal(core.exports.layout_heap_base(), heapBase);
+    assert.equal(core.exports.abi_heap_base(), heapBase);
     let touched = -1;
     for (let i = heapBase; i < size; i++) if (mem[i] !== canary(i)) { touched = i; break; }
     assert.equal(touched, -1, `memory above the static data was written at ${touched}`);

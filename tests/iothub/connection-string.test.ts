@@ -9,6 +9,7 @@ import { Raw, profiles } from './helpers.js';
 import { parseConnectionString, ConnectionStringError, IotHubError, generateSasToken } from '../../host/iothub/index.js';
 import { IotHubWasmError } from '../../host/errors.js';
 import { main as sasMain } from '../../host/commands/sas.js';
+import { CONNECTION_STRING_RESULT as R } from '../../host/wasm/abi.generated.js';
 
 const KEY = 'cGFzc3dvcmQ=';
 const KEY64 = Buffer.alloc(64, 7).toString('base64');
@@ -34,28 +35,28 @@ test('parseConnectionString: device, module, policy key, gateway, x509, SharedAc
 
 test('parseConnectionString: every refusal is a ConnectionStringError with the core code', () => {
   const cases: [string, string][] = [
-    [`HostName=h.net;DeviceId=d;DeviceId=e;SharedAccessKey=${KEY}`, 'CS_DUPLICATE_KEY'],
-    [`HostName=h.net;HostName=h.net;DeviceId=d;SharedAccessKey=${KEY}`, 'CS_DUPLICATE_KEY'],
-    ['HostName=h.net;DeviceId=d;x509=true;x509=true', 'CS_DUPLICATE_KEY'],
-    [`DeviceId=d;SharedAccessKey=${KEY}`, 'CS_MISSING_HOSTNAME'],
-    [`HostName=h.net;SharedAccessKey=${KEY}`, 'CS_MISSING_DEVICE_ID'],
-    [`HostName=;DeviceId=d;SharedAccessKey=${KEY}`, 'CS_EMPTY_VALUE'],
-    [`HostName=h.net;DeviceId=;SharedAccessKey=${KEY}`, 'CS_EMPTY_VALUE'],
-    ['HostName=h.net;DeviceId=d;SharedAccessKey=', 'CS_EMPTY_VALUE'],
-    ['HostName=h.net;DeviceId=d;SharedAccessKey=not-base64!', 'CS_BAD_KEY'],
-    ['HostName=h.net;DeviceId=d;SharedAccessKey=cGFzc3dvcmQ', 'CS_BAD_KEY'],
-    [`HostName=h.net;DeviceId=d;SharedAccessKey=${Buffer.alloc(65).toString('base64')}`, 'KEY_TOO_LONG'],
-    ['HostName=h.net;DeviceId=d', 'CS_MISSING_CREDENTIAL'],
-    ['HostName=h.net;DeviceId=d;x509=false', 'CS_MISSING_CREDENTIAL'],
-    [`HostName=h.net;DeviceId=d;x509=true;SharedAccessKey=${KEY}`, 'CS_KEY_AND_X509'],
-    ['HostName=h.net;DeviceId=d;x509=yes', 'CS_BAD_X509'],
-    [`HostName=h.net;DeviceId;SharedAccessKey=${KEY}`, 'CS_MALFORMED'],
-    [`=x;HostName=h.net;DeviceId=d;SharedAccessKey=${KEY}`, 'CS_MALFORMED'],
-    [`HostName=h.net;DeviceId=a/b;SharedAccessKey=${KEY}`, 'ID_BAD_CHAR'],
-    [`HostName=h.net;DeviceId=d;ModuleId=${'m'.repeat(129)};SharedAccessKey=${KEY}`, 'ID_TOO_LONG'],
-    [`HostName=h net;DeviceId=d;SharedAccessKey=${KEY}`, 'BAD_HOST'],
-    [`HostName=h.net;DeviceId=d;GatewayHostName=a/b;SharedAccessKey=${KEY}`, 'BAD_HOST'],
-    ['', 'CS_MISSING_HOSTNAME'],
+    [`HostName=h.net;DeviceId=d;DeviceId=e;SharedAccessKey=${KEY}`, 'IOTHUB_CS_DUPLICATE_KEY'],
+    [`HostName=h.net;HostName=h.net;DeviceId=d;SharedAccessKey=${KEY}`, 'IOTHUB_CS_DUPLICATE_KEY'],
+    ['HostName=h.net;DeviceId=d;x509=true;x509=true', 'IOTHUB_CS_DUPLICATE_KEY'],
+    [`DeviceId=d;SharedAccessKey=${KEY}`, 'IOTHUB_CS_MISSING_HOSTNAME'],
+    [`HostName=h.net;SharedAccessKey=${KEY}`, 'IOTHUB_CS_MISSING_DEVICE_ID'],
+    [`HostName=;DeviceId=d;SharedAccessKey=${KEY}`, 'IOTHUB_CS_EMPTY_VALUE'],
+    [`HostName=h.net;DeviceId=;SharedAccessKey=${KEY}`, 'IOTHUB_CS_EMPTY_VALUE'],
+    ['HostName=h.net;DeviceId=d;SharedAccessKey=', 'IOTHUB_CS_EMPTY_VALUE'],
+    ['HostName=h.net;DeviceId=d;SharedAccessKey=not-base64!', 'IOTHUB_CS_BAD_KEY'],
+    ['HostName=h.net;DeviceId=d;SharedAccessKey=cGFzc3dvcmQ', 'IOTHUB_CS_BAD_KEY'],
+    [`HostName=h.net;DeviceId=d;SharedAccessKey=${Buffer.alloc(65).toString('base64')}`, 'IOTHUB_KEY_TOO_LONG'],
+    ['HostName=h.net;DeviceId=d', 'IOTHUB_CS_MISSING_CREDENTIAL'],
+    ['HostName=h.net;DeviceId=d;x509=false', 'IOTHUB_CS_MISSING_CREDENTIAL'],
+    [`HostName=h.net;DeviceId=d;x509=true;SharedAccessKey=${KEY}`, 'IOTHUB_CS_KEY_AND_X509'],
+    ['HostName=h.net;DeviceId=d;x509=yes', 'IOTHUB_CS_BAD_X509'],
+    [`HostName=h.net;DeviceId;SharedAccessKey=${KEY}`, 'IOTHUB_CS_MALFORMED'],
+    [`=x;HostName=h.net;DeviceId=d;SharedAccessKey=${KEY}`, 'IOTHUB_CS_MALFORMED'],
+    [`HostName=h.net;DeviceId=a/b;SharedAccessKey=${KEY}`, 'IOTHUB_ID_BAD_CHAR'],
+    [`HostName=h.net;DeviceId=d;ModuleId=${'m'.repeat(129)};SharedAccessKey=${KEY}`, 'IOTHUB_ID_TOO_LONG'],
+    [`HostName=h net;DeviceId=d;SharedAccessKey=${KEY}`, 'IOTHUB_BAD_HOST'],
+    [`HostName=h.net;DeviceId=d;GatewayHostName=a/b;SharedAccessKey=${KEY}`, 'IOTHUB_BAD_HOST'],
+    ['', 'IOTHUB_CS_MISSING_HOSTNAME'],
   ];
   for (const [cs, code] of cases) {
     assert.throws(() => parseConnectionString(cs), (e: any) => {
@@ -74,12 +75,12 @@ for (const profile of profiles) {
     const cs = `HostName=h.net;DeviceId=dev;SharedAccessKey=${KEY}`;
     assert.equal(r.call('iothub_connection_string_parse', [cs]), 0);
     const p = r.e.iothub_connection_string_result_ptr();
-    assert.equal(r.view(p), 'h.net');
-    assert.equal(r.view(p + 8), 'dev');
-    assert.equal(r.view(p + 16), null);
-    assert.equal(r.view(p + 24), KEY);
-    assert.equal(r.i32(p + 56), 0);
-    assert.equal(r.i32(p + 60), 8);
+    assert.equal(r.view(p + R.hostPtr), 'h.net');
+    assert.equal(r.view(p + R.devicePtr), 'dev');
+    assert.equal(r.view(p + R.modulePtr), null);
+    assert.equal(r.view(p + R.keyPtr), KEY);
+    assert.equal(r.i32(p + R.x509), 0);
+    assert.equal(r.i32(p + R.decodedKeyLen), 8);
     const k = r.e.iothub_key_ptr();
     assert.equal(Buffer.from(r.c.u8.subarray(k, k + 8)).toString(), 'password');
   });
@@ -95,7 +96,7 @@ test('property: random strings never trap; any accepted string round-trips its f
   fc.assert(fc.property(fc.array(part, { maxLength: 8 }), (parts) => {
     const cs = parts.join(';');
     const status = r.call('iothub_connection_string_parse', [cs]);
-    if (status < 0) { assert.match(r.name(status), /^(CS_|ID_|BAD_HOST|KEY_TOO_LONG)/); return; }
+    if (status < 0) { assert.match(r.name(status), /^(IOTHUB_CS_|IOTHUB_ID_|IOTHUB_BAD_HOST|IOTHUB_KEY_TOO_LONG)/); return; }
     const parsed = parseConnectionString(cs);
     for (const p of cs.split(';')) {
       const eq = p.indexOf('=');
@@ -144,8 +145,8 @@ test('iothub-wasm sas: device, module, policy and DPS tokens; derived key; exit 
     [['--resource', 'h', '--key', KEY, '--ttl', '1', '--expiry', '2'], /--ttl or --expiry, not both/],
     [['--resource', 'h', '--key', KEY, '--ttl=-5'], /--ttl must be a whole number/],
     [['--resource', 'h', '--key', KEY, '--ttl', '-5'], /argument is ambiguous/],
-    [['--resource', 'h', '--key', 'not base64'], /BASE64_BAD_LENGTH/],
-    [['--connection-string', 'HostName=h;DeviceId=d'], /CS_MISSING_CREDENTIAL/],
+    [['--resource', 'h', '--key', 'not base64'], /CRYPTO_BASE64_BAD_LENGTH/],
+    [['--connection-string', 'HostName=h;DeviceId=d'], /IOTHUB_CS_MISSING_CREDENTIAL/],
     [['--connection-string', 'HostName=h;DeviceId=d;x509=true'], /X\.509/],
     [['--connection-string', `HostName=h;DeviceId=d;SharedAccessKey=${KEY}`, '--key', KEY], /cannot be combined/],
     [['extra'], /unexpected argument 'extra'/],

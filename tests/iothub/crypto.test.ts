@@ -12,24 +12,24 @@ const hmac = (k: Uint8Array, m: Uint8Array) => crypto.createHmac('sha256', k).up
 
 function ourSha(r: Raw, data: Uint8Array): Buffer {
   const { list, free } = r.lay([data]);
-  assert.equal(r.e.sha256(list[0] as number, list[1] as number, free), 32);
+  assert.equal(r.e.crypto_sha256(list[0] as number, list[1] as number, free), 32);
   return Buffer.from(r.c.u8.subarray(free, free + 32));
 }
 
-/** Streams data through sha256_update in the given chunk boundaries (data copied into the window once). */
+/** Streams data through crypto_sha256_update in the given chunk boundaries (data copied into the window once). */
 function ourShaSplit(r: Raw, data: Uint8Array, cuts: number[]): Buffer {
   const { list, free } = r.lay([data]);
   const base = list[0] as number;
-  r.e.sha256_init();
+  r.e.crypto_sha256_init();
   let prev = 0;
-  for (const cut of [...cuts, data.length]) { assert.equal(r.e.sha256_update(base + prev, cut - prev), 0); prev = cut; }
-  assert.equal(r.e.sha256_final(free), 32);
+  for (const cut of [...cuts, data.length]) { assert.equal(r.e.crypto_sha256_update(base + prev, cut - prev), 0); prev = cut; }
+  assert.equal(r.e.crypto_sha256_final(free), 32);
   return Buffer.from(r.c.u8.subarray(free, free + 32));
 }
 
 function ourHmac(r: Raw, key: Uint8Array, msg: Uint8Array): Buffer {
   const { list, free } = r.lay([key, msg]);
-  assert.equal(r.e.hmac_sha256(...(list as number[]), free), 32);
+  assert.equal(r.e.crypto_hmac_sha256(...(list as [number, number, number, number]), free), 32);
   return Buffer.from(r.c.u8.subarray(free, free + 32));
 }
 
@@ -46,9 +46,9 @@ for (const profile of profiles) {
   test(`[${profile}] NIST SHA-256: one million 'a' (streamed in 1000-byte updates)`, () => {
     const chunk = Buffer.alloc(1000, 'a');
     const { list, free } = r.lay([chunk]);
-    r.e.sha256_init();
-    for (let i = 0; i < 1000; i++) r.e.sha256_update(list[0] as number, 1000);
-    r.e.sha256_final(free);
+    r.e.crypto_sha256_init();
+    for (let i = 0; i < 1000; i++) r.e.crypto_sha256_update(list[0] as number, 1000);
+    r.e.crypto_sha256_final(free);
     assert.equal(Buffer.from(r.c.u8.subarray(free, free + 32)).toString('hex'),
       'cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0');
   });
@@ -81,7 +81,7 @@ for (const profile of profiles) {
         assert.equal(r.str('iothub_sas_token', [i.resource_uri as string, i.key_base64 as string, null, BigInt(i.expiry as number)]), v.expected, v.id);
         used++;
       } else if (v.kind === 'dps_group_derived_key') {
-        assert.equal(r.str('iothub_dps_derive_key', [i.group_key_base64 as string, i.registration_id as string]), v.expected, v.id);
+        assert.equal(r.str('iothub_dps_key_derive', [i.group_key_base64 as string, i.registration_id as string]), v.expected, v.id);
         used++;
       } else if (v.kind === 'derived.hub_sas_password') {
         assert.equal(r.str('iothub_sas_device_password', [i.hostname as string, i.device_id as string, null,
@@ -95,26 +95,26 @@ for (const profile of profiles) {
   test(`[${profile}] base64 vectors (RFC 4648 §10) and strict refusals`, () => {
     const cases: [string, string][] = [['', ''], ['f', 'Zg=='], ['fo', 'Zm8='], ['foo', 'Zm9v'], ['foob', 'Zm9vYg=='], ['fooba', 'Zm9vYmE='], ['foobar', 'Zm9vYmFy']];
     for (const [plain, b64] of cases) {
-      assert.equal(r.str('base64_encode', [plain]), b64);
-      assert.equal(r.str('base64_decode', [b64]), plain);
+      assert.equal(r.str('crypto_base64_encode', [plain]), b64);
+      assert.equal(r.str('crypto_base64_decode', [b64]), plain);
     }
     const bad: [string, string][] = [
-      ['Zm9v!', 'BASE64_BAD_LENGTH'], ['Zm9', 'BASE64_BAD_LENGTH'], ['Zm9*', 'BASE64_BAD_CHAR'], ['Zm 9', 'BASE64_BAD_CHAR'],
-      ['Zg=a', 'BASE64_BAD_PADDING'], ['Z===', 'BASE64_BAD_PADDING'], ['====', 'BASE64_BAD_PADDING'], ['Zg==Zm9v', 'BASE64_BAD_PADDING'],
-      ['Zh==', 'BASE64_BAD_PADDING'], ['Zm9=', 'BASE64_BAD_PADDING'], ['Zm-v', 'BASE64_BAD_CHAR'], ['Zm_v', 'BASE64_BAD_CHAR'],
+      ['Zm9v!', 'CRYPTO_BASE64_BAD_LENGTH'], ['Zm9', 'CRYPTO_BASE64_BAD_LENGTH'], ['Zm9*', 'CRYPTO_BASE64_BAD_CHAR'], ['Zm 9', 'CRYPTO_BASE64_BAD_CHAR'],
+      ['Zg=a', 'CRYPTO_BASE64_BAD_PADDING'], ['Z===', 'CRYPTO_BASE64_BAD_PADDING'], ['====', 'CRYPTO_BASE64_BAD_PADDING'], ['Zg==Zm9v', 'CRYPTO_BASE64_BAD_PADDING'],
+      ['Zh==', 'CRYPTO_BASE64_BAD_PADDING'], ['Zm9=', 'CRYPTO_BASE64_BAD_PADDING'], ['Zm-v', 'CRYPTO_BASE64_BAD_CHAR'], ['Zm_v', 'CRYPTO_BASE64_BAD_CHAR'],
     ];
-    for (const [b64, code] of bad) assert.equal(r.str('base64_decode', [b64]), code, b64);
-    assert.equal(r.str('base64_encode', ['foo'], 3), 'BUFFER_TOO_SMALL');
-    assert.equal(r.str('base64_decode', ['Zm9vYmFy'], 5), 'BUFFER_TOO_SMALL');
+    for (const [b64, code] of bad) assert.equal(r.str('crypto_base64_decode', [b64]), code, b64);
+    assert.equal(r.str('crypto_base64_encode', ['foo'], 3), 'BUFFER_TOO_SMALL');
+    assert.equal(r.str('crypto_base64_decode', ['Zm9vYmFy'], 5), 'BUFFER_TOO_SMALL');
   });
 
   test(`[${profile}] out-of-range pointers are BAD_ARGUMENT, not traps`, () => {
-    const top = r.e.layout_heap_base();
-    assert.equal(r.name(r.e.sha256(top, 1, r.c.io)), 'BAD_ARGUMENT');
-    assert.equal(r.name(r.e.sha256(r.c.io, -1, r.c.io)), 'BAD_ARGUMENT');
-    assert.equal(r.name(r.e.hmac_sha256(0xfffffff0, 32, r.c.io, 0, r.c.io)), 'BAD_ARGUMENT');
-    assert.equal(r.name(r.e.base64_decode(r.c.io, 4, top - 1, 3)), 'BAD_ARGUMENT');
-    assert.equal(r.name(r.e.sha256_update(-5, 10)), 'BAD_ARGUMENT');
+    const top = r.e.abi_heap_base();
+    assert.equal(r.name(r.e.crypto_sha256(top, 1, r.c.io)), 'BAD_ARGUMENT');
+    assert.equal(r.name(r.e.crypto_sha256(r.c.io, -1, r.c.io)), 'BAD_ARGUMENT');
+    assert.equal(r.name(r.e.crypto_hmac_sha256(0xfffffff0, 32, r.c.io, 0, r.c.io)), 'BAD_ARGUMENT');
+    assert.equal(r.name(r.e.crypto_base64_decode(r.c.io, 4, top - 1, 3)), 'BAD_ARGUMENT');
+    assert.equal(r.name(r.e.crypto_sha256_update(-5, 10)), 'BAD_ARGUMENT');
   });
 }
 
@@ -151,8 +151,8 @@ test('property: HMAC midstate cache never serves a stale key (alternating keys)'
 test('property: base64 encode/decode equal Buffer and round-trip', () => {
   fc.assert(fc.property(bytes(200), (data) => {
     const b64 = Buffer.from(data).toString('base64');
-    assert.equal(r.str('base64_encode', [data]), b64);
-    const dec = r.build('base64_decode', [b64]);
+    assert.equal(r.str('crypto_base64_encode', [data]), b64);
+    const dec = r.build('crypto_base64_decode', [b64]);
     assert.ok(Buffer.isBuffer(dec));
     assert.deepEqual(dec, Buffer.from(data));
   }), fcParams(3000));
@@ -161,8 +161,8 @@ test('property: base64 encode/decode equal Buffer and round-trip', () => {
 test('property: random text is either canonical base64 (decodes like Buffer, re-encodes to itself) or a coded error', () => {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n*';
   fc.assert(fc.property(fc.string({ unit: fc.constantFrom(...alphabet), maxLength: 24 }), (s) => {
-    const dec = r.build('base64_decode', [s]);
-    if (typeof dec === 'string') assert.match(dec, /^BASE64_BAD_(CHAR|LENGTH|PADDING)$/);
+    const dec = r.build('crypto_base64_decode', [s]);
+    if (typeof dec === 'string') assert.match(dec, /^CRYPTO_BASE64_BAD_(CHAR|LENGTH|PADDING)$/);
     else {
       assert.equal(dec.toString('base64'), s);
       assert.deepEqual(dec, Buffer.from(s, 'base64'));

@@ -1,11 +1,16 @@
 // Drives the iothub/crypto exports of a built core directly: strings in through the IO window, results out.
 import { Core, type Profile } from '../../host/wasm/core.js';
+import type { GatewayExports } from '../../host/wasm/abi.generated.js';
+
+/** An export that takes arguments laid out by Raw.lay (checked against the core's export names). */
+export type ExportName = Exclude<keyof GatewayExports, 'memory'>;
 
 export type Arg = string | Uint8Array | number | bigint | null;
 
 export class Raw {
   readonly c: Core;
-  constructor(profile: Profile = 'gateway') { this.c = new Core(profile); }
+  // mcu.wasm exports only the device client: the MCU profile's protocol layer is tested in its full-export build.
+  constructor(profile: Profile = 'gateway') { this.c = new Core(profile === 'mcu' ? 'mcu-full' : 'gateway'); }
   get e() { return this.c.exports; }
 
   /**
@@ -27,24 +32,24 @@ export class Raw {
   }
 
   /** Calls a builder `fn(...args, out, cap)`; returns the output bytes or the status name. */
-  build(fn: string, args: Arg[], cap?: number): Buffer | string {
+  build(fn: ExportName, args: Arg[], cap?: number): Buffer | string {
     const { list, free } = this.lay(args);
     const room = this.c.io + this.c.ioCapacity - free;
-    const r = (this.e[fn] as (...a: unknown[]) => number)(...list, free, cap ?? room);
+    const r = (this.e[fn] as unknown as (...a: unknown[]) => number)(...list, free, cap ?? room);
     if (r < 0) return this.c.statusName(r);
     return Buffer.from(this.c.u8.subarray(free, free + r));
   }
 
   /** Like build, as a UTF-8 string (status names come back as they are). */
-  str(fn: string, args: Arg[], cap?: number): string {
+  str(fn: ExportName, args: Arg[], cap?: number): string {
     const r = this.build(fn, args, cap);
     return typeof r === 'string' ? r : r.toString('utf8');
   }
 
   /** Calls an export that takes only (ptr, len) pairs/numbers; returns the raw status. */
-  call(fn: string, args: Arg[]): number {
+  call(fn: ExportName, args: Arg[]): number {
     const { list } = this.lay(args);
-    return (this.e[fn] as (...a: unknown[]) => number)(...list);
+    return (this.e[fn] as unknown as (...a: unknown[]) => number)(...list);
   }
 
   name(status: number): string { return this.c.statusName(status); }

@@ -22,7 +22,7 @@ const vec = (id: string) => azc.find((v) => v.id === id)!;
 /** The strict encoding: only A-Z a-z 0-9 - _ . ~ bare, uppercase hex. */
 const strict = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase());
 const sign = (keyB64: string, sts: string) => crypto.createHmac('sha256', Buffer.from(keyB64, 'base64')).update(sts).digest('base64');
-/** A reference token written by hand from DESIGN.md §3 (skn last, like azure-sdk-for-c). */
+/** A reference token written by hand from IoT Hub's documented SAS format (skn last, like azure-sdk-for-c). */
 function reference(uri: string, keyB64: string, expiry: number, keyName?: string): string {
   const sr = strict(uri);
   return `SharedAccessSignature sr=${sr}&sig=${strict(sign(keyB64, `${sr}\n${expiry}`))}&se=${expiry}${keyName ? `&skn=${strict(keyName)}` : ''}`;
@@ -54,7 +54,7 @@ for (const profile of profiles) {
   });
 
   test(`[${profile}] azc-03/04: DPS token (documented upper-case %2F; the SDK test has lower-case %2f)`, () => {
-    // azure-sdk-for-c's DPS test writes "%2f" in the resource; DESIGN.md §3 and the issue ask for one strict
+    // azure-sdk-for-c's DPS test writes "%2f" in the resource; we keep one strict
     // encoder with upper-case hex. Both forms are accepted by DPS because the signature covers the sr exactly as
     // sent. We test the documented form and show the vector differs only in hex case.
     const v3 = vec('azc-03');
@@ -70,30 +70,30 @@ for (const profile of profiles) {
 
   test(`[${profile}] sas-07: DPS group-enrollment derived key (64-byte group key = one block)`, () => {
     const v = fixture<Vec[]>('sas-hmac-vectors.json').find((x) => x.id === 'sas-07')!;
-    assert.equal(r.str('iothub_dps_derive_key', [v.input.group_key_base64, v.input.registration_id]), v.expected);
+    assert.equal(r.str('iothub_dps_key_derive', [v.input.group_key_base64, v.input.registration_id]), v.expected);
   });
 
   test(`[${profile}] SAS errors are coded: bad base64, empty key, oversized key, empty URI, bad ids, small buffer`, () => {
     const t = (uri: string, key: string, cap?: number) => r.str('iothub_sas_token', [uri, key, null, 1n], cap);
-    assert.equal(t('uri', 'not base64!'), 'BASE64_BAD_LENGTH');
-    assert.equal(t('uri', 'abc*'), 'BASE64_BAD_CHAR');
-    assert.equal(t('uri', 'ab=c'), 'BASE64_BAD_PADDING');
-    assert.equal(t('uri', ''), 'KEY_EMPTY');
-    assert.equal(t('uri', Buffer.alloc(65).toString('base64')), 'KEY_TOO_LONG');
+    assert.equal(t('uri', 'not base64!'), 'CRYPTO_BASE64_BAD_LENGTH');
+    assert.equal(t('uri', 'abc*'), 'CRYPTO_BASE64_BAD_CHAR');
+    assert.equal(t('uri', 'ab=c'), 'CRYPTO_BASE64_BAD_PADDING');
+    assert.equal(t('uri', ''), 'IOTHUB_KEY_EMPTY');
+    assert.equal(t('uri', Buffer.alloc(65).toString('base64')), 'IOTHUB_KEY_TOO_LONG');
     assert.equal(t('', KEY), 'BAD_ARGUMENT');
     assert.equal(t('uri', KEY, 40), 'BUFFER_TOO_SMALL');
     const exact = t('uri', KEY);
     assert.equal(t('uri', KEY, exact.length), exact);
     assert.equal(t('uri', KEY, exact.length - 1), 'BUFFER_TOO_SMALL');
-    assert.equal(r.str('iothub_sas_token', ['uri', KEY, null, -1n]), 'BAD_EXPIRY');
+    assert.equal(r.str('iothub_sas_token', ['uri', KEY, null, -1n]), 'IOTHUB_BAD_EXPIRY');
     const dev = (d: string) => r.str('iothub_sas_device_password', ['h.net', d, null, KEY, null, 1n]);
-    assert.equal(dev(''), 'ID_EMPTY');
-    assert.equal(dev('a'.repeat(129)), 'ID_TOO_LONG');
-    assert.equal(dev('a/b'), 'ID_BAD_CHAR');
-    assert.equal(dev('ü'), 'ID_BAD_CHAR');
-    assert.equal(r.str('iothub_sas_device_password', ['', 'd', null, KEY, null, 1n]), 'BAD_HOST');
-    assert.equal(r.str('iothub_sas_device_password', ['h/x', 'd', null, KEY, null, 1n]), 'BAD_HOST');
-    assert.equal(r.str('iothub_dps_derive_key', [KEY, 'reg'], 43), 'BUFFER_TOO_SMALL');
+    assert.equal(dev(''), 'IOTHUB_ID_EMPTY');
+    assert.equal(dev('a'.repeat(129)), 'IOTHUB_ID_TOO_LONG');
+    assert.equal(dev('a/b'), 'IOTHUB_ID_BAD_CHAR');
+    assert.equal(dev('ü'), 'IOTHUB_ID_BAD_CHAR');
+    assert.equal(r.str('iothub_sas_device_password', ['', 'd', null, KEY, null, 1n]), 'IOTHUB_BAD_HOST');
+    assert.equal(r.str('iothub_sas_device_password', ['h/x', 'd', null, KEY, null, 1n]), 'IOTHUB_BAD_HOST');
+    assert.equal(r.str('iothub_dps_key_derive', [KEY, 'reg'], 43), 'BUFFER_TOO_SMALL');
   });
 }
 
@@ -166,13 +166,13 @@ test('property: deriveDeviceKey equals node:crypto', () => {
 
 test('generateSasToken: typed errors with the core status name', () => {
   const err = (f: () => unknown, code: string) => assert.throws(f, (e: any) => e instanceof IotHubError && e.code === code);
-  err(() => generateSasToken({ resourceUri: 'uri', key: 'bad*', expiry: 1 }), 'BASE64_BAD_CHAR');
-  err(() => generateSasToken({ resourceUri: 'uri', key: '', expiry: 1 }), 'KEY_EMPTY');
+  err(() => generateSasToken({ resourceUri: 'uri', key: 'bad*', expiry: 1 }), 'CRYPTO_BASE64_BAD_CHAR');
+  err(() => generateSasToken({ resourceUri: 'uri', key: '', expiry: 1 }), 'IOTHUB_KEY_EMPTY');
   err(() => generateSasToken({ resourceUri: '', key: KEY, expiry: 1 }), 'BAD_ARGUMENT');
-  err(() => generateSasToken({ resourceUri: 'uri', key: KEY, expiry: -1 }), 'BAD_EXPIRY');
-  err(() => generateSasToken({ resourceUri: 'uri', key: KEY, expiry: 1.5 }), 'BAD_EXPIRY');
+  err(() => generateSasToken({ resourceUri: 'uri', key: KEY, expiry: -1 }), 'IOTHUB_BAD_EXPIRY');
+  err(() => generateSasToken({ resourceUri: 'uri', key: KEY, expiry: 1.5 }), 'IOTHUB_BAD_EXPIRY');
   err(() => generateSasToken({ resourceUri: 'x'.repeat(400_000), key: KEY, expiry: 1 }), 'BUFFER_TOO_SMALL');
-  err(() => deriveDeviceKey('%%%%', 'reg'), 'BASE64_BAD_CHAR');
+  err(() => deriveDeviceKey('%%%%', 'reg'), 'CRYPTO_BASE64_BAD_CHAR');
   assert.equal(generateSasToken({ resourceUri: 'uri', key: KEY, expiry: 12345n }),
     'SharedAccessSignature sr=uri&sig=kcWxXAK2OAaAoq2oCkaGzX2NMqDB8nCyNuq2fPYCDhk%3D&se=12345');
   const big = 2n ** 63n - 1n;

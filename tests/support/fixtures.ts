@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 
-/** Reads a JSON file from tests/fixtures (copied from ../shared/vectors so the repository stands alone). */
+/** Reads a JSON file from tests/fixtures (test vectors kept in the repository). */
 export function fixture<T = unknown>(name: string): T {
   const url = new URL(`../../../tests/fixtures/${name}`, import.meta.url);
   return JSON.parse(readFileSync(url, 'utf8'), (_k, v) => {

@@ -6,8 +6,9 @@ import { readFileSync } from 'node:fs';
 import { wasmPath, type Profile } from '../../host/wasm/core.js';
 import { encodePacket, PacketDecoder, type Packet } from '../../host/codec/index.js';
 import { withStackPointerExported } from './stack-pointer.js';
+import { EVENT, EVENT_RECORD_WORDS as EVR, STATUS, WANT, type GatewayExports } from '../../host/wasm/abi.generated.js';
 
-type Ex = Record<string, (...a: number[]) => number> & { memory: WebAssembly.Memory; sp: WebAssembly.Global };
+type Ex = GatewayExports & { sp: WebAssembly.Global };
 export interface CoreEvent { type: number; status: number; token: number; version: number; extra: number; a: Buffer }
 
 export const DEVICE_CS = 'HostName=hub.example.net;DeviceId=dev-1;SharedAccessKey=' + Buffer.alloc(32, 9).toString('base64');
@@ -22,11 +23,11 @@ export class ScriptedCore {
   constructor(profile: Profile = 'gateway', cs = DEVICE_CS) {
     // The shadow-stack pointer is exported as `sp` (a test copy of the module) so memory proofs can watch it.
     const bytes = withStackPointerExported(new Uint8Array(readFileSync(wasmPath(profile))));
-    this.ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as Ex;
+    this.ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as Ex;
     this.mem = new Uint8Array(this.ex.memory.buffer);
-    this.io = this.ex.io_ptr();
-    if (this.ex.client_init(this.io, this.put(cs)) !== 0) throw new Error('client_init failed');
-    this.ex.client_set_time(1_800_000_000, this.now);
+    this.io = this.ex.abi_io_ptr();
+    if (this.ex.client_init(this.io, this.put(cs)) !== STATUS.OK) throw new Error('client_init failed');
+    this.ex.client_time_set(1_800_000_000, this.now);
   }
 
   /** Writes bytes or UTF-8 into the IO window at `at` (default its start); returns the length. */
@@ -54,18 +55,18 @@ export class ScriptedCore {
   /** Polls until the client has nothing more to say; returns its events. */
   poll(): CoreEvent[] {
     const out: CoreEvent[] = [];
-    const ev = new Int32Array(this.ex.memory.buffer, this.ex.client_event_ptr(), 11);
+    const ev = new Int32Array(this.ex.memory.buffer, this.ex.client_event_ptr(), EVR.WORDS);
     let t;
-    while ((t = this.ex.client_poll(this.now)) !== 0) {
-      const a = ev[5] > 0 ? Buffer.from(this.mem.subarray(ev[4], ev[4] + ev[5])) : Buffer.alloc(0);
-      out.push({ type: t, status: ev[1], token: ev[2] >>> 0, version: ev[3] >>> 0, extra: ev[10], a });
+    while ((t = this.ex.client_poll(this.now)) !== EVENT.NONE) {
+      const a = ev[EVR.aLen] > 0 ? Buffer.from(this.mem.subarray(ev[EVR.aPtr], ev[EVR.aPtr] + ev[EVR.aLen])) : Buffer.alloc(0);
+      out.push({ type: t, status: ev[EVR.status], token: ev[EVR.token] >>> 0, version: ev[EVR.version] >>> 0, extra: ev[EVR.extra], a });
     }
     return out;
   }
 
   /** Start, transport up, answer CONNECT (and SUBSCRIBE unless the session is present). */
   connect(sessionPresent = false, granted = [1, 0, 0, 0]): { events: CoreEvent[]; subscribed: boolean; packets: Packet[] } {
-    if (this.ex.client_wants() !== 1) this.ex.client_start(this.now);
+    if (this.ex.client_wants() !== WANT.OPEN) this.ex.client_start(this.now);
     this.ex.client_transport_up(this.now);
     const connect = this.sent();
     if (connect[0]?.cmd !== 'connect') throw new Error(`expected CONNECT, got ${connect[0]?.cmd}`);

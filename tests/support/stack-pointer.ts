@@ -7,7 +7,7 @@ import binaryen from 'binaryen';
  * mutable global that starts at the heap base (AssemblyScript's stack grows down from there).
  */
 export function withStackPointerExported(bytes: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
-  const heapBase = (new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as { layout_heap_base(): number }).layout_heap_base();
+  const heapBase = (new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as { abi_heap_base(): number }).abi_heap_base();
   const mod = binaryen.readBinary(bytes);
   try {
     for (let i = 0; i < mod.getNumGlobals(); i++) {
