@@ -8,14 +8,14 @@ import type { Connection, Container, Delivery, EventContext, Message, Receiver, 
 import type { Duplex } from 'node:stream';
 import { AmqpGate } from './amqp-gate.js';
 import { claimsCover, type Policies, type Right, type ServiceClaims } from './policies.js';
-import { dict } from './json.js';
-import { parseSasToken } from './sas.js';
-import type { Registry } from './registry.js';
-import type { C2DQueue, C2DOptions, FeedbackRecord, AckMode } from './c2d-queue.js';
-import type { EventStore, StoredEvent, StartPosition } from './events.js';
-import { parseSelector } from './events.js';
-import { HubError } from './methods.js';
-import type { PropertyBag } from './topics.js';
+import { dict } from '../state/json.js';
+import { parseSasToken } from '../auth/sas.js';
+import type { Registry } from '../state/registry.js';
+import type { C2DQueue, C2DOptions, FeedbackRecord, AckMode } from '../state/c2d-queue.js';
+import type { EventStore, StoredEvent, StartPosition } from '../state/events.js';
+import { parseSelector } from '../state/events.js';
+import { HubError } from '../state/methods.js';
+import type { PropertyBag } from '../device/topics.js';
 
 export const FEEDBACK_CONTENT_TYPE = 'application/vnd.microsoft.iothub.feedback.json';
 export const DEVICEBOUND_ADDRESS = '/messages/devicebound';

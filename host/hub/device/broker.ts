@@ -7,18 +7,18 @@ import mqttPacket from 'mqtt-packet';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
-import { verifySasToken } from './sas.js';
-import { normalizeThumbprint, type Registry } from './registry.js';
-import { TwinError, type TwinStore, type JsonObject } from './twin-store.js';
-import { type C2DMessage, type C2DQueue } from './c2d-queue.js';
-import { HubError, METHOD_MAX_PAYLOAD_BYTES, type MethodInvoker, type MethodResult } from './methods.js';
+import { verifySasToken } from '../auth/sas.js';
+import { normalizeThumbprint, type Registry } from '../state/registry.js';
+import { TwinError, type TwinStore, type JsonObject } from '../state/twin-store.js';
+import { type C2DMessage, type C2DQueue } from '../state/c2d-queue.js';
+import { HubError, METHOD_MAX_PAYLOAD_BYTES, type MethodInvoker, type MethodResult } from '../state/methods.js';
 import {
   METHODS_FILTER, TWIN_DESIRED_FILTER, TWIN_RES_FILTER, checkSubscription, classifyPublish, topicMatches, desiredPatchTopic,
   encodePropertyBag, identityKey, methodRequestTopic, parsePropertyBag, parseUsername, splitSystemProperties,
   twinResponseTopic, type Identity, type PropertyBag,
 } from './topics.js';
-import { preview, type LogSink } from './log.js';
-import { setMember } from './json.js';
+import { preview, type LogSink } from '../log.js';
+import { setMember } from '../state/json.js';
 import { MqttGate, MQTT_CONNECT_MAX_BYTES } from './mqtt-gate.js';
 
 export const D2C_MAX_BYTES = 256 * 1024;

@@ -1,6 +1,6 @@
 // IoT Hub MQTT topic names and property bags, as the hub sees them. Written independently of the WebAssembly core.
 // Names in a topic are the sender's data: bags are built with own data members (`__proto__=x` is a property).
-import { dict, own, setMember } from './json.js';
+import { dict, own, setMember } from '../state/json.js';
 
 /** A decoded property bag: values are strings, or null for a bare key (`k` with no `=`). */
 export type PropertyBag = Record<string, string | null>;
