@@ -10,7 +10,9 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import { Registry } from './state/registry.js';
 import { TwinStore, TwinError, type Twin, type JsonObject } from './state/twin-store.js';
 import { C2DQueue, C2DError, C2D_MAX_DELIVERY_COUNT, type C2DOptions, type FeedbackRecord } from './state/c2d-queue.js';
-import { MethodInvoker, HubError, METHOD_CONNECT_TIMEOUT, METHOD_RESPONSE_TIMEOUT, type MethodResult } from './state/methods.js';
+import { MethodInvoker, HubError, METHOD_CONNECT_TIMEOUT, METHOD_RESPONSE_TIMEOUT, type InvokeOptions, type MethodResult } from './state/methods.js';
+
+export type { InvokeOptions } from './state/methods.js';
 import { HubBroker, MQTT_PACKET_MAX_BYTES, type BrokerEvents } from './device/broker.js';
 import { Admission, peerKey } from './admission.js';
 import { loadOrCreateTls } from './tls.js';
@@ -21,7 +23,7 @@ import { EventStore } from './state/events.js';
 import { AmqpService } from './service/amqp.js';
 import { RestService } from './service/rest.js';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Identity } from './device/topics.js';
+import type { Identity } from './state/messages.js';
 
 export const WEBSOCKET_PATH = '/$iothub/websocket';
 export const DEFAULT_DATA_DIR = '.iothub-wasm';
@@ -97,13 +99,6 @@ export const AMQP_WS_MAX_PAYLOAD = 1024 * 1024;
 const LOOPBACK = ['127.0.0.1', '::1'];
 
 export interface SendC2DOptions extends C2DOptions { moduleId?: never }
-
-export interface InvokeOptions {
-  responseTimeoutInSeconds?: number;
-  /** Wait this long for the device to connect before answering 404. Default 0. */
-  connectTimeoutInSeconds?: number;
-  moduleId?: string;
-}
 
 export interface HubEvents extends BrokerEvents {
   feedback: [FeedbackRecord];
@@ -593,10 +588,9 @@ export class LocalHub extends EventEmitter<HubEvents> {
   /** Identities connected right now (`dev` or `dev/mod`). */
   connectedIdentities(): string[] { return [...this.broker.connections.keys()]; }
 
-  /** Closes a device's connection (fault injection); false if it was not connected. */
   /** Fault injection: hold every PUBLISH from the device for `ms` before handling it (its PUBACKs and twin answers come late); 0 ends it. */
   delayDevice(deviceId: string, ms: number, opts: { moduleId?: string } = {}): void {
-    this.broker.delay({ deviceId, ...(opts.moduleId ? { moduleId: opts.moduleId } : {}) }, ms);
+    this.broker.faults.delay({ deviceId, ...(opts.moduleId ? { moduleId: opts.moduleId } : {}) }, ms);
   }
 
   /** Fault injection: end the device's connection as IoT Hub does when its SAS token expires. */
@@ -609,9 +603,10 @@ export class LocalHub extends EventEmitter<HubEvents> {
    * instead of serving them — 429 (throttled) by default, or a 5xx.
    */
   failTwinRequests(deviceId: string, count: number, opts: { status?: number; moduleId?: string } = {}): void {
-    this.broker.failTwin({ deviceId, ...(opts.moduleId ? { moduleId: opts.moduleId } : {}) }, count, opts.status ?? 429);
+    this.broker.faults.failTwin({ deviceId, ...(opts.moduleId ? { moduleId: opts.moduleId } : {}) }, count, opts.status ?? 429);
   }
 
+  /** Closes a device's connection (fault injection); false if it was not connected. */
   dropConnection(deviceId: string, moduleId?: string): Promise<boolean> {
     return this.broker.drop({ deviceId, ...(moduleId ? { moduleId } : {}) }, 'dropped by the hub (dropConnection)');
   }

@@ -13,7 +13,7 @@ export { D2C_MAX_BYTES, MAX_SUBSCRIPTIONS, c2dTopic } from './device/broker.js';
 export type { TelemetryMessage, ConnectionEvent, RefusedEvent, ReportedEvent } from './device/broker.js';
 export { createSasToken, verifySasToken, parseSasToken } from './auth/sas.js';
 export { parsePropertyBag, encodePropertyBag } from './device/topics.js';
-export type { PropertyBag, Identity } from './device/topics.js';
+export type { PropertyBag, Identity } from './state/messages.js';
 export { Policies, DEFAULT_POLICIES } from './service/policies.js';
 export type { PolicyRecord, Right, ServiceClaims } from './service/policies.js';
 export { EventStore, parseSelector } from './state/events.js';

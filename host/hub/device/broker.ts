@@ -20,6 +20,10 @@ import {
 import { preview, type LogSink } from '../log.js';
 import { setMember } from '../state/json.js';
 import { MqttGate, MQTT_CONNECT_MAX_BYTES } from './mqtt-gate.js';
+import { DeviceFaults } from './faults.js';
+import type { TelemetryMessage } from '../state/messages.js';
+
+export type { TelemetryMessage } from '../state/messages.js';
 
 export const D2C_MAX_BYTES = 256 * 1024;
 /**
@@ -33,19 +37,6 @@ export const MAX_SUBSCRIPTIONS = 5;
 export const MAX_KEEPALIVE_SECONDS = 1177;
 /** C2D messages in flight (sent, not yet PUBACKed) per device connection. */
 export const C2D_MAX_INFLIGHT = 50;
-
-export interface TelemetryMessage {
-  deviceId: string;
-  moduleId?: string;
-  body: Buffer;
-  /** Application properties; null for a bare key. */
-  properties: PropertyBag;
-  /** `$.mid` → messageId, `$.cid` → correlationId, `$.ct` → contentType, `$.ce` → contentEncoding, … */
-  systemProperties: Record<string, string>;
-  topic: string;
-  qos: 0 | 1;
-  enqueuedTimeUtc: string;
-}
 
 export interface ConnectionEvent { deviceId: string; moduleId?: string; reason?: string; clean?: boolean; transport?: string }
 export interface RefusedEvent { clientId: string; returnCode?: number; reason: string }
@@ -114,6 +105,8 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
   private readonly sessions = new WeakMap<Client, Session>();
   /** Live, fully connected sessions by identity key (`dev` or `dev/mod`). */
   readonly connections = new Map<string, Session>();
+  /** Faults injected per identity (LocalHub.delayDevice, failTwinRequests). */
+  readonly faults = new DeviceFaults();
   private readonly o: BrokerOptions;
   private readonly log: LogSink;
 
@@ -312,17 +305,11 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
 
   // --- publish from a device -----------------------------------------------------------------------------------
 
-  /** Fault injection: hold each PUBLISH from this identity for `ms` before handling it (0 ends the delay). */
-  delay(identity: Identity, ms: number): void {
-    if (ms > 0) this.delays.set(identityKey(identity), ms); else this.delays.delete(identityKey(identity));
-  }
-  private readonly delays = new Map<string, number>();
-
   private authorizePublish(client: Client | null, packet: PublishPacket, cb: (e?: Error | null) => void): void {
     if (!client) return cb(null); // the hub's own publishes
     const s = this.sessions.get(client);
     if (!s) return cb(new Error('not authenticated'));
-    const delay = this.delays.get(s.key);
+    const delay = this.faults.delayOf(s.key);
     if (delay) {
       setTimeout(() => { if (this.sessions.has(client)) this.handlePublish(s, client, packet, cb); }, delay);
       return;
@@ -419,19 +406,12 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
     return true;
   }
 
-  /** Fault injection: the next `count` twin requests of an identity are answered `status` (429: throttled). */
-  failTwin(identity: Identity, count: number, status = 429): void {
-    this.twinFaults.set(identityKey(identity), { count, status });
-  }
-  private readonly twinFaults = new Map<string, { count: number; status: number }>();
-
   /** Answers an injected fault instead of the request, if one is pending for this identity. */
   private twinFault(s: Session, rid: string): boolean {
-    const f = this.twinFaults.get(s.key);
-    if (!f || f.count <= 0) return false;
-    if (--f.count === 0) this.twinFaults.delete(s.key);
-    this.log(`${s.key} twin request $rid=${rid} → ${f.status} (injected fault)`);
-    this.sendTo(s, twinResponseTopic(f.status, rid), JSON.stringify({ message: f.status === 429 ? 'throttled' : 'injected fault' }), TWIN_RES_FILTER, 'twin response');
+    const status = this.faults.takeTwinFault(s.key);
+    if (status === undefined) return false;
+    this.log(`${s.key} twin request $rid=${rid} → ${status} (injected fault)`);
+    this.sendTo(s, twinResponseTopic(status, rid), JSON.stringify({ message: status === 429 ? 'throttled' : 'injected fault' }), TWIN_RES_FILTER, 'twin response');
     return true;
   }
 

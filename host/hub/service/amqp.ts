@@ -15,7 +15,7 @@ import type { C2DQueue, C2DOptions, FeedbackRecord, AckMode } from '../state/c2d
 import type { EventStore, StoredEvent, StartPosition } from '../state/events.js';
 import { parseSelector } from '../state/events.js';
 import { HubError } from '../state/methods.js';
-import type { PropertyBag } from '../device/topics.js';
+import type { PropertyBag } from '../state/messages.js';
 
 export const FEEDBACK_CONTENT_TYPE = 'application/vnd.microsoft.iothub.feedback.json';
 export const DEVICEBOUND_ADDRESS = '/messages/devicebound';

@@ -7,9 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { claimsCover, type Policies, type Right, type ServiceClaims } from './policies.js';
 import { RegistryError, type Registry, type IdentityRecord } from '../state/registry.js';
 import { TwinError, TWIN_DOCUMENT_MAX_NESTING, validatePatch, type Twin } from '../state/twin-store.js';
-import { HubError, METHOD_CONNECT_TIMEOUT, METHOD_MAX_NESTING, METHOD_RESPONSE_TIMEOUT, type MethodResult } from '../state/methods.js';
+import { HubError, METHOD_CONNECT_TIMEOUT, METHOD_MAX_NESTING, METHOD_RESPONSE_TIMEOUT, type InvokeOptions, type MethodResult } from '../state/methods.js';
 import { JsonError, hasOwn, isObject, own, parseJson, setMember, type JsonObject } from '../state/json.js';
-import type { InvokeOptions } from '../hub.js';
 
 export interface RestHub {
   readonly hostName: string;

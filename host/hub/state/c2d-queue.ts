@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import type { PropertyBag } from '../device/topics.js';
+import type { PropertyBag } from './messages.js';
 import { JsonFile } from './store.js';
 import { StoredRecord } from './json.js';
 

@@ -11,6 +11,14 @@ export const METHOD_CONNECT_TIMEOUT = { min: 0, max: 300, default: 0 } as const;
 
 export interface MethodResult { status: number; payload: unknown }
 
+/** How a service call waits for a device's answer (LocalHub.invokeMethod, REST, AMQP). */
+export interface InvokeOptions {
+  responseTimeoutInSeconds?: number;
+  /** Wait this long for the device to connect before answering 404. Default 0. */
+  connectTimeoutInSeconds?: number;
+  moduleId?: string;
+}
+
 export class HubError extends Error {
   constructor(message: string, readonly status: number, readonly code: string) { super(message); }
 }
