@@ -9,14 +9,15 @@ import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import { verifySasToken } from '../auth/sas.js';
 import { normalizeThumbprint, type Registry } from '../state/registry.js';
-import { TwinError, type TwinStore, type JsonObject } from '../state/twin-store.js';
+import type { TwinStore, JsonObject } from '../state/twin-store.js';
 import { type C2DMessage, type C2DQueue } from '../state/c2d-queue.js';
-import { HubError, METHOD_MAX_PAYLOAD_BYTES, type MethodInvoker, type MethodResult } from '../state/methods.js';
+import { METHOD_MAX_PAYLOAD_BYTES, type MethodInvoker, type MethodResult } from '../state/methods.js';
 import {
   METHODS_FILTER, TWIN_DESIRED_FILTER, TWIN_RES_FILTER, checkSubscription, classifyPublish, topicMatches, desiredPatchTopic,
   encodePropertyBag, identityKey, methodRequestTopic, parsePropertyBag, parseUsername, splitSystemProperties,
   twinResponseTopic, type Identity, type PropertyBag,
 } from './topics.js';
+import { HubError } from '../errors.js';
 import { preview, type LogSink } from '../log.js';
 import { setMember } from '../state/json.js';
 import { MqttGate, MQTT_CONNECT_MAX_BYTES } from './mqtt-gate.js';
@@ -437,7 +438,8 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
       this.sendTo(s, twinResponseTopic(204, rid, version), '', TWIN_RES_FILTER, 'twin response');
       this.emit('reported', { deviceId: s.identity.deviceId, ...(s.identity.moduleId ? { moduleId: s.identity.moduleId } : {}), patch: patch as JsonObject, version });
     }, (err: Error) => {
-      const status = err instanceof TwinError ? err.status : 500;
+      // the one place a twin refusal becomes an MQTT answer: the HubError's status and message
+      const status = err instanceof HubError ? err.status : 500;
       this.log(`${s.key} twin reported PATCH $rid=${rid} → ${status} (${err.message})`);
       this.sendTo(s, twinResponseTopic(status, rid), JSON.stringify({ message: err.message }), TWIN_RES_FILTER, 'twin response');
     });
@@ -458,10 +460,10 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
   invokeMethod(identity: Identity, name: string, payload: Buffer, timeoutMs: number): Promise<MethodResult> {
     const key = identityKey(identity);
     const s = this.connections.get(key);
-    if (!s) return Promise.reject(new HubError(`'${key}' is not connected`, 404, 'DeviceNotOnline'));
-    if (!this.subscribed(s, methodRequestTopic(name, 'x'))) return Promise.reject(new HubError(`'${key}' has not subscribed to direct methods`, 404, 'DeviceNotOnline'));
+    if (!s) return Promise.reject(new HubError(404, 'DeviceNotOnline', `'${key}' is not connected`));
+    if (!this.subscribed(s, methodRequestTopic(name, 'x'))) return Promise.reject(new HubError(404, 'DeviceNotOnline', `'${key}' has not subscribed to direct methods`));
     if (payload.length > METHOD_MAX_PAYLOAD_BYTES) {
-      return Promise.reject(new HubError(`method payload of ${payload.length} bytes exceeds ${METHOD_MAX_PAYLOAD_BYTES}`, 413, 'MessageTooLarge'));
+      return Promise.reject(new HubError(413, 'MessageTooLarge', `method payload of ${payload.length} bytes exceeds ${METHOD_MAX_PAYLOAD_BYTES}`));
     }
     const { rid, result } = this.o.methods.start(key, name, timeoutMs);
     this.log(`${key} method '${name}' $rid=${rid} ${preview(payload)} (timeout ${timeoutMs / 1000} s)`);

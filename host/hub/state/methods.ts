@@ -1,5 +1,6 @@
 // Direct methods: pending invocations by request id, each with its timeout. Transport-independent.
 import { randomUUID } from 'node:crypto';
+import { HubError } from '../errors.js';
 import { JsonError, parseJson } from './json.js';
 
 export const METHOD_MAX_PAYLOAD_BYTES = 128 * 1024;
@@ -17,10 +18,6 @@ export interface InvokeOptions {
   /** Wait this long for the device to connect before answering 404. Default 0. */
   connectTimeoutInSeconds?: number;
   moduleId?: string;
-}
-
-export class HubError extends Error {
-  constructor(message: string, readonly status: number, readonly code: string) { super(message); }
 }
 
 interface Pending {
@@ -57,7 +54,7 @@ export class MethodInvoker {
     const result = new Promise<MethodResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(rid);
-        reject(new HubError(`method '${name}' on '${identity}' timed out after ${timeoutMs / 1000} s`, 504, 'GatewayTimeout'));
+        reject(new HubError(504, 'GatewayTimeout', `method '${name}' on '${identity}' timed out after ${timeoutMs / 1000} s`));
       }, timeoutMs);
       this.pending.set(rid, { identity, name, resolve, reject, timer });
     });
@@ -71,7 +68,7 @@ export class MethodInvoker {
     this.pending.delete(rid);
     clearTimeout(p.timer);
     if (body.length > METHOD_MAX_PAYLOAD_BYTES) {
-      p.reject(new HubError(`method '${p.name}' response of ${body.length} bytes exceeds ${METHOD_MAX_PAYLOAD_BYTES}`, 413, 'MessageTooLarge'));
+      p.reject(new HubError(413, 'MessageTooLarge', `method '${p.name}' response of ${body.length} bytes exceeds ${METHOD_MAX_PAYLOAD_BYTES}`));
     } else {
       p.resolve({ status, payload: parseMethodPayload(body) });
     }
