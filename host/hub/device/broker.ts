@@ -93,7 +93,21 @@ interface Session {
   transport: string;
 }
 
-type ClientInternals = Client & { _parser: EventEmitter; conn: Duplex & { destroyed?: boolean } };
+/**
+ * The one aedes internal the broker uses: the client's packet parser, to see two packets before aedes handles them.
+ * aedes's public hooks do not suffice for either (aedes 1.2):
+ * - SUBSCRIBE QoS 2 → granted QoS 1: aedes fixes each filter's granted QoS for the SUBACK from the packet before it
+ *   calls authorizeSubscribe (lib/handlers/subscribe.js, doSubscribe), so lowering `sub.qos` there changes the stored
+ *   subscription but the SUBACK still grants 2. authorizeSubscribe lowers it too, for the subscription itself.
+ * - PUBACK of a C2D message: the hub writes C2D PUBLISHes itself (its own packet ids, tied to the queue's lock
+ *   tokens, and none of aedes's outgoing persistence, which would redeliver them beside the C2D queue), so aedes's
+ *   'ack' event finds no packet of its own for the id (outgoingClearMessageId) and carries none.
+ * Everything else is public: the hooks passed to createBroker, the events, `client.conn`, `client.closed`.
+ */
+type ClientParser = Client & { _parser: EventEmitter };
+
+/** The stream aedes was handed: the framing gate, which carries the transport name and the TLS client certificate. */
+type GatedConn = Duplex & { _hubTransport?: string; getPeerCertificate?: TLSSocket['getPeerCertificate'] };
 
 function authError(returnCode: 4 | 5 | 2, message: string): AuthenticateError {
   const e = new Error(message) as AuthenticateError;
@@ -180,8 +194,8 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
   // --- connect -------------------------------------------------------------------------------------------------
 
   private preConnect(client: Client, packet: { clientId: string; clean?: boolean; keepalive?: number; protocolVersion?: number }, cb: (e: Error | null, ok: boolean) => void): void {
-    // See PUBACKs (C2D completion) and SUBSCRIBE QoS before aedes does: IoT Hub grants QoS 2 subscriptions as QoS 1.
-    const c = client as ClientInternals;
+    // See PUBACKs (C2D completion) and SUBSCRIBE QoS before aedes does (ClientParser says why no public hook will do).
+    const c = client as ClientParser;
     c._parser.prependListener('packet', (p: mqttPacket.Packet) => this.onPacket(client, p));
     cb(null, true);
   }
@@ -226,7 +240,7 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
     const rec = this.o.registry.record(identity.deviceId, identity.moduleId);
     if (!rec) return refuse(5, `${identity.moduleId ? 'module' : 'device'} '${clientId}' is not registered`);
     if (rec.status !== 'enabled') return refuse(5, `'${clientId}' is disabled`);
-    const conn = (client as ClientInternals).conn as Duplex & { _hubTransport?: string; getPeerCertificate?: TLSSocket['getPeerCertificate'] };
+    const conn = client.conn as GatedConn;
     let expiresAt: number;
     if (Object.hasOwn(rec, 'x509Thumbprints') && rec.x509Thumbprints) {
       // X.509 (self-signed): the certificate presented in the TLS handshake must be a registered one.
@@ -478,7 +492,7 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
     const sess = typeof s === 'string' ? this.connections.get(s) : s;
     if (!sess || !sess.ready || sess.identity.moduleId !== undefined) return;
     if (![...sess.subs].some((f) => f.startsWith(`devices/${sess.identity.deviceId}/messages/devicebound/`))) return;
-    const c = sess.client as ClientInternals;
+    const c = sess.client;
     while (sess.inflight.size < C2D_MAX_INFLIGHT && this.connections.get(sess.key) === sess && !c.closed && !c.conn.destroyed) {
       const m = this.o.c2d.takeNext(sess.identity.deviceId);
       if (!m) break;
