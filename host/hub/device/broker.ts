@@ -1,14 +1,13 @@
-// IoT Hub's MQTT rules on top of aedes: SAS authentication, per-identity topic rules, one connection per identity,
-// QoS 2 → close, ≤ 5 subscriptions, retain → `mqtt-retain`, size limits, telemetry decoding, twin, methods and C2D
-// delivery. Written independently of the WebAssembly core.
+// IoT Hub's MQTT rules on top of aedes: admission at CONNECT (decided by authenticate.ts), per-identity topic
+// rules, one connection per identity, QoS 2 → close, ≤ 5 subscriptions, retain → `mqtt-retain`, size limits,
+// telemetry decoding, twin, methods and C2D delivery. Written independently of the WebAssembly core.
 import { EventEmitter } from 'node:events';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import mqttPacket from 'mqtt-packet';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
-import { verifySasToken } from '../auth/sas.js';
-import { normalizeThumbprint, type Registry } from '../state/registry.js';
+import type { Registry } from '../state/registry.js';
 import type { TwinStore, JsonObject } from '../state/twin-store.js';
 import { type C2DMessage, type C2DQueue } from '../state/c2d-queue.js';
 import { METHOD_MAX_PAYLOAD_BYTES, type MethodInvoker, type MethodResult } from '../state/methods.js';
@@ -22,6 +21,7 @@ import { preview, type LogSink } from '../log.js';
 import { setMember } from '../state/json.js';
 import { MqttGate, MQTT_CONNECT_MAX_BYTES } from './mqtt-gate.js';
 import { DeviceFaults } from './faults.js';
+import { authenticateDevice } from './authenticate.js';
 import type { TelemetryMessage } from '../state/messages.js';
 
 export type { TelemetryMessage } from '../state/messages.js';
@@ -223,43 +223,13 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
       this.emit('refused', { clientId, returnCode: rc, reason });
       cb(authError(rc, reason), false);
     };
-    const slash = clientId.indexOf('/');
-    const identity: Identity = slash < 0 ? { deviceId: clientId } : { deviceId: clientId.slice(0, slash), moduleId: clientId.slice(slash + 1) };
-    if (!identity.deviceId || identity.moduleId === '' || identity.moduleId?.includes('/')) {
-      return refuse(2, 'client id must be {deviceId} or {deviceId}/{moduleId}');
-    }
-    if (username === undefined) return refuse(4, 'no username');
-    const u = parseUsername(username);
-    if (!u) return refuse(4, `malformed username '${username}'`);
-    const hosts = this.hostNames();
-    if (!hosts.includes(u.host.toLowerCase())) return refuse(4, `username host '${u.host}' is not this hub (${this.o.hostName})`);
-    if (u.deviceId !== identity.deviceId || u.moduleId !== identity.moduleId) {
-      return refuse(4, `username names '${u.moduleId ? `${u.deviceId}/${u.moduleId}` : u.deviceId}' but the client id is '${clientId}'`);
-    }
-    this.o.registry.refresh();
-    const rec = this.o.registry.record(identity.deviceId, identity.moduleId);
-    if (!rec) return refuse(5, `${identity.moduleId ? 'module' : 'device'} '${clientId}' is not registered`);
-    if (rec.status !== 'enabled') return refuse(5, `'${clientId}' is disabled`);
     const conn = client.conn as GatedConn;
-    let expiresAt: number;
-    if (Object.hasOwn(rec, 'x509Thumbprints') && rec.x509Thumbprints) {
-      // X.509 (self-signed): the certificate presented in the TLS handshake must be a registered one.
-      const cert = conn.getPeerCertificate?.();
-      if (!cert || !cert.fingerprint) return refuse(5, 'an X.509 device must present its client certificate (over TLS)');
-      const presented = [normalizeThumbprint(cert.fingerprint), normalizeThumbprint(cert.fingerprint256 ?? '')];
-      const allowed = [rec.x509Thumbprints.primary, rec.x509Thumbprints.secondary].filter((t): t is string => !!t);
-      if (!presented.some((t) => allowed.includes(t))) return refuse(5, `client certificate ${presented[0]} is not registered for '${clientId}'`);
-      const validFrom = Date.parse(cert.valid_from), validTo = Date.parse(cert.valid_to), now = Date.now();
-      if (!(validFrom <= now)) return refuse(5, `client certificate of '${clientId}' is not valid before ${cert.valid_from}`);
-      if (!(now < validTo)) return refuse(5, `client certificate of '${clientId}' expired ${cert.valid_to}`);
-      expiresAt = Math.floor(validTo / 1000);
-    } else {
-      if (!password || password.length === 0) return refuse(4, 'no password (SAS token) given');
-      const path = identity.moduleId ? `/devices/${identity.deviceId}/modules/${identity.moduleId}` : `/devices/${identity.deviceId}`;
-      const check = verifySasToken(password.toString('utf8'), hosts.map((h) => h + path), [rec.primaryKey, rec.secondaryKey], Math.floor(Date.now() / 1000));
-      if (!check.ok) return refuse(check.malformed ? 4 : 5, check.reason);
-      expiresAt = check.expiresAt;
-    }
+    const r = authenticateDevice({
+      clientId, username, password, hostName: this.o.hostName, hosts: this.hostNames(), registry: this.o.registry,
+      peerCertificate: () => conn.getPeerCertificate?.(),
+    });
+    if (!r.ok) return refuse(r.returnCode, r.reason);
+    const { identity, expiresAt } = r;
     this.sessions.set(client, {
       client, identity, key: identityKey(identity), clean: client.clean, keepalive: 0, expiresAt,
       subs: new Set(), inflight: new Map(), nextId: 1, expiryTimer: null, ready: false, transport: conn._hubTransport ?? 'mqtt',
