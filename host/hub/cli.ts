@@ -2,10 +2,11 @@
 import { parseArgs } from 'node:util';
 import { resolve as resolvePath } from 'node:path';
 import { DEFAULT_DATA_DIR, LocalHub, WEBSOCKET_PATH, type LocalHubOptions } from './hub.js';
-import { Registry, RegistryError } from './registry.js';
-import { createSasToken } from './sas.js';
-import { Policies } from './policies.js';
-import { LockError } from './store.js';
+import { HubError } from './errors.js';
+import { Registry } from './state/registry.js';
+import { createSasToken } from './auth/sas.js';
+import { Policies } from './service/policies.js';
+import { LockError } from './state/store.js';
 
 const USAGE = `usage: iothub-wasm hub [run] [options]          run the local IoT Hub (Ctrl-C stops it)
        iothub-wasm hub device add <id> [--module <mod>] [--primary-key <k>] [--secondary-key <k>]
@@ -165,7 +166,7 @@ export async function main(argv: string[]): Promise<number> {
         return fail(`unknown device command '${sub}' (add, list, show, remove)`);
     }
   } catch (e) {
-    if (e instanceof UsageError || e instanceof RegistryError || e instanceof LockError) return fail(e.message);
+    if (e instanceof UsageError || e instanceof HubError || e instanceof LockError) return fail(e.message);
     throw e;
   }
 }

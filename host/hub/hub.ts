@@ -7,21 +7,24 @@ import { join as joinPath, resolve as resolvePath } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import { Registry } from './registry.js';
-import { TwinStore, TwinError, type Twin, type JsonObject } from './twin-store.js';
-import { C2DQueue, C2DError, C2D_MAX_DELIVERY_COUNT, type C2DOptions, type FeedbackRecord } from './c2d-queue.js';
-import { MethodInvoker, HubError, METHOD_CONNECT_TIMEOUT, METHOD_RESPONSE_TIMEOUT, type MethodResult } from './methods.js';
-import { HubBroker, MQTT_PACKET_MAX_BYTES, type BrokerEvents } from './broker.js';
+import { Registry } from './state/registry.js';
+import { TwinStore, type Twin, type JsonObject } from './state/twin-store.js';
+import { C2DQueue, C2D_MAX_DELIVERY_COUNT, type C2DOptions, type FeedbackRecord } from './state/c2d-queue.js';
+import { MethodInvoker, METHOD_CONNECT_TIMEOUT, METHOD_RESPONSE_TIMEOUT, type InvokeOptions, type MethodResult } from './state/methods.js';
+
+export type { InvokeOptions } from './state/methods.js';
+import { HubError } from './errors.js';
+import { HubBroker, MQTT_PACKET_MAX_BYTES, type BrokerEvents } from './device/broker.js';
 import { Admission, peerKey } from './admission.js';
 import { loadOrCreateTls } from './tls.js';
-import { FileLock, ensurePrivateDir, makePrivate, removeOrphanedTempFiles } from './store.js';
+import { FileLock, ensurePrivateDir, makePrivate, removeOrphanedTempFiles } from './state/store.js';
 import { makeLogger, type LogOption } from './log.js';
-import { Policies } from './policies.js';
-import { EventStore } from './events.js';
-import { AmqpService } from './amqp.js';
-import { RestService } from './rest.js';
+import { Policies } from './service/policies.js';
+import { EventStore } from './state/events.js';
+import { AmqpService } from './service/amqp.js';
+import { RestService } from './service/rest.js';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Identity } from './topics.js';
+import type { Identity } from './state/messages.js';
 
 export const WEBSOCKET_PATH = '/$iothub/websocket';
 export const DEFAULT_DATA_DIR = '.iothub-wasm';
@@ -97,13 +100,6 @@ export const AMQP_WS_MAX_PAYLOAD = 1024 * 1024;
 const LOOPBACK = ['127.0.0.1', '::1'];
 
 export interface SendC2DOptions extends C2DOptions { moduleId?: never }
-
-export interface InvokeOptions {
-  responseTimeoutInSeconds?: number;
-  /** Wait this long for the device to connect before answering 404. Default 0. */
-  connectTimeoutInSeconds?: number;
-  moduleId?: string;
-}
 
 export interface HubEvents extends BrokerEvents {
   feedback: [FeedbackRecord];
@@ -503,7 +499,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
 
   private requireIdentity(deviceId: string, moduleId?: string): void {
     if (!this.registry.record(deviceId, moduleId)) {
-      throw new HubError(`${moduleId ? `module '${deviceId}/${moduleId}'` : `device '${deviceId}'`} is not registered`, 404, 'DeviceNotFound');
+      throw new HubError(404, 'DeviceNotFound', `${moduleId ? `module '${deviceId}/${moduleId}'` : `device '${deviceId}'`} is not registered`);
     }
   }
 
@@ -511,13 +507,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
   async sendC2D(deviceId: string, body: Buffer | Uint8Array | string, opts: C2DOptions = {}): Promise<C2DReceipt> {
     this.requireIdentity(deviceId);
     const buf = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    let m;
-    try {
-      m = this.c2d.enqueue(deviceId, buf, opts);
-    } catch (e) {
-      if (e instanceof C2DError) throw new HubError(e.message, e.status, e.code);
-      throw e;
-    }
+    const m = this.c2d.enqueue(deviceId, buf, opts);
     // acknowledged only once it would survive a restart (c2d.json on disk)
     await this.c2d.flush();
     this.log(`${deviceId} C2D ${m.messageId} queued (${this.c2d.pending(deviceId).length} pending, ttl ${Math.round((m.expiresAt - m.enqueuedAt) / 1000)} s)`);
@@ -529,24 +519,24 @@ export class LocalHub extends EventEmitter<HubEvents> {
   async invokeMethod(deviceId: string, methodName: string, payload?: unknown, opts: InvokeOptions = {}): Promise<MethodResult> {
     this.requireIdentity(deviceId, opts.moduleId);
     if (typeof methodName !== 'string' || !/^[^/?#+\s]{1,100}$/.test(methodName)) {
-      throw new HubError(`invalid method name ${JSON.stringify(String(methodName).slice(0, 100))}`, 400, 'ArgumentInvalid');
+      throw new HubError(400, 'ArgumentInvalid', `invalid method name ${JSON.stringify(String(methodName).slice(0, 100))}`);
     }
     // IoT Hub's upper bounds; below its 5 s minimum response time-out is allowed here so tests can provoke a 504 quickly
     // (the REST API holds callers to IoT Hub's range).
     const timeout = opts.responseTimeoutInSeconds ?? METHOD_RESPONSE_TIMEOUT.default;
     if (typeof timeout !== 'number' || !(timeout > 0) || timeout > METHOD_RESPONSE_TIMEOUT.max) {
-      throw new HubError(`responseTimeoutInSeconds must be in (0, ${METHOD_RESPONSE_TIMEOUT.max}]`, 400, 'ArgumentInvalid');
+      throw new HubError(400, 'ArgumentInvalid', `responseTimeoutInSeconds must be in (0, ${METHOD_RESPONSE_TIMEOUT.max}]`);
     }
     const wait = opts.connectTimeoutInSeconds ?? METHOD_CONNECT_TIMEOUT.default;
     if (typeof wait !== 'number' || !(wait >= METHOD_CONNECT_TIMEOUT.min) || wait > METHOD_CONNECT_TIMEOUT.max) {
-      throw new HubError(`connectTimeoutInSeconds must be in [${METHOD_CONNECT_TIMEOUT.min}, ${METHOD_CONNECT_TIMEOUT.max}]`, 400, 'ArgumentInvalid');
+      throw new HubError(400, 'ArgumentInvalid', `connectTimeoutInSeconds must be in [${METHOD_CONNECT_TIMEOUT.min}, ${METHOD_CONNECT_TIMEOUT.max}]`);
     }
     const identity: Identity = { deviceId, ...(opts.moduleId ? { moduleId: opts.moduleId } : {}) };
     let body: Buffer;
     try {
       body = Buffer.isBuffer(payload) ? payload : Buffer.from(JSON.stringify(payload === undefined ? null : payload) ?? 'null');
     } catch {
-      throw new HubError('the method payload is not serialisable as JSON (cyclic, BigInt or nested too deep)', 400, 'ArgumentInvalid');
+      throw new HubError(400, 'ArgumentInvalid', 'the method payload is not serialisable as JSON (cyclic, BigInt or nested too deep)');
     }
     if (wait > 0 && !this.isConnected(deviceId, opts.moduleId)) await this.waitConnected(identity, wait * 1000);
     return this.broker.invokeMethod(identity, methodName, body, timeout * 1000);
@@ -574,7 +564,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
    */
   async updateDesired(deviceId: string, patch: JsonObject, opts: { moduleId?: string } = {}): Promise<Twin> {
     this.requireIdentity(deviceId, opts.moduleId);
-    const { version, patch: sent } = await twinCall(() => this.twins.patchDesired(deviceId, opts.moduleId, patch));
+    const { version, patch: sent } = await this.twins.patchDesired(deviceId, opts.moduleId, patch);
     this.log(`${deviceId}${opts.moduleId ? '/' + opts.moduleId : ''} desired properties now $version ${version}`);
     this.broker.notifyDesired(deviceId, opts.moduleId, version, sent);
     return this.twins.get(deviceId, opts.moduleId);
@@ -582,7 +572,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
 
   async updateTags(deviceId: string, patch: JsonObject, opts: { moduleId?: string } = {}): Promise<Twin> {
     this.requireIdentity(deviceId, opts.moduleId);
-    await twinCall(() => this.twins.patchTags(deviceId, opts.moduleId, patch));
+    await this.twins.patchTags(deviceId, opts.moduleId, patch);
     return this.twins.get(deviceId, opts.moduleId);
   }
 
@@ -593,10 +583,9 @@ export class LocalHub extends EventEmitter<HubEvents> {
   /** Identities connected right now (`dev` or `dev/mod`). */
   connectedIdentities(): string[] { return [...this.broker.connections.keys()]; }
 
-  /** Closes a device's connection (fault injection); false if it was not connected. */
   /** Fault injection: hold every PUBLISH from the device for `ms` before handling it (its PUBACKs and twin answers come late); 0 ends it. */
   delayDevice(deviceId: string, ms: number, opts: { moduleId?: string } = {}): void {
-    this.broker.delay({ deviceId, ...(opts.moduleId ? { moduleId: opts.moduleId } : {}) }, ms);
+    this.broker.faults.delay({ deviceId, ...(opts.moduleId ? { moduleId: opts.moduleId } : {}) }, ms);
   }
 
   /** Fault injection: end the device's connection as IoT Hub does when its SAS token expires. */
@@ -609,9 +598,10 @@ export class LocalHub extends EventEmitter<HubEvents> {
    * instead of serving them — 429 (throttled) by default, or a 5xx.
    */
   failTwinRequests(deviceId: string, count: number, opts: { status?: number; moduleId?: string } = {}): void {
-    this.broker.failTwin({ deviceId, ...(opts.moduleId ? { moduleId: opts.moduleId } : {}) }, count, opts.status ?? 429);
+    this.broker.faults.failTwin({ deviceId, ...(opts.moduleId ? { moduleId: opts.moduleId } : {}) }, count, opts.status ?? 429);
   }
 
+  /** Closes a device's connection (fault injection); false if it was not connected. */
   dropConnection(deviceId: string, moduleId?: string): Promise<boolean> {
     return this.broker.drop({ deviceId, ...(moduleId ? { moduleId } : {}) }, 'dropped by the hub (dropConnection)');
   }
@@ -623,7 +613,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
     if (this.stopped) return;
     this.stopped = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    this.methods.failAll(new HubError('the hub is stopping', 503, 'ServiceUnavailable'));
+    this.methods.failAll(new HubError(503, 'ServiceUnavailable', 'the hub is stopping'));
     const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     this.amqp?.close();
     for (const a of this.admissions) a.close();
@@ -638,15 +628,5 @@ export class LocalHub extends EventEmitter<HubEvents> {
       this.hubLock?.release();
     }
     this.log('local IoT Hub stopped');
-  }
-}
-
-/** Twin store refusals as the service API's errors (400 ArgumentInvalid, 413 MessageTooLarge). */
-async function twinCall<T>(f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (e) {
-    if (e instanceof TwinError) throw new HubError(e.message, e.status, e.status === 413 ? 'MessageTooLarge' : 'ArgumentInvalid');
-    throw e;
   }
 }

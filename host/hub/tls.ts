@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
-import { ensurePrivateDir, makePrivate, writeFileDurableSync } from './store.js';
+import { ensurePrivateDir, makePrivate, writeFileDurableSync } from './state/store.js';
 
 /** Certificates are public; keys are not (0600, like every private file in the 0700 data folder). */
 const CERT_MODE = 0o644;

@@ -8,8 +8,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statS
 import { join } from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { EventStore, type EventStoreOptions, type StartPosition, type StoredEvent } from '../../host/hub/events.js';
-import type { TelemetryMessage } from '../../host/hub/broker.js';
+import { EventStore, type EventStoreOptions, type StartPosition, type StoredEvent } from '../../host/hub/state/events.js';
+import type { TelemetryMessage } from '../../host/hub/device/broker.js';
 import { tempDir, removeDir, startHub, connectRaw, endClient } from './helpers.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -246,7 +246,7 @@ test('a torn last record (the hub killed mid-write) is cut off at start-up and t
 test('SIGKILL of a process appending events: the store starts, every event it wrote before the kill reads back whole, the sequence goes on', async () => {
   const dir = tempDir();
   try {
-    const url = new URL('../../host/hub/events.js', import.meta.url).href;
+    const url = new URL('../../host/hub/state/events.js', import.meta.url).href;
     const code = `
       const { EventStore } = await import(${JSON.stringify(url)});
       const s = new EventStore(${JSON.stringify(dir)}, { partitions: 1, segmentBytes: 256 * 1024 });

@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
 import { sas, inSeconds, startHub, tempDir, removeDir } from './helpers.js';
-import { MQTT_CONNECT_MAX_BYTES } from '../../host/hub/mqtt-gate.js';
-import { D2C_MAX_BYTES } from '../../host/hub/broker.js';
+import { MQTT_CONNECT_MAX_BYTES } from '../../host/hub/device/mqtt-gate.js';
+import { D2C_MAX_BYTES } from '../../host/hub/device/broker.js';
 
 /** Growth of the hub's RSS (after a GC) over its baseline that any test here may cause. */
 const RSS_BOUND = 64 * 1024 * 1024;

@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { generate } from 'selfsigned';
 import type { MqttClient } from 'mqtt';
 import type { LocalHub } from '../../host/hub/index.js';
-import type { JsonObject } from '../../host/hub/twin-store.js';
+import type { JsonObject } from '../../host/hub/state/twin-store.js';
 import { startHub, connectRaw, endClient, inSeconds, once, tempDir, removeDir, restCall, type RestAnswer } from './helpers.js';
 import { policySas } from './amqp-client.js';
 

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import type { LocalHub } from '../../host/hub/index.js';
-import { claimsCover, resourceScope } from '../../host/hub/policies.js';
+import { claimsCover, resourceScope } from '../../host/hub/service/policies.js';
 import { startHub, connectRaw, endClient, inSeconds, restCall, type RestAnswer } from './helpers.js';
 import { policySas } from './amqp-client.js';
 

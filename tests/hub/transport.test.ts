@@ -6,7 +6,7 @@ import { get as httpGet } from 'node:http';
 import type { TelemetryMessage } from '../../host/hub/index.js';
 import { LocalHub, WEBSOCKET_PATH } from '../../host/hub/index.js';
 import { main as hubCli } from '../../host/hub/cli.js';
-import { Registry } from '../../host/hub/registry.js';
+import { Registry } from '../../host/hub/state/registry.js';
 import { startHub, connectRaw, endClient, once, tempDir, removeDir } from './helpers.js';
 
 test('MQTT over TLS, WebSocket over TLS (path /$iothub/websocket) and plain WebSocket', async () => {

@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import common from 'azure-iot-common';
-import { verifySasToken, createSasToken } from '../../host/hub/sas.js';
-import { parsePropertyBag, encodePropertyBag, checkSubscription, classifyPublish, topicMatches } from '../../host/hub/topics.js';
-import { mergePatch, type JsonObject } from '../../host/hub/twin-store.js';
-import { C2DQueue } from '../../host/hub/c2d-queue.js';
+import { verifySasToken, createSasToken } from '../../host/hub/auth/sas.js';
+import { parsePropertyBag, encodePropertyBag, checkSubscription, classifyPublish, topicMatches } from '../../host/hub/device/topics.js';
+import { mergePatch, type JsonObject } from '../../host/hub/state/twin-store.js';
+import { C2DQueue } from '../../host/hub/state/c2d-queue.js';
 
 const { SharedAccessSignature } = common;
 const key = Buffer.alloc(32, 9).toString('base64');

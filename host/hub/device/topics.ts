@@ -1,9 +1,9 @@
 // IoT Hub MQTT topic names and property bags, as the hub sees them. Written independently of the WebAssembly core.
 // Names in a topic are the sender's data: bags are built with own data members (`__proto__=x` is a property).
-import { dict, own, setMember } from './json.js';
+import { dict, own, setMember } from '../state/json.js';
+import { decodeComponent, encodeComponent, type Identity, type PropertyBag } from '../state/messages.js';
 
-/** A decoded property bag: values are strings, or null for a bare key (`k` with no `=`). */
-export type PropertyBag = Record<string, string | null>;
+export { decodeComponent, encodeComponent, identityKey, type Identity, type PropertyBag } from '../state/messages.js';
 
 /** System properties carried in a property bag as `$.xxx` (sent as `%24.xxx`). */
 export const SYSTEM_PROPERTY_NAMES: Readonly<Record<string, string>> = dict(Object.entries({
@@ -19,22 +19,6 @@ export const SYSTEM_PROPERTY_NAMES: Readonly<Record<string, string>> = dict(Obje
   '$.on': 'outputName',
   '$.ack': 'ack',
 }));
-
-/** Percent-decoding that never throws: malformed escapes are kept as written. */
-export function decodeComponent(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s.replace(/(%[0-9a-fA-F]{2})+/g, (run) => {
-      try { return decodeURIComponent(run); } catch { return run; }
-    });
-  }
-}
-
-/** `encodeURIComponent`, which leaves exactly `A-Za-z0-9-_.!~*'()` bare, as IoT Hub expects. */
-export function encodeComponent(s: string): string {
-  return encodeURIComponent(s);
-}
 
 /** Parses `k=v&k2&k3=` (each part percent-encoded). Empty parts are skipped; a bare key is null. */
 export function parsePropertyBag(bag: string): PropertyBag {
@@ -86,13 +70,6 @@ export function splitQuery(topic: string): { path: string; query: Record<string,
     else setMember(query, decodeComponent(part.slice(0, eq)), decodeComponent(part.slice(eq + 1)));
   }
   return { path: topic.slice(0, q), query };
-}
-
-/** Who a connection is: a device, or a module of a device. */
-export interface Identity { deviceId: string; moduleId?: string }
-
-export function identityKey(id: Identity): string {
-  return id.moduleId ? `${id.deviceId}/${id.moduleId}` : id.deviceId;
 }
 
 /** The topic prefix of an identity: `devices/{id}` or `devices/{id}/modules/{mod}`. */

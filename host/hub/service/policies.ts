@@ -2,9 +2,9 @@
 // keys kept in `{dataDir}/policies.json`, service connection strings, and SAS checks for service clients.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { JsonFile } from './store.js';
-import { StoredRecord } from './json.js';
-import { parseSasToken, signedWithOneOf } from './sas.js';
+import { JsonFile } from '../state/store.js';
+import { StoredRecord } from '../state/json.js';
+import { parseSasToken, signedWithOneOf } from '../auth/sas.js';
 
 export type Right = 'RegistryRead' | 'RegistryWrite' | 'ServiceConnect' | 'DeviceConnect';
 

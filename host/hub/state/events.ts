@@ -16,8 +16,8 @@ import {
 } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { TelemetryMessage } from './broker.js';
-import type { PropertyBag } from './topics.js';
+import type { TelemetryMessage } from './messages.js';
+import type { PropertyBag } from './messages.js';
 import { RECORD_HEADER, decodeRecord, encodeRecord, readAt, recordMeta, scanSegment } from './events/record.js';
 import { readLegacyFile } from './events/legacy.js';
 

@@ -1,5 +1,6 @@
 // Direct methods: pending invocations by request id, each with its timeout. Transport-independent.
 import { randomUUID } from 'node:crypto';
+import { HubError } from '../errors.js';
 import { JsonError, parseJson } from './json.js';
 
 export const METHOD_MAX_PAYLOAD_BYTES = 128 * 1024;
@@ -11,8 +12,12 @@ export const METHOD_CONNECT_TIMEOUT = { min: 0, max: 300, default: 0 } as const;
 
 export interface MethodResult { status: number; payload: unknown }
 
-export class HubError extends Error {
-  constructor(message: string, readonly status: number, readonly code: string) { super(message); }
+/** How a service call waits for a device's answer (LocalHub.invokeMethod, REST, AMQP). */
+export interface InvokeOptions {
+  responseTimeoutInSeconds?: number;
+  /** Wait this long for the device to connect before answering 404. Default 0. */
+  connectTimeoutInSeconds?: number;
+  moduleId?: string;
 }
 
 interface Pending {
@@ -49,7 +54,7 @@ export class MethodInvoker {
     const result = new Promise<MethodResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(rid);
-        reject(new HubError(`method '${name}' on '${identity}' timed out after ${timeoutMs / 1000} s`, 504, 'GatewayTimeout'));
+        reject(new HubError(504, 'GatewayTimeout', `method '${name}' on '${identity}' timed out after ${timeoutMs / 1000} s`));
       }, timeoutMs);
       this.pending.set(rid, { identity, name, resolve, reject, timer });
     });
@@ -63,7 +68,7 @@ export class MethodInvoker {
     this.pending.delete(rid);
     clearTimeout(p.timer);
     if (body.length > METHOD_MAX_PAYLOAD_BYTES) {
-      p.reject(new HubError(`method '${p.name}' response of ${body.length} bytes exceeds ${METHOD_MAX_PAYLOAD_BYTES}`, 413, 'MessageTooLarge'));
+      p.reject(new HubError(413, 'MessageTooLarge', `method '${p.name}' response of ${body.length} bytes exceeds ${METHOD_MAX_PAYLOAD_BYTES}`));
     } else {
       p.resolve({ status, payload: parseMethodPayload(body) });
     }

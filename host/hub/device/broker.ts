@@ -1,25 +1,30 @@
-// IoT Hub's MQTT rules on top of aedes: SAS authentication, per-identity topic rules, one connection per identity,
-// QoS 2 → close, ≤ 5 subscriptions, retain → `mqtt-retain`, size limits, telemetry decoding, twin, methods and C2D
-// delivery. Written independently of the WebAssembly core.
+// IoT Hub's MQTT rules on top of aedes: admission at CONNECT (decided by authenticate.ts), per-identity topic
+// rules, one connection per identity, QoS 2 → close, ≤ 5 subscriptions, retain → `mqtt-retain`, size limits,
+// telemetry decoding, twin, methods and C2D delivery. Written independently of the WebAssembly core.
 import { EventEmitter } from 'node:events';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
 import mqttPacket from 'mqtt-packet';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
-import { verifySasToken } from './sas.js';
-import { normalizeThumbprint, type Registry } from './registry.js';
-import { TwinError, type TwinStore, type JsonObject } from './twin-store.js';
-import { type C2DMessage, type C2DQueue } from './c2d-queue.js';
-import { HubError, METHOD_MAX_PAYLOAD_BYTES, type MethodInvoker, type MethodResult } from './methods.js';
+import type { Registry } from '../state/registry.js';
+import type { TwinStore, JsonObject } from '../state/twin-store.js';
+import { type C2DMessage, type C2DQueue } from '../state/c2d-queue.js';
+import { METHOD_MAX_PAYLOAD_BYTES, type MethodInvoker, type MethodResult } from '../state/methods.js';
 import {
   METHODS_FILTER, TWIN_DESIRED_FILTER, TWIN_RES_FILTER, checkSubscription, classifyPublish, topicMatches, desiredPatchTopic,
   encodePropertyBag, identityKey, methodRequestTopic, parsePropertyBag, parseUsername, splitSystemProperties,
   twinResponseTopic, type Identity, type PropertyBag,
 } from './topics.js';
-import { preview, type LogSink } from './log.js';
-import { setMember } from './json.js';
+import { HubError } from '../errors.js';
+import { preview, type LogSink } from '../log.js';
+import { setMember } from '../state/json.js';
 import { MqttGate, MQTT_CONNECT_MAX_BYTES } from './mqtt-gate.js';
+import { DeviceFaults } from './faults.js';
+import { authenticateDevice } from './authenticate.js';
+import type { TelemetryMessage } from '../state/messages.js';
+
+export type { TelemetryMessage } from '../state/messages.js';
 
 export const D2C_MAX_BYTES = 256 * 1024;
 /**
@@ -33,19 +38,6 @@ export const MAX_SUBSCRIPTIONS = 5;
 export const MAX_KEEPALIVE_SECONDS = 1177;
 /** C2D messages in flight (sent, not yet PUBACKed) per device connection. */
 export const C2D_MAX_INFLIGHT = 50;
-
-export interface TelemetryMessage {
-  deviceId: string;
-  moduleId?: string;
-  body: Buffer;
-  /** Application properties; null for a bare key. */
-  properties: PropertyBag;
-  /** `$.mid` → messageId, `$.cid` → correlationId, `$.ct` → contentType, `$.ce` → contentEncoding, … */
-  systemProperties: Record<string, string>;
-  topic: string;
-  qos: 0 | 1;
-  enqueuedTimeUtc: string;
-}
 
 export interface ConnectionEvent { deviceId: string; moduleId?: string; reason?: string; clean?: boolean; transport?: string }
 export interface RefusedEvent { clientId: string; returnCode?: number; reason: string }
@@ -101,7 +93,21 @@ interface Session {
   transport: string;
 }
 
-type ClientInternals = Client & { _parser: EventEmitter; conn: Duplex & { destroyed?: boolean } };
+/**
+ * The one aedes internal the broker uses: the client's packet parser, to see two packets before aedes handles them.
+ * aedes's public hooks do not suffice for either (aedes 1.2):
+ * - SUBSCRIBE QoS 2 → granted QoS 1: aedes fixes each filter's granted QoS for the SUBACK from the packet before it
+ *   calls authorizeSubscribe (lib/handlers/subscribe.js, doSubscribe), so lowering `sub.qos` there changes the stored
+ *   subscription but the SUBACK still grants 2. authorizeSubscribe lowers it too, for the subscription itself.
+ * - PUBACK of a C2D message: the hub writes C2D PUBLISHes itself (its own packet ids, tied to the queue's lock
+ *   tokens, and none of aedes's outgoing persistence, which would redeliver them beside the C2D queue), so aedes's
+ *   'ack' event finds no packet of its own for the id (outgoingClearMessageId) and carries none.
+ * Everything else is public: the hooks passed to createBroker, the events, `client.conn`, `client.closed`.
+ */
+type ClientParser = Client & { _parser: EventEmitter };
+
+/** The stream aedes was handed: the framing gate, which carries the transport name and the TLS client certificate. */
+type GatedConn = Duplex & { _hubTransport?: string; getPeerCertificate?: TLSSocket['getPeerCertificate'] };
 
 function authError(returnCode: 4 | 5 | 2, message: string): AuthenticateError {
   const e = new Error(message) as AuthenticateError;
@@ -114,6 +120,8 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
   private readonly sessions = new WeakMap<Client, Session>();
   /** Live, fully connected sessions by identity key (`dev` or `dev/mod`). */
   readonly connections = new Map<string, Session>();
+  /** Faults injected per identity (LocalHub.delayDevice, failTwinRequests). */
+  readonly faults = new DeviceFaults();
   private readonly o: BrokerOptions;
   private readonly log: LogSink;
 
@@ -186,8 +194,8 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
   // --- connect -------------------------------------------------------------------------------------------------
 
   private preConnect(client: Client, packet: { clientId: string; clean?: boolean; keepalive?: number; protocolVersion?: number }, cb: (e: Error | null, ok: boolean) => void): void {
-    // See PUBACKs (C2D completion) and SUBSCRIBE QoS before aedes does: IoT Hub grants QoS 2 subscriptions as QoS 1.
-    const c = client as ClientInternals;
+    // See PUBACKs (C2D completion) and SUBSCRIBE QoS before aedes does (ClientParser says why no public hook will do).
+    const c = client as ClientParser;
     c._parser.prependListener('packet', (p: mqttPacket.Packet) => this.onPacket(client, p));
     cb(null, true);
   }
@@ -215,43 +223,13 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
       this.emit('refused', { clientId, returnCode: rc, reason });
       cb(authError(rc, reason), false);
     };
-    const slash = clientId.indexOf('/');
-    const identity: Identity = slash < 0 ? { deviceId: clientId } : { deviceId: clientId.slice(0, slash), moduleId: clientId.slice(slash + 1) };
-    if (!identity.deviceId || identity.moduleId === '' || identity.moduleId?.includes('/')) {
-      return refuse(2, 'client id must be {deviceId} or {deviceId}/{moduleId}');
-    }
-    if (username === undefined) return refuse(4, 'no username');
-    const u = parseUsername(username);
-    if (!u) return refuse(4, `malformed username '${username}'`);
-    const hosts = this.hostNames();
-    if (!hosts.includes(u.host.toLowerCase())) return refuse(4, `username host '${u.host}' is not this hub (${this.o.hostName})`);
-    if (u.deviceId !== identity.deviceId || u.moduleId !== identity.moduleId) {
-      return refuse(4, `username names '${u.moduleId ? `${u.deviceId}/${u.moduleId}` : u.deviceId}' but the client id is '${clientId}'`);
-    }
-    this.o.registry.refresh();
-    const rec = this.o.registry.record(identity.deviceId, identity.moduleId);
-    if (!rec) return refuse(5, `${identity.moduleId ? 'module' : 'device'} '${clientId}' is not registered`);
-    if (rec.status !== 'enabled') return refuse(5, `'${clientId}' is disabled`);
-    const conn = (client as ClientInternals).conn as Duplex & { _hubTransport?: string; getPeerCertificate?: TLSSocket['getPeerCertificate'] };
-    let expiresAt: number;
-    if (Object.hasOwn(rec, 'x509Thumbprints') && rec.x509Thumbprints) {
-      // X.509 (self-signed): the certificate presented in the TLS handshake must be a registered one.
-      const cert = conn.getPeerCertificate?.();
-      if (!cert || !cert.fingerprint) return refuse(5, 'an X.509 device must present its client certificate (over TLS)');
-      const presented = [normalizeThumbprint(cert.fingerprint), normalizeThumbprint(cert.fingerprint256 ?? '')];
-      const allowed = [rec.x509Thumbprints.primary, rec.x509Thumbprints.secondary].filter((t): t is string => !!t);
-      if (!presented.some((t) => allowed.includes(t))) return refuse(5, `client certificate ${presented[0]} is not registered for '${clientId}'`);
-      const validFrom = Date.parse(cert.valid_from), validTo = Date.parse(cert.valid_to), now = Date.now();
-      if (!(validFrom <= now)) return refuse(5, `client certificate of '${clientId}' is not valid before ${cert.valid_from}`);
-      if (!(now < validTo)) return refuse(5, `client certificate of '${clientId}' expired ${cert.valid_to}`);
-      expiresAt = Math.floor(validTo / 1000);
-    } else {
-      if (!password || password.length === 0) return refuse(4, 'no password (SAS token) given');
-      const path = identity.moduleId ? `/devices/${identity.deviceId}/modules/${identity.moduleId}` : `/devices/${identity.deviceId}`;
-      const check = verifySasToken(password.toString('utf8'), hosts.map((h) => h + path), [rec.primaryKey, rec.secondaryKey], Math.floor(Date.now() / 1000));
-      if (!check.ok) return refuse(check.malformed ? 4 : 5, check.reason);
-      expiresAt = check.expiresAt;
-    }
+    const conn = client.conn as GatedConn;
+    const r = authenticateDevice({
+      clientId, username, password, hostName: this.o.hostName, hosts: this.hostNames(), registry: this.o.registry,
+      peerCertificate: () => conn.getPeerCertificate?.(),
+    });
+    if (!r.ok) return refuse(r.returnCode, r.reason);
+    const { identity, expiresAt } = r;
     this.sessions.set(client, {
       client, identity, key: identityKey(identity), clean: client.clean, keepalive: 0, expiresAt,
       subs: new Set(), inflight: new Map(), nextId: 1, expiryTimer: null, ready: false, transport: conn._hubTransport ?? 'mqtt',
@@ -312,17 +290,11 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
 
   // --- publish from a device -----------------------------------------------------------------------------------
 
-  /** Fault injection: hold each PUBLISH from this identity for `ms` before handling it (0 ends the delay). */
-  delay(identity: Identity, ms: number): void {
-    if (ms > 0) this.delays.set(identityKey(identity), ms); else this.delays.delete(identityKey(identity));
-  }
-  private readonly delays = new Map<string, number>();
-
   private authorizePublish(client: Client | null, packet: PublishPacket, cb: (e?: Error | null) => void): void {
     if (!client) return cb(null); // the hub's own publishes
     const s = this.sessions.get(client);
     if (!s) return cb(new Error('not authenticated'));
-    const delay = this.delays.get(s.key);
+    const delay = this.faults.delayOf(s.key);
     if (delay) {
       setTimeout(() => { if (this.sessions.has(client)) this.handlePublish(s, client, packet, cb); }, delay);
       return;
@@ -419,19 +391,12 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
     return true;
   }
 
-  /** Fault injection: the next `count` twin requests of an identity are answered `status` (429: throttled). */
-  failTwin(identity: Identity, count: number, status = 429): void {
-    this.twinFaults.set(identityKey(identity), { count, status });
-  }
-  private readonly twinFaults = new Map<string, { count: number; status: number }>();
-
   /** Answers an injected fault instead of the request, if one is pending for this identity. */
   private twinFault(s: Session, rid: string): boolean {
-    const f = this.twinFaults.get(s.key);
-    if (!f || f.count <= 0) return false;
-    if (--f.count === 0) this.twinFaults.delete(s.key);
-    this.log(`${s.key} twin request $rid=${rid} → ${f.status} (injected fault)`);
-    this.sendTo(s, twinResponseTopic(f.status, rid), JSON.stringify({ message: f.status === 429 ? 'throttled' : 'injected fault' }), TWIN_RES_FILTER, 'twin response');
+    const status = this.faults.takeTwinFault(s.key);
+    if (status === undefined) return false;
+    this.log(`${s.key} twin request $rid=${rid} → ${status} (injected fault)`);
+    this.sendTo(s, twinResponseTopic(status, rid), JSON.stringify({ message: status === 429 ? 'throttled' : 'injected fault' }), TWIN_RES_FILTER, 'twin response');
     return true;
   }
 
@@ -457,7 +422,8 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
       this.sendTo(s, twinResponseTopic(204, rid, version), '', TWIN_RES_FILTER, 'twin response');
       this.emit('reported', { deviceId: s.identity.deviceId, ...(s.identity.moduleId ? { moduleId: s.identity.moduleId } : {}), patch: patch as JsonObject, version });
     }, (err: Error) => {
-      const status = err instanceof TwinError ? err.status : 500;
+      // the one place a twin refusal becomes an MQTT answer: the HubError's status and message
+      const status = err instanceof HubError ? err.status : 500;
       this.log(`${s.key} twin reported PATCH $rid=${rid} → ${status} (${err.message})`);
       this.sendTo(s, twinResponseTopic(status, rid), JSON.stringify({ message: err.message }), TWIN_RES_FILTER, 'twin response');
     });
@@ -478,10 +444,10 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
   invokeMethod(identity: Identity, name: string, payload: Buffer, timeoutMs: number): Promise<MethodResult> {
     const key = identityKey(identity);
     const s = this.connections.get(key);
-    if (!s) return Promise.reject(new HubError(`'${key}' is not connected`, 404, 'DeviceNotOnline'));
-    if (!this.subscribed(s, methodRequestTopic(name, 'x'))) return Promise.reject(new HubError(`'${key}' has not subscribed to direct methods`, 404, 'DeviceNotOnline'));
+    if (!s) return Promise.reject(new HubError(404, 'DeviceNotOnline', `'${key}' is not connected`));
+    if (!this.subscribed(s, methodRequestTopic(name, 'x'))) return Promise.reject(new HubError(404, 'DeviceNotOnline', `'${key}' has not subscribed to direct methods`));
     if (payload.length > METHOD_MAX_PAYLOAD_BYTES) {
-      return Promise.reject(new HubError(`method payload of ${payload.length} bytes exceeds ${METHOD_MAX_PAYLOAD_BYTES}`, 413, 'MessageTooLarge'));
+      return Promise.reject(new HubError(413, 'MessageTooLarge', `method payload of ${payload.length} bytes exceeds ${METHOD_MAX_PAYLOAD_BYTES}`));
     }
     const { rid, result } = this.o.methods.start(key, name, timeoutMs);
     this.log(`${key} method '${name}' $rid=${rid} ${preview(payload)} (timeout ${timeoutMs / 1000} s)`);
@@ -496,7 +462,7 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
     const sess = typeof s === 'string' ? this.connections.get(s) : s;
     if (!sess || !sess.ready || sess.identity.moduleId !== undefined) return;
     if (![...sess.subs].some((f) => f.startsWith(`devices/${sess.identity.deviceId}/messages/devicebound/`))) return;
-    const c = sess.client as ClientInternals;
+    const c = sess.client;
     while (sess.inflight.size < C2D_MAX_INFLIGHT && this.connections.get(sess.key) === sess && !c.closed && !c.conn.destroyed) {
       const m = this.o.c2d.takeNext(sess.identity.deviceId);
       if (!m) break;

@@ -3,7 +3,7 @@
 // whatever that file's size (it used to be read whole, which fails past 512 MiB).
 import { closeSync, openSync } from 'node:fs';
 import { bag, readAt } from './record.js';
-import type { PropertyBag } from '../topics.js';
+import type { PropertyBag } from '../messages.js';
 
 /** Longer than any line a 256 KB D2C message makes; a longer line is skipped, not buffered. */
 const MAX_LINE_BYTES = 4 * 1024 * 1024;

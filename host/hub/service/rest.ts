@@ -4,12 +4,12 @@
 //   PUT/GET/DELETE /devices/{id}    GET/PATCH/PUT /twins/{id}    POST /twins/{id}/methods
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HubError, invalidArgument } from '../errors.js';
 import { claimsCover, type Policies, type Right, type ServiceClaims } from './policies.js';
-import { RegistryError, type Registry, type IdentityRecord } from './registry.js';
-import { TwinError, TWIN_DOCUMENT_MAX_NESTING, validatePatch, type Twin } from './twin-store.js';
-import { HubError, METHOD_CONNECT_TIMEOUT, METHOD_MAX_NESTING, METHOD_RESPONSE_TIMEOUT, type MethodResult } from './methods.js';
-import { JsonError, hasOwn, isObject, own, parseJson, setMember, type JsonObject } from './json.js';
-import type { InvokeOptions } from './hub.js';
+import type { Registry, IdentityRecord } from '../state/registry.js';
+import { TWIN_DOCUMENT_MAX_NESTING, validatePatch, type Twin } from '../state/twin-store.js';
+import { METHOD_CONNECT_TIMEOUT, METHOD_MAX_NESTING, METHOD_RESPONSE_TIMEOUT, type InvokeOptions, type MethodResult } from '../state/methods.js';
+import { JsonError, hasOwn, isObject, own, parseJson, setMember, type JsonObject } from '../state/json.js';
 
 export interface RestHub {
   readonly hostName: string;
@@ -24,10 +24,8 @@ export interface RestHub {
   readonly c2d: { pending(deviceId: string): readonly unknown[] };
 }
 
-class RestError extends Error {
-  /** closeAfter: the request was not read to its end, so the connection cannot carry another one. */
-  constructor(readonly status: number, readonly code: string, message: string, readonly closeAfter = false) { super(message); }
-}
+/** A refusal sent before the request was read to its end: the connection cannot carry another one. */
+class UnreadRequestError extends HubError {}
 
 const MAX_BODY = 256 * 1024;
 /** Nesting of a device PUT body (`authentication.symmetricKey.primaryKey` is 3 deep). */
@@ -79,7 +77,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let n = 0;
-    const tooLarge = () => new RestError(413, 'MessageTooLarge', `request body over ${MAX_BODY} bytes`, true);
+    const tooLarge = () => new UnreadRequestError(413, 'MessageTooLarge', `request body over ${MAX_BODY} bytes`);
     if (Number(req.headers['content-length']) > MAX_BODY) { req.resume(); reject(tooLarge()); return; }
     const onData = (c: Buffer) => {
       n += c.length;
@@ -103,7 +101,6 @@ function unquote(etag: string): string { return etag.trim().replace(/^W\//, '').
 /** IoT Hub's device and module ids: up to 128 ASCII letters, digits and `- : . + % _ # * ? ! ( ) , = @ ; $ '`. */
 const IDENTITY_ID = /^[A-Za-z0-9\-:.+%_#*?!(),=@;$']{1,128}$/;
 
-const invalid = (message: string) => new RestError(400, 'ArgumentInvalid', message);
 
 /** A merge patch that turns `from` into `to` (members missing from `to` become null); own members only. */
 export function replacementPatch(from: JsonObject, to: JsonObject): JsonObject {
@@ -121,7 +118,7 @@ export function replacementPatch(from: JsonObject, to: JsonObject): JsonObject {
 function objectMember(body: JsonObject, name: string, where: string): JsonObject | undefined {
   const v = own(body, name);
   if (v === undefined || v === null) return undefined;
-  if (!isObject(v)) throw invalid(`${where}${name} must be a JSON object`);
+  if (!isObject(v)) throw invalidArgument(`${where}${name} must be a JSON object`);
   return v;
 }
 
@@ -130,7 +127,7 @@ function seconds(body: JsonObject, name: string, range: { min: number; max: numb
   const v = own(body, name);
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < range.min || v > range.max) {
-    throw invalid(`${name} must be a whole number of seconds from ${range.min} to ${range.max}`);
+    throw invalidArgument(`${name} must be a whole number of seconds from ${range.min} to ${range.max}`);
   }
   return v;
 }
@@ -146,22 +143,20 @@ export class RestService {
       this.send(res, status, body, headers);
       this.log(`REST ${req.method} ${path} → ${status} (${Date.now() - started} ms)`);
     }, (e: unknown) => {
-      const err = e instanceof RestError ? e :
-        e instanceof HubError ? new RestError(e.status, e.code, e.message) :
-        e instanceof RegistryError ? new RestError(e.code === 'NotFound' ? 404 : e.code === 'Conflict' ? 409 : 400,
-          e.code === 'NotFound' ? 'DeviceNotFound' : e.code === 'Conflict' ? 'DeviceAlreadyExists' : 'ArgumentInvalid', e.message) :
-        e instanceof TwinError ? new RestError(e.status, e.status === 413 ? 'MessageTooLarge' : 'ArgumentInvalid', e.message) :
-        e instanceof JsonError ? (e.reason === 'size' ? new RestError(413, 'MessageTooLarge', e.message) : invalid(e.message)) :
+      // the one place an error becomes a REST answer: a HubError as itself, a body JSON could not read as 400/413
+      const err = e instanceof HubError ? e :
+        e instanceof JsonError ? (e.reason === 'size' ? new HubError(413, 'MessageTooLarge', e.message) : invalidArgument(e.message)) :
         undefined;
       if (!err) {
         // a bug: the caller gets a generic answer, the log the detail
         this.log(`REST ${req.method} ${path} → 500 (${e instanceof Error ? `${e.name}: ${e.message}` : 'non-error thrown'})`);
       }
-      const out = err ?? new RestError(500, 'ServerError', 'the hub failed to handle the request');
+      const out = err ?? new HubError(500, 'ServerError', 'the hub failed to handle the request');
+      const closeAfter = out instanceof UnreadRequestError;
       if (res.headersSent) { res.destroy(); return; }
-      if (out.closeAfter) res.on('finish', () => req.destroy());
+      if (closeAfter) res.on('finish', () => req.destroy());
       this.send(res, out.status, { Message: `ErrorCode:${out.code};${out.message}`, ExceptionMessage: `Tracking ID:local-${Date.now()} ${out.message}` },
-        out.closeAfter ? { Connection: 'close' } : {});
+        closeAfter ? { Connection: 'close' } : {});
       if (err) this.log(`REST ${req.method} ${path} → ${out.status} ${out.code} (${out.message})`);
     });
   };
@@ -179,9 +174,9 @@ export class RestService {
   /** The caller's claims: a valid policy token for this hub, or 401. Nothing of the request is looked at before. */
   private authenticate(req: IncomingMessage): ServiceClaims {
     const auth = req.headers['authorization'];
-    if (!auth) throw new RestError(401, 'IotHubUnauthorizedAccess', 'no Authorization header (SharedAccessSignature …)');
+    if (!auth) throw new HubError(401, 'IotHubUnauthorizedAccess', 'no Authorization header (SharedAccessSignature …)');
     const r = this.hub.policies.verify(String(auth), this.hub.hostNames(), Math.floor(Date.now() / 1000));
-    if (!r.ok) throw new RestError(401, 'IotHubUnauthorizedAccess', r.reason);
+    if (!r.ok) throw new HubError(401, 'IotHubUnauthorizedAccess', r.reason);
     return r.claims;
   }
 
@@ -189,37 +184,37 @@ export class RestService {
   private authorize(claims: ServiceClaims, route: Route): void {
     const any: readonly Right[] = ROUTE_RIGHTS[route.name];
     if (!any.some((x) => claims.rights.has(x))) {
-      throw new RestError(401, 'IotHubUnauthorizedAccess', `policy '${claims.policy}' lacks ${any.join(' or ')}`);
+      throw new HubError(401, 'IotHubUnauthorizedAccess', `policy '${claims.policy}' lacks ${any.join(' or ')}`);
     }
     if (!claimsCover(claims, route.resource)) {
-      throw new RestError(401, 'IotHubUnauthorizedAccess', `the SAS token's resource '${claims.resource || '/'}' does not cover ${route.resource}`);
+      throw new HubError(401, 'IotHubUnauthorizedAccess', `the SAS token's resource '${claims.resource || '/'}' does not cover ${route.resource}`);
     }
   }
 
   private async route(req: IncomingMessage): Promise<{ status: number; body?: unknown; headers?: Record<string, string> }> {
     const claims = this.authenticate(req);
     let url: URL;
-    try { url = new URL(req.url ?? '/', 'https://localhost'); } catch { throw invalid('the request URL is malformed'); }
-    if (!url.searchParams.get('api-version')) throw new RestError(400, 'InvalidProtocolVersion', 'the api-version query parameter is required');
+    try { url = new URL(req.url ?? '/', 'https://localhost'); } catch { throw invalidArgument('the request URL is malformed'); }
+    if (!url.searchParams.get('api-version')) throw new HubError(400, 'InvalidProtocolVersion', 'the api-version query parameter is required');
     let parts: string[];
     try {
       parts = url.pathname.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
     } catch {
-      throw invalid('the request path has a malformed percent-encoding');
+      throw invalidArgument('the request path has a malformed percent-encoding');
     }
     const method = req.method ?? 'GET';
     const route = matchRoute(method, parts);
-    if (!route) throw new RestError(404, 'NotFound', `no route ${method} ${url.pathname}`);
+    if (!route) throw new HubError(404, 'NotFound', `no route ${method} ${url.pathname}`);
     this.authorize(claims, route);
     for (const x of [route.deviceId, route.moduleId]) {
-      if (x !== undefined && !IDENTITY_ID.test(x)) throw invalid(`${JSON.stringify(x.slice(0, 130))} is not a valid device or module id`);
+      if (x !== undefined && !IDENTITY_ID.test(x)) throw invalidArgument(`${JSON.stringify(x.slice(0, 130))} is not a valid device or module id`);
     }
     const ifMatch = req.headers['if-match'] ? unquote(String(req.headers['if-match'])) : undefined;
     const json = async (maxDepth: number): Promise<JsonObject> => {
       const b = await readBody(req);
       if (b.length === 0) return {};
       const v = parseJson(b, { maxDepth, maxBytes: MAX_BODY });
-      if (!isObject(v)) throw invalid(`the body must be a JSON object, not ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`);
+      if (!isObject(v)) throw invalidArgument(`the body must be a JSON object, not ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`);
       return v;
     };
     const { deviceId: id, moduleId } = route;
@@ -229,20 +224,20 @@ export class RestService {
       case 'PUT /devices/{id}': {
         const body = await json(DEVICE_BODY_MAX_NESTING);
         const bodyId = own(body, 'deviceId');
-        if (bodyId !== undefined && bodyId !== id) throw invalid(`body deviceId ${JSON.stringify(bodyId)} differs from the URL's '${id}'`);
+        if (bodyId !== undefined && bodyId !== id) throw invalidArgument(`body deviceId ${JSON.stringify(bodyId)} differs from the URL's '${id}'`);
         const statusIn = own(body, 'status');
-        if (statusIn !== undefined && statusIn !== 'enabled' && statusIn !== 'disabled') throw invalid(`status must be 'enabled' or 'disabled'`);
+        if (statusIn !== undefined && statusIn !== 'enabled' && statusIn !== 'disabled') throw invalidArgument(`status must be 'enabled' or 'disabled'`);
         const status = statusIn === 'disabled' ? 'disabled' : 'enabled';
         const keys = objectMember(objectMember(body, 'authentication', '') ?? {}, 'symmetricKey', 'authentication.') ?? {};
         const primaryKey = own(keys, 'primaryKey');
         const secondaryKey = own(keys, 'secondaryKey');
         for (const [n, k] of [['primaryKey', primaryKey], ['secondaryKey', secondaryKey]] as const) {
-          if (k !== undefined && k !== null && typeof k !== 'string') throw invalid(`authentication.symmetricKey.${n} must be a string`);
+          if (k !== undefined && k !== null && typeof k !== 'string') throw invalidArgument(`authentication.symmetricKey.${n} must be a string`);
         }
         const existing = this.hub.registry.record(id);
         if (existing) {
-          if (!ifMatch) throw new RestError(409, 'DeviceAlreadyExists', `device '${id}' already exists`);
-          if (ifMatch !== '*' && ifMatch !== this.etag(existing)) throw new RestError(412, 'PreconditionFailed', `etag '${ifMatch}' is stale`);
+          if (!ifMatch) throw new HubError(409, 'DeviceAlreadyExists', `device '${id}' already exists`);
+          if (ifMatch !== '*' && ifMatch !== this.etag(existing)) throw new HubError(412, 'PreconditionFailed', `etag '${ifMatch}' is stale`);
           if (existing.status !== status) await this.hub.registry.setStatus(id, undefined, status);
           return { status: 200, body: this.device(this.record(id)) };
         }
@@ -254,7 +249,7 @@ export class RestService {
       }
       case 'DELETE /devices/{id}': {
         const rec = this.record(id);
-        if (ifMatch && ifMatch !== '*' && ifMatch !== this.etag(rec)) throw new RestError(412, 'PreconditionFailed', `etag '${ifMatch}' is stale`);
+        if (ifMatch && ifMatch !== '*' && ifMatch !== this.etag(rec)) throw new HubError(412, 'PreconditionFailed', `etag '${ifMatch}' is stale`);
         await this.hub.registry.remove(id);
         return { status: 204 };
       }
@@ -274,7 +269,7 @@ export class RestService {
         if (tags) validatePatch(tags, 'tags');
         this.record(id, moduleId);
         const cur = await this.hub.getTwin(id, moduleId);
-        if (ifMatch && ifMatch !== '*' && ifMatch !== cur.etag) throw new RestError(412, 'PreconditionFailed', `etag '${ifMatch}' is stale (now '${cur.etag}')`);
+        if (ifMatch && ifMatch !== '*' && ifMatch !== cur.etag) throw new HubError(412, 'PreconditionFailed', `etag '${ifMatch}' is stale (now '${cur.etag}')`);
         if (method === 'PUT') {
           desired = replacementPatch(cur.properties.desired, desired ?? {});
           tags = replacementPatch(cur.tags, tags ?? {});
@@ -288,7 +283,7 @@ export class RestService {
       case 'POST /twins/{id}/modules/{mid}/methods': {
         const body = await json(METHOD_BODY_MAX_NESTING);
         const methodName = own(body, 'methodName');
-        if (typeof methodName !== 'string') throw invalid('methodName is required (a string)');
+        if (typeof methodName !== 'string') throw invalidArgument('methodName is required (a string)');
         const responseTimeoutInSeconds = seconds(body, 'responseTimeoutInSeconds', METHOD_RESPONSE_TIMEOUT);
         const connectTimeoutInSeconds = seconds(body, 'connectTimeoutInSeconds', METHOD_CONNECT_TIMEOUT);
         this.record(id, moduleId);
@@ -300,13 +295,13 @@ export class RestService {
         return { status: 200, body: { status: r.status, payload: r.payload } };
       }
     }
-    throw new RestError(404, 'NotFound', `no route ${method} ${url.pathname}`);
+    throw new HubError(404, 'NotFound', `no route ${method} ${url.pathname}`);
   }
 
   private record(id: string, moduleId?: string): IdentityRecord {
     this.hub.registry.refresh();
     const rec = this.hub.registry.record(id, moduleId);
-    if (!rec) throw new RestError(404, 'DeviceNotFound', `${moduleId ? `module '${id}/${moduleId}'` : `device '${id}'`} is not registered`);
+    if (!rec) throw new HubError(404, 'DeviceNotFound', `${moduleId ? `module '${id}/${moduleId}'` : `device '${id}'`} is not registered`);
     return rec;
   }
 

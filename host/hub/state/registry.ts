@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
+import { HubError, invalidArgument } from '../errors.js';
 import { JsonFile } from './store.js';
 import { StoredRecord } from './json.js';
 
@@ -40,24 +41,16 @@ interface RegistryFile { version: 1; identities: IdentityRecord[] }
 
 const ID_RE = /^[A-Za-z0-9\-.%_*?!(),:=@$']{1,128}$/;
 
-export class RegistryError extends Error {
-  constructor(message: string, readonly code: 'NotFound' | 'Conflict' | 'BadRequest') {
-    super(message);
-  }
-}
-
 export function validateId(kind: 'device' | 'module', id: string): void {
   if (typeof id !== 'string' || !ID_RE.test(id)) {
-    throw new RegistryError(
-      `invalid ${kind} id '${id}': 1-128 characters from A-Z a-z 0-9 - . % _ * ? ! ( ) , : = @ $ ' (no '/', '#' or '+')`,
-      'BadRequest');
+    throw invalidArgument(`invalid ${kind} id '${id}': 1-128 characters from A-Z a-z 0-9 - . % _ * ? ! ( ) , : = @ $ ' (no '/', '#' or '+')`);
   }
 }
 
 function validateKey(key: string): void {
   const raw = Buffer.from(key, 'base64');
   if (raw.length < 16 || raw.length > 64 || raw.toString('base64') !== key) {
-    throw new RegistryError('a key must be base64 of 16 to 64 bytes', 'BadRequest');
+    throw invalidArgument('a key must be base64 of 16 to 64 bytes');
   }
 }
 
@@ -251,11 +244,11 @@ export class Registry extends EventEmitter<RegistryEvents> {
       } : {}),
     };
     if (rec.x509Thumbprints && ![rec.x509Thumbprints.primary, rec.x509Thumbprints.secondary ?? rec.x509Thumbprints.primary].every((t) => THUMBPRINT_RE.test(t))) {
-      throw new RegistryError('an X.509 thumbprint is 40 (SHA-1) or 64 (SHA-256) hex digits', 'BadRequest');
+      throw invalidArgument('an X.509 thumbprint is 40 (SHA-1) or 64 (SHA-256) hex digits');
     }
     await this.mutate(() => {
-      if (moduleId && !this.ids.has(key(deviceId))) throw new RegistryError(`device '${deviceId}' does not exist`, 'NotFound');
-      if (this.ids.has(k)) throw new RegistryError(`${describe(deviceId, moduleId)} already exists`, 'Conflict');
+      if (moduleId && !this.ids.has(key(deviceId))) throw new HubError(404, 'DeviceNotFound', `device '${deviceId}' does not exist`);
+      if (this.ids.has(k)) throw new HubError(409, 'DeviceAlreadyExists', `${describe(deviceId, moduleId)} already exists`);
       this.ids.set(k, rec);
     });
     const info = this.info(rec);
@@ -280,7 +273,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
   async setStatus(deviceId: string, moduleId: string | undefined, status: 'enabled' | 'disabled'): Promise<IdentityInfo> {
     const { rec, was } = await this.mutate(() => {
       const r = this.ids.get(key(deviceId, moduleId));
-      if (!r) throw new RegistryError(`${describe(deviceId, moduleId)} does not exist`, 'NotFound');
+      if (!r) throw new HubError(404, 'DeviceNotFound', `${describe(deviceId, moduleId)} does not exist`);
       const before = r.status;
       r.status = status;
       return { rec: r, was: before };

@@ -1,6 +1,6 @@
 // Shared access signatures as the hub checks them: `SharedAccessSignature sr={urlenc uri}&sig={urlenc sig}&se={expiry}[&skn=…]`.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { decodeComponent } from './topics.js';
+import { decodeComponent } from '../state/messages.js';
 
 export interface SasToken {
   /** The resource, decoded. */

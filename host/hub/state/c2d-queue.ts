@@ -4,7 +4,8 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import type { PropertyBag } from './topics.js';
+import type { PropertyBag } from './messages.js';
+import { HubError } from '../errors.js';
 import { JsonFile } from './store.js';
 import { StoredRecord } from './json.js';
 
@@ -60,10 +61,6 @@ export interface FeedbackRecord {
   ack: AckMode;
   /** Whether IoT Hub would send this record to the service (per `ack`). */
   wanted: boolean;
-}
-
-export class C2DError extends Error {
-  constructor(message: string, readonly status: number, readonly code: string) { super(message); }
 }
 
 const DESCRIPTIONS: Record<FeedbackStatus, string> = {
@@ -187,15 +184,15 @@ export class C2DQueue extends EventEmitter<C2DQueueEvents> {
     const size = body.length + Object.entries(opts.properties ?? {}).reduce(
       (n, [k, v]) => n + Buffer.byteLength(k) + (v === null ? 0 : Buffer.byteLength(v)), 0);
     if (size > C2D_MAX_BYTES) {
-      throw new C2DError(`C2D message of ${size} bytes exceeds ${C2D_MAX_BYTES} bytes (body and properties)`, 413, 'MessageTooLarge');
+      throw new HubError(413, 'MessageTooLarge', `C2D message of ${size} bytes exceeds ${C2D_MAX_BYTES} bytes (body and properties)`);
     }
     this.sweep(deviceId);
     const q = this.queue(deviceId, moduleId);
     if (q.length >= C2D_MAX_QUEUE) {
-      throw new C2DError(`the C2D queue of '${deviceId}' already holds ${C2D_MAX_QUEUE} messages`, 403, 'DeviceMaximumQueueDepthExceeded');
+      throw new HubError(403, 'DeviceMaximumQueueDepthExceeded', `the C2D queue of '${deviceId}' already holds ${C2D_MAX_QUEUE} messages`);
     }
     const ttl = Math.min(opts.ttlSeconds ?? C2D_DEFAULT_TTL_SECONDS, C2D_MAX_TTL_SECONDS);
-    if (!(ttl > 0)) throw new C2DError('ttlSeconds must be positive', 400, 'ArgumentInvalid');
+    if (!(ttl > 0)) throw new HubError(400, 'ArgumentInvalid', 'ttlSeconds must be positive');
     const now = this.now();
     const msg: C2DMessage = {
       lockToken: randomUUID(),

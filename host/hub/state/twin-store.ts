@@ -1,5 +1,6 @@
 // Device and module twins: desired and reported documents with `$version`, kept in `{dataDir}/twins.json`.
 import { join } from 'node:path';
+import { invalidArgument, tooLarge } from '../errors.js';
 import { JsonFile } from './store.js';
 import { cloneJson, isObject, mergePatch as jsonMergePatch, setMember, type Json, type JsonObject } from './json.js';
 
@@ -39,10 +40,6 @@ export const TWIN_DOCUMENT_MAX_NESTING = TWIN_MAX_DEPTH + 3;
 
 export type TwinSection = 'tags' | 'desired' | 'reported';
 
-export class TwinError extends Error {
-  constructor(message: string, readonly status: number) { super(message); }
-}
-
 interface TwinFile { version: 1; twins: TwinRecord[] }
 
 /** A patch's `$version`, `$metadata`, … at its top level are read-only twin metadata: ignored, as IoT Hub does. */
@@ -57,11 +54,11 @@ export function mergePatch(target: JsonObject, patch: JsonObject): void {
 const BAD_KEY = /[\u0000-\u001f\u007f-\u009f.$ ]/;
 
 /**
- * Checks a patch a device or the service sent for one twin section; throws a TwinError (400) naming the problem.
+ * Checks a patch a device or the service sent for one twin section; throws a HubError (400 ArgumentInvalid) naming the problem.
  * Member names are data: `__proto__`, `constructor`, `prototype` are ordinary keys here.
  */
 export function validatePatch(patch: unknown, section: TwinSection = 'reported'): JsonObject {
-  if (!isObject(patch)) throw new TwinError(`a ${section} patch must be a JSON object`, 400);
+  if (!isObject(patch)) throw invalidArgument(`a ${section} patch must be a JSON object`);
   const work: [JsonObject | Json[], number][] = [[patch, 0]];
   for (let item = work.pop(); item; item = work.pop()) {
     const [o, depth] = item;
@@ -69,16 +66,16 @@ export function validatePatch(patch: unknown, section: TwinSection = 'reported')
     for (const [k, v] of Object.entries(o)) {
       if (!isArray) {
         if (isMetadata(k, depth)) continue;
-        if (Buffer.byteLength(k) > TWIN_KEY_MAX_BYTES) throw new TwinError(`${section}: a key is longer than ${TWIN_KEY_MAX_BYTES} bytes`, 400);
-        if (BAD_KEY.test(k)) throw new TwinError(`${section}: key ${JSON.stringify(k.slice(0, 64))} contains '.', '$', a space or a control character`, 400);
+        if (Buffer.byteLength(k) > TWIN_KEY_MAX_BYTES) throw invalidArgument(`${section}: a key is longer than ${TWIN_KEY_MAX_BYTES} bytes`);
+        if (BAD_KEY.test(k)) throw invalidArgument(`${section}: key ${JSON.stringify(k.slice(0, 64))} contains '.', '$', a space or a control character`);
       }
       if (v === null || typeof v === 'string' || typeof v === 'boolean') continue;
       if (typeof v === 'number') {
-        if (!Number.isFinite(v)) throw new TwinError(`${section}: ${JSON.stringify(k.slice(0, 64))} is not a finite number`, 400);
+        if (!Number.isFinite(v)) throw invalidArgument(`${section}: ${JSON.stringify(k.slice(0, 64))} is not a finite number`);
         continue;
       }
-      if (typeof v !== 'object') throw new TwinError(`${section}: ${JSON.stringify(k.slice(0, 64))} is not a JSON value`, 400);
-      if (depth + 1 > TWIN_MAX_DEPTH) throw new TwinError(`${section} nested deeper than ${TWIN_MAX_DEPTH} levels`, 400);
+      if (typeof v !== 'object') throw invalidArgument(`${section}: ${JSON.stringify(k.slice(0, 64))} is not a JSON value`);
+      if (depth + 1 > TWIN_MAX_DEPTH) throw invalidArgument(`${section} nested deeper than ${TWIN_MAX_DEPTH} levels`);
       work.push([v, depth + 1]);
     }
   }
@@ -115,7 +112,7 @@ function merged(doc: JsonObject, patch: JsonObject, section: TwinSection): JsonO
   const next = cloneJson(doc);
   mergePatch(next, patch);
   const size = twinSize(next);
-  if (size > LIMITS[section]) throw new TwinError(`${section} would be ${size} bytes, over IoT Hub's ${LIMITS[section]}`, 413);
+  if (size > LIMITS[section]) throw tooLarge(`${section} would be ${size} bytes, over IoT Hub's ${LIMITS[section]}`);
   return next;
 }
 

@@ -8,14 +8,14 @@ import type { Connection, Container, Delivery, EventContext, Message, Receiver, 
 import type { Duplex } from 'node:stream';
 import { AmqpGate } from './amqp-gate.js';
 import { claimsCover, type Policies, type Right, type ServiceClaims } from './policies.js';
-import { dict } from './json.js';
-import { parseSasToken } from './sas.js';
-import type { Registry } from './registry.js';
-import type { C2DQueue, C2DOptions, FeedbackRecord, AckMode } from './c2d-queue.js';
-import type { EventStore, StoredEvent, StartPosition } from './events.js';
-import { parseSelector } from './events.js';
-import { HubError } from './methods.js';
-import type { PropertyBag } from './topics.js';
+import { dict } from '../state/json.js';
+import { parseSasToken } from '../auth/sas.js';
+import type { Registry } from '../state/registry.js';
+import type { C2DQueue, C2DOptions, FeedbackRecord, AckMode } from '../state/c2d-queue.js';
+import type { EventStore, StoredEvent, StartPosition } from '../state/events.js';
+import { parseSelector } from '../state/events.js';
+import { HubError } from '../errors.js';
+import type { PropertyBag } from '../state/messages.js';
 
 export const FEEDBACK_CONTENT_TYPE = 'application/vnd.microsoft.iothub.feedback.json';
 export const DEVICEBOUND_ADDRESS = '/messages/devicebound';
@@ -163,6 +163,15 @@ const RHEA_DIAGNOSTICS = ['received flow with drain set', 'Received transfer whe
   'error on write', 'Uncaught error', 'disconnected', 'Next pending delivery', 'An array must specify'];
 
 type RheaTypes = { unwrap_map_simple: (o: unknown) => unknown; unwrap: (o: unknown, leave?: boolean) => unknown };
+
+/** The one place a HubError becomes an AMQP condition (a rejected C2D delivery). */
+export function amqpCondition(e: HubError): string {
+  if (e.status === 404) return 'amqp:not-found';
+  if (e.code === 'DeviceMaximumQueueDepthExceeded') return 'amqp:resource-limit-exceeded';
+  if (e.status === 413) return 'amqp:link:message-size-exceeded';
+  if (e.status === 400) return 'com.microsoft:argument-error';
+  return 'amqp:internal-error';
+}
 
 export class AmqpService {
   readonly container: Container;
@@ -595,11 +604,7 @@ export class AmqpService {
       this.log(`AMQP #${st.id} C2D ${r.messageId} for ${deviceId} accepted (iothub-ack ${ack})`);
       d.accept();
     } catch (e) {
-      if (e instanceof HubError) {
-        const condition = e.status === 404 ? 'amqp:not-found' : e.code === 'DeviceMaximumQueueDepthExceeded' ? 'amqp:resource-limit-exceeded' :
-          e.status === 413 ? 'amqp:link:message-size-exceeded' : e.status === 400 ? 'com.microsoft:argument-error' : 'amqp:internal-error';
-        return reject(condition, `ErrorCode:${e.code};${e.message}`);
-      }
+      if (e instanceof HubError) return reject(amqpCondition(e), `ErrorCode:${e.code};${e.message}`);
       reject('amqp:internal-error', (e as Error).message);
     }
   }

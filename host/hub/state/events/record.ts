@@ -8,7 +8,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import * as zlib from 'node:zlib';
 import type { StoredEvent } from '../events.js';
-import type { PropertyBag } from '../topics.js';
+import type { PropertyBag } from '../messages.js';
 
 export const RECORD_HEADER = 32;
 const MAGIC = 0x31564549; // 'IEV1' little-endian

@@ -1,0 +1,68 @@
+// Who a device's CONNECT says it is, and whether it proves it: client id and username (IoT Hub's
+// `{host}/{deviceId}[/{moduleId}]/?api-version=…`) against the registry, then a SAS token signed with one of the
+// identity's keys, or, for an X.509 identity, a registered client certificate within its validity. The CONNACK
+// return codes are IoT Hub's: 2 (bad client id), 4 (bad username or password), 5 (not authorised).
+import type { PeerCertificate } from 'node:tls';
+import { verifySasToken } from '../auth/sas.js';
+import { normalizeThumbprint, type Registry } from '../state/registry.js';
+import type { Identity } from '../state/messages.js';
+import { parseUsername } from './topics.js';
+
+export interface ConnectClaim {
+  clientId: string;
+  username: string | undefined;
+  password: Buffer | undefined;
+  /** The hub's name (named in a refusal). */
+  hostName: string;
+  /** Every host name a username and SAS resource may carry, lower case. */
+  hosts: string[];
+  registry: Registry;
+  /** The TLS client certificate, if the connection is TLS and the device presented one. */
+  peerCertificate: () => PeerCertificate | undefined;
+}
+
+export type ConnectVerdict =
+  | { ok: true; identity: Identity; /** When the credential expires (seconds since the epoch). */ expiresAt: number }
+  | { ok: false; returnCode: 2 | 4 | 5; reason: string };
+
+const refused = (returnCode: 2 | 4 | 5, reason: string): ConnectVerdict => ({ ok: false, returnCode, reason });
+
+export function authenticateDevice(o: ConnectClaim): ConnectVerdict {
+  const { clientId, username, password } = o;
+  const slash = clientId.indexOf('/');
+  const identity: Identity = slash < 0 ? { deviceId: clientId } : { deviceId: clientId.slice(0, slash), moduleId: clientId.slice(slash + 1) };
+  if (!identity.deviceId || identity.moduleId === '' || identity.moduleId?.includes('/')) {
+    return refused(2, 'client id must be {deviceId} or {deviceId}/{moduleId}');
+  }
+  if (username === undefined) return refused(4, 'no username');
+  const u = parseUsername(username);
+  if (!u) return refused(4, `malformed username '${username}'`);
+  if (!o.hosts.includes(u.host.toLowerCase())) return refused(4, `username host '${u.host}' is not this hub (${o.hostName})`);
+  if (u.deviceId !== identity.deviceId || u.moduleId !== identity.moduleId) {
+    return refused(4, `username names '${u.moduleId ? `${u.deviceId}/${u.moduleId}` : u.deviceId}' but the client id is '${clientId}'`);
+  }
+  o.registry.refresh();
+  const rec = o.registry.record(identity.deviceId, identity.moduleId);
+  if (!rec) return refused(5, `${identity.moduleId ? 'module' : 'device'} '${clientId}' is not registered`);
+  if (rec.status !== 'enabled') return refused(5, `'${clientId}' is disabled`);
+  let expiresAt: number;
+  if (Object.hasOwn(rec, 'x509Thumbprints') && rec.x509Thumbprints) {
+    // X.509 (self-signed): the certificate presented in the TLS handshake must be a registered one.
+    const cert = o.peerCertificate();
+    if (!cert || !cert.fingerprint) return refused(5, 'an X.509 device must present its client certificate (over TLS)');
+    const presented = [normalizeThumbprint(cert.fingerprint), normalizeThumbprint(cert.fingerprint256 ?? '')];
+    const allowed = [rec.x509Thumbprints.primary, rec.x509Thumbprints.secondary].filter((t): t is string => !!t);
+    if (!presented.some((t) => allowed.includes(t))) return refused(5, `client certificate ${presented[0]} is not registered for '${clientId}'`);
+    const validFrom = Date.parse(cert.valid_from), validTo = Date.parse(cert.valid_to), now = Date.now();
+    if (!(validFrom <= now)) return refused(5, `client certificate of '${clientId}' is not valid before ${cert.valid_from}`);
+    if (!(now < validTo)) return refused(5, `client certificate of '${clientId}' expired ${cert.valid_to}`);
+    expiresAt = Math.floor(validTo / 1000);
+  } else {
+    if (!password || password.length === 0) return refused(4, 'no password (SAS token) given');
+    const path = identity.moduleId ? `/devices/${identity.deviceId}/modules/${identity.moduleId}` : `/devices/${identity.deviceId}`;
+    const check = verifySasToken(password.toString('utf8'), o.hosts.map((h) => h + path), [rec.primaryKey, rec.secondaryKey], Math.floor(Date.now() / 1000));
+    if (!check.ok) return refused(check.malformed ? 4 : 5, check.reason);
+    expiresAt = check.expiresAt;
+  }
+  return { ok: true, identity, expiresAt };
+}
