@@ -18,7 +18,7 @@ import { HubBroker, MQTT_PACKET_MAX_BYTES, type BrokerEvents } from './device/br
 import { Admission, peerKey } from './admission.js';
 import { loadOrCreateTls } from './tls.js';
 import { FileLock, ensurePrivateDir, makePrivate, removeOrphanedTempFiles } from './state/store.js';
-import { makeLogger, type LogOption } from './log.js';
+import { makeLogger, type LogOption, type LogSink } from './log.js';
 import { Policies } from './service/policies.js';
 import { EventStore } from './state/events.js';
 import { AmqpService } from './service/amqp.js';
@@ -142,12 +142,15 @@ export class LocalHub extends EventEmitter<HubEvents> {
   /** `{dataDir}/hub.lock`, held while this hub runs. */
   private hubLock: FileLock | undefined;
   private readonly log: (line: string) => void;
+  /** The log sink, null when the log is off (the broker's hot path then builds no line at all). */
+  private readonly logSink: LogSink | null;
 
   private constructor(opts: LocalHubOptions) {
     super();
     this.hostName = opts.hostName ?? 'localhost';
     this.dataDir = opts.dataDir === null ? null : resolvePath(opts.dataDir ?? DEFAULT_DATA_DIR);
-    this.log = makeLogger(opts.log) ?? (() => {});
+    this.logSink = makeLogger(opts.log);
+    this.log = this.logSink ?? (() => {});
     this.registry = new Registry(this.dataDir, this.hostName);
     this.twins = new TwinStore(this.dataDir);
     this.c2d = new C2DQueue(opts.maxDeliveryCount ?? C2D_MAX_DELIVERY_COUNT);
@@ -214,7 +217,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
 
     this.broker = await HubBroker.create({
       hostName: this.hostName, registry: this.registry, twins: this.twins, c2d: this.c2d, methods: this.methods,
-      log: makeLogger(opts.log),
+      log: this.logSink,
       hostAliases: () => [this.port, this.plainPort, this.wsPort].filter((p): p is number => !!p).map((p) => `${this.hostName}:${p}`),
       connectTimeoutMs: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
     });
