@@ -28,6 +28,8 @@ options:
   --host-name <name> the hub's name in connection strings and SAS tokens (default localhost)
   --data-dir <dir>   registry, policies, twins, queued C2D and TLS material, private to you (default
                      ./${DEFAULT_DATA_DIR}); one hub per folder, device commands may run while it does
+  --retention <spec> what the Event Hub-compatible endpoint keeps per partition, e.g. 24h,10000,64MiB: any of
+                     an age (h), a count of events, a size (MiB); default 24h,10000,64MiB
   --quiet            no log (the log goes to stderr)
   --json             machine-readable output for device commands
   -h, --help         this help`;
@@ -46,6 +48,22 @@ function portOf(name: string, v: string | undefined, dflt: number): number {
 
 class UsageError extends Error {}
 
+/** `--retention 24h,10000,64MiB`: any of an age in hours, a count of events and a size in MiB, per partition. */
+export function retentionOf(spec: string): Pick<LocalHubOptions, 'retentionHours' | 'retentionMaxEvents' | 'retentionMaxBytes'> {
+  const out: Pick<LocalHubOptions, 'retentionHours' | 'retentionMaxEvents' | 'retentionMaxBytes'> = {};
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(\d+(?:\.\d+)?)(h|mib)?$/i.exec(part);
+    const n = m ? Number(m[1]) : NaN;
+    const unit = m?.[2]?.toLowerCase();
+    if (!m || !(n > 0)) throw new UsageError(`--retention: '${part}' is not an age (24h), a count of events (10000) or a size (64MiB)`);
+    if (unit === 'h') out.retentionHours = n;
+    else if (unit === 'mib') out.retentionMaxBytes = Math.round(n * 1024 * 1024);
+    else if (Number.isInteger(n)) out.retentionMaxEvents = n;
+    else throw new UsageError(`--retention: a count of events is a whole number, not '${part}'`);
+  }
+  return out;
+}
+
 export async function main(argv: string[]): Promise<number> {
   // `--plain` takes an optional value: turn a bare `--plain` into `--plain=1883`
   const args = argv.map((a, i) => (a === '--plain' && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('-') || !/^\d+$/.test(argv[i + 1]!)) ? '--plain=1883' : a));
@@ -63,6 +81,7 @@ export async function main(argv: string[]): Promise<number> {
         bind: { type: 'string' },
         'host-name': { type: 'string' },
         'data-dir': { type: 'string' },
+        retention: { type: 'string' },
         module: { type: 'string', short: 'm' },
         'primary-key': { type: 'string' },
         'secondary-key': { type: 'string' },
@@ -181,6 +200,7 @@ async function run(v: Record<string, string | string[] | boolean | undefined>, p
     port, plainPort, wsPort, hostName, dataDir, amqpPort,
     ...(typeof v['bind'] === 'string' ? { bindAddress: v['bind'] } : {}),
     log: v['quiet'] ? false : true,
+    ...(typeof v['retention'] === 'string' ? retentionOf(v['retention']) : {}),
   };
   let hub: LocalHub;
   try {

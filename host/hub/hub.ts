@@ -62,6 +62,10 @@ export interface LocalHubOptions {
   partitions?: number;
   /** How long telemetry stays readable on the Event Hub-compatible endpoint. Default 24 h. */
   retentionHours?: number;
+  /** Events the Event Hub-compatible endpoint keeps per partition (the oldest go first). Default 10,000. */
+  retentionMaxEvents?: number;
+  /** Bytes of events kept per partition, on disk and in memory (the oldest go first). Default 64 MiB. */
+  retentionMaxBytes?: number;
   /** How long C2D feedback records are batched before they go to a feedback receiver. Default 200 ms. */
   feedbackBatchMs?: number;
   /**
@@ -159,6 +163,8 @@ export class LocalHub extends EventEmitter<HubEvents> {
     this.events = new EventStore(this.dataDir, {
       ...(opts.partitions ? { partitions: opts.partitions } : {}),
       ...(opts.retentionHours ? { retentionHours: opts.retentionHours } : {}),
+      ...(opts.retentionMaxEvents ? { maxEventsPerPartition: opts.retentionMaxEvents } : {}),
+      ...(opts.retentionMaxBytes ? { maxBytesPerPartition: opts.retentionMaxBytes } : {}),
     });
   }
 
