@@ -143,6 +143,8 @@ export class LocalHub extends EventEmitter<HubEvents> {
   private limits = { connectTimeoutMs: CONNECT_TIMEOUT_MS, maxPending: MAX_PENDING_CONNECTIONS, maxConnections: MAX_CONNECTIONS };
   private sweepTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** init() completed: only a hub that started says it stopped. */
+  private started = false;
   /** `{dataDir}/hub.lock`, held while this hub runs. */
   private hubLock: FileLock | undefined;
   private readonly log: (line: string) => void;
@@ -382,6 +384,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
     this.sweepTimer = setInterval(() => this.c2d.sweep(), 1000);
     this.sweepTimer.unref();
     this.c2d.sweep();
+    this.started = true;
     this.log(`local IoT Hub '${this.hostName}' listening on ${opts.bindAddress ?? LOOPBACK.join(' and ')}: mqtts://localhost:${this.port} and wss://localhost:${this.port}${WEBSOCKET_PATH}` +
       (this.plainPort ? `, mqtt://localhost:${this.plainPort} (plain)` : '') +
       (this.wsPort ? `, wss://localhost:${this.wsPort}${WEBSOCKET_PATH}` : '') +
@@ -636,6 +639,6 @@ export class LocalHub extends EventEmitter<HubEvents> {
     } finally {
       this.hubLock?.release();
     }
-    this.log('local IoT Hub stopped');
+    if (this.started) this.log('local IoT Hub stopped');
   }
 }
