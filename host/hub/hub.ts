@@ -18,6 +18,7 @@ import { HubBroker, MQTT_PACKET_MAX_BYTES, type BrokerEvents } from './device/br
 import { Admission, peerKey } from './admission.js';
 import { loadOrCreateTls } from './tls.js';
 import { FileLock, ensurePrivateDir, makePrivate, removeOrphanedTempFiles } from './state/store.js';
+import { dict } from './state/json.js';
 import { makeLogger, type LogOption, type LogSink } from './log.js';
 import { Policies } from './service/policies.js';
 import { EventStore } from './state/events.js';
@@ -484,7 +485,8 @@ export class LocalHub extends EventEmitter<HubEvents> {
   private upgrade(socket: Socket, head: string, rest: Buffer, transport: string, handle: (stream: Duplex, req: IncomingMessage, t: string) => void): void {
     const [requestLine, ...lines] = head.split('\r\n');
     const [method, url] = (requestLine ?? '').split(' ');
-    const headers: Record<string, string> = {};
+    // header names come from the network: a prototype-free table, so `__proto__: …` is just an unknown header
+    const headers = dict<string>();
     for (const l of lines) {
       const c = l.indexOf(':');
       if (c > 0) headers[l.slice(0, c).trim().toLowerCase()] = l.slice(c + 1).trim();
