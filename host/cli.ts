@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `iothub-wasm` command line. Each sub-command lives in its own module and is loaded on demand, so
 // `iothub-wasm sas` does not pay for the broker and `iothub-wasm hub` does not load the device client.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 interface Command { summary: string; module: string }
@@ -12,13 +13,23 @@ const commands: Record<string, Command> = {
 };
 
 function usage(): string {
-  const lines = ['usage: iothub-wasm <command> [options]', '', 'commands:'];
+  const lines = ['usage: iothub-wasm <command> [options]      (iothub-wasm --version prints the version)', '', 'commands:'];
   for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(6)} ${c.summary}`);
   return lines.join('\n');
 }
 
+/** The package's version, from its package.json (dist/host/cli.js → ../../package.json, installed or not). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    console.log(version());
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
     return name ? 0 : 2;

@@ -2,7 +2,7 @@
 // (wss://{host}:{port}/$iothub/websocket, sub-protocol "mqtt"), plain TCP for tests, the process clock and
 // node:crypto entropy.
 import { connect as tlsConnect } from 'node:tls';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import type { Board, Transport, TransportHandlers, TransportOptions } from '../../host/device/board.js';
@@ -26,7 +26,7 @@ function socketTransport(socket: Socket, handlers: TransportHandlers, readyEvent
 }
 
 function webSocketTransport(o: TransportOptions, handlers: TransportHandlers): Transport {
-  const tlsOptions = { servername: o.servername, ca: o.ca, cert: o.cert, key: o.key };
+  const tlsOptions = { ...sni(o.servername), ca: o.ca, cert: o.cert, key: o.key };
   const ws = new WebSocket(`wss://${o.host}:${o.port}/$iothub/websocket`, 'mqtt', tlsOptions as WebSocket.ClientOptions);
   ws.binaryType = 'nodebuffer';
   let closed = false;
@@ -45,6 +45,11 @@ function webSocketTransport(o: TransportOptions, handlers: TransportHandlers): T
   };
 }
 
+/** TLS server name indication names a host, never an address (RFC 6066 §3; Node warns DEP0123 for an IP). */
+function sni(servername: string): { servername?: string } {
+  return isIP(servername) ? {} : { servername };
+}
+
 export const nodeBoard: Board = {
   nowMs: () => Math.floor(performance.now()) >>> 0,
   unixMs: () => Date.now(),
@@ -56,7 +61,7 @@ export const nodeBoard: Board = {
   open(o, handlers) {
     if (o.transport === 'wss') return webSocketTransport(o, handlers);
     if (o.transport === 'mqtt') return socketTransport(tcpConnect({ host: o.host, port: o.port }), handlers, 'connect');
-    const socket = tlsConnect({ host: o.host, port: o.port, servername: o.servername, ca: o.ca, cert: o.cert, key: o.key, ALPNProtocols: undefined });
+    const socket = tlsConnect({ host: o.host, port: o.port, ...sni(o.servername), ca: o.ca, cert: o.cert, key: o.key, ALPNProtocols: undefined });
     return socketTransport(socket, handlers, 'secureConnect');
   },
 };

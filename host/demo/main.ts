@@ -11,14 +11,34 @@ import { LocalHub } from '../hub/index.js';
 import { DeviceClient } from '../device/client.js';
 import { ThermostatFirmware } from './firmware.js';
 
-const { values } = parseArgs({
-  options: {
-    forever: { type: 'boolean', default: false },
-    count: { type: 'string', default: '500' },
-    websocket: { type: 'boolean', default: false },
-    profile: { type: 'string', default: 'gateway' },
-  },
-});
+const USAGE = `usage: npm start [-- options]     the demo device on the embedded local hub, then a summary
+
+  --count <n>          QoS 1 readings to send (default 500)
+  --websocket          MQTT over WebSocket (wss, port 443 style) instead of MQTT over TLS
+  --profile <p>        the core's build: gateway (default) or mcu (one 64 KiB page)
+  --forever            keep running (and print a second device's connection string)
+  -h, --help           this help`;
+
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      forever: { type: 'boolean', default: false },
+      count: { type: 'string', default: '500' },
+      websocket: { type: 'boolean', default: false },
+      profile: { type: 'string', default: 'gateway' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+} catch (e) {
+  console.error(`iothub-wasm demo: ${(e as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+const { values } = parsed;
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const count = Number(values.count);
 if (!Number.isInteger(count) || count < 0) {
   console.error(`iothub-wasm demo: --count must be a whole number, got '${values.count}'`);

@@ -121,6 +121,12 @@ export class DeviceClient extends EventEmitter {
 
   /** A client for the device (or module) of a connection string. Throws a coded error for a bad string. */
   static fromConnectionString(connectionString: string, options: DeviceClientOptions = {}): DeviceClient {
+    // Checked here, at the API boundary (the core only ever sees bytes), so a caller's mistake is a coded error.
+    if (typeof connectionString !== 'string' || connectionString.trim() === '') {
+      const what = connectionString === '' ? 'an empty string' : typeof connectionString === 'string' ? 'blank' : String(connectionString);
+      throw badArgument(`the connection string must be a non-empty string like HostName=…;DeviceId=…;SharedAccessKey=…, not ${what} (is the environment variable set?)`);
+    }
+    if (options === null || typeof options !== 'object') throw badArgument(`options must be an object, not ${String(options)}`);
     const client = new DeviceClient(options.profile ?? 'gateway', options.shared);
     client.configure(connectionString, options);
     return client;
@@ -529,4 +535,10 @@ export class DeviceClient extends EventEmitter {
 function parseJson(b: Buffer): unknown {
   if (b.length === 0) return null;
   try { return JSON.parse(b.toString('utf8')); } catch { return b.toString('utf8'); }
+}
+
+/** The core's BAD_ARGUMENT, raised by the host for arguments that never reach the core. */
+function badArgument(message: string): IotHubWasmError {
+  const name = 'BAD_ARGUMENT' satisfies keyof typeof STATUS;
+  return new IotHubWasmError(name, message, STATUS[name]);
 }

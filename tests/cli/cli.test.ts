@@ -58,3 +58,17 @@ test('iothub-wasm refuses bad arguments with a message and exit code 2', async (
   assert.equal(r3.code, 1);
   assert.match(r3.out, /IOTHUB_CS_MISSING_CREDENTIAL/);
 });
+
+test('iothub-wasm --version prints the package version; the demo has --help and refuses unknown options in words', async () => {
+  const { version } = JSON.parse((await import('node:fs')).readFileSync(join(dist, '../package.json'), 'utf8')) as { version: string };
+  const v = await run([join(dist, 'host/cli.js'), '--version']);
+  assert.equal(v.code, 0);
+  assert.equal(v.out.trim(), version);
+  const help = await run([join(dist, 'host/demo/main.js'), '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.out, /^usage: npm start/);
+  const bad = await run([join(dist, 'host/demo/main.js'), '--bogus']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.out, /iothub-wasm demo: Unknown option '--bogus'/);
+  assert.doesNotMatch(bad.out, /\n\s+at /, 'no stack trace');
+});
