@@ -285,6 +285,10 @@ function typescript(abi) {
   L.push('/** Status codes by name (abi_status_name(code) gives the name back). */', 'export const STATUS = {');
   for (const s of abi.statuses) L.push(`  ${s.name}: ${s.code},`);
   L.push('} as const;', 'export type StatusName = keyof typeof STATUS;', '');
+  L.push('/** What each status means, from its doc comment in the core: the sentence an error message carries. */',
+    'export const STATUS_TEXT: Readonly<Record<StatusName, string>> = {');
+  for (const s of abi.statuses) L.push(`  ${s.name}: ${JSON.stringify(s.doc.replace(/\s+/g, ' ').trim())},`);
+  L.push('};', '');
   for (const g of abi.groups) {
     L.push(`/** ${g.doc} (${g.file}, ${g.prefix}*). */`, `export const ${g.name} = {`);
     for (const e of g.entries) L.push(`  ${e.key}: ${e.value},`);

@@ -14,15 +14,15 @@ export const E_CLIENT_CONNACK_PROTOCOL: i32 = -304;
 export const E_CLIENT_CONNACK_ID_REJECTED: i32 = -305;
 /** CONNACK return code 3 (server unavailable): the only refusal that is retried. */
 export const E_CLIENT_CONNACK_SERVER_UNAVAILABLE: i32 = -306;
-/** CONNACK return code 4 (bad user name or password): not retried. */
+/** CONNACK return code 4 (bad user name or password): the hub could not read the credentials (a malformed SAS token, or a user name for another hub); not retried. */
 export const E_CLIENT_CONNACK_BAD_CREDENTIALS: i32 = -307;
-/** CONNACK return code 5 (not authorized), or any other: not retried. */
+/** CONNACK return code 5 (not authorized), or any other: the device is not registered on this hub, is disabled, or its key or certificate does not match; not retried. */
 export const E_CLIENT_CONNACK_NOT_AUTHORIZED: i32 = -308;
 /** No PINGRESP in time: the connection is presumed dead. */
 export const E_CLIENT_PING_TIMEOUT: i32 = -309;
 /** No CONNACK (or SUBACK) in time after the transport came up. */
 export const E_CLIENT_CONNECT_TIMEOUT: i32 = -310;
-/** The board reported the transport closed. */
+/** The board reported the transport closed (or it could not be opened: the error's cause says why). */
 export const E_CLIENT_TRANSPORT_CLOSED: i32 = -311;
 /** A planned reconnect with a fresh SAS token. */
 export const E_CLIENT_TOKEN_RENEWAL: i32 = -312;

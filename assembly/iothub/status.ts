@@ -8,7 +8,7 @@ export const E_IOTHUB_CS_DUPLICATE_KEY: i32 = -151;
 export const E_IOTHUB_CS_EMPTY_VALUE: i32 = -152;
 /** Connection string: no HostName. */
 export const E_IOTHUB_CS_MISSING_HOSTNAME: i32 = -153;
-/** Connection string: no DeviceId. */
+/** Connection string: no DeviceId (in a shell, quote the whole string: an unquoted `;` ends it early). */
 export const E_IOTHUB_CS_MISSING_DEVICE_ID: i32 = -154;
 /** Connection string: SharedAccessKey is not valid base64 (or decodes to nothing / more than 64 bytes). */
 export const E_IOTHUB_CS_BAD_KEY: i32 = -155;

@@ -7,7 +7,7 @@ import { IotHubWasmError } from '../errors.js';
 import type { Board, Transport } from './board.js';
 import { nodeBoard } from '../../boards/node/index.js';
 import {
-  EVENT as EV, EVENT_RECORD_WORDS as EVF, BAG_ITEM_WORDS as ITEM, OPTION as OPT, WANT, STATE, STATUS, SYSTEM_PROPERTY as SYS, TRANSPORT, type McuExports,
+  EVENT as EV, EVENT_RECORD_WORDS as EVF, BAG_ITEM_WORDS as ITEM, OPTION as OPT, WANT, STATE, STATUS, STATUS_TEXT, SYSTEM_PROPERTY as SYS, TRANSPORT, type McuExports,
 } from '../wasm/abi.generated.js';
 import { SharedCore } from './shared-core.js';
 
@@ -139,8 +139,7 @@ export class DeviceClient extends EventEmitter {
   }
 
   private fail(code: number, what: string): never {
-    const name = this.core.statusName(code);
-    throw new IotHubWasmError(name, `${what}: ${name}`, code);
+    throw this.error(code, what);
   }
 
   /** Copies an input into the core's IO window at `offset`; too large for the profile is CLIENT_MESSAGE_TOO_LARGE. */
@@ -155,7 +154,7 @@ export class DeviceClient extends EventEmitter {
     this.board = options.board ?? nodeBoard;
     const n = this.writeIo(0, cs);
     const rc = this.ex.client_init(this.core.io, n);
-    if (rc < 0) this.fail(rc, 'invalid connection string');
+    if (rc < 0) this.fail(rc, 'DeviceClient.fromConnectionString');
     const set = (opt: number, v: number | undefined) => { if (v !== undefined && this.ex.client_option_set(opt, v) < 0) this.fail(STATUS.BAD_ARGUMENT, `invalid option ${opt}=${v}`); };
     set(OPT.KEEPALIVE_S, options.keepAliveSeconds);
     set(OPT.PING_TIMEOUT_MS, options.pingTimeoutMs);
@@ -305,8 +304,7 @@ export class DeviceClient extends EventEmitter {
   get state(): string { return STATE_NAMES[this.ex.client_state()] ?? 'unknown'; }
 
   private error(code: number, what: string): IotHubWasmError {
-    const name = this.core.statusName(code);
-    return new IotHubWasmError(name, `${what}: ${name}`, code);
+    return new IotHubWasmError(this.core.statusName(code), describe(this.core.statusName(code), what), code);
   }
 
   // ---- the pump: poll events, act on wants, flush bytes, arm the timer ----------------------------------------
@@ -541,4 +539,10 @@ function parseJson(b: Buffer): unknown {
 function badArgument(message: string): IotHubWasmError {
   const name = 'BAD_ARGUMENT' satisfies keyof typeof STATUS;
   return new IotHubWasmError(name, message, STATUS[name]);
+}
+
+/** `what: the core's sentence for the status` — the code stays on the error, the message says what it means. */
+function describe(name: string, what: string): string {
+  const text = Object.hasOwn(STATUS_TEXT, name) ? STATUS_TEXT[name as keyof typeof STATUS_TEXT] : '';
+  return text ? `${what}: ${text}` : `${what}: ${name}`;
 }

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeviceClient } from '../../host/device/client.js';
 import { IotHubWasmError } from '../../host/errors.js';
+import { STATUS, STATUS_TEXT } from '../../host/wasm/abi.generated.js';
 import { startHub, FAST_RETRY } from './support.js';
 
 test('a missing, empty or non-string connection string is BAD_ARGUMENT with a sentence, not a TypeError from the core glue', () => {
@@ -35,4 +36,13 @@ test('a gateway given as an IP address connects over TLS without setting SNI to 
     process.off('warning', onWarning);
     await rig.stop();
   }
+});
+
+test("an error's message is the core's sentence for its status, not its code repeated", () => {
+  assert.throws(() => DeviceClient.fromConnectionString(`HostName=h;SharedAccessKey=${Buffer.alloc(32).toString('base64')}`),
+    (e: unknown) => e instanceof IotHubWasmError && e.code === 'IOTHUB_CS_MISSING_DEVICE_ID' &&
+      /no DeviceId \(in a shell, quote the whole string/.test(e.message) && !e.message.includes('IOTHUB_CS_MISSING_DEVICE_ID'));
+  // every status the core can return has its sentence (its doc comment in the core, generated into STATUS_TEXT)
+  const missing = Object.keys(STATUS).filter((n) => n !== 'OK' && !STATUS_TEXT[n as keyof typeof STATUS_TEXT]);
+  assert.deepEqual(missing, []);
 });
