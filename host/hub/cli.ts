@@ -5,6 +5,7 @@ import { DEFAULT_DATA_DIR, LocalHub, WEBSOCKET_PATH, type LocalHubOptions } from
 import { HubError } from './errors.js';
 import { Registry } from './state/registry.js';
 import { createSasToken } from './auth/sas.js';
+import { runningHub } from './running.js';
 import { Policies } from './service/policies.js';
 import { LockError } from './state/store.js';
 
@@ -116,7 +117,9 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd !== 'device' && cmd !== 'devices') return fail(`unknown sub-command '${pos.join(' ')}'\n\n${USAGE}`);
     if (extra.length) return fail(`unexpected argument '${extra[0]}'`);
     const registry = new Registry(dataDir, hostName);
-    registry.gatewayHostName = port === 8883 && hostName === 'localhost' ? undefined : `localhost:${port}`;
+    // Connection strings reach the hub running on this folder, wherever it listens; with none, the --port given.
+    const running = runningHub(dataDir);
+    registry.gatewayHostName = running ? running.gatewayHostName : port === 8883 && hostName === 'localhost' ? undefined : `localhost:${port}`;
     const json = !!v.json;
     const moduleId = v.module;
     switch (sub) {
@@ -134,6 +137,8 @@ export async function main(argv: string[]): Promise<number> {
         else {
           console.log(`added ${moduleId ? `module ${id}/${moduleId}` : `device ${id}`} (in ${dataDir})`);
           console.log(info.connectionString);
+          console.log(running ? `  the hub running on this folder (pid ${running.pid}, ${running.gatewayHostName}) accepts it now` :
+            `  no hub is running on this folder: one started with --data-dir ${dataDir} will accept it`);
         }
         return 0;
       }

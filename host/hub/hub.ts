@@ -19,6 +19,7 @@ import { Admission, peerKey } from './admission.js';
 import { loadOrCreateTls } from './tls.js';
 import { FileLock, ensurePrivateDir, makePrivate, removeOrphanedTempFiles } from './state/store.js';
 import { dict } from './state/json.js';
+import { writeRunningHub, removeRunningHub } from './running.js';
 import { makeLogger, type LogOption, type LogSink } from './log.js';
 import { Policies } from './service/policies.js';
 import { EventStore } from './state/events.js';
@@ -382,6 +383,9 @@ export class LocalHub extends EventEmitter<HubEvents> {
       }, opts.restPort, opts.bindAddress);
     }
     this.registry.gatewayHostName = this.gatewayHostName;
+    if (this.dataDir) {
+      writeRunningHub(this.dataDir, { pid: process.pid, hostName: this.hostName, gatewayHostName: this.gatewayHostName, startedAt: new Date().toISOString() });
+    }
     this.sweepTimer = setInterval(() => this.c2d.sweep(), 1000);
     this.sweepTimer.unref();
     this.c2d.sweep();
@@ -639,6 +643,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
     try {
       await Promise.all([this.registry.flush(), this.twins.flush(), this.policies.flush(), this.events.flush(), this.c2d.flush()]);
     } finally {
+      if (this.hubLock && this.dataDir) removeRunningHub(this.dataDir);
       this.hubLock?.release();
     }
     if (this.started) this.log('local IoT Hub stopped');

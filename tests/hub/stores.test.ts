@@ -379,3 +379,28 @@ test('a second hub on the same data folder is refused with the running hub\'s pi
     await again.done();
   } finally { removeDir(dir); }
 });
+
+test('hub device add prints a connection string that reaches the hub running on that folder, wherever it listens; with none, it says so', async () => {
+  const dir = tempDir();
+  try {
+    const hub = await LocalHub.start({ port: 0, dataDir: dir, log: false });
+    let added: Awaited<ReturnType<typeof cli>>;
+    try {
+      added = await cli('device', 'add', 'via-running', '--data-dir', dir);
+      assert.equal(added.code, 0, added.stderr);
+      assert.match(added.stdout, new RegExp(`GatewayHostName=localhost:${hub.port}\\b`), 'the running hub\'s port, not the default');
+      assert.match(added.stdout, new RegExp(`the hub running on this folder \\(pid ${process.pid}`));
+      const cs = /^HostName=.*$/m.exec(added.stdout)![0];
+      const key = /SharedAccessKey=([^;]+)/.exec(cs)![1]!;
+      await endClient(await connectRaw(hub, { deviceId: 'via-running', key, url: `mqtts://localhost:${hub.port}`, extra: { ca: hub.ca } }));
+    } finally {
+      await hub.stop();
+    }
+    const offline = await cli('device', 'add', 'while-stopped', '--data-dir', dir);
+    assert.equal(offline.code, 0, offline.stderr);
+    assert.match(offline.stdout, /no hub is running on this folder/);
+    assert.doesNotMatch(offline.stdout, /GatewayHostName/, 'no running hub: the default port, which needs none');
+  } finally {
+    removeDir(dir);
+  }
+});

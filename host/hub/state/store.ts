@@ -79,7 +79,8 @@ export async function writeFileDurable(path: string, data: string | Buffer, mode
   await fsyncDirAsync(dirname(path));
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process with this pid exists (one we may not signal counts). */
+export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
