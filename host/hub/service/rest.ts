@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HubError, invalidArgument } from '../errors.js';
 import { claimsCover, type Policies, type Right, type ServiceClaims } from './policies.js';
-import type { Registry, IdentityRecord } from '../state/registry.js';
+import { validateId, type Registry, type IdentityRecord } from '../state/registry.js';
 import { TWIN_DOCUMENT_MAX_NESTING, validatePatch, type Twin } from '../state/twin-store.js';
 import { METHOD_CONNECT_TIMEOUT, METHOD_MAX_NESTING, METHOD_RESPONSE_TIMEOUT, type InvokeOptions, type MethodResult } from '../state/methods.js';
 import { JsonError, hasOwn, isObject, own, parseJson, setMember, type JsonObject } from '../state/json.js';
@@ -98,8 +98,6 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 function unquote(etag: string): string { return etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1'); }
 
-/** IoT Hub's device and module ids: up to 128 ASCII letters, digits and `- : . + % _ # * ? ! ( ) , = @ ; $ '`. */
-const IDENTITY_ID = /^[A-Za-z0-9\-:.+%_#*?!(),=@;$']{1,128}$/;
 
 
 /** A merge patch that turns `from` into `to` (members missing from `to` become null); own members only. */
@@ -206,9 +204,9 @@ export class RestService {
     const route = matchRoute(method, parts);
     if (!route) throw new HubError(404, 'NotFound', `no route ${method} ${url.pathname}`);
     this.authorize(claims, route);
-    for (const x of [route.deviceId, route.moduleId]) {
-      if (x !== undefined && !IDENTITY_ID.test(x)) throw invalidArgument(`${JSON.stringify(x.slice(0, 130))} is not a valid device or module id`);
-    }
+    // the registry's one rule for ids, before anything is looked up
+    validateId('device', route.deviceId);
+    if (route.moduleId !== undefined) validateId('module', route.moduleId);
     const ifMatch = req.headers['if-match'] ? unquote(String(req.headers['if-match'])) : undefined;
     const json = async (maxDepth: number): Promise<JsonObject> => {
       const b = await readBody(req);

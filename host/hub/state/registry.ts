@@ -43,7 +43,7 @@ const ID_RE = /^[A-Za-z0-9\-.%_*?!(),:=@$']{1,128}$/;
 
 export function validateId(kind: 'device' | 'module', id: string): void {
   if (typeof id !== 'string' || !ID_RE.test(id)) {
-    throw invalidArgument(`invalid ${kind} id '${id}': 1-128 characters from A-Z a-z 0-9 - . % _ * ? ! ( ) , : = @ $ ' (no '/', '#' or '+')`);
+    throw invalidArgument(`invalid ${kind} id ${JSON.stringify(String(id).slice(0, 130))}: 1-128 characters from A-Z a-z 0-9 - . % _ * ? ! ( ) , : = @ $ ' (no '/', '#' or '+')`);
   }
 }
 
