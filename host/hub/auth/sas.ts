@@ -50,6 +50,16 @@ export function createSasToken(resourceUri: string, key: string, expiry: number,
     (keyName ? `&skn=${encodeURIComponent(keyName)}` : '');
 }
 
+/**
+ * A SAS resource or CBS audience (`sb://host:port/a//b/`, `host/a/b`) as its host (lower case, port kept) and its
+ * non-empty path segments: the one parse that policies, token scopes and AMQP audiences share.
+ */
+export function splitResource(resource: string): { host: string; path: string[] } {
+  const u = resource.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
+  const [host = '', ...rest] = u.split('/');
+  return { host: host.toLowerCase(), path: rest.filter((x) => x !== '') };
+}
+
 /** Normalises a resource URI for comparison: lower-case host, no scheme, no trailing slash. */
 export function normaliseResource(uri: string): string {
   let u = uri.trim();

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { AmqpGate } from './amqp-gate.js';
 import { claimsCover, type Policies, type Right, type ServiceClaims } from './policies.js';
 import { dict } from '../state/json.js';
-import { parseSasToken } from '../auth/sas.js';
+import { parseSasToken, splitResource } from '../auth/sas.js';
 import type { Registry } from '../state/registry.js';
 import type { C2DQueue, C2DOptions, FeedbackRecord, AckMode } from '../state/c2d-queue.js';
 import type { EventStore, StoredEvent, StartPosition } from '../state/events.js';
@@ -133,9 +133,9 @@ const PRE_AUTH_LINKS = 4;
 
 /** A resource URI or CBS audience (`sb://host:port/a/b`, `host/a/b`) as its host (no port) and path segments. */
 export function resourceParts(resource: string): { host: string; path: string[] } {
-  const u = resource.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
-  const [host = '', ...rest] = u.split('/');
-  return { host: host.toLowerCase().replace(/:\d+$/, ''), path: rest.filter((x) => x !== '').map((x) => x.toLowerCase()) };
+  // AMQP node addresses are matched without case (`/messages/serviceBound/feedback`), and the host without its port
+  const { host, path } = splitResource(resource);
+  return { host: host.replace(/:\d+$/, ''), path: path.map((x) => x.toLowerCase()) };
 }
 
 /** IoT Hub: a token's `sr` is a URI prefix, by path segment, of what it may reach (policies.ts holds the rule). */

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { JsonFile } from '../state/store.js';
 import { StoredRecord } from '../state/json.js';
-import { parseSasToken, signedWithOneOf } from '../auth/sas.js';
+import { parseSasToken, signedWithOneOf, splitResource } from '../auth/sas.js';
 
 export type Right = 'RegistryRead' | 'RegistryWrite' | 'ServiceConnect' | 'DeviceConnect';
 
@@ -62,9 +62,7 @@ function parsePolicyFile(loaded: unknown, path: string): PolicyRecord[] {
 
 /** The host part of a SAS resource or audience (`sb://host:port/path` → `host:port`), lower case. */
 export function resourceHost(resource: string): string {
-  const u = resource.trim().replace(/^[a-z]+:\/\//i, '');
-  const slash = u.indexOf('/');
-  return (slash < 0 ? u : u.slice(0, slash)).toLowerCase();
+  return splitResource(resource).host;
 }
 
 /**
@@ -72,9 +70,7 @@ export function resourceHost(resource: string): string {
  * `devices/{id}`: IoT Hub keeps a device's twin and methods under the device's resource.
  */
 function scopeSegments(pathOrResource: string, hasHost: boolean): string[] {
-  let u = pathOrResource.trim().replace(/^[a-z]+:\/\//i, '');
-  if (hasHost) { const slash = u.indexOf('/'); u = slash < 0 ? '' : u.slice(slash); }
-  const segs = u.split('/').filter((x) => x !== '');
+  const segs = hasHost ? splitResource(pathOrResource).path : pathOrResource.split('/').filter((x) => x !== '');
   if (segs[0] === 'twins') segs[0] = 'devices';
   return segs;
 }
