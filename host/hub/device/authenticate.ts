@@ -41,7 +41,6 @@ export function authenticateDevice(o: ConnectClaim): ConnectVerdict {
   if (u.deviceId !== identity.deviceId || u.moduleId !== identity.moduleId) {
     return refused(4, `username names '${u.moduleId ? `${u.deviceId}/${u.moduleId}` : u.deviceId}' but the client id is '${clientId}'`);
   }
-  o.registry.refresh();
   const rec = o.registry.record(identity.deviceId, identity.moduleId);
   if (!rec) return refused(5, `${identity.moduleId ? 'module' : 'device'} '${clientId}' is not registered`);
   if (rec.status !== 'enabled') return refused(5, `'${clientId}' is disabled`);

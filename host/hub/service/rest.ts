@@ -297,7 +297,6 @@ export class RestService {
   }
 
   private record(id: string, moduleId?: string): IdentityRecord {
-    this.hub.registry.refresh();
     const rec = this.hub.registry.record(id, moduleId);
     if (!rec) throw new HubError(404, 'DeviceNotFound', `${moduleId ? `module '${id}/${moduleId}'` : `device '${id}'`} is not registered`);
     return rec;
