@@ -433,7 +433,7 @@ function timers(): void {
     if (elapsed(S().transportUpAt) >= S().connectTimeoutMs) drop(St.E_CLIENT_CONNECT_TIMEOUT, true, -1, false);
   } else if (S().state == STATE_READY) {
     if (!S().stable && elapsed(S().readyAt) >= S().stableMs) { S().stable = 1; S().attempt = 0; }
-    if (!S().x509 && elapsed(S().tokenIssuedAt) >= S().tokenRenewAfterMs) {
+    if (!S().x509 && elapsed(S().tokenIssuedAt) >= renewAfterMs()) {
       drop(St.E_CLIENT_TOKEN_RENEWAL, true, 0, true); // reconnect at once with a fresh token; in-flight messages resend
       return;
     }
@@ -449,13 +449,22 @@ function timers(): void {
   }
 }
 
+/**
+ * When the planned reconnect with a fresh token is due: at 80 % of the token's validity, or, while a twin answer is
+ * on its way over this connection, at 90 % (so the renewal does not fail a request it could have waited for).
+ */
+function renewAfterMs(): i32 {
+  const at = S().tokenRenewAfterMs;
+  return Rq.requestsAwaitingAnswer() && at < 0x7FFFFFFF ? at + at / 8 : at;
+}
+
 /** Milliseconds until client_poll has something time-driven to do, or -1 when only I/O can wake it. */
 export function nextTimeout(): i32 {
   let best: i32 = 0x7FFFFFFF;
   if (S().state == STATE_CONNECTING || S().state == STATE_SUBSCRIBING) best = S().connectTimeoutMs - elapsed(S().transportUpAt);
   else if (S().state == STATE_READY) {
     if (!S().stable) best = min(best, S().stableMs - elapsed(S().readyAt));
-    if (!S().x509) best = min(best, S().tokenRenewAfterMs - elapsed(S().tokenIssuedAt));
+    if (!S().x509) best = min(best, renewAfterMs() - elapsed(S().tokenIssuedAt));
     if (S().keepaliveS > 0) {
       best = min(best, S().pingOutstanding ? S().pingTimeoutMs - elapsed(S().pingSentAt) : S().keepaliveS * 1000 - elapsed(S().lastTxAt));
     }

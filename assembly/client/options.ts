@@ -3,7 +3,7 @@
 // Options (client_option_set): integers with defaults chosen for IoT Hub.
 /** MQTT keepalive in seconds, 0..1177 (the hub's maximum); 0 = no PINGREQ */
 export const OPT_KEEPALIVE_S: i32 = 1;
-/** SAS token lifetime in seconds, >= 1; the client reconnects with a fresh token at 80 % of it */
+/** SAS token lifetime in seconds, >= 1; the client reconnects with a fresh token at 80 % of it (90 % while a twin answer is on its way) */
 export const OPT_TOKEN_LIFETIME_S: i32 = 2;
 /** transport up → CONNACK and SUBACK */
 export const OPT_CONNECT_TIMEOUT_MS: i32 = 3;

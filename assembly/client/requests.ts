@@ -35,6 +35,15 @@ export function requestsFull(): bool {
   return true;
 }
 
+/** True while a request written to the transport waits for its answer (only that connection can bring it). */
+export function requestsAwaitingAnswer(): bool {
+  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {
+    const r = at(i);
+    if (r.state == WAITING && r.sent != 0) return true;
+  }
+  return false;
+}
+
 /** Opens a request; false when every entry is in use. */
 export function requestOpen(rid: u32, deadline: u32, slot: i32): bool {
   for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {

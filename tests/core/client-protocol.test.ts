@@ -198,3 +198,32 @@ test('the endpoint comes from the core: GatewayHostName\'s host and port, else H
   assert.deepEqual(endpoint(), ['edge.local', 8883, 443, 1883]);
   assert.equal(c.ex.client_endpoint_port(7), STATUS.BAD_ARGUMENT);
 });
+
+test('a planned token renewal waits for a twin answer on its way (until 90 % of the validity), then renews', () => {
+  const c = new ScriptedCore();
+  c.ex.client_option_set(OPTION.TOKEN_LIFETIME_S, 100); // renewal due at 80 s, at the latest at 90 s
+  c.ex.client_option_set(OPTION.REQUEST_TIMEOUT_MS, 200_000);
+  c.connect();
+  const renewals = (events: { type: number; status: number }[]) =>
+    events.filter((e) => e.type === EV.DISCONNECTED && statusName(c, e.status) === 'CLIENT_TOKEN_RENEWAL').length;
+
+  const rid = c.ex.client_twin_get(c.now);
+  c.sent();
+  c.now += 85_000;
+  assert.equal(renewals(c.poll()), 0, 'an answer is on its way over this connection: the renewal waits');
+  c.feed({ cmd: 'publish', topic: `$iothub/twin/res/200/?$rid=${rid}`, payload: '{"desired":{},"reported":{}}' });
+  const after = c.poll();
+  assert.equal(after.find((e) => e.type === EV.TWIN_RESPONSE)?.status, 200, 'the request is answered, not failed');
+  assert.equal(renewals(after.concat(c.poll())), 1, 'then the renewal comes at once');
+
+  c.sent();
+  c.drop(); // the board closes the transport the renewal asked it to close
+  c.connect(true);
+  const late = c.ex.client_twin_get(c.now);
+  c.sent();
+  c.now += 91_000;
+  const events = c.poll();
+  assert.equal(renewals(events), 1, 'past 90 % it does not wait any longer');
+  const failed = events.find((e) => e.type === EV.TWIN_RESPONSE && e.token === late);
+  assert.equal(statusName(c, failed!.status), 'CLIENT_DISCONNECTED');
+});
