@@ -2,7 +2,7 @@
 // folder), private (0600 in a 0700 folder), and, for documents two processes share (the registry: the hub and
 // `iothub-wasm hub device …`), changed only by a read-modify-write under an exclusive lock file.
 import {
-  chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync,
+  chmodSync, closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync,
   writeSync, type Stats,
 } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
@@ -121,6 +121,9 @@ export class LockError extends Error {
   constructor(message: string, readonly holderPid: number | undefined) { super(message); }
 }
 
+/** What one read of a lock file saw. */
+interface LockFileState { ino: number; mtimeMs: number; holder: number | undefined }
+
 /** A lock file holding its owner's pid, created with O_EXCL. */
 export class FileLock {
   private held = false;
@@ -128,6 +131,7 @@ export class FileLock {
 
   /** Takes the lock if it is free or its holder is dead; otherwise returns the holder's pid (or undefined if unreadable). */
   tryAcquire(): { ok: true } | { ok: false; holder: number | undefined } {
+    let seen: LockFileState | null = null;
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         ensurePrivateDir(dirname(this.path));
@@ -139,25 +143,45 @@ export class FileLock {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
-      const holder = this.holder();
-      if (!this.isStale(holder)) return { ok: false, holder };
-      this.removeStale(holder);
+      // a lock released since our create failed is simply free now: try again (never "stale")
+      seen = this.inspect();
+      if (!seen) continue;
+      if (!this.isStale(seen)) return { ok: false, holder: seen.holder };
+      this.removeStale(seen);
     }
-    return { ok: false, holder: this.holder() };
+    return { ok: false, holder: seen?.holder };
+  }
+
+  /** The lock file as one read: which file (inode), whose pid, when written; null when there is none. */
+  private inspect(): LockFileState | null {
+    let fd: number;
+    try {
+      fd = openSync(this.path, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    try {
+      const st = fstatSync(fd);
+      const n = Number(readFileSync(fd, 'utf8').trim());
+      return { ino: st.ino, mtimeMs: st.mtimeMs, holder: Number.isInteger(n) && n > 0 ? n : undefined };
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** A lock whose holder died; or, with no readable pid, one older than a holder needs to write its pid. */
-  private isStale(holder: number | undefined): boolean {
-    if (holder === undefined) return this.olderThan(1000);
-    if (holder === process.pid) return !FileLock.ownedHere.has(this.path);   // left by an earlier process with our pid
-    return !pidAlive(holder);
+  private isStale(lock: LockFileState): boolean {
+    if (lock.holder === undefined) return Date.now() - lock.mtimeMs > 1000;
+    if (lock.holder === process.pid) return !FileLock.ownedHere.has(this.path);   // left by an earlier process with our pid
+    return !pidAlive(lock.holder);
   }
 
   /**
    * Removes a stale lock. Two processes may both find it stale; only the one holding `{path}.recover` removes it,
-   * and only after reading the same holder again, so neither removes a lock the other has just taken.
+   * and only if it is still the same file (inode) and still stale, so nobody removes a lock another has just taken.
    */
-  private removeStale(holder: number | undefined): void {
+  private removeStale(stale: LockFileState): void {
     const recover = `${this.path}.recover`;
     try {
       closeSync(openSync(recover, 'wx', FILE_MODE));
@@ -167,8 +191,8 @@ export class FileLock {
       return;
     }
     try {
-      const now = this.holder();
-      if (now === holder && this.isStale(now)) unlinkSync(this.path);
+      const now = this.inspect();
+      if (now && now.ino === stale.ino && this.isStale(now)) unlinkSync(this.path);
     } catch { /* gone already */ } finally {
       try { unlinkSync(recover); } catch { /* gone */ }
     }
@@ -214,10 +238,6 @@ export class FileLock {
     } catch {
       return undefined;
     }
-  }
-
-  private olderThan(ms: number): boolean {
-    try { return Date.now() - statSync(this.path).mtimeMs > ms; } catch { return true; }
   }
 
   private timeout(what: string, holder: number | undefined): LockError {
