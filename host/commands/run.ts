@@ -34,11 +34,17 @@ export async function main(argv: string[]): Promise<number> {
   let ca: string | undefined;
   if (values.ca) {
     try { ca = readFileSync(values.ca, 'utf8'); } catch (e) { console.error(`iothub-wasm run: cannot read --ca ${values.ca}: ${(e as Error).message}`); return 2; }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
+      console.error(`iothub-wasm run: --ca ${values.ca} holds no PEM certificate (-----BEGIN CERTIFICATE-----); for the local hub, pass its data folder's hub.ca`);
+      return 2;
+    }
   }
 
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const client = DeviceClient.fromConnectionString(cs, { ca, transport: values.websocket ? 'wss' : 'mqtts', modelId: values['model-id'] });
-  client.on('disconnected', (e: { code: string; retryInMs: number }) => log(`disconnected: ${e.code}${e.retryInMs >= 0 ? `, retrying in ${e.retryInMs} ms` : ''}`));
+  client.on('disconnected', (e: { code: string; retryInMs: number; error: Error }) => {
+    if (e.retryInMs >= 0) log(`disconnected: ${e.code}: ${e.error.message}; retrying in ${e.retryInMs} ms`);
+  });
   client.on('connected', () => log('connected'));
   client.on('warning', (e: Error) => log(`warning: ${e.message}`));
   const firmware = new ThermostatFirmware(client, log);

@@ -103,6 +103,10 @@ export class DeviceClient extends EventEmitter {
   private readonly desiredHandlers: Array<(patch: Record<string, unknown>, version: number) => void> = [];
   private readonly c2dHandlers: Array<(msg: C2DMessage) => unknown> = [];
   private connectWaiters: Pending[] = [];
+  /** Why the board's transport last closed (a TLS, socket or DNS error), for the next EV_DISCONNECTED. */
+  private transportError: Error | undefined;
+  /** Set while the client stops itself after a failed first attempt: that stop is not news to anyone. */
+  private abandoning = false;
   private closeWaiters: Array<() => void> = [];
   private endpoint!: { host: string; port: number; servername: string };
   private options!: DeviceClientOptions;
@@ -179,13 +183,19 @@ export class DeviceClient extends EventEmitter {
     if (moduleId) (this as { moduleId?: string }).moduleId = moduleId;
   }
 
-  /** Connects (and keeps reconnecting with back-off); resolves once connected and subscribed. */
+  /**
+   * Connects; resolves once connected and subscribed. If this first attempt fails, it rejects with the core's code
+   * (e.g. CLIENT_CONNACK_NOT_AUTHORIZED, CLIENT_TRANSPORT_CLOSED) and the board's error as `cause` (a TLS
+   * verification failure, ECONNREFUSED, ENOTFOUND…), and the client stops. Once connected, it reconnects by itself
+   * with the core's back-off, each 'disconnected' event carrying its cause.
+   */
   async connect(): Promise<void> {
     const board = this.board;
     this.ex.client_seed_set(board.random32());
     const now = board.nowMs();
     this.anchorTime();
     if (this.ex.client_state() === STATE.READY) return;
+    this.abandoning = false;
     const p = new Promise<void>((resolve, reject) => this.connectWaiters.push({ resolve: resolve as (v: unknown) => void, reject }));
     const rc = this.ex.client_start(now);
     if (rc < 0) {
@@ -303,8 +313,11 @@ export class DeviceClient extends EventEmitter {
   /** The core's connection state: idle, opening, connecting, subscribing, ready, closing, backoff, stopped. */
   get state(): string { return STATE_NAMES[this.ex.client_state()] ?? 'unknown'; }
 
-  private error(code: number, what: string): IotHubWasmError {
-    return new IotHubWasmError(this.core.statusName(code), describe(this.core.statusName(code), what), code);
+  private error(code: number, what: string, cause?: Error): IotHubWasmError {
+    const name = this.core.statusName(code);
+    const err = new IotHubWasmError(name, describe(name, what, cause), code);
+    if (cause) Object.defineProperty(err, 'cause', { value: cause, enumerable: false, writable: true, configurable: true });
+    return err;
   }
 
   // ---- the pump: poll events, act on wants, flush bytes, arm the timer ----------------------------------------
@@ -369,8 +382,9 @@ export class DeviceClient extends EventEmitter {
         if (this.transport !== transport) return;
         this.receive(chunk);
       },
-      onClose: () => {
+      onClose: (error) => {
         if (this.transport !== transport) return;
+        this.transportError = error;
         this.transport = null;
         this.transportOpen = false;
         this.ex.client_transport_down(this.board.nowMs());
@@ -426,11 +440,24 @@ export class DeviceClient extends EventEmitter {
       }
       case EV.DISCONNECTED: {
         const retryInMs = this.evi[EVF.extra];
-        const err = this.error(status, retryInMs >= 0 ? 'disconnected' : 'connection ended');
-        this.emit('disconnected', { code: err.code, retryInMs, error: err });
-        if (retryInMs < 0) {
+        const cause = this.transportError;
+        this.transportError = undefined;
+        if (this.abandoning && status === STATUS.CLIENT_CLOSED) {
+          this.abandoning = false;
+          break;
+        }
+        const firstAttempt = this.connectWaiters.length > 0;
+        const err = this.error(status, firstAttempt ? 'cannot connect' : retryInMs >= 0 ? 'disconnected' : 'connection ended', cause);
+        this.emit('disconnected', { code: err.code, retryInMs: firstAttempt ? -1 : retryInMs, error: err });
+        if (firstAttempt) {
           const waiters = this.connectWaiters;
           this.connectWaiters = [];
+          if (retryInMs >= 0) {
+            // the core would try again; the caller hears about this attempt instead, and decides
+            this.abandoning = true;
+            this.ex.client_stop(this.board.nowMs());
+            this.pumpAgain = true;
+          }
           for (const w of waiters) w.reject(err);
         }
         break;
@@ -542,7 +569,26 @@ function badArgument(message: string): IotHubWasmError {
 }
 
 /** `what: the core's sentence for the status` — the code stays on the error, the message says what it means. */
-function describe(name: string, what: string): string {
+function describe(name: string, what: string, cause?: Error): string {
   const text = Object.hasOwn(STATUS_TEXT, name) ? STATUS_TEXT[name as keyof typeof STATUS_TEXT] : '';
-  return text ? `${what}: ${text}` : `${what}: ${name}`;
+  const because = cause ? ` Cause: ${causeText(cause)}.` : '';
+  return (text ? `${what}: ${text}` : `${what}: ${name}`) + because;
 }
+
+/** A board error in words: Node's message, its code, and what usually fixes it. */
+function causeText(e: Error): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const hint = code ? CAUSE_HINTS[code] ?? (/CERT|SIGNATURE|VERIFY|ISSUER/.test(code) ? CAUSE_HINTS.CERT : undefined) : undefined;
+  return `${e.message}${code && !e.message.includes(code) ? ` (${code})` : ''}${hint ? `; ${hint}` : ''}`;
+}
+
+const CAUSE_HINTS: Record<string, string> = {
+  CERT: "the hub's certificate is not trusted: pass its CA (for the local hub, the data folder's hub.ca) as `ca`",
+  ECONNREFUSED: 'nothing listens there: is the hub running, and is the port right?',
+  ENOTFOUND: 'the host name does not resolve: check HostName / GatewayHostName',
+  EAI_AGAIN: 'the host name could not be resolved right now: check DNS and the network',
+  EHOSTUNREACH: 'the host cannot be reached: check the network',
+  ENETUNREACH: 'the network cannot be reached: check the connection',
+  ETIMEDOUT: 'the host did not answer: check the address, port and firewall',
+  ECONNRESET: 'the peer reset the connection: is this port TLS (8883) or plain MQTT (1883)?',
+};
