@@ -15,6 +15,8 @@ export type HubErrorCode =
   | 'InvalidProtocolVersion'
   | 'IotHubUnauthorizedAccess'
   | 'MessageTooLarge'
+  | 'ModuleAlreadyExistsOnDevice'
+  | 'ModuleNotFound'
   | 'NotFound'
   | 'PreconditionFailed'
   | 'ServerError'

@@ -25,6 +25,7 @@ import { Policies } from './service/policies.js';
 import { EventStore } from './state/events.js';
 import { AmqpService } from './service/amqp.js';
 import { RestService } from './service/rest.js';
+import { webSocketRoute } from './websocket.js';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Identity } from './state/messages.js';
 
@@ -268,7 +269,10 @@ export class LocalHub extends EventEmitter<HubEvents> {
       maxPending: opts.maxPendingConnections ?? MAX_PENDING_CONNECTIONS,
       maxConnections: opts.maxConnections ?? MAX_CONNECTIONS,
     };
-    this.wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: MQTT_WS_MAX_PAYLOAD });
+    this.wss = new WebSocketServer({
+      noServer: true, clientTracking: false, maxPayload: MQTT_WS_MAX_PAYLOAD,
+      handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : false),
+    });
 
     // Devices may present a client certificate (X.509 authentication); it is checked by thumbprint at CONNECT,
     // so the handshake itself accepts self-signed ones.
@@ -367,13 +371,25 @@ export class LocalHub extends EventEmitter<HubEvents> {
           } else if (path === WEBSOCKET_PATH) {
             const s = socket as Socket;
             const key = peerKey(s);
+            const route = webSocketRoute(req.headers['sec-websocket-protocol']);
+            if (route.to === 'amqp' && this.amqp) {
+              amqpWss.handleUpgrade(req, socket, head, (ws) => {
+                const stream = createWebSocketStream(ws);
+                this.sockets.add(stream);
+                stream.on('close', () => this.sockets.delete(stream));
+                stream.on('error', () => {});
+                this.amqp!.accept(stream);
+              });
+              return;
+            }
+            if (route.to !== 'mqtt') { this.refuseUpgrade(socket, key, route.to === 'amqp' ? 'AMQP over WebSocket needs the hub\'s AMQP service (--amqp-port)' : route.reason); return; }
             wsAdmission.accepted(s, acceptedAt.get(key));
             this.wss.handleUpgrade(req, socket, head, (ws) => {
               const stream = createWebSocketStream(ws);
               this.sockets.add(stream);
               stream.on('close', () => this.sockets.delete(stream));
               stream.on('error', () => {});
-              this.broker.handle(stream, req, 'wss', { peer: key.replace('|', ':'), onAdmitted: () => wsAdmission.admitted(key) });
+              this.broker.handle(stream, req, 'wss', { peer: key.replace('|', ':'), onAdmitted: () => wsAdmission.admitted(key), tls: socket });
             });
           } else {
             socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
@@ -462,7 +478,8 @@ export class LocalHub extends EventEmitter<HubEvents> {
     socket.setNoDelay(true);
     const key = peerKey(socket);
     const handle = (stream: Duplex, req: IncomingMessage | undefined, t: string) => {
-      this.broker.handle(stream, req, t, { peer: key.replace('|', ':'), onAdmitted: () => admission.admitted(key) });
+      // over WebSocket, the client certificate (X.509 devices) is the TLS socket's, under the WebSocket stream
+      this.broker.handle(stream, req, t, { peer: key.replace('|', ':'), onAdmitted: () => admission.admitted(key), ...(stream !== socket ? { tls: socket } : {}) });
     };
     let buf: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
@@ -486,6 +503,13 @@ export class LocalHub extends EventEmitter<HubEvents> {
     socket.on('data', onData);
   }
 
+  /** Answers a WebSocket upgrade the hub cannot serve with 400 and the reason, and logs it (no silent drops). */
+  private refuseUpgrade(socket: Duplex, key: string, reason: string): void {
+    this.log(`WebSocket upgrade from ${key.replace('|', ':')} refused: ${reason}`);
+    const body = `iothub-wasm local IoT Hub: ${reason}\n`;
+    socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+
   private upgrade(socket: Socket, head: string, rest: Buffer, transport: string, handle: (stream: Duplex, req: IncomingMessage, t: string) => void): void {
     const [requestLine, ...lines] = head.split('\r\n');
     const [method, url] = (requestLine ?? '').split(' ');
@@ -500,6 +524,12 @@ export class LocalHub extends EventEmitter<HubEvents> {
       const body = `iothub-wasm local IoT Hub: MQTT here, or MQTT over WebSocket at ${WEBSOCKET_PATH}\n`;
       socket.end(`HTTP/1.1 ${path === WEBSOCKET_PATH ? 426 : 404} ${path === WEBSOCKET_PATH ? 'Upgrade Required' : 'Not Found'}\r\n` +
         `Content-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      return;
+    }
+    const route = webSocketRoute(headers['sec-websocket-protocol']);
+    if (route.to !== 'mqtt') {
+      this.refuseUpgrade(socket, peerKey(socket), route.to === 'amqp' ?
+        `AMQP over WebSocket is served on the REST port (https://…:${this.restPort ?? '<--rest-port>'}${WEBSOCKET_PATH}), not on the MQTT port` : route.reason);
       return;
     }
     const req = { method, url, headers, socket } as unknown as IncomingMessage;

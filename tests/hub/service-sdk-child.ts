@@ -84,6 +84,14 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
       feedbackWaiters.push((v) => { clearTimeout(t); resolve(v); });
     });
   },
+  /** Any Registry method, by name, with JSON arguments: answers the response body (or the HTTP status for none). */
+  async reg(a) {
+    const r = registry(a) as unknown as Record<string, (...args: unknown[]) => Promise<{ responseBody?: unknown; httpResponse?: { statusCode?: number } }>>;
+    const method = a['method'] as string;
+    if (typeof r[method] !== 'function') throw new Error(`Registry has no method ${method}`);
+    const out = await r[method]!.apply(r, a['args'] as unknown[]);
+    return out?.responseBody ?? out?.httpResponse?.statusCode ?? null;
+  },
   async regCreate(a) {
     const r = await registry(a).create({ deviceId: a['deviceId'] as string });
     return r.responseBody;

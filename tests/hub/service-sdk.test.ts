@@ -3,56 +3,19 @@
 // Microsoft's device SDK (azure-iot-device + azure-iot-device-mqtt) in this process.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { join } from 'node:path';
 import device from 'azure-iot-device';
 import deviceMqtt from 'azure-iot-device-mqtt';
 import type { LocalHub } from '../../host/hub/index.js';
-import { startHub } from './helpers.js';
+import { startServiceSdk, type ServiceSdk, type SdkError } from './service-sdk-harness.js';
 
 const { Client, Message } = device;
 const { Mqtt } = deviceMqtt;
 
 let hub: LocalHub;
-let done: () => Promise<void>;
-let child: ChildProcess;
-let seq = 0;
-const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-
-class SdkError extends Error {
-  constructor(readonly sdkName: string, message: string) { super(`${sdkName}: ${message}`); }
-}
-
-function call<T = unknown>(op: string, args: Record<string, unknown> = {}): Promise<T> {
-  const id = ++seq;
-  return new Promise<T>((resolve, reject) => {
-    pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-    child.send({ id, op, args });
-  });
-}
-
-before(async () => {
-  ({ hub, done } = await startHub({ amqpPort: 0, restPort: 0, feedbackBatchMs: 50, log: !!process.env['HUB_TEST_LOG'] }));
-  child = fork(join(fileURLToPath(new URL('.', import.meta.url)), 'service-sdk-child.js'), [], {
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: join(hub.dataDir!, 'tls', 'ca.pem') },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  child.on('message', (m: { id: number; result?: unknown; error?: { name: string; message: string } }) => {
-    const p = pending.get(m.id);
-    if (!p) return;
-    pending.delete(m.id);
-    if (m.error) p.reject(new SdkError(m.error.name, m.error.message)); else p.resolve(m.result);
-  });
-});
-
-after(async () => {
-  if (child?.connected) {
-    await call('closeAll').catch(() => {});
-    child.disconnect();
-  }
-  await done?.();
-});
+let call: ServiceSdk['call'];
+let sdk: ServiceSdk;
+before(async () => { sdk = await startServiceSdk({ feedbackBatchMs: 50 }); ({ hub, call } = sdk); });
+after(async () => { await sdk.done(); });
 
 async function sdkDevice(id: string): Promise<{ client: InstanceType<typeof Client>; messages: InstanceType<typeof Message>[] }> {
   const info = await hub.registry.addDevice(id);

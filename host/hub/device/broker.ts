@@ -74,6 +74,8 @@ export interface HandleOptions {
   peer?: string;
   /** Called when CONNACK 0 is sent (the hub's connect deadline ends). */
   onAdmitted?: () => void;
+  /** The TLS socket under a WebSocket stream: its client certificate authenticates X.509 devices over WebSocket. */
+  tls?: Duplex;
 }
 
 /** The per-connection state the rules need. */
@@ -155,6 +157,7 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
    */
   handle(stream: Duplex, req?: IncomingMessage, transport = 'mqtt', opts: HandleOptions = {}): void {
     const gate = new MqttGate(stream, {
+      ...(opts.tls ? { certificateFrom: opts.tls } : {}),
       maxConnectBytes: this.o.maxConnectBytes ?? MQTT_CONNECT_MAX_BYTES,
       maxPacketBytes: this.o.maxPacketBytes ?? MQTT_PACKET_MAX_BYTES,
       peer: `${opts.peer ?? 'a peer'} (${transport})`,

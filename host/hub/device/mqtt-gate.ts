@@ -22,6 +22,8 @@ export interface GateOptions {
   /** Names the peer in log lines (address, transport): never the bytes it sent. */
   peer: string;
   log: (line: string) => void;
+  /** Where the TLS client certificate is, when not on the stream itself (the TLS socket under a WebSocket). */
+  certificateFrom?: Duplex;
 }
 
 const enum State { Type, Length, Body }
@@ -57,7 +59,8 @@ export class MqttGate extends Duplex {
     this.maxPacket = o.maxPacketBytes;
     this.peer = o.peer;
     this.log = o.log;
-    const tls = inner as Duplex & { getPeerCertificate?: (d?: boolean) => PeerCertificate };
+    // the TLS socket: the stream itself, or the one under a WebSocket
+    const tls = (o.certificateFrom ?? inner) as Duplex & { getPeerCertificate?: (d?: boolean) => PeerCertificate };
     if (typeof tls.getPeerCertificate === 'function') this.getPeerCertificate = (d) => tls.getPeerCertificate!(d);
     inner.on('data', this.onData);
     inner.on('end', () => this.push(null));

@@ -1,8 +1,8 @@
 // The hub's REST surface, shaped like IoT Hub's service API: `Authorization: SharedAccessSignature …` (a policy
 // token), `api-version`, JSON bodies, errors as `{"Message":"ErrorCode:<Code>;<text>"}`. Every request is
 // authenticated before anything is looked up, then checked against ROUTE_RIGHTS and the token's scope.
-//   PUT/GET/DELETE /devices/{id}    GET/PATCH/PUT /twins/{id}    POST /twins/{id}/methods
-import { createHash } from 'node:crypto';
+//   GET/POST /devices    PUT/GET/DELETE /devices/{id}[/modules/{mid}]    GET /devices/{id}/modules
+//   GET/PATCH/PUT /twins/{id}[/modules/{mid}]    POST /twins/{id}[/modules/{mid}]/methods
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HubError, invalidArgument } from '../errors.js';
 import { claimsCover, type Policies, type Right, type ServiceClaims } from './policies.js';
@@ -10,6 +10,8 @@ import { validateId, type Registry, type IdentityRecord } from '../state/registr
 import { TWIN_DOCUMENT_MAX_NESTING, validatePatch, type Twin } from '../state/twin-store.js';
 import { METHOD_CONNECT_TIMEOUT, METHOD_MAX_NESTING, METHOD_RESPONSE_TIMEOUT, type InvokeOptions, type MethodResult } from '../state/methods.js';
 import { JsonError, hasOwn, isObject, own, parseJson, setMember, type JsonObject } from '../state/json.js';
+import { identityDocument, identityEtag, readIdentityBody } from './identities.js';
+import { bulkImport, BULK_MAX_DEVICES } from './bulk.js';
 
 export interface RestHub {
   readonly hostName: string;
@@ -35,9 +37,15 @@ const METHOD_BODY_MAX_NESTING = METHOD_MAX_NESTING + 1;
 
 /** The routes of the REST API and the rights each needs, any one of them (IoT Hub's permission table). */
 export const ROUTE_RIGHTS = {
+  'GET /devices': ['RegistryRead'],
+  'POST /devices': ['RegistryWrite'],
   'GET /devices/{id}': ['RegistryRead'],
   'PUT /devices/{id}': ['RegistryWrite'],
   'DELETE /devices/{id}': ['RegistryWrite'],
+  'GET /devices/{id}/modules': ['RegistryRead'],
+  'GET /devices/{id}/modules/{mid}': ['RegistryRead'],
+  'PUT /devices/{id}/modules/{mid}': ['RegistryWrite'],
+  'DELETE /devices/{id}/modules/{mid}': ['RegistryWrite'],
   // reading a twin: the registry readers and the back end; changing one (tags, desired): ServiceConnect only
   'GET /twins/{id}': ['RegistryRead', 'ServiceConnect'],
   'PATCH /twins/{id}': ['ServiceConnect'],
@@ -51,17 +59,26 @@ export const ROUTE_RIGHTS = {
 
 export type RouteName = keyof typeof ROUTE_RIGHTS;
 
-interface Route { name: RouteName; deviceId: string; moduleId?: string; /** What a token must cover (claimsCover). */ resource: string }
+interface Route { name: RouteName; deviceId?: string; moduleId?: string; /** What a token must cover (claimsCover). */ resource: string }
 
 /** Matches decoded path segments to a route; undefined when there is none. */
 function matchRoute(method: string, parts: string[]): Route | undefined {
   const [kind, id, sub, mid, tail] = parts;
+  if (kind === 'devices' && parts.length === 1) {
+    const name = `${method} /devices`;
+    return Object.hasOwn(ROUTE_RIGHTS, name) ? { name: name as RouteName, resource: '/devices' } : undefined;
+  }
   if (!id) return undefined;
   let name: string | undefined;
   let moduleId: string | undefined;
   let resource = `/devices/${id}`;
   if (kind === 'devices' && parts.length === 2) name = `${method} /devices/{id}`;
-  else if (kind === 'twins' && parts.length === 2) name = `${method} /twins/{id}`;
+  else if (kind === 'devices' && parts.length === 3 && sub === 'modules') { name = `${method} /devices/{id}/modules`; resource += '/modules'; }
+  else if (kind === 'devices' && parts.length === 4 && sub === 'modules' && mid) {
+    moduleId = mid;
+    resource += `/modules/${mid}`;
+    name = `${method} /devices/{id}/modules/{mid}`;
+  } else if (kind === 'twins' && parts.length === 2) name = `${method} /twins/{id}`;
   else if (kind === 'twins' && parts.length === 3 && sub === 'methods') { name = `${method} /twins/{id}/methods`; resource += '/methods'; }
   else if (kind === 'twins' && sub === 'modules' && mid && (parts.length === 4 || (parts.length === 5 && tail === 'methods'))) {
     moduleId = mid;
@@ -205,7 +222,7 @@ export class RestService {
     if (!route) throw new HubError(404, 'NotFound', `no route ${method} ${url.pathname}`);
     this.authorize(claims, route);
     // the registry's one rule for ids, before anything is looked up
-    validateId('device', route.deviceId);
+    if (route.deviceId !== undefined) validateId('device', route.deviceId);
     if (route.moduleId !== undefined) validateId('module', route.moduleId);
     const ifMatch = req.headers['if-match'] ? unquote(String(req.headers['if-match'])) : undefined;
     const json = async (maxDepth: number): Promise<JsonObject> => {
@@ -215,40 +232,55 @@ export class RestService {
       if (!isObject(v)) throw invalidArgument(`the body must be a JSON object, not ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`);
       return v;
     };
-    const { deviceId: id, moduleId } = route;
+    if (route.name === 'GET /devices') {
+      const top = url.searchParams.get('top');
+      const n = top === null ? 1000 : Number(top);
+      if (!Number.isInteger(n) || n < 1 || n > 1000) throw invalidArgument('top must be a whole number from 1 to 1000');
+      return { status: 200, body: this.hub.registry.list().slice(0, n).map((d) => this.device(d)) };
+    }
+    if (route.name === 'POST /devices') {
+      const b = await readBody(req);
+      const list = parseJson(b, { maxDepth: DEVICE_BODY_MAX_NESTING + 1, maxBytes: MAX_BODY });
+      if (!Array.isArray(list)) throw invalidArgument('a bulk registry operation is a JSON array of devices (at most 100)');
+      if (list.length > BULK_MAX_DEVICES) throw invalidArgument(`a bulk registry operation takes at most ${BULK_MAX_DEVICES} devices, not ${list.length}`);
+      return { status: 200, body: await bulkImport(this.hub.registry, list) };
+    }
+    const id = route.deviceId!;
+    const { moduleId } = route;
     switch (route.name) {
       case 'GET /devices/{id}':
-        return { status: 200, body: this.device(this.record(id)) };
-      case 'PUT /devices/{id}': {
+      case 'GET /devices/{id}/modules/{mid}':
+        return { status: 200, body: this.device(this.record(id, moduleId)) };
+      case 'GET /devices/{id}/modules':
+        this.record(id);
+        return { status: 200, body: this.hub.registry.list(id).map((m) => this.device(m)) };
+      case 'PUT /devices/{id}':
+      case 'PUT /devices/{id}/modules/{mid}': {
         const body = await json(DEVICE_BODY_MAX_NESTING);
-        const bodyId = own(body, 'deviceId');
-        if (bodyId !== undefined && bodyId !== id) throw invalidArgument(`body deviceId ${JSON.stringify(bodyId)} differs from the URL's '${id}'`);
-        const statusIn = own(body, 'status');
-        if (statusIn !== undefined && statusIn !== 'enabled' && statusIn !== 'disabled') throw invalidArgument(`status must be 'enabled' or 'disabled'`);
-        const status = statusIn === 'disabled' ? 'disabled' : 'enabled';
-        const keys = objectMember(objectMember(body, 'authentication', '') ?? {}, 'symmetricKey', 'authentication.') ?? {};
-        const primaryKey = own(keys, 'primaryKey');
-        const secondaryKey = own(keys, 'secondaryKey');
-        for (const [n, k] of [['primaryKey', primaryKey], ['secondaryKey', secondaryKey]] as const) {
-          if (k !== undefined && k !== null && typeof k !== 'string') throw invalidArgument(`authentication.symmetricKey.${n} must be a string`);
+        for (const [member, want] of [['deviceId', id], ['moduleId', moduleId]] as const) {
+          const v = own(body, member);
+          if (v !== undefined && v !== null && v !== want) throw invalidArgument(`body ${member} ${JSON.stringify(v).slice(0, 140)} differs from the URL's '${want ?? ''}'`);
         }
-        const existing = this.hub.registry.record(id);
+        const { add, changes } = readIdentityBody(body);
+        const existing = this.hub.registry.record(id, moduleId);
         if (existing) {
-          if (!ifMatch) throw new HubError(409, 'DeviceAlreadyExists', `device '${id}' already exists`);
-          if (ifMatch !== '*' && ifMatch !== this.etag(existing)) throw new HubError(412, 'PreconditionFailed', `etag '${ifMatch}' is stale`);
-          if (existing.status !== status) await this.hub.registry.setStatus(id, undefined, status);
-          return { status: 200, body: this.device(this.record(id)) };
+          const what = moduleId ? `module '${id}/${moduleId}'` : `device '${id}'`;
+          if (!ifMatch) throw new HubError(409, moduleId ? 'ModuleAlreadyExistsOnDevice' : 'DeviceAlreadyExists', `${what} already exists (send If-Match: "*" or its etag to update it)`);
+          if (ifMatch !== '*' && ifMatch !== identityEtag(existing)) throw new HubError(412, 'PreconditionFailed', `etag '${ifMatch}' is stale`);
+          await this.hub.registry.update(id, moduleId, changes);
+          return { status: 200, body: this.device(this.record(id, moduleId)) };
         }
-        await this.hub.registry.addDevice(id, {
-          ...(typeof primaryKey === 'string' && primaryKey ? { primaryKey } : {}),
-          ...(typeof secondaryKey === 'string' && secondaryKey ? { secondaryKey } : {}), status,
-        });
-        return { status: 200, body: this.device(this.record(id)) };
+        // an update naming an etag needs the identity it names
+        if (ifMatch && ifMatch !== '*') this.record(id, moduleId);
+        if (moduleId) await this.hub.registry.addModule(id, moduleId, add);
+        else await this.hub.registry.addDevice(id, add);
+        return { status: 200, body: this.device(this.record(id, moduleId)) };
       }
-      case 'DELETE /devices/{id}': {
-        const rec = this.record(id);
-        if (ifMatch && ifMatch !== '*' && ifMatch !== this.etag(rec)) throw new HubError(412, 'PreconditionFailed', `etag '${ifMatch}' is stale`);
-        await this.hub.registry.remove(id);
+      case 'DELETE /devices/{id}':
+      case 'DELETE /devices/{id}/modules/{mid}': {
+        const rec = this.record(id, moduleId);
+        if (ifMatch && ifMatch !== '*' && ifMatch !== identityEtag(rec)) throw new HubError(412, 'PreconditionFailed', `etag '${ifMatch}' is stale`);
+        await this.hub.registry.remove(id, moduleId);
         return { status: 204 };
       }
       case 'GET /twins/{id}':
@@ -261,6 +293,8 @@ export class RestService {
       case 'PUT /twins/{id}/modules/{mid}': {
         const body = await json(TWIN_DOCUMENT_MAX_NESTING);
         const props = objectMember(body, 'properties', '');
+        // `"desired": null` removes every desired property (IoT Hub's semantics), as `{}` does in a PUT
+        const clearDesired = props !== undefined && hasOwn(props, 'desired') && own(props, 'desired') === null;
         let desired = props ? objectMember(props, 'desired', 'properties.') : undefined;
         let tags = objectMember(body, 'tags', '');
         if (desired) validatePatch(desired, 'desired');
@@ -268,7 +302,7 @@ export class RestService {
         this.record(id, moduleId);
         const cur = await this.hub.getTwin(id, moduleId);
         if (ifMatch && ifMatch !== '*' && ifMatch !== cur.etag) throw new HubError(412, 'PreconditionFailed', `etag '${ifMatch}' is stale (now '${cur.etag}')`);
-        if (method === 'PUT') {
+        if (method === 'PUT' || clearDesired) {
           desired = replacementPatch(cur.properties.desired, desired ?? {});
           tags = replacementPatch(cur.tags, tags ?? {});
         }
@@ -298,40 +332,26 @@ export class RestService {
 
   private record(id: string, moduleId?: string): IdentityRecord {
     const rec = this.hub.registry.record(id, moduleId);
-    if (!rec) throw new HubError(404, 'DeviceNotFound', `${moduleId ? `module '${id}/${moduleId}'` : `device '${id}'`} is not registered`);
+    if (!rec && moduleId && this.hub.registry.record(id)) throw new HubError(404, 'ModuleNotFound', `module '${id}/${moduleId}' is not registered`);
+    if (!rec) throw new HubError(404, 'DeviceNotFound', `device '${id}' is not registered`);
     return rec;
   }
 
-  private etag(rec: IdentityRecord): string {
-    return createHash('sha256').update(JSON.stringify([rec.primaryKey, rec.secondaryKey, rec.status, rec.createdAt])).digest('base64').slice(0, 12);
-  }
-
   private device(rec: IdentityRecord): Record<string, unknown> {
-    const connected = this.hub.isConnected(rec.deviceId, rec.moduleId);
-    return {
-      deviceId: rec.deviceId, ...(rec.moduleId ? { moduleId: rec.moduleId } : {}),
-      generationId: createHash('sha256').update(rec.deviceId + rec.createdAt).digest('hex').slice(0, 18),
-      etag: this.etag(rec),
-      connectionState: connected ? 'Connected' : 'Disconnected',
-      status: rec.status, statusReason: null,
-      connectionStateUpdatedTime: '0001-01-01T00:00:00Z', statusUpdatedTime: '0001-01-01T00:00:00Z', lastActivityTime: '0001-01-01T00:00:00Z',
-      cloudToDeviceMessageCount: rec.moduleId ? 0 : this.hub.c2d.pending(rec.deviceId).length,
-      authentication: {
-        symmetricKey: { primaryKey: rec.primaryKey, secondaryKey: rec.secondaryKey },
-        x509Thumbprint: { primaryThumbprint: null, secondaryThumbprint: null }, type: 'sas',
-      },
-      capabilities: { iotEdge: false },
-    };
+    return identityDocument(rec, {
+      connected: this.hub.isConnected(rec.deviceId, rec.moduleId),
+      c2dPending: rec.moduleId ? 0 : this.hub.c2d.pending(rec.deviceId).length,
+    });
   }
 
   private twin(t: Twin): Record<string, unknown> {
     const rec = this.hub.registry.record(t.deviceId, t.moduleId);
     return {
       deviceId: t.deviceId, ...(t.moduleId ? { moduleId: t.moduleId } : {}),
-      etag: t.etag, deviceEtag: rec ? this.etag(rec) : '', version: t.version,
+      etag: t.etag, deviceEtag: rec ? identityEtag(rec) : '', version: t.version,
       status: rec?.status ?? 'enabled', connectionState: this.hub.isConnected(t.deviceId, t.moduleId) ? 'Connected' : 'Disconnected',
       tags: t.tags, properties: t.properties,
-      authenticationType: 'sas', capabilities: { iotEdge: false },
+      authenticationType: rec?.x509Thumbprints ? 'selfSigned' : 'sas', capabilities: { iotEdge: rec?.iotEdge ?? false },
     };
   }
 }

@@ -16,6 +16,20 @@ export interface IdentityRecord {
   createdAt: string;
   /** X.509 self-signed authentication: SHA-1 or SHA-256 thumbprints (hex) of the certificates the device may present. */
   x509Thumbprints?: { primary: string; secondary?: string };
+  /** Why the identity is disabled (or anything a back end wants to note), as IoT Hub keeps it. */
+  statusReason?: string;
+  /** An IoT Edge device (capabilities.iotEdge). */
+  iotEdge?: boolean;
+}
+
+/** What an update may change; members left out keep their value. `x509: null` turns an X.509 identity back into SAS. */
+export interface IdentityChanges {
+  primaryKey?: string;
+  secondaryKey?: string;
+  status?: 'enabled' | 'disabled';
+  statusReason?: string | null;
+  iotEdge?: boolean;
+  x509?: { primaryThumbprint: string; secondaryThumbprint?: string } | null;
 }
 
 export interface IdentityInfo extends IdentityRecord {
@@ -30,6 +44,8 @@ export interface AddOptions {
   status?: 'enabled' | 'disabled';
   /** Authenticate with a self-signed X.509 certificate instead of SAS: its thumbprint(s), SHA-1 or SHA-256 hex. */
   x509?: { primaryThumbprint: string; secondaryThumbprint?: string };
+  statusReason?: string;
+  iotEdge?: boolean;
 }
 
 /** A thumbprint in the hub's canonical form: upper-case hex without separators. */
@@ -99,6 +115,9 @@ export function parseIdentityRecord(raw: unknown, where: string): IdentityRecord
     const secondary = t('secondary');
     x509Thumbprints = { primary, ...(secondary ? { secondary } : {}) };
   }
+  const statusReason = r.optStr('statusReason');
+  const iotEdge = r.get('iotEdge');
+  if (iotEdge !== undefined && typeof iotEdge !== 'boolean') throw r.bad(`'iotEdge' must be true or false`);
   return {
     deviceId,
     ...(moduleId !== undefined ? { moduleId } : {}),
@@ -107,6 +126,8 @@ export function parseIdentityRecord(raw: unknown, where: string): IdentityRecord
     status,
     createdAt: r.str('createdAt'),
     ...(x509Thumbprints ? { x509Thumbprints } : {}),
+    ...(statusReason !== undefined ? { statusReason } : {}),
+    ...(iotEdge ? { iotEdge } : {}),
   };
 }
 
@@ -236,16 +257,10 @@ export class Registry extends EventEmitter<RegistryEvents> {
       secondaryKey: opts.secondaryKey ?? newKey(),
       status: opts.status ?? 'enabled',
       createdAt: new Date().toISOString(),
-      ...(opts.x509 ? {
-        x509Thumbprints: {
-          primary: normalizeThumbprint(opts.x509.primaryThumbprint),
-          ...(opts.x509.secondaryThumbprint ? { secondary: normalizeThumbprint(opts.x509.secondaryThumbprint) } : {}),
-        },
-      } : {}),
+      ...(opts.x509 ? { x509Thumbprints: thumbprints(opts.x509) } : {}),
+      ...(opts.statusReason ? { statusReason: opts.statusReason } : {}),
+      ...(opts.iotEdge && !moduleId ? { iotEdge: true } : {}),
     };
-    if (rec.x509Thumbprints && ![rec.x509Thumbprints.primary, rec.x509Thumbprints.secondary ?? rec.x509Thumbprints.primary].every((t) => THUMBPRINT_RE.test(t))) {
-      throw invalidArgument('an X.509 thumbprint is 40 (SHA-1) or 64 (SHA-256) hex digits');
-    }
     await this.mutate(() => {
       if (moduleId && !this.ids.has(key(deviceId))) throw new HubError(404, 'DeviceNotFound', `device '${deviceId}' does not exist`);
       if (this.ids.has(k)) throw new HubError(409, 'DeviceAlreadyExists', `${describe(deviceId, moduleId)} already exists`);
@@ -279,6 +294,32 @@ export class Registry extends EventEmitter<RegistryEvents> {
       return { rec: r, was: before };
     });
     if (status === 'disabled' && was !== 'disabled') this.emit('disabled', deviceId, moduleId);
+    return this.info(rec);
+  }
+
+  /**
+   * Changes an identity in place (a REST update): keys, status and its reason, X.509 thumbprints, capabilities.
+   * Disabling announces 'disabled' (the hub drops its connection); new keys apply from the next connect.
+   */
+  async update(deviceId: string, moduleId: string | undefined, changes: IdentityChanges): Promise<IdentityInfo> {
+    if (changes.primaryKey !== undefined) validateKey(changes.primaryKey);
+    if (changes.secondaryKey !== undefined) validateKey(changes.secondaryKey);
+    const x509 = changes.x509 ? thumbprints(changes.x509) : changes.x509;
+    const { rec, was } = await this.mutate(() => {
+      const r = this.ids.get(key(deviceId, moduleId));
+      if (!r) throw new HubError(404, 'DeviceNotFound', `${describe(deviceId, moduleId)} does not exist`);
+      const before = r.status;
+      if (changes.primaryKey !== undefined) r.primaryKey = changes.primaryKey;
+      if (changes.secondaryKey !== undefined) r.secondaryKey = changes.secondaryKey;
+      if (changes.status !== undefined) r.status = changes.status;
+      if (changes.statusReason === null) delete r.statusReason;
+      else if (changes.statusReason !== undefined) r.statusReason = changes.statusReason;
+      if (changes.iotEdge !== undefined) { if (changes.iotEdge) r.iotEdge = true; else delete r.iotEdge; }
+      if (x509 === null) delete r.x509Thumbprints;
+      else if (x509 !== undefined) r.x509Thumbprints = x509;
+      return { rec: r, was: before };
+    });
+    if (rec.status === 'disabled' && was !== 'disabled') this.emit('disabled', deviceId, moduleId);
     return this.info(rec);
   }
 
@@ -317,6 +358,16 @@ export class Registry extends EventEmitter<RegistryEvents> {
   private info(rec: IdentityRecord): IdentityInfo {
     return { ...rec, connectionString: this.connectionString(rec), secondaryConnectionString: this.connectionString(rec, 'secondary') };
   }
+}
+
+/** Thumbprints in canonical form, or an error saying what a thumbprint is. */
+function thumbprints(x: { primaryThumbprint: string; secondaryThumbprint?: string }): { primary: string; secondary?: string } {
+  const primary = normalizeThumbprint(x.primaryThumbprint);
+  const secondary = x.secondaryThumbprint ? normalizeThumbprint(x.secondaryThumbprint) : undefined;
+  if (![primary, secondary ?? primary].every((t) => THUMBPRINT_RE.test(t))) {
+    throw invalidArgument('an X.509 thumbprint is 40 (SHA-1) or 64 (SHA-256) hex digits');
+  }
+  return { primary, ...(secondary ? { secondary } : {}) };
 }
 
 function key(deviceId: string, moduleId?: string): string {
