@@ -9,6 +9,7 @@ export type HubErrorCode =
   | 'ArgumentInvalid'
   | 'DeviceAlreadyExists'
   | 'DeviceMaximumQueueDepthExceeded'
+  | 'DeviceMessageLockLost'
   | 'DeviceNotFound'
   | 'DeviceNotOnline'
   | 'GatewayTimeout'
@@ -31,3 +32,8 @@ export const invalidArgument = (message: string): HubError => new HubError(400, 
 
 /** 413 MessageTooLarge: over one of IoT Hub's size limits. */
 export const tooLarge = (message: string): HubError => new HubError(413, 'MessageTooLarge', message);
+
+/** IoT Hub's REST error body for a refusal: `{"Message":"ErrorCode:{code};{message}", "ExceptionMessage": …}`. */
+export function restErrorBody(err: HubError): { Message: string; ExceptionMessage: string } {
+  return { Message: `ErrorCode:${err.code};${err.message}`, ExceptionMessage: `Tracking ID:local-${Date.now()} ${err.message}` };
+}

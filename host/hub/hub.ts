@@ -5,7 +5,7 @@ import { createServer as createNetServer, type Server, type Socket, type Address
 import { createServer as createTlsServer } from 'node:tls';
 import { join as joinPath, resolve as resolvePath } from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { Registry } from './state/registry.js';
 import { TwinStore, type Twin, type JsonObject } from './state/twin-store.js';
@@ -26,6 +26,7 @@ import { EventStore } from './state/events.js';
 import { AmqpService } from './service/amqp.js';
 import { RestService } from './service/rest.js';
 import { webSocketRoute } from './websocket.js';
+import { DeviceHttps } from './device/https.js';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Identity } from './state/messages.js';
 
@@ -89,6 +90,8 @@ export interface LocalHubOptions {
   maxConnections?: number;
   /** Milliseconds an HTTPS client has to send a whole REST request, from its first byte. Default 60 000. */
   requestTimeoutMs?: number;
+  /** How long a C2D message received over HTTPS stays locked before it is queued again. Default 60 000 (IoT Hub's). */
+  c2dLockMs?: number;
 }
 
 /** Defaults of the connection limits (see LocalHubOptions). */
@@ -128,6 +131,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
   /** HTTPS port of the REST API (+ AMQP/MQTT over WebSocket), when enabled. */
   restPort: number | undefined;
   private amqp: AmqpService | undefined;
+  private deviceHttps: DeviceHttps | undefined;
   /** TLS port (MQTT + WebSocket). */
   port = 0;
   /** Plain TCP port, when enabled. */
@@ -320,6 +324,13 @@ export class LocalHub extends EventEmitter<HubEvents> {
     }
     if (opts.restPort !== undefined && opts.restPort !== false) {
       const rest = new RestService(this, this.log);
+      // the device endpoint shares the port: its paths (/devices/{id}/messages/…) are the devices', the rest the service's
+      const deviceHttps = this.deviceHttps = new DeviceHttps({
+        registry: this.registry, c2d: this.c2d, hostNames: () => this.hostNames(), log: this.log,
+        ...(opts.c2dLockMs !== undefined ? { lockMs: opts.c2dLockMs } : {}),
+      });
+      deviceHttps.on('telemetry', (t) => { this.events.append(t); this.emit('telemetry', t); });
+      const serve = (req: IncomingMessage, res: ServerResponse) => (DeviceHttps.claims(req) ? deviceHttps.handle : rest.handle)(req, res);
       const wsAdmission = this.admission('REST port (MQTT over WebSocket)');
       const acceptedAt = new Map<string, number>();
       const firstRequest = new Map<string, NodeJS.Timeout>();
@@ -334,7 +345,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
           headersTimeout: limits.connectTimeoutMs,
           requestTimeout: Math.max(opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, limits.connectTimeoutMs),
           connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(limits.connectTimeoutMs / 4))),
-        }, rest.handle);
+        }, serve);
         https.maxConnections = limits.maxConnections;
         https.on('connection', (s: Socket) => {
           if (this.stopped) { s.destroy(); return; }
@@ -664,6 +675,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
     this.methods.failAll(new HubError(503, 'ServiceUnavailable', 'the hub is stopping'));
     const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     this.amqp?.close();
+    this.deviceHttps?.close();
     for (const a of this.admissions) a.close();
     if (this.broker) await this.broker.close();
     for (const s of this.sockets) s.destroy();

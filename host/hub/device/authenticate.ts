@@ -4,7 +4,7 @@
 // return codes are IoT Hub's: 2 (bad client id), 4 (bad username or password), 5 (not authorised).
 import type { PeerCertificate } from 'node:tls';
 import { verifySasToken } from '../auth/sas.js';
-import { normalizeThumbprint, type Registry } from '../state/registry.js';
+import { normalizeThumbprint, type IdentityRecord, type Registry } from '../state/registry.js';
 import type { Identity } from '../state/messages.js';
 import { parseUsername } from './topics.js';
 
@@ -27,6 +27,32 @@ export type ConnectVerdict =
 
 const refused = (returnCode: 2 | 4 | 5, reason: string): ConnectVerdict => ({ ok: false, returnCode, reason });
 
+export type Proof = { ok: true; /** seconds since the epoch */ expiresAt: number } | { ok: false; reason: string; malformed?: boolean };
+
+/**
+ * Whether a credential proves an identity the registry holds: for an X.509 identity, a registered client certificate
+ * within its validity (the one of the TLS handshake); else a SAS token for `{host}/devices/{id}[/modules/{mid}]`
+ * signed with one of its keys. The same rule for every device transport (MQTT's password, HTTPS's Authorization).
+ */
+export function proveIdentity(rec: IdentityRecord, identity: Identity,
+  o: { sasToken: string | undefined; peerCertificate: () => PeerCertificate | undefined; hosts: string[] }): Proof {
+  const name = identity.moduleId ? `${identity.deviceId}/${identity.moduleId}` : identity.deviceId;
+  if (Object.hasOwn(rec, 'x509Thumbprints') && rec.x509Thumbprints) {
+    const cert = o.peerCertificate();
+    if (!cert || !cert.fingerprint) return { ok: false, reason: 'an X.509 device must present its client certificate (over TLS)' };
+    const presented = [normalizeThumbprint(cert.fingerprint), normalizeThumbprint(cert.fingerprint256 ?? '')];
+    const allowed = [rec.x509Thumbprints.primary, rec.x509Thumbprints.secondary].filter((t): t is string => !!t);
+    if (!presented.some((t) => allowed.includes(t))) return { ok: false, reason: `client certificate ${presented[0]} is not registered for '${name}'` };
+    const validFrom = Date.parse(cert.valid_from), validTo = Date.parse(cert.valid_to), now = Date.now();
+    if (!(validFrom <= now)) return { ok: false, reason: `client certificate of '${name}' is not valid before ${cert.valid_from}` };
+    if (!(now < validTo)) return { ok: false, reason: `client certificate of '${name}' expired ${cert.valid_to}` };
+    return { ok: true, expiresAt: Math.floor(validTo / 1000) };
+  }
+  if (!o.sasToken) return { ok: false, reason: 'no SAS token given', malformed: true };
+  const path = identity.moduleId ? `/devices/${identity.deviceId}/modules/${identity.moduleId}` : `/devices/${identity.deviceId}`;
+  return verifySasToken(o.sasToken, o.hosts.map((h) => h + path), [rec.primaryKey, rec.secondaryKey], Math.floor(Date.now() / 1000));
+}
+
 export function authenticateDevice(o: ConnectClaim): ConnectVerdict {
   const { clientId, username, password } = o;
   const slash = clientId.indexOf('/');
@@ -44,24 +70,9 @@ export function authenticateDevice(o: ConnectClaim): ConnectVerdict {
   const rec = o.registry.record(identity.deviceId, identity.moduleId);
   if (!rec) return refused(5, `${identity.moduleId ? 'module' : 'device'} '${clientId}' is not registered`);
   if (rec.status !== 'enabled') return refused(5, `'${clientId}' is disabled`);
-  let expiresAt: number;
-  if (Object.hasOwn(rec, 'x509Thumbprints') && rec.x509Thumbprints) {
-    // X.509 (self-signed): the certificate presented in the TLS handshake must be a registered one.
-    const cert = o.peerCertificate();
-    if (!cert || !cert.fingerprint) return refused(5, 'an X.509 device must present its client certificate (over TLS)');
-    const presented = [normalizeThumbprint(cert.fingerprint), normalizeThumbprint(cert.fingerprint256 ?? '')];
-    const allowed = [rec.x509Thumbprints.primary, rec.x509Thumbprints.secondary].filter((t): t is string => !!t);
-    if (!presented.some((t) => allowed.includes(t))) return refused(5, `client certificate ${presented[0]} is not registered for '${clientId}'`);
-    const validFrom = Date.parse(cert.valid_from), validTo = Date.parse(cert.valid_to), now = Date.now();
-    if (!(validFrom <= now)) return refused(5, `client certificate of '${clientId}' is not valid before ${cert.valid_from}`);
-    if (!(now < validTo)) return refused(5, `client certificate of '${clientId}' expired ${cert.valid_to}`);
-    expiresAt = Math.floor(validTo / 1000);
-  } else {
-    if (!password || password.length === 0) return refused(4, 'no password (SAS token) given');
-    const path = identity.moduleId ? `/devices/${identity.deviceId}/modules/${identity.moduleId}` : `/devices/${identity.deviceId}`;
-    const check = verifySasToken(password.toString('utf8'), o.hosts.map((h) => h + path), [rec.primaryKey, rec.secondaryKey], Math.floor(Date.now() / 1000));
-    if (!check.ok) return refused(check.malformed ? 4 : 5, check.reason);
-    expiresAt = check.expiresAt;
-  }
+  if (!Object.hasOwn(rec, 'x509Thumbprints') && (!password || password.length === 0)) return refused(4, 'no password (SAS token) given');
+  const proof = proveIdentity(rec, identity, { sasToken: password?.toString('utf8'), peerCertificate: o.peerCertificate, hosts: o.hosts });
+  if (!proof.ok) return refused(proof.malformed ? 4 : 5, proof.reason);
+  const expiresAt = proof.expiresAt;
   return { ok: true, identity, expiresAt };
 }

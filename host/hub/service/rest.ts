@@ -4,7 +4,8 @@
 //   GET/POST /devices    PUT/GET/DELETE /devices/{id}[/modules/{mid}]    GET /devices/{id}/modules
 //   GET/PATCH/PUT /twins/{id}[/modules/{mid}]    POST /twins/{id}[/modules/{mid}]/methods
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HubError, invalidArgument } from '../errors.js';
+import { HubError, invalidArgument, restErrorBody } from '../errors.js';
+import { UnreadRequestError, readBody } from '../http.js';
 import { claimsCover, type Policies, type Right, type ServiceClaims } from './policies.js';
 import { validateId, type Registry, type IdentityRecord } from '../state/registry.js';
 import { TWIN_DOCUMENT_MAX_NESTING, validatePatch, type Twin } from '../state/twin-store.js';
@@ -25,9 +26,6 @@ export interface RestHub {
   isConnected(deviceId: string, moduleId?: string): boolean;
   readonly c2d: { pending(deviceId: string): readonly unknown[] };
 }
-
-/** A refusal sent before the request was read to its end: the connection cannot carry another one. */
-class UnreadRequestError extends HubError {}
 
 const MAX_BODY = 256 * 1024;
 /** Nesting of a device PUT body (`authentication.symmetricKey.primaryKey` is 3 deep). */
@@ -90,29 +88,6 @@ function matchRoute(method: string, parts: string[]): Route | undefined {
   return { name: name as RouteName, deviceId: id, ...(moduleId ? { moduleId } : {}), resource };
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    const tooLarge = () => new UnreadRequestError(413, 'MessageTooLarge', `request body over ${MAX_BODY} bytes`);
-    if (Number(req.headers['content-length']) > MAX_BODY) { req.resume(); reject(tooLarge()); return; }
-    const onData = (c: Buffer) => {
-      n += c.length;
-      if (n > MAX_BODY) {
-        // the rest is discarded, not buffered; the connection closes once the 413 is sent
-        chunks.length = 0;
-        req.off('data', onData).on('data', () => {});
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(c);
-    };
-    req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 function unquote(etag: string): string { return etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1'); }
 
 
@@ -170,7 +145,7 @@ export class RestService {
       const closeAfter = out instanceof UnreadRequestError;
       if (res.headersSent) { res.destroy(); return; }
       if (closeAfter) res.on('finish', () => req.destroy());
-      this.send(res, out.status, { Message: `ErrorCode:${out.code};${out.message}`, ExceptionMessage: `Tracking ID:local-${Date.now()} ${out.message}` },
+      this.send(res, out.status, restErrorBody(out),
         closeAfter ? { Connection: 'close' } : {});
       if (err) this.log(`REST ${req.method} ${path} → ${out.status} ${out.code} (${out.message})`);
     });
@@ -226,7 +201,7 @@ export class RestService {
     if (route.moduleId !== undefined) validateId('module', route.moduleId);
     const ifMatch = req.headers['if-match'] ? unquote(String(req.headers['if-match'])) : undefined;
     const json = async (maxDepth: number): Promise<JsonObject> => {
-      const b = await readBody(req);
+      const b = await readBody(req, MAX_BODY);
       if (b.length === 0) return {};
       const v = parseJson(b, { maxDepth, maxBytes: MAX_BODY });
       if (!isObject(v)) throw invalidArgument(`the body must be a JSON object, not ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`);
@@ -239,7 +214,7 @@ export class RestService {
       return { status: 200, body: this.hub.registry.list().slice(0, n).map((d) => this.device(d)) };
     }
     if (route.name === 'POST /devices') {
-      const b = await readBody(req);
+      const b = await readBody(req, MAX_BODY);
       const list = parseJson(b, { maxDepth: DEVICE_BODY_MAX_NESTING + 1, maxBytes: MAX_BODY });
       if (!Array.isArray(list)) throw invalidArgument('a bulk registry operation is a JSON array of devices (at most 100)');
       if (list.length > BULK_MAX_DEVICES) throw invalidArgument(`a bulk registry operation takes at most ${BULK_MAX_DEVICES} devices, not ${list.length}`);
