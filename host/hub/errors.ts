@@ -1,7 +1,7 @@
 // One error type for every refusal the hub makes to a caller: an HTTP status, IoT Hub's error code name and a
 // message saying what was wrong. The stores and the service API throw it; each surface maps it in one place —
 // MQTT twin responses (the status, `{"message":…}`: device/broker.ts), REST (`{"Message":"ErrorCode:<code>;…"}`:
-// service/rest.ts) and AMQP dispositions (a condition: service/amqp.ts). Anything else thrown is a bug, and every
+// service/rest.ts) and AMQP dispositions (a condition: amqp/endpoint.ts). Anything else thrown is a bug, and every
 // surface answers it with a generic error and logs it.
 
 /** IoT Hub's error code names the hub answers with (the service SDKs turn them into typed errors). */

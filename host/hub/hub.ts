@@ -23,12 +23,12 @@ import { writeRunningHub, removeRunningHub } from './running.js';
 import { makeLogger, type LogOption, type LogSink } from './log.js';
 import { Policies } from './service/policies.js';
 import { EventStore } from './state/events.js';
-import { AmqpService } from './service/amqp.js';
+import { AmqpService } from './amqp/endpoint.js';
 import { RestService } from './service/rest.js';
 import { webSocketRoute } from './websocket.js';
 import { DeviceHttps } from './device/https.js';
 import { createServer as createHttpsServer } from 'node:https';
-import type { Identity } from './state/messages.js';
+import type { Identity, TelemetryMessage } from './state/messages.js';
 
 export const WEBSOCKET_PATH = '/$iothub/websocket';
 export const DEFAULT_DATA_DIR = '.iothub-wasm';
@@ -329,7 +329,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
         registry: this.registry, c2d: this.c2d, hostNames: () => this.hostNames(), log: this.log,
         ...(opts.c2dLockMs !== undefined ? { lockMs: opts.c2dLockMs } : {}),
       });
-      deviceHttps.on('telemetry', (t) => { this.events.append(t); this.emit('telemetry', t); });
+      deviceHttps.on('telemetry', (t) => this.acceptTelemetry(t));
       const serve = (req: IncomingMessage, res: ServerResponse) => (DeviceHttps.claims(req) ? deviceHttps.handle : rest.handle)(req, res);
       const wsAdmission = this.admission('REST port (MQTT over WebSocket)');
       const acceptedAt = new Map<string, number>();
@@ -563,6 +563,12 @@ export class LocalHub extends EventEmitter<HubEvents> {
   }
 
   /** Queues a cloud-to-device message; it is delivered when the device is connected and subscribed. */
+  /** Telemetry a device sent over AMQP or HTTPS (MQTT's comes from the broker): into the event store and 'telemetry'. */
+  acceptTelemetry(t: TelemetryMessage): void {
+    this.events.append(t);
+    this.emit('telemetry', t);
+  }
+
   async sendC2D(deviceId: string, body: Buffer | Uint8Array | string, opts: C2DOptions = {}): Promise<C2DReceipt> {
     this.requireIdentity(deviceId);
     const buf = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);

@@ -18,7 +18,7 @@ export { Policies, DEFAULT_POLICIES } from './service/policies.js';
 export type { PolicyRecord, Right, ServiceClaims } from './service/policies.js';
 export { EventStore, parseSelector } from './state/events.js';
 export type { StoredEvent, StartPosition, PartitionInfo } from './state/events.js';
-export { AmqpService, FEEDBACK_CONTENT_TYPE, DEVICEBOUND_ADDRESS, FEEDBACK_ADDRESS } from './service/amqp.js';
+export { AmqpService, FEEDBACK_CONTENT_TYPE, DEVICEBOUND_ADDRESS, FEEDBACK_ADDRESS } from './amqp/endpoint.js';
 export { RestService } from './service/rest.js';
 export { HubError } from './errors.js';
 export type { HubErrorCode } from './errors.js';

@@ -13,7 +13,7 @@ import rhea from 'rhea';
 import type { Connection, ConnectionOptions, EventContext, Receiver, Sender } from 'rhea';
 import WebSocket, { createWebSocketStream } from 'ws';
 import type { LocalHub } from '../../host/hub/index.js';
-import { AmqpService } from '../../host/hub/service/amqp.js';
+import { AmqpService } from '../../host/hub/amqp/endpoint.js';
 import { startHub, connectRaw, endClient, inSeconds, tempDir, removeDir } from './helpers.js';
 import { AmqpClient, policySas, RawPeer, AMQP_HEADER, SASL_HEADER, amqpFrame, saslFrame, frameHeader } from './amqp-client.js';
 

@@ -107,6 +107,8 @@ test('the hub depends one way: state/ on no protocol or composition, device/ and
     'auth/': (t) => t.startsWith('auth/') || t.startsWith('state/') || leaves.includes(t),
     'device/': (t) => !t.startsWith('service/') && (t.includes('/') || shared.includes(t)),
     'service/': (t) => !t.startsWith('device/') && (t.includes('/') || shared.includes(t)),
+    // one AMQP endpoint for devices and services (IoT Hub's 5671): it uses both sides' rules, never the composition
+    'amqp/': (t) => t.includes('/') || shared.includes(t),
   };
   const broken: string[] = [];
   for (const f of hubSources()) {

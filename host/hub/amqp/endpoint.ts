@@ -6,8 +6,8 @@
 import rhea from 'rhea';
 import type { Connection, Container, Delivery, EventContext, Message, Receiver, Sender, Session } from 'rhea';
 import type { Duplex } from 'node:stream';
-import { AmqpGate } from './amqp-gate.js';
-import { claimsCover, type Policies, type Right, type ServiceClaims } from './policies.js';
+import { AmqpGate } from './gate.js';
+import { claimsCover, type Policies, type Right, type ServiceClaims } from '../service/policies.js';
 import { dict } from '../state/json.js';
 import { parseSasToken, splitResource } from '../auth/sas.js';
 import type { Registry } from '../state/registry.js';
@@ -15,7 +15,9 @@ import type { C2DQueue, C2DOptions, FeedbackRecord, AckMode } from '../state/c2d
 import type { EventStore, StoredEvent, StartPosition } from '../state/events.js';
 import { parseSelector } from '../state/events.js';
 import { HubError } from '../errors.js';
-import type { PropertyBag } from '../state/messages.js';
+import type { Identity, PropertyBag, TelemetryMessage } from '../state/messages.js';
+import { proveIdentity } from '../device/authenticate.js';
+import { AmqpDeviceLinks, deviceNode } from './device-links.js';
 
 export const FEEDBACK_CONTENT_TYPE = 'application/vnd.microsoft.iothub.feedback.json';
 export const DEVICEBOUND_ADDRESS = '/messages/devicebound';
@@ -32,6 +34,8 @@ export interface AmqpHub {
   /** The Event Hub-compatible name (the hub's name). */
   readonly eventHubName: string;
   sendC2D(deviceId: string, body: Buffer, opts: C2DOptions): Promise<{ messageId: string }>;
+  /** Telemetry a device sent over AMQP: into the event store and `hub.on('telemetry')`. */
+  acceptTelemetry(t: TelemetryMessage): void;
 }
 
 export interface AmqpOptions {
@@ -57,7 +61,13 @@ export interface AmqpOptions {
 }
 
 /** A claim and the resource path (segments after the host, lower case) it covers. */
-interface Claim { claims: ServiceClaims; scope: string[] }
+/**
+ * What a connection has proved: a service policy's claims (with the resource path its token covers), or a device's
+ * (or module's) identity. Both end when their token does.
+ */
+type Claim =
+  | { kind: 'service'; claims: ServiceClaims; scope: string[]; expiresAt: number }
+  | { kind: 'device'; identity: Identity; expiresAt: number };
 
 interface ConnState {
   id: number;
@@ -176,6 +186,7 @@ export function amqpCondition(e: HubError): string {
 export class AmqpService {
   readonly container: Container;
   private readonly states = new WeakMap<Connection, ConnState>();
+  private readonly deviceLinks: AmqpDeviceLinks;
   private readonly connections = new Set<Connection>();
   private readonly feedbackSenders = new Set<Sender>();
   private readonly feedbackQueue: FeedbackRecord[] = [];
@@ -220,10 +231,11 @@ export class AmqpService {
     c.on('sender_open', (ctx: EventContext) => this.onSenderOpen(ctx));
     c.on('message', (ctx: EventContext) => this.onMessage(ctx));
     c.on('sendable', (ctx: EventContext) => this.onSendable(ctx));
-    c.on('accepted', (ctx: EventContext) => this.onSettled(ctx, true));
-    c.on('released', (ctx: EventContext) => this.onSettled(ctx, false));
-    c.on('rejected', (ctx: EventContext) => this.onSettled(ctx, true));
-    c.on('modified', (ctx: EventContext) => this.onSettled(ctx, false));
+    for (const outcome of ['accepted', 'rejected', 'released', 'modified'] as const) {
+      c.on(outcome, (ctx: EventContext) => {
+        if (!this.deviceLinks.settled(ctx.delivery!, outcome)) this.onSettled(ctx, outcome === 'accepted' || outcome === 'rejected');
+      });
+    }
     c.on('sender_close', (ctx: EventContext) => { this.states.get(ctx.connection)?.links.delete(ctx.sender!); this.dropSender(ctx.sender!); });
     c.on('receiver_close', (ctx: EventContext) => { this.states.get(ctx.connection)?.links.delete(ctx.receiver!); });
     c.on('session_open', (ctx: EventContext) => this.onSessionOpen(ctx));
@@ -240,6 +252,7 @@ export class AmqpService {
       const err = e instanceof Error ? e : (e as { error?: Error } | undefined)?.error;
       this.log(`AMQP #${this.reading?.id ?? '?'} error: ${q(err?.message ?? 'unknown')}`);
     });
+    this.deviceLinks = new AmqpDeviceLinks(hub, this.log);
     hub.c2d.on('outcome', this.onOutcome);
     hub.events.on('appended', this.onAppended);
   }
@@ -325,6 +338,8 @@ export class AmqpService {
   // --- authentication -------------------------------------------------------------------------------------------
 
   private checkPlain(user: string, password: string): Claim | string {
+    const dm = /^([^@]+)@sas\.(?!root\.)(.+)$/i.exec(user);
+    if (dm) return this.checkDevicePlain(dm[1]!, dm[2]!, password);
     const m = /^([^@]+)@sas\.root\.(.+)$/i.exec(user);
     if (!m) { this.log(`AMQP SASL PLAIN refused: user ${q(user)} is not {policy}@sas.root.{hub}`); return 'SASL PLAIN user is not {policy}@sas.root.{hub}'; }
     const hub = m[2]!.toLowerCase();
@@ -333,7 +348,44 @@ export class AmqpService {
     const r = this.hub.policies.verify(password, this.hub.hostNames(), Math.floor(Date.now() / 1000), m[1]);
     if (!r.ok) { this.log(`AMQP SASL PLAIN refused for ${q(user)}: ${r.reason}`); return r.reason; }
     const t = parseSasToken(password);
-    return { claims: r.claims, scope: typeof t === 'string' ? [] : resourceParts(t.sr).path };
+    return { kind: 'service', claims: r.claims, scope: typeof t === 'string' ? [] : resourceParts(t.sr).path, expiresAt: r.claims.expiresAt };
+  }
+
+  /** Whether `name` (the hub of a SASL PLAIN user: `{hub}`, `{hub}.azure-devices.net`, `localhost`) is this hub. */
+  private isOurHubName(name: string): boolean {
+    const names = this.hub.hostNames().flatMap((h) => [h, h.split('.')[0]!, h.split(':')[0]!]);
+    return names.includes(name.toLowerCase());
+  }
+
+  /** SASL PLAIN as a device: `{deviceId}@sas.{hub}` or `{deviceId}/modules/{moduleId}@sas.{hub}` with a device token. */
+  private checkDevicePlain(who: string, hubName: string, token: string): Claim | string {
+    if (!this.isOurHubName(hubName)) { this.log(`AMQP SASL PLAIN refused: user names hub ${q(hubName)}, not ${this.hub.hostName}`); return 'SASL PLAIN user names another hub'; }
+    const m = /^([^/]+)(?:\/modules\/([^/]+))?$/.exec(who);
+    if (!m) return 'SASL PLAIN user is not {deviceId}[/modules/{moduleId}]@sas.{hub}';
+    const identity: Identity = m[2] ? { deviceId: m[1]!, moduleId: m[2] } : { deviceId: m[1]! };
+    const r = this.proveDevice(identity, token);
+    if (typeof r === 'string') this.log(`AMQP SASL PLAIN refused for ${q(who)}: ${r}`);
+    return r;
+  }
+
+  /** A device token for `identity`, checked with its keys (device/authenticate.ts holds the rule). */
+  private proveDevice(identity: Identity, token: string): Claim | string {
+    const rec = this.hub.registry.record(identity.deviceId, identity.moduleId);
+    const name = identity.moduleId ? `module '${identity.deviceId}/${identity.moduleId}'` : `device '${identity.deviceId}'`;
+    if (!rec) return `${name} is not registered`;
+    if (rec.status !== 'enabled') return `${name} is disabled`;
+    const proof = proveIdentity(rec, identity, { sasToken: token, peerCertificate: () => undefined, hosts: this.hub.hostNames() });
+    if (!proof.ok) return proof.reason;
+    return { kind: 'device', identity, expiresAt: proof.expiresAt };
+  }
+
+  /** Whether the connection holds an unexpired device claim for exactly this device or module. */
+  private mayDevice(conn: Connection, identity: Identity): boolean {
+    const now = Math.floor(Date.now() / 1000);
+    for (const c of this.state(conn).claims.values()) {
+      if (c.kind === 'device' && c.expiresAt > now && c.identity.deviceId === identity.deviceId && c.identity.moduleId === identity.moduleId) return true;
+    }
+    return false;
   }
 
   /** Whether `host` (a CBS audience's, port stripped) is one of this hub's names. */
@@ -352,7 +404,7 @@ export class AmqpService {
       st.everAuthenticated = true;
       st.user = mech.username ?? 'plain';
     }
-    this.log(`AMQP connection #${st.id} open (${st.claims.size ? `policy ${q(st.user)}` : 'anonymous: CBS expected'})`);
+    this.log(`AMQP connection #${st.id} open (${st.claims.size ? q(st.user) : 'anonymous: CBS expected'})`);
   }
 
   private state(conn: Connection): ConnState {
@@ -365,7 +417,7 @@ export class AmqpService {
   private may(conn: Connection, right: Right, ...paths: string[][]): boolean {
     const now = Math.floor(Date.now() / 1000);
     for (const c of this.state(conn).claims.values()) {
-      if (c.claims.expiresAt > now && c.claims.rights.has(right) && paths.some((p) => scopeCovers(c.scope, p))) return true;
+      if (c.kind === 'service' && c.expiresAt > now && c.claims.rights.has(right) && paths.some((p) => scopeCovers(c.scope, p))) return true;
     }
     return false;
   }
@@ -373,7 +425,7 @@ export class AmqpService {
   /** Whether the connection holds any unexpired claim (SASL PLAIN or CBS): before that only `$cbs` can be reached. */
   private authenticated(conn: Connection): boolean {
     const now = Math.floor(Date.now() / 1000);
-    for (const c of this.state(conn).claims.values()) if (c.claims.expiresAt > now) return true;
+    for (const c of this.state(conn).claims.values()) if (c.expiresAt > now) return true;
     return false;
   }
 
@@ -447,8 +499,31 @@ export class AmqpService {
     if (!audience || audience.length > 1024) return refuse(400, 'the put-token names no audience (name), or one longer than 1024 characters');
     const now = Math.floor(Date.now() / 1000);
     if (!st.claims.has(audience) && st.claims.size >= this.maxTokens) {
-      for (const [k, c] of st.claims) if (c.claims.expiresAt <= now) st.claims.delete(k);
+      for (const [k, c] of st.claims) if (c.expiresAt <= now) st.claims.delete(k);
       if (st.claims.size >= this.maxTokens) return refuse(403, `at most ${this.maxTokens} tokens per connection`);
+    }
+    const parsed = parseSasToken(token);
+    if (typeof parsed !== 'string' && !parsed.skn) {
+      // a device's own token (no skn): the audience names the device or module, {host}/devices/{id}[/modules/{mid}]
+      // the device SDK sends the token's sr as the audience, percent-encoded (`host%2Fdevices%2Fid`)
+      let aud = audience;
+      if (!aud.includes('/')) { try { aud = decodeURIComponent(aud); } catch { /* left as it is: refused below */ } }
+      const { host, path } = splitResource(aud);
+      if (!this.isOurHost(host.replace(/:\d+$/, ''))) return refuse(401, `the audience ${q(audience)} is not this hub (${this.hub.hostName})`);
+      let identity: Identity | undefined;
+      try {
+        const seg = path.map((x) => decodeURIComponent(x));
+        if (seg.length === 2 && seg[0] === 'devices') identity = { deviceId: seg[1]! };
+        else if (seg.length === 4 && seg[0] === 'devices' && seg[2] === 'modules') identity = { deviceId: seg[1]!, moduleId: seg[3]! };
+      } catch { /* malformed escape: not an identity */ }
+      if (!identity) return refuse(401, `a device token's audience must be {host}/devices/{id}[/modules/{moduleId}], not ${q(audience)}`);
+      const claim = this.proveDevice(identity, token);
+      if (typeof claim === 'string') return refuse(401, claim);
+      st.claims.set(audience, claim);
+      st.everAuthenticated = true;
+      st.user = identity.moduleId ? `${identity.deviceId}/${identity.moduleId}` : identity.deviceId;
+      this.log(`AMQP #${st.id} CBS put-token for ${q(audience)} accepted (${q(st.user)})`);
+      return reply(200, 'OK');
     }
     const r = this.hub.policies.verify(token, this.hub.hostNames(), now);
     if (!r.ok) return refuse(401, r.reason);
@@ -457,7 +532,7 @@ export class AmqpService {
     if (!this.isOurHost(aud.host)) return refuse(401, `the audience ${q(audience)} is not this hub (${this.hub.hostName})`);
     const scope = typeof t === 'string' ? [] : resourceParts(t.sr).path;
     if (!scopeCovers(scope, aud.path)) return refuse(401, `the token's sr does not cover the audience ${q(audience)}`);
-    st.claims.set(audience, { claims: r.claims, scope: aud.path });
+    st.claims.set(audience, { kind: 'service', claims: r.claims, scope: aud.path, expiresAt: r.claims.expiresAt });
     st.everAuthenticated = true;
     st.user = r.claims.policy;
     this.log(`AMQP #${st.id} CBS put-token for ${q(audience)} accepted (policy ${r.claims.policy})`);
@@ -497,6 +572,13 @@ export class AmqpService {
       r.add_credit(100);
       return;
     }
+    const dn = deviceNode(target);
+    if (dn?.node === 'events') {
+      if (!this.mayDevice(ctx.connection, dn.identity)) return this.refuseDeviceLink(r, dn.identity, target);
+      this.deviceLinks.attachEvents(r);
+      this.log(`AMQP #${this.state(ctx.connection).id} telemetry link for ${q(target)} attached`);
+      return;
+    }
     this.log(`AMQP #${this.state(ctx.connection).id}: no node ${q(target)} to send to`);
     r.close({ condition: 'amqp:not-found', description: `no node '${target.slice(0, 200)}' on this hub (send to ${DEVICEBOUND_ADDRESS})` });
   }
@@ -508,6 +590,13 @@ export class AmqpService {
     const st = this.state(ctx.connection);
     if (!this.admitLink(s, source)) return;
     if (source === '$cbs' || source === '$management') { st.replySenders.add(s); return; }
+    const dn = deviceNode(source);
+    if (dn?.node === 'devicebound') {
+      if (!this.mayDevice(ctx.connection, dn.identity)) return this.refuseDeviceLink(s, dn.identity, source);
+      this.log(`AMQP #${st.id} C2D link for ${q(source)} attached`);
+      this.deviceLinks.attachDevicebound(s, dn.identity);
+      return;
+    }
     if (source === FEEDBACK_ADDRESS || source === FEEDBACK_ADDRESS.slice(1)) {
       if (!this.may(ctx.connection, 'ServiceConnect', FEEDBACK_PATH)) return this.refuseLink(s, 'ServiceConnect', source);
       this.feedbackSenders.add(s);
@@ -547,6 +636,13 @@ export class AmqpService {
     s.close({ condition: 'amqp:not-found', description: `no node '${source.slice(0, 200)}' on this hub` });
   }
 
+  private refuseDeviceLink(link: Sender | Receiver, identity: Identity, address: string): void {
+    const st = this.state(link.connection);
+    const name = identity.moduleId ? `${identity.deviceId}/modules/${identity.moduleId}` : identity.deviceId;
+    this.log(`AMQP #${st.id} link to ${q(address)} refused: no valid token of ${q(name)} on this connection`);
+    link.close({ condition: 'amqp:unauthorized-access', description: `'${address.slice(0, 200)}' needs a token of ${name.slice(0, 300)} (SASL PLAIN {id}@sas.{hub}, or put it on $cbs)` });
+  }
+
   private refuseLink(link: Sender | Receiver, right: string, address: string): void {
     const st = this.state(link.connection);
     this.log(`AMQP #${st.id} link to ${q(address)} refused: needs ${right} for that address`);
@@ -560,6 +656,13 @@ export class AmqpService {
     const target = linkAddress(r, 'target');
     if (target === '$cbs') { d.accept(); this.putToken(ctx, m); return; }
     if (target === '$management') { d.accept(); this.management(ctx, m); return; }
+    const dn = deviceNode(target);
+    if (dn?.node === 'events') {
+      // the token may have expired since the link was attached
+      if (!this.mayDevice(ctx.connection, dn.identity)) { d.reject({ condition: 'amqp:unauthorized-access', description: 'the device token on this connection expired: put a new one on $cbs' }); return; }
+      this.deviceLinks.telemetry(ctx, dn.identity, target);
+      return;
+    }
     void this.devicebound(ctx, m, d);
   }
 
@@ -656,6 +759,7 @@ export class AmqpService {
   }
 
   private dropSender(s: Sender): void {
+    this.deviceLinks.drop(s);
     this.feedbackSenders.delete(s);
     this.states.get(s.connection)?.replySenders.delete(s);
     for (const r of this.readers) if (r.sender === s) this.readers.delete(r);
@@ -668,12 +772,14 @@ export class AmqpService {
   private onSendable(ctx: EventContext): void {
     const s = ctx.sender!;
     if (this.feedbackSenders.has(s)) this.scheduleFeedback(0);
+    this.deviceLinks.sendable(s);
     for (const r of this.readers) if (r.sender === s) this.pumpEvents(r);
   }
 
   private onDisconnected(ctx: EventContext): void {
     const conn = ctx.connection;
     for (const s of this.feedbackSenders) if (s.connection === conn) this.dropSender(s);
+    this.deviceLinks.dropConnection(conn);
     for (const r of this.readers) if (r.sender.connection === conn) this.readers.delete(r);
     const st = this.states.get(conn);
     if (st?.deadline) { clearTimeout(st.deadline); st.deadline = null; }
