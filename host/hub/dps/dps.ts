@@ -1,5 +1,6 @@
 // LocalDps: the local Device Provisioning Service as LocalHub exposes it (`hub.dps`): its id scope, endpoint,
 // enrollments and fault injection, over the enrollment store, the persisted identity and the MQTT broker.
+import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { LogSink } from '../log.js';
 import type { Registry } from '../state/registry.js';
@@ -22,7 +23,7 @@ export interface LocalDpsOptions {
   retryAfterSeconds?: number;
 }
 
-export class LocalDps {
+export class LocalDps extends EventEmitter<DpsBrokerEvents> {
   /** `0ne` + 8 hex digits, kept in `{dataDir}/dps.json`. */
   readonly idScope: string;
   readonly enrollments: EnrollmentStore;
@@ -30,6 +31,10 @@ export class LocalDps {
   /** The DPS's MQTT (TLS) port, once it listens. */
   port = 0;
   private constructor(readonly broker: DpsBroker, identity: DpsIdentity, enrollments: EnrollmentStore) {
+    super();
+    for (const ev of ['request', 'registered', 'refused'] as const) {
+      (broker as EventEmitter).on(ev, (arg: unknown) => { (this.emit as (e: string, a: unknown) => boolean)(ev, arg); });
+    }
     this.identity = identity;
     this.idScope = identity.idScope;
     this.enrollments = enrollments;
@@ -54,16 +59,6 @@ export class LocalDps {
 
   handle(stream: Duplex, transport: string, opts: { peer?: string; onAdmitted?: () => void } = {}): void {
     this.broker.handle(stream, transport, opts);
-  }
-
-  on<E extends keyof DpsBrokerEvents>(event: E, f: (...args: DpsBrokerEvents[E]) => void): this {
-    (this.broker.on as (e: E, l: (...a: DpsBrokerEvents[E]) => void) => unknown)(event, f);
-    return this;
-  }
-
-  off<E extends keyof DpsBrokerEvents>(event: E, f: (...args: DpsBrokerEvents[E]) => void): this {
-    (this.broker.off as (e: E, l: (...a: DpsBrokerEvents[E]) => void) => unknown)(event, f);
-    return this;
   }
 
   /** An individual enrollment (a generated symmetric key unless `primaryKey` or `x509Thumbprint` is given). */
