@@ -5,7 +5,7 @@ import { createServer as createNetServer, type Server, type Socket, type Address
 import { createServer as createTlsServer } from 'node:tls';
 import { join as joinPath, resolve as resolvePath } from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { Registry } from './state/registry.js';
 import { TwinStore, type Twin, type JsonObject } from './state/twin-store.js';
@@ -28,6 +28,7 @@ import { RestService } from './service/rest.js';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Identity } from './state/messages.js';
 import { LocalDps } from './dps/dps.js';
+import { isDpsServicePath } from './dps/rest.js';
 
 export const WEBSOCKET_PATH = '/$iothub/websocket';
 export const DEFAULT_DATA_DIR = '.iothub-wasm';
@@ -213,6 +214,12 @@ export class LocalHub extends EventEmitter<HubEvents> {
     return hub;
   }
 
+  /** What the DPS tells provisioned devices to connect to: the host name, with the TLS port when it is not 8883. */
+  assignedHub(): string { return this.port === 8883 ? this.hostName : `${this.hostName}:${this.port}`; }
+
+  /** The provisioning service connection string (azure-iot-provisioning-service), when the DPS runs. */
+  dpsServiceConnectionString(): string | undefined { return this.dps?.serviceConnectionString(this.hostName); }
+
   /** `localhost:{port}`: what a client puts in GatewayHostName. */
   get gatewayHostName(): string { return `localhost:${this.port}`; }
 
@@ -308,7 +315,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
     if (opts.dpsPort !== undefined && opts.dpsPort !== false) {
       const dps = this.dps = await LocalDps.create({
         dataDir: this.dataDir, registry: this.registry, twins: this.twins, logSink: this.logSink,
-        assignedHub: () => (this.port === 8883 ? this.hostName : `${this.hostName}:${this.port}`),
+        assignedHub: () => this.assignedHub(),
         connectTimeoutMs: limits.connectTimeoutMs,
         ...(opts.dpsRetryAfterSeconds !== undefined ? { retryAfterSeconds: opts.dpsRetryAfterSeconds } : {}),
       });
@@ -351,6 +358,9 @@ export class LocalHub extends EventEmitter<HubEvents> {
     }
     if (opts.restPort !== undefined && opts.restPort !== false) {
       const rest = new RestService(this, this.log);
+      // the provisioning service API shares the port: its paths (/enrollments, /enrollmentGroups, /registrations) are its own
+      const dpsRest = this.dps?.serviceApi(() => this.hostNames(), () => this.assignedHub(), this.log);
+      const serve = dpsRest ? (req: IncomingMessage, res: ServerResponse) => (isDpsServicePath(req.url) ? dpsRest.handle : rest.handle)(req, res) : rest.handle;
       const wsAdmission = this.admission('REST port (MQTT over WebSocket)');
       const acceptedAt = new Map<string, number>();
       const firstRequest = new Map<string, NodeJS.Timeout>();
@@ -365,7 +375,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
           headersTimeout: limits.connectTimeoutMs,
           requestTimeout: Math.max(opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, limits.connectTimeoutMs),
           connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(limits.connectTimeoutMs / 4))),
-        }, rest.handle);
+        }, serve);
         https.maxConnections = limits.maxConnections;
         https.on('connection', (s: Socket) => {
           if (this.stopped) { s.destroy(); return; }

@@ -32,8 +32,8 @@ export interface AssignContext {
   log: (line: string) => void;
 }
 
-/** Registration states by registration id (lower case): when each was first assigned, for createdDateTimeUtc. */
-export type Assignments = Map<string, { createdDateTimeUtc: string }>;
+/** The last registration state of each registration id (lower case), for the service API and createdDateTimeUtc. */
+export type Assignments = Map<string, RegistrationState>;
 
 /**
  * Decides the registration's outcome and, when it is assigned, makes sure the device exists in the hub. The request's
@@ -69,9 +69,10 @@ export async function assign(ctx: AssignContext, registrationId: string, atteste
       if (!(e instanceof HubError && e.code === 'DeviceAlreadyExists')) throw e;
     }
   }
-  assignments.set(registrationId.toLowerCase(), { createdDateTimeUtc: base.createdDateTimeUtc });
-  return {
+  const state: RegistrationState = {
     ...base, assignedHub: ctx.assignedHub(), deviceId, status: 'assigned', substatus,
     ...(payload !== undefined ? { payload } : {}),
   };
+  assignments.set(registrationId.toLowerCase(), state);
+  return state;
 }

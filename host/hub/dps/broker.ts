@@ -267,6 +267,12 @@ export class DpsBroker extends EventEmitter<DpsBrokerEvents> {
     this.operations.set(op.operationId, op);
   }
 
+  /** The last registration state of a registration id, if it was ever assigned. */
+  registrationState(registrationId: string): RegistrationState | undefined { return this.assignments.get(registrationId.toLowerCase()); }
+
+  /** Forgets a registration's state (the service API's DELETE /registrations/{id}); the device stays in the hub. */
+  forgetRegistration(registrationId: string): boolean { return this.assignments.delete(registrationId.toLowerCase()); }
+
   close(): Promise<void> {
     return new Promise((resolve) => this.aedes.close(() => resolve()));
   }

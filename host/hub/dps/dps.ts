@@ -11,6 +11,8 @@ import {
   type ProvisioningStatus,
 } from './enrollments.js';
 import { DpsIdentity, DPS_SERVICE_POLICY } from './identity.js';
+import { DpsRestService } from './rest.js';
+import type { RegistrationState } from './assign.js';
 
 export interface LocalDpsOptions {
   dataDir: string | null;
@@ -50,6 +52,17 @@ export class LocalDps extends EventEmitter<DpsBrokerEvents> {
     });
     return new LocalDps(broker, identity, enrollments);
   }
+
+  /** The provisioning service API (served by the hub on its HTTPS port, beside its own REST API). */
+  serviceApi(hostNames: () => string[], assignedHub: () => string, log: (line: string) => void): DpsRestService {
+    return new DpsRestService({
+      enrollments: this.enrollments, identity: this.identity, hostNames, assignedHub,
+      registrationState: (id) => this.broker.registrationState(id), forgetRegistration: (id) => this.broker.forgetRegistration(id),
+    }, log);
+  }
+
+  /** The last registration state of a registration id (undefined before its first assignment). */
+  registrationState(registrationId: string): RegistrationState | undefined { return this.broker.registrationState(registrationId); }
 
   /** `localhost:{port}`: what a device passes as its provisioning host (the global endpoint's stand-in). */
   get provisioningHost(): string { return `localhost:${this.port}`; }
