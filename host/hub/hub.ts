@@ -429,7 +429,10 @@ export class LocalHub extends EventEmitter<HubEvents> {
     }
     this.registry.gatewayHostName = this.gatewayHostName;
     if (this.dataDir) {
-      writeRunningHub(this.dataDir, { pid: process.pid, hostName: this.hostName, gatewayHostName: this.gatewayHostName, startedAt: new Date().toISOString() });
+      writeRunningHub(this.dataDir, {
+        pid: process.pid, hostName: this.hostName, gatewayHostName: this.gatewayHostName, startedAt: new Date().toISOString(),
+        ...(this.dps ? { provisioningHost: this.dps.provisioningHost } : {}),
+      });
     }
     this.sweepTimer = setInterval(() => this.c2d.sweep(), 1000);
     this.sweepTimer.unref();
