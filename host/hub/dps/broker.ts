@@ -205,7 +205,7 @@ export class DpsBroker extends EventEmitter<DpsBrokerEvents> {
 
   /** An injected fault, or the 401 of a registration no enrollment knows; true when the request was answered. */
   private refusedUpFront(s: Session, kind: 'register' | 'status', rid: string): boolean {
-    const fault = this.faults.take(s.registrationId);
+    const fault = this.faults.take(s.registrationId, kind);
     if (fault) {
       this.answer(s, kind, fault.status, rid, dpsError(fault.status === 429 ? 429001 : fault.status * 1000, fault.status === 429 ? 'Operations are being throttled (injected)' : 'injected fault'), fault.retryAfterSeconds);
       return true;
