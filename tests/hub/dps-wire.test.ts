@@ -19,7 +19,7 @@ let done: () => Promise<void>;
 const log: string[] = [];
 
 before(async () => {
-  ({ hub, dir, done } = await startHub({ plainPort: false, dpsPort: 0, restPort: 0, dpsRetryAfterSeconds: 0, connectTimeoutMs: DEADLINE_MS, log: (l) => { log.push(l); } }));
+  ({ hub, dir, done } = await startHub({ plainPort: false, dpsPort: 0, dpsPlainPort: 0, restPort: 0, dpsRetryAfterSeconds: 0, connectTimeoutMs: DEADLINE_MS, log: (l) => { log.push(l); } }));
 });
 
 after(async () => { await done?.(); });
@@ -31,8 +31,8 @@ function dpsSas(registrationId: string, key: string, expiry = inSeconds(3600), o
   return `SharedAccessSignature sr=${sr}&sig=${encodeURIComponent(sig)}&se=${expiry}&skn=${o.skn ?? 'registration'}`;
 }
 
-function connectDps(registrationId: string, o: { password?: string; username?: string; clientId?: string } = {}): Promise<MqttClient> {
-  const client = mqtt.connect(`mqtts://localhost:${hub.dps!.port}`, {
+function connectDps(registrationId: string, o: { password?: string; username?: string; clientId?: string; plain?: boolean } = {}): Promise<MqttClient> {
+  const client = mqtt.connect(o.plain ? `mqtt://127.0.0.1:${hub.dps!.plainPort}` : `mqtts://localhost:${hub.dps!.port}`, {
     clientId: o.clientId ?? registrationId, protocolVersion: 4, clean: true, reconnectPeriod: 0, connectTimeout: 5000, ca: hub.ca,
     username: o.username ?? `${hub.dps!.idScope}/registrations/${registrationId}/api-version=2019-03-31`,
     ...(o.password !== undefined ? { password: o.password } : {}),
@@ -97,6 +97,20 @@ test('on the wire: register → 202 {operationId, status: assigning} with retry-
   } finally {
     await c.endAsync(true);
   }
+});
+
+test('the plain DPS port (dpsPlainPort) serves symmetric-key registrations the same way', async () => {
+  const key = await keyOf('plain-dev');
+  const c = await connectDps('plain-dev', { password: dpsSas('plain-dev', key), plain: true });
+  try {
+    await c.subscribeAsync('$dps/registrations/res/#', { qos: 0 });
+    const reg = await request(c, '$dps/registrations/PUT/iotdps-register/?$rid=p1', '{"registrationId":"plain-dev"}', 'p1');
+    assert.match(reg.topic, /^\$dps\/registrations\/res\/202\//);
+  } finally {
+    await c.endAsync(true);
+  }
+  // no certificate can be presented there: an X.509 registration is refused (CONNACK 4, no credential)
+  await assert.rejects(connectDps('x509-anything', { plain: true }), (e: { code?: number }) => e.code === 4);
 });
 
 test('CONNECT refusals: wrong id scope or skn or resource, expired token (5); malformed username or no credential (4); client id ≠ username (4)', async () => {

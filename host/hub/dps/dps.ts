@@ -32,6 +32,8 @@ export class LocalDps extends EventEmitter<DpsBrokerEvents> {
   readonly identity: DpsIdentity;
   /** The DPS's MQTT (TLS) port, once it listens. */
   port = 0;
+  /** Its plain-TCP port, when asked for (dpsPlainPort). */
+  plainPort: number | undefined;
   private constructor(readonly broker: DpsBroker, identity: DpsIdentity, enrollments: EnrollmentStore) {
     super();
     for (const ev of ['request', 'registered', 'refused'] as const) {
