@@ -29,6 +29,8 @@ import { webSocketRoute } from './websocket.js';
 import { DeviceHttps } from './device/https.js';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Identity, TelemetryMessage } from './state/messages.js';
+import { LocalDps } from './dps/dps.js';
+import { isDpsServicePath } from './dps/rest.js';
 
 export const WEBSOCKET_PATH = '/$iothub/websocket';
 export const DEFAULT_DATA_DIR = '.iothub-wasm';
@@ -92,6 +94,15 @@ export interface LocalHubOptions {
   requestTimeoutMs?: number;
   /** How long a C2D message received over HTTPS stays locked before it is queued again. Default 60 000 (IoT Hub's). */
   c2dLockMs?: number;
+  /**
+   * TLS port of the local Device Provisioning Service's MQTT endpoint (Azure's is 8883 on its own host); 0 picks a free
+   * port. Default: off (the CLI turns it on, on 8884). Its service API (enrollments) is served on restPort.
+   */
+  dpsPort?: number | false;
+  /** Also serve the DPS without TLS on this port (SAS only: no client certificates there); 0 picks a free port. Default: off. */
+  dpsPlainPort?: number | false;
+  /** The `retry-after` (seconds) the DPS gives with `assigning` answers. Default 1. */
+  dpsRetryAfterSeconds?: number;
 }
 
 /** Defaults of the connection limits (see LocalHubOptions). */
@@ -132,6 +143,8 @@ export class LocalHub extends EventEmitter<HubEvents> {
   restPort: number | undefined;
   private amqp: AmqpService | undefined;
   private deviceHttps: DeviceHttps | undefined;
+  /** The local Device Provisioning Service, when dpsPort is set (its id scope, enrollments, fault injection). */
+  dps: LocalDps | undefined;
   /** TLS port (MQTT + WebSocket). */
   port = 0;
   /** Plain TCP port, when enabled. */
@@ -208,6 +221,12 @@ export class LocalHub extends EventEmitter<HubEvents> {
     return hub;
   }
 
+  /** What the DPS tells provisioned devices to connect to: the host name, with the TLS port when it is not 8883. */
+  assignedHub(): string { return this.port === 8883 ? this.hostName : `${this.hostName}:${this.port}`; }
+
+  /** The provisioning service connection string (azure-iot-provisioning-service), when the DPS runs. */
+  dpsServiceConnectionString(): string | undefined { return this.dps?.serviceConnectionString(this.hostName); }
+
   /** `localhost:{port}`: what a client puts in GatewayHostName. */
   get gatewayHostName(): string { return `localhost:${this.port}`; }
 
@@ -223,7 +242,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
       }
       this.hubLock = lock;
       for (const f of removeOrphanedTempFiles(this.dataDir)) this.log(`removed ${f}, left by a process that was killed while writing it`);
-      for (const f of ['registry.json', 'policies.json', 'twins.json', 'c2d.json']) makePrivate(joinPath(this.dataDir, f));
+      for (const f of ['registry.json', 'policies.json', 'twins.json', 'c2d.json', 'dps.json', 'dps-enrollments.json']) makePrivate(joinPath(this.dataDir, f));
     }
     const tlsMat = opts.tls ? { ...opts.tls, ca: opts.tls.ca ?? opts.tls.cert, generated: false } :
       await loadOrCreateTls(this.dataDir ? resolvePath(this.dataDir, 'tls') : null, this.hostName);
@@ -303,6 +322,39 @@ export class LocalHub extends EventEmitter<HubEvents> {
     if (opts.wsPort !== undefined && opts.wsPort !== false) {
       this.wsPort = await this.listenOn(mqttListener('extra TLS port', 'mqtts'), opts.wsPort, opts.bindAddress);
     }
+    if (opts.dpsPort !== undefined && opts.dpsPort !== false) {
+      const dps = this.dps = await LocalDps.create({
+        dataDir: this.dataDir, registry: this.registry, twins: this.twins, logSink: this.logSink,
+        assignedHub: () => this.assignedHub(),
+        connectTimeoutMs: limits.connectTimeoutMs,
+        ...(opts.dpsRetryAfterSeconds !== undefined ? { retryAfterSeconds: opts.dpsRetryAfterSeconds } : {}),
+      });
+      /** A DPS listener (TLS, or plain when asked): the device side's admission, then the DPS broker behind the framing gate. */
+      const dpsListener = (name: string, transport: 'mqtt' | 'mqtts') => {
+        const admission = this.admission(name);
+        const serve = (s: Socket) => {
+          if (this.stopped) { s.destroy(); return; }
+          this.sockets.add(s);
+          s.on('close', () => this.sockets.delete(s));
+          s.on('error', () => {});
+          s.setNoDelay(true);
+          const key = peerKey(s);
+          dps.handle(s, transport, { peer: key.replace('|', ':'), onAdmitted: () => admission.admitted(key) });
+        };
+        return () => {
+          // the hub's TLS settings: X.509 devices present their certificate, checked against the enrollment at CONNECT
+          const server = transport === 'mqtts' ? createTlsServer(secure, serve) : createNetServer(serve);
+          server.maxConnections = limits.maxConnections;
+          server.on('connection', (raw: Socket) => { if (this.stopped) raw.destroy(); else admission.accepted(raw); });
+          if (transport === 'mqtts') server.on('tlsClientError', (err, s) => { this.log(`DPS TLS handshake failed: ${err.message}`); s.destroy(); });
+          return server;
+        };
+      };
+      dps.port = await this.listenOn(dpsListener('DPS port', 'mqtts'), opts.dpsPort, opts.bindAddress);
+      if (opts.dpsPlainPort !== undefined && opts.dpsPlainPort !== false) {
+        dps.plainPort = await this.listenOn(dpsListener('DPS plain port', 'mqtt'), opts.dpsPlainPort, opts.bindAddress);
+      }
+    }
     if (opts.amqpPort !== undefined && opts.amqpPort !== false) {
       this.amqp = new AmqpService(this, {
         ...(opts.feedbackBatchMs !== undefined ? { feedbackBatchMs: opts.feedbackBatchMs } : {}),
@@ -330,7 +382,10 @@ export class LocalHub extends EventEmitter<HubEvents> {
         ...(opts.c2dLockMs !== undefined ? { lockMs: opts.c2dLockMs } : {}),
       });
       deviceHttps.on('telemetry', (t) => this.acceptTelemetry(t));
-      const serve = (req: IncomingMessage, res: ServerResponse) => (DeviceHttps.claims(req) ? deviceHttps.handle : rest.handle)(req, res);
+      // the provisioning service API shares the port: its paths (/enrollments, /enrollmentGroups, /registrations) are its own
+      const dpsRest = this.dps?.serviceApi(() => this.hostNames(), () => this.assignedHub(), this.log);
+      const serve = (req: IncomingMessage, res: ServerResponse) =>
+        (DeviceHttps.claims(req) ? deviceHttps.handle : dpsRest && isDpsServicePath(req.url) ? dpsRest.handle : rest.handle)(req, res);
       const wsAdmission = this.admission('REST port (MQTT over WebSocket)');
       const acceptedAt = new Map<string, number>();
       const firstRequest = new Map<string, NodeJS.Timeout>();
@@ -411,7 +466,10 @@ export class LocalHub extends EventEmitter<HubEvents> {
     }
     this.registry.gatewayHostName = this.gatewayHostName;
     if (this.dataDir) {
-      writeRunningHub(this.dataDir, { pid: process.pid, hostName: this.hostName, gatewayHostName: this.gatewayHostName, startedAt: new Date().toISOString() });
+      writeRunningHub(this.dataDir, {
+        pid: process.pid, hostName: this.hostName, gatewayHostName: this.gatewayHostName, startedAt: new Date().toISOString(),
+        ...(this.dps ? { provisioningHost: this.dps.provisioningHost } : {}),
+      });
     }
     this.sweepTimer = setInterval(() => this.c2d.sweep(), 1000);
     this.sweepTimer.unref();
@@ -422,6 +480,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
       (this.wsPort ? `, wss://localhost:${this.wsPort}${WEBSOCKET_PATH}` : '') +
       (this.amqpPort ? `, amqps://localhost:${this.amqpPort} (service)` : '') +
       (this.restPort ? `, https://localhost:${this.restPort} (REST, AMQP/MQTT over WebSocket)` : '') +
+      (this.dps ? `, DPS mqtts://localhost:${this.dps.port}${this.dps.plainPort ? ` and mqtt://localhost:${this.dps.plainPort} (plain)` : ''} id scope ${this.dps.idScope}` : '') +
       (this.dataDir ? `; data in ${this.dataDir}` : '; data in memory') + `; ${this.registry.list().length} device(s)`);
   }
 
@@ -684,12 +743,13 @@ export class LocalHub extends EventEmitter<HubEvents> {
     this.deviceHttps?.close();
     for (const a of this.admissions) a.close();
     if (this.broker) await this.broker.close();
+    if (this.dps) await this.dps.close();
     for (const s of this.sockets) s.destroy();
     this.wss?.close();
     await Promise.all(closing);
     this.registry.close();
     try {
-      await Promise.all([this.registry.flush(), this.twins.flush(), this.policies.flush(), this.events.flush(), this.c2d.flush()]);
+      await Promise.all([this.registry.flush(), this.twins.flush(), this.policies.flush(), this.events.flush(), this.c2d.flush(), this.dps?.flush()]);
     } finally {
       if (this.hubLock && this.dataDir) removeRunningHub(this.dataDir);
       this.hubLock?.release();
