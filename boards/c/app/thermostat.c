@@ -163,7 +163,7 @@ static void reading_done(thermostat_t *t, uint32_t now) {
   t->reading_token = 0;
   t->seq++;
   t->next_at = now + t->interval_ms;
-  if (t->count && t->seq >= t->count) t->phase = DRAIN;
+  if (t->count != THERMOSTAT_FOREVER && t->seq >= t->count) t->phase = DRAIN;
 }
 
 static void on_desired(thermostat_t *t, const iothub_event_t *ev) {
@@ -288,7 +288,7 @@ static void on_twin_response(thermostat_t *t, const iothub_event_t *ev) {
     sb_str(&b, "twin reported at $version ");
     sb_u32(&b, ev->version);
     log_line(t, &b);
-    t->phase = READINGS;
+    t->phase = t->count == 0 ? DRAIN : READINGS;
     t->next_at = t->dev->clock.now_ms(t->dev->clock.ctx);
   } else if ((int32_t)ev->token == t->report_rid) {
     t->report_rid = 0;
@@ -381,16 +381,19 @@ uint32_t thermostat_step(thermostat_t *t) {
   if (t->phase == WAIT_CONNECTED && t->get_rid == 0 && t->startup_rid == 0 &&
       iothub_device_state(t->dev) == IOTHUB_WASM_STATE_READY) {
     twin_get(t); /* a twin request that failed with the connection: ask again now that it is back */
+    return 0;
   }
   if (t->phase == READINGS && t->reading_token == 0) {
     due = (int32_t)(t->next_at - now);
     if (due > 0) return (uint32_t)due;
     send_reading(t);
-    if (t->count && t->seq >= t->count) t->phase = DRAIN;
+    if (t->count != THERMOSTAT_FOREVER && t->seq >= t->count) t->phase = DRAIN;
+    return 0;
   }
   if (t->phase == DRAIN && t->report_rid == 0) { /* the last desired update is acknowledged too: stop */
     iothub_device_stop(t->dev);
     t->phase = STOPPING;
+    return 0;
   }
   return 1000;
 }

@@ -17,13 +17,15 @@
 extern "C" {
 #endif
 
+#define THERMOSTAT_FOREVER UINT32_MAX
+
 /* Writes one line of the device's log (no newline; the board adds one, and a timestamp if it has one). */
 typedef void (*thermostat_log_fn)(void *ctx, const char *line);
 
 typedef struct thermostat {
   iothub_device_t *dev;
   thermostat_log_fn log; void *log_ctx;
-  uint32_t count;         /* readings to send, 0 = forever */
+  uint32_t count;         /* readings to send, THERMOSTAT_FOREVER for no end */
   uint32_t interval_ms;
   int32_t target_m;       /* targetTemperature, millidegrees */
   int32_t temperature_m;  /* the simulated reading, millidegrees */
@@ -42,7 +44,8 @@ void thermostat_init(thermostat_t *t, iothub_device_t *dev, uint32_t count, uint
                      thermostat_log_fn log, void *log_ctx);
 /* Pass as the device's event handler (iothub_device_init's on_event), with the thermostat as `user`. */
 void thermostat_on_event(iothub_device_t *dev, const iothub_event_t *ev, void *user);
-/* Runs the application's timers; returns the longest the board may sleep before calling again, in ms. */
+/* Runs the application's timers; returns the longest the board may sleep before calling again, in ms: 0 when it
+ * queued work, which the device's next step sends (call iothub_device_step before sleeping). */
 uint32_t thermostat_step(thermostat_t *t);
 /* 1 once `count` readings are done and the device was asked to stop (keep stepping it until it has stopped). */
 int thermostat_finished(const thermostat_t *t);
