@@ -4,6 +4,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { spawn } from 'node:child_process';
 
 export function onPath(program: string): boolean {
   return (process.env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, program)));
@@ -59,4 +60,60 @@ export function boardTest(name: string, needs: BoardNeeds, fn: (t: TestContext) 
   if (why === null) { test(name, fn); return; }
   if (process.env.CI) { test(name, () => { assert.fail(`${name}: ${why} (CI must have every board tool)`); }); return; }
   test(name, { skip: why }, fn);
+}
+
+/** A program under test: its output as lines, a bounded wait for one, and its exit. */
+export interface Running {
+  readonly lines: string[];
+  readonly stderr: () => string;
+  /** Resolves with the first line (already printed or still to come) matching re; rejects after ms or at exit. */
+  waitLine(re: RegExp, ms?: number): Promise<string>;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(): void;
+}
+
+export function runProgram(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Running {
+  const child = spawn(cmd, args, { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  let err = '';
+  let tail = '';
+  const waiters = new Set<{ re: RegExp; resolve: (l: string) => void }>();
+  child.stdout.on('data', (chunk: Buffer) => {
+    const parts = (tail + chunk.toString('utf8')).split('\n');
+    tail = parts.pop() ?? '';
+    for (const line of parts) {
+      lines.push(line);
+      for (const w of waiters) if (w.re.test(line)) { waiters.delete(w); w.resolve(line); }
+    }
+  });
+  child.stderr.on('data', (chunk: Buffer) => { err += chunk.toString('utf8'); });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal }));
+  });
+  let done = false;
+  void exited.then(() => { done = true; });
+  return {
+    lines,
+    stderr: () => err,
+    exited,
+    kill: () => { if (!done) child.kill('SIGKILL'); },
+    waitLine(re: RegExp, ms = 30000): Promise<string> {
+      const seen = lines.find((l) => re.test(l));
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise<string>((resolve, reject) => {
+        const w = {
+          re,
+          resolve: (l: string) => { clearTimeout(timer); resolve(l); },
+        };
+        const timer = setTimeout(() => { waiters.delete(w); reject(new Error(`no line matching ${re} within ${ms} ms; output:\n${lines.join('\n')}\n${err}`)); }, ms);
+        waiters.add(w);
+        void exited.then(() => {
+          if (!waiters.has(w)) return;
+          waiters.delete(w);
+          clearTimeout(timer);
+          reject(new Error(`exited before a line matching ${re}; output:\n${lines.join('\n')}\n${err}`));
+        });
+      });
+    },
+  };
 }

@@ -224,13 +224,18 @@ static void on_method(thermostat_t *t, const iothub_event_t *ev) {
 static void on_c2d(thermostat_t *t, const iothub_event_t *ev) {
   sb_t b, props;
   iothub_property_t p;
-  const uint8_t *mid = NULL;
-  int32_t mid_len = 0, r, n = 0;
+  char mid[130]; /* item views last until the next property: keep the message id (<= 128 characters) */
+  size_t mid_len = 0;
+  int32_t r, n = 0;
   sb_init(&props, t->json, sizeof t->json);
   sb_str(&props, "{");
   iothub_c2d_properties_begin(t->dev, ev);
   while ((r = iothub_c2d_property_next(t->dev, &p)) == 1) {
-    if (p.system == IOTHUB_WASM_SYS_MESSAGE_ID) { mid = p.value; mid_len = p.value_len; continue; }
+    if (p.system == IOTHUB_WASM_SYS_MESSAGE_ID) {
+      mid_len = p.value_len < 0 ? 0 : (size_t)p.value_len < sizeof mid ? (size_t)p.value_len : sizeof mid;
+      memcpy(mid, p.value, mid_len);
+      continue;
+    }
     if (p.system >= 0) continue;
     if (n++) sb_str(&props, ",");
     sb_json_string(&props, p.name, p.name_len);
@@ -241,7 +246,7 @@ static void on_c2d(thermostat_t *t, const iothub_event_t *ev) {
   sb_str(&props, "}");
   sb_init(&b, t->line, sizeof t->line);
   sb_str(&b, "cloud-to-device message ");
-  if (mid && mid_len > 0) sb_bytes(&b, mid, (size_t)mid_len);
+  sb_bytes(&b, mid, mid_len);
   sb_str(&b, ": ");
   if (ev->a) sb_bytes(&b, ev->a, (size_t)ev->a_len);
   sb_str(&b, " ");
