@@ -57,7 +57,7 @@ uint64_t iothub_time_anchor_unix_ms(const iothub_time_anchor_t *anchor, uint32_t
 /* Tells the core the wall-clock time: the Unix second and the tick at which it began (again before every open:
  * the board's clock may have been synced since). */
 static void anchor_time(iothub_device_t *dev, uint32_t now) {
-  uint64_t unix_ms = dev->clock.unix_ms(dev->clock.ctx);
+  uint64_t unix_ms = dev->clock.unix_ms ? dev->clock.unix_ms(dev->clock.ctx) : 0;
   if (unix_ms == 0) return;
   iothub_core_client_time_set((uint32_t)(unix_ms / 1000u), now - (uint32_t)(unix_ms % 1000u));
   dev->time_set = 1;
