@@ -3,6 +3,10 @@
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
+// Where the packages' files are looked for: "/" except in the test that checks what a machine without them is told.
+const SYSROOT = process.env.IOTHUB_BOARD_TOOLS_SYSROOT ?? '/';
+const file = (path) => existsSync(join(SYSROOT, path));
+
 export function onPath(program) {
   return (process.env.PATH ?? '').split(delimiter).some((dir) => dir && existsSync(join(dir, program)));
 }
@@ -11,10 +15,10 @@ export function onPath(program) {
 export const PACKAGES = {
   make: () => onPath('make'),
   gcc: () => onPath('gcc'),
-  wabt: () => onPath('wasm2c') && existsSync('/usr/include/wasm-rt.h'),
-  'libmbedtls-dev': () => existsSync('/usr/include/mbedtls/ssl.h'),
+  wabt: () => onPath('wasm2c') && file('/usr/include/wasm-rt.h'),
+  'libmbedtls-dev': () => file('/usr/include/mbedtls/ssl.h'),
   'gcc-arm-none-eabi': () => onPath('arm-none-eabi-gcc'),
-  'libnewlib-arm-none-eabi': () => existsSync('/usr/lib/arm-none-eabi/newlib/libc_nano.a'),
+  'libnewlib-arm-none-eabi': () => file('/usr/lib/arm-none-eabi/newlib/libc_nano.a'),
   'qemu-system-arm': () => onPath('qemu-system-arm'),
   valgrind: () => onPath('valgrind'),
 };
