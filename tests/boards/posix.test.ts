@@ -143,7 +143,7 @@ boardTest('a hub restarted mid-session (same data, same port) loses no reading: 
     await run.waitLine(/"seq":1\} acknowledged$/);
     await hub.stop();
     hub = undefined;
-    await run.waitLine(/ disconnected: CLIENT_TRANSPORT_CLOSED, retrying in \d+ ms$/);
+    await run.waitLine(/ disconnected: CLIENT_\w+, retrying in \d+ ms$/);
     hub = await LocalHub.start({ port, log: false, dataDir: dir });
     hub.on('telemetry', (m: TelemetryMessage) => seen.push(m));
 
@@ -156,6 +156,27 @@ boardTest('a hub restarted mid-session (same data, same port) loses no reading: 
     f.remove();
     await hub?.stop();
     removeDir(dir);
+  }
+});
+
+boardTest('Ctrl-C stops a board running without --count cleanly and it exits 0', NEEDS, async () => {
+  const rig = await startHub();
+  const f = files();
+  let run: Running | undefined;
+  try {
+    const { connectionString } = await rig.hub.registry.addDevice('posix-sigint');
+    const gone = new Promise<{ reason?: string }>((resolve) => rig.hub.on('disconnected', (d: { deviceId: string; reason?: string }) => { if (d.deviceId === 'posix-sigint') resolve(d); }));
+    run = board(['--connection-string', connectionString, '--ca', f.write('ca.pem', rig.hub.ca), '--interval-ms', '50']);
+    await run.waitLine(/"seq":2\} acknowledged$/);
+    run.signal('SIGINT');
+    assert.deepEqual(await run.exited, { code: 0, signal: null }, run.stderr());
+    assert.ok(run.lines.some((l) => / disconnected: CLIENT_CLOSED$/.test(l)));
+    const d = await gone;
+    assert.equal(d.reason, 'connection closed', 'closed without an error');
+  } finally {
+    run?.kill();
+    f.remove();
+    await rig.done();
   }
 });
 

@@ -70,6 +70,8 @@ export interface Running {
   waitLine(re: RegExp, ms?: number): Promise<string>;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   kill(): void;
+  /** Sends a signal (SIGINT: Ctrl-C) if it is still running. */
+  signal(sig: NodeJS.Signals): void;
 }
 
 export function runProgram(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Running {
@@ -97,6 +99,7 @@ export function runProgram(cmd: string, args: string[], env: NodeJS.ProcessEnv =
     stderr: () => err,
     exited,
     kill: () => { if (!done) child.kill('SIGKILL'); },
+    signal: (sig: NodeJS.Signals) => { if (!done) child.kill(sig); },
     waitLine(re: RegExp, ms = 30000): Promise<string> {
       const seen = lines.find((l) => re.test(l));
       if (seen !== undefined) return Promise.resolve(seen);
