@@ -9,17 +9,17 @@ import { generate } from 'selfsigned';
 import { LocalHub } from '../../host/hub/index.js';
 import type { TelemetryMessage } from '../../host/hub/state/messages.js';
 import { startHub, tempDir, removeDir } from '../hub/helpers.js';
-import { boardTest, POSIX_BINARY, runProgram, type Running } from './support.js';
+import { boardTest, POSIX_BINARY, POSIX_SMALL_MEMORY_BINARY, runProgram, type Running } from './support.js';
 
-const NEEDS = { packages: ['wabt', 'libmbedtls-dev', 'gcc'], built: ['boards/posix/build/iothub-wasm-posix'] };
+const NEEDS = { packages: ['wabt', 'libmbedtls-dev', 'gcc'], built: ['boards/posix/build/iothub-wasm-posix', 'boards/posix/build/iothub-wasm-posix-small-memory'] };
 
 function files(): { dir: string; write(name: string, text: string): string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'iothub-posix-'));
   return { dir, write: (name, text) => { const p = join(dir, name); writeFileSync(p, text); return p; }, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-function board(args: string[], env: NodeJS.ProcessEnv = {}): Running {
-  return runProgram(POSIX_BINARY, args, env);
+function board(args: string[], env: NodeJS.ProcessEnv = {}, binary = POSIX_BINARY): Running {
+  return runProgram(binary, args, env);
 }
 
 function readings(seen: TelemetryMessage[], deviceId: string): Map<number, TelemetryMessage> {
@@ -50,7 +50,8 @@ async function deviceCertificate(cn: string): Promise<{ cert: string; key: strin
   return { cert: r.cert, key: r.private, sha1: new X509Certificate(r.cert).fingerprint };
 }
 
-boardTest('the Linux board runs the thermostat over TLS with a SAS device: every reading with its properties, both methods answered 200, start-up and desired reported, the C2D printed and completed', NEEDS, async () => {
+for (const [binary, memory] of [[POSIX_BINARY, 'the declared page'], [POSIX_SMALL_MEMORY_BINARY, 'memory reserved only up to abi_heap_base()']] as const) {
+boardTest(`the Linux board (${memory}) runs the thermostat over TLS with a SAS device: every reading with its properties, both methods answered 200, start-up and desired reported, the C2D printed and completed`, NEEDS, async () => {
   const rig = await startHub();
   const f = files();
   let run: Running | undefined;
@@ -60,7 +61,7 @@ boardTest('the Linux board runs the thermostat over TLS with a SAS device: every
     const seen: TelemetryMessage[] = [];
     rig.hub.on('telemetry', (m: TelemetryMessage) => seen.push(m));
     // No --count: the session runs until the service side is done with it, then Ctrl-C stops it (no race with an end).
-    run = board(['--connection-string', connectionString, '--ca', f.write('ca.pem', rig.hub.ca), '--interval-ms', '100']);
+    run = board(['--connection-string', connectionString, '--ca', f.write('ca.pem', rig.hub.ca), '--interval-ms', '100'], {}, binary);
     await run.waitLine(/ twin reported at \$version \d+$/);
 
     const reboot = await rig.hub.invokeMethod(id, 'reboot', { delay: 3 }, { responseTimeoutInSeconds: 10 });
@@ -100,6 +101,7 @@ boardTest('the Linux board runs the thermostat over TLS with a SAS device: every
     await rig.done();
   }
 });
+}
 
 boardTest('after --count acknowledged readings the board stops cleanly and exits 0; start-up takes the target from the full twin', NEEDS, async () => {
   const rig = await startHub();
