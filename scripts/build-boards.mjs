@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { missing } from './board-tools.mjs';
+import { mergeDataSegments } from './merge-data-segments.mjs';
 
 const strict = process.argv.includes('--strict') || !!process.env.CI;
 const ALL = ['wabt', 'libmbedtls-dev', 'gcc-arm-none-eabi', 'libnewlib-arm-none-eabi', 'qemu-system-arm'];
@@ -41,10 +42,15 @@ if (absent.includes('wabt')) {
   console.log('build-boards: skipping every C board: wasm2c is missing (apt-get install wabt)');
   process.exit(0);
 }
-// Regenerate only when the translation changes, so that make does not recompile the core for nothing.
+// Regenerate only when the translation changes, so that make does not recompile the core for nothing. What wasm2c
+// translates is mcu.wasm with its nearby data segments merged (scripts/merge-data-segments.mjs): the same module and
+// the same memory image, 7 KB less Thumb code.
 mkdirSync('build/wasm2c/.next', { recursive: true });
-run('wasm2c', ['build/mcu.wasm', '-o', 'build/wasm2c/.next/mcu.c']);
-for (const f of ['mcu.c', 'mcu.h']) {
+const merged = mergeDataSegments(readFileSync('build/mcu.wasm'));
+writeFileSync('build/wasm2c/.next/mcu.wasm', merged.wasm);
+console.log(`build-boards: build/mcu.wasm: ${merged.before} data segments merged into ${merged.after}`);
+run('wasm2c', ['build/wasm2c/.next/mcu.wasm', '-o', 'build/wasm2c/.next/mcu.c']);
+for (const f of ['mcu.wasm', 'mcu.c', 'mcu.h']) {
   const next = join('build/wasm2c/.next', f), cur = join('build/wasm2c', f);
   if (existsSync(cur) && readFileSync(cur).equals(readFileSync(next))) continue;
   renameSync(next, cur);

@@ -25,5 +25,6 @@ IOTHUB_CPPFLAGS := -I$(IOTHUB_C) -I$(IOTHUB_C)/wasm-rt -I$(WASM2C_OUT) \
   $(if $(IOTHUB_CORE_RESERVE_BYTES),-DWASM_RT_STATIC_BYTES=$(IOTHUB_CORE_RESERVE_BYTES))
 # Our code: C99, every warning an error.
 IOTHUB_CFLAGS := -std=c99 -Wall -Wextra -Werror -Wpedantic
-# wasm2c's output is generated, not ours (GNU C: alloca, asm barriers): compiled as it is, warnings off.
-IOTHUB_CORE_CFLAGS := -std=gnu99 -w
+# wasm2c's output is generated, not ours (GNU C: alloca, asm barriers): compiled as it is, warnings off. NDEBUG: its
+# only asserts check the call order of instantiation, and newlib's assert pulls in stdio.
+IOTHUB_CORE_CFLAGS := -std=gnu99 -w -DNDEBUG
