@@ -6,6 +6,9 @@
  * calls iothub_device_step() from its main loop and sleeps at most the number of milliseconds it returns (waking
  * early for I/O if it can).
  *
+ * The core's exports are reached through iothub_core.h, so the library does not depend on how the core is hosted
+ * (native through wasm2c, or an interpreter).
+ *
  * C99. No dynamic memory. One device per core instance.
  */
 #ifndef IOTHUB_BOARD_H
@@ -30,10 +33,14 @@ extern "C" {
 /*
  * A byte stream to the hub, in the style of coreMQTT's transport interface. Every call is non-blocking.
  * open() may complete over several calls: it returns IOTHUB_IO_WOULD_BLOCK until the stream (and TLS) is up, then 0.
- * send() returns how many bytes it took (0..len) or a negative result; recv() how many it wrote (1..cap), or
- * IOTHUB_IO_WOULD_BLOCK when nothing is buffered, or IOTHUB_IO_CLOSED when the stream ended (a POSIX recv() of 0).
+ * send() returns how many bytes it took (0..len) or a negative result; after IOTHUB_IO_WOULD_BLOCK the library
+ * offers the same bytes again, possibly with more after them (what TLS stacks that must resend a record need).
+ * recv() returns how many it wrote (1..cap), or IOTHUB_IO_WOULD_BLOCK when nothing is buffered, or IOTHUB_IO_CLOSED
+ * when the stream ended (a POSIX recv() of 0). A transport without framing (a raw UART) cannot tell open from
+ * closed: give it a protocol that can (the ESP-AT module's CONNECT / CLOSED lines).
  * close() always succeeds and may be called on a transport that is not open.
- * detail(): a short static text saying why the last call failed (e.g. the TLS verification error), or NULL.
+ * detail() (may be NULL): a short text saying why the last call failed (e.g. the TLS verification error), or NULL;
+ * it must stay readable until the next open(), as the library keeps it as iothub_device_failure()'s detail.
  */
 typedef struct iothub_transport {
   void *ctx;
@@ -48,9 +55,20 @@ typedef struct iothub_transport {
 typedef struct iothub_clock {
   void *ctx;
   uint32_t (*now_ms)(void *ctx);
-  /* Unix time in ms for the tick `now_ms` returned last, or 0 if the board does not know it yet (no SNTP). */
+  /* Unix time in ms for the tick `now_ms` returned last, or 0 if the board does not know it yet (no SNTP); NULL
+   * for a board without a wall clock (then only X.509 devices can connect: SAS tokens need the time). The library
+   * reads it again before every connection attempt. */
   uint64_t (*unix_ms)(void *ctx);
 } iothub_clock_t;
+
+/* For boards whose only wall clock is an occasional sync (SNTP, a modem's AT+CIPSNTPTIME?): the Unix time seen at
+ * one tick. unix_ms at a later tick is the anchor plus the ticks since (the tick may wrap; re-sync within 49 days). */
+typedef struct iothub_time_anchor {
+  uint64_t unix_ms; /* 0 = never synced */
+  uint32_t tick;
+} iothub_time_anchor_t;
+void iothub_time_anchor_set(iothub_time_anchor_t *anchor, uint64_t unix_ms, uint32_t tick);
+uint64_t iothub_time_anchor_unix_ms(const iothub_time_anchor_t *anchor, uint32_t tick); /* 0 if never synced */
 
 /* 32 bits of entropy (for back-off jitter): a hardware RNG, or at least something that differs per boot. */
 typedef uint32_t (*iothub_entropy_fn)(void *ctx);
@@ -73,6 +91,14 @@ typedef struct iothub_event {
 struct iothub_device;
 typedef void (*iothub_event_fn)(struct iothub_device *dev, const iothub_event_t *ev, void *user);
 
+/* One decoded property of a C2D message (iothub_c2d_property_next): name and value point into the core's memory and
+ * are valid until the next call. value_len -1 = a bare name (no value); system = IOTHUB_WASM_SYS_* or -1. */
+typedef struct iothub_property {
+  const uint8_t *name; int32_t name_len;
+  const uint8_t *value; int32_t value_len;
+  int32_t system;
+} iothub_property_t;
+
 /* ---- The device ------------------------------------------------------------------------------------------------ */
 
 typedef struct iothub_device {
@@ -86,6 +112,12 @@ typedef struct iothub_device {
   uint8_t opening;          /* open() is in progress */
   uint8_t time_set;
   int32_t last_io_result;   /* the last negative transport result, for diagnostics */
+  int32_t failure;          /* why the device stopped for good (a core status), 0 while none */
+  const char *failure_detail; /* the transport's detail() for a transport failure, or NULL */
+  uint32_t twin_gets[4];    /* request ids of twin GETs in flight (their answer updates the applied desired version) */
+  char host[256];           /* the endpoint and the TLS host name, NUL-terminated copies of the core's */
+  char sni[256];
+  uint16_t port;
 } iothub_device_t;
 
 /* Parses the connection string into the core and sets the board's interfaces. Returns a core status (< 0: failed). */
@@ -93,21 +125,41 @@ int32_t iothub_device_init(iothub_device_t *dev, const char *connection_string, 
                            const iothub_transport_t *transport, const iothub_clock_t *clock,
                            iothub_entropy_fn entropy, void *entropy_ctx, iothub_event_fn on_event, void *user);
 
-/* Starts connecting (needs the clock's Unix time for SAS). Returns a core status. */
+/* Sets a core option (IOTHUB_WASM_OPT_*) before iothub_device_start. Returns a core status. */
+int32_t iothub_device_option(iothub_device_t *dev, uint32_t opt, int32_t value);
+
+/* Starts connecting. Returns a core status: IOTHUB_WASM_CLIENT_TIME_NOT_SET for a SAS device while the clock's
+ * unix_ms is still 0 (call again once the board has the time). */
 int32_t iothub_device_start(iothub_device_t *dev);
 
-/* Runs one turn of the loop: opens/closes the transport as the core wants, feeds received bytes, dispatches events,
- * writes what the core emitted. Returns the longest the board may sleep before the next call, in ms. */
+/* Runs one turn of the loop: opens/closes the transport as the core wants, feeds received bytes, dispatches events
+ * (to on_event, from inside this call), writes what the core emitted. Returns the longest the board may sleep before
+ * the next call, in ms: until the core's next timer (1000 when it has none), at most 10 while an open or a write is pending (a
+ * board that can wake on its transport's readiness may wait for that instead). */
 uint32_t iothub_device_step(iothub_device_t *dev);
 
 /* Queues a DISCONNECT and stops; keep calling iothub_device_step() until iothub_device_stopped(). */
 void iothub_device_stop(iothub_device_t *dev);
 int iothub_device_stopped(const iothub_device_t *dev);
 
+/* Once stopped: 0 after iothub_device_stop, else why the device stopped for a reason retrying cannot fix (the core's
+ * refusal, e.g. IOTHUB_WASM_CLIENT_CONNACK_NOT_AUTHORIZED, or IOTHUB_WASM_CLIENT_TRANSPORT_CLOSED when the transport
+ * returned IOTHUB_IO_FAILED; *detail then says why, e.g. the certificate problem). detail may be NULL. */
+int32_t iothub_device_failure(const iothub_device_t *dev, const char **detail);
+
+/* The core's state (IOTHUB_WASM_STATE_*), and whether the device wants a client certificate (x509=true). */
+uint32_t iothub_device_state(const iothub_device_t *dev);
+int iothub_device_x509(const iothub_device_t *dev);
+
 /* The core's name for a status (e.g. "CLIENT_CONNACK_NOT_AUTHORIZED"), copied into buf as NUL-terminated ASCII. */
 const char *iothub_status_name(int32_t status, char *buf, size_t cap);
 
-/* Application calls: thin wrappers that copy arguments into the core's IO window. Return core statuses/tokens. */
+/* Application calls: thin wrappers that copy their arguments into the core's IO window (abi_io_capacity(), 1024
+ * bytes on mcu.wasm, for all of one call's arguments; an argument already in the core's memory, such as an event's
+ * view, is passed in place). Return core statuses or tokens; CLIENT_MESSAGE_TOO_LARGE (CLIENT_PROPERTIES_TOO_LARGE for
+ * a property) when they do not fit.
+ * iothub_twin_get also remembers its request: the answer tells the core which desired version the full twin holds.
+ * iothub_telemetry_property: value NULL = a bare name. */
 int32_t iothub_telemetry_begin(iothub_device_t *dev);
 int32_t iothub_telemetry_property(iothub_device_t *dev, const char *name, const char *value);
 int32_t iothub_telemetry_system(iothub_device_t *dev, int32_t which, const char *value);
@@ -117,6 +169,18 @@ int32_t iothub_twin_patch(iothub_device_t *dev, const char *json, size_t len);
 int32_t iothub_method_respond(iothub_device_t *dev, const uint8_t *rid, size_t rid_len, int32_t status,
                               const char *json, size_t len);
 int32_t iothub_c2d_ack(iothub_device_t *dev, uint32_t packet_id);
+
+/* Walks the properties of an IOTHUB_WASM_EV_C2D event (during its callback): begin, then next until it returns 0.
+ * next returns 1 with *prop filled, 0 at the end, or a core status for a malformed bag. */
+int32_t iothub_c2d_properties_begin(iothub_device_t *dev, const iothub_event_t *ev);
+int32_t iothub_c2d_property_next(iothub_device_t *dev, iothub_property_t *prop);
+
+/* ---- JSON, just enough for a device's twin and method payloads (no allocation, no validation beyond need) ----- */
+
+/* Finds member `key` of the JSON object s[0..len): 1 with *val and *val_len spanning its value's text, else 0. */
+int iothub_json_member(const uint8_t *s, size_t len, const char *key, const uint8_t **val, size_t *val_len);
+/* The span is a JSON number: 1, else 0. */
+int iothub_json_is_number(const uint8_t *s, size_t len);
 
 #ifdef __cplusplus
 }
