@@ -8,6 +8,7 @@ import { createSasToken } from './auth/sas.js';
 import { runningHub } from './running.js';
 import { Policies } from './service/policies.js';
 import { LockError } from './state/store.js';
+import { DEFAULT_DPS_PORT, DPS_USAGE, DpsUsageError, dpsMain } from './cli-dps.js';
 
 const USAGE = `usage: iothub-wasm hub [run] [options]          run the local IoT Hub (Ctrl-C stops it)
        iothub-wasm hub device add <id> [--module <mod>] [--primary-key <k>] [--secondary-key <k>]
@@ -16,6 +17,7 @@ const USAGE = `usage: iothub-wasm hub [run] [options]          run the local IoT
        iothub-wasm hub device show <id> [--module <mod>] [--sas-ttl <seconds>]
        iothub-wasm hub device remove <id> [--module <mod>]
        iothub-wasm hub policy [<name>]                  shared access policies and service connection strings
+${DPS_USAGE}
 
 options:
   --port <n>         TLS port for MQTT and MQTT over WebSocket (${WEBSOCKET_PATH}); default 8883, 0 = any free port
@@ -23,7 +25,8 @@ options:
   --ws-port <n>      an extra TLS port for WebSocket clients that insist on one (e.g. 443)
   --amqp-port <n>    AMQP 1.0 service endpoint (azure-iothub, @azure/event-hubs, rhea); default 5671, 'off' disables
   --rest-port <n>    HTTPS REST service API + AMQP/MQTT over WebSocket; default 443 (falls back to 8443 when 443
-                     cannot be bound), 'off' disables
+                     cannot be bound), 'off' disables; also the DPS's provisioning service API
+  --dps-port <n>     the local Device Provisioning Service's MQTT (TLS) endpoint; default ${DEFAULT_DPS_PORT}, 'off' disables
   --bind <address>   listen on this address instead of loopback (127.0.0.1 and ::1); 0.0.0.0 or :: exposes
                      the hub, and the device keys it holds, to the network (it warns)
   --host-name <name> the hub's name in connection strings and SAS tokens (default localhost)
@@ -79,6 +82,11 @@ export async function main(argv: string[]): Promise<number> {
         'ws-port': { type: 'string' },
         'amqp-port': { type: 'string' },
         'rest-port': { type: 'string' },
+        'dps-port': { type: 'string' },
+        'initial-twin': { type: 'string' },
+        'device-id': { type: 'string' },
+        'registration-id': { type: 'string' },
+        disabled: { type: 'boolean' },
         bind: { type: 'string' },
         'host-name': { type: 'string' },
         'data-dir': { type: 'string' },
@@ -114,6 +122,7 @@ export async function main(argv: string[]): Promise<number> {
       console.log(`(keys in ${resolvePath(dataDir, 'policies.json')}, the file the hub reads)`);
       return 0;
     }
+    if (cmd === 'dps') return await dpsMain(v, pos.slice(1), dataDir, hostName);
     if (cmd !== 'device' && cmd !== 'devices') return fail(`unknown sub-command '${pos.join(' ')}'\n\n${USAGE}`);
     if (extra.length) return fail(`unexpected argument '${extra[0]}'`);
     const registry = new Registry(dataDir, hostName);
@@ -190,7 +199,7 @@ export async function main(argv: string[]): Promise<number> {
         return fail(`unknown device command '${sub}' (add, list, show, remove)`);
     }
   } catch (e) {
-    if (e instanceof UsageError || e instanceof HubError || e instanceof LockError) return fail(e.message);
+    if (e instanceof UsageError || e instanceof DpsUsageError || e instanceof HubError || e instanceof LockError) return fail(e.message);
     throw e;
   }
 }
@@ -201,8 +210,9 @@ async function run(v: Record<string, string | string[] | boolean | undefined>, p
   const amqpPort: number | false = v['amqp-port'] === 'off' ? false : portOf('--amqp-port', v['amqp-port'] as string | undefined, 5671);
   const restDefault = v['rest-port'] === undefined;
   const restPort = v['rest-port'] === 'off' ? false : portOf('--rest-port', v['rest-port'] as string | undefined, 443);
+  const dpsPort: number | false = v['dps-port'] === 'off' ? false : portOf('--dps-port', v['dps-port'] as string | undefined, DEFAULT_DPS_PORT);
   const base: LocalHubOptions = {
-    port, plainPort, wsPort, hostName, dataDir, amqpPort,
+    port, plainPort, wsPort, hostName, dataDir, amqpPort, dpsPort,
     ...(typeof v['bind'] === 'string' ? { bindAddress: v['bind'] } : {}),
     log: v['quiet'] ? false : true,
     ...(typeof v['retention'] === 'string' ? retentionOf(v['retention']) : {}),
@@ -244,6 +254,11 @@ async function run(v: Record<string, string | string[] | boolean | undefined>, p
     console.log(`  the service SDKs have no CA option: start them with NODE_EXTRA_CA_CERTS=${caFile}`);
     console.log(`    (Node reads it at process start; without it they retry for minutes instead of failing)`);
     console.log(`  other policies: ${hub.policies.list().map((p) => p.keyName).join(', ')} (keys in ${resolvePath(dataDir, 'policies.json')})`);
+  }
+  if (hub.dps) {
+    console.log(`  DPS: mqtts://localhost:${hub.dps.port} id scope ${hub.dps.idScope} (provisioning host localhost:${hub.dps.port}; devices are assigned to ${hub.assignedHub()})`);
+    console.log(`    enrollments: iothub-wasm hub dps enrollment add <registrationId> | group add <groupId>  (${hub.dps.listEnrollments().length} enrollment(s), ${hub.dps.listGroups().length} group(s))`);
+    if (hub.restPort) console.log(`    provisioning service connection string (azure-iot-provisioning-service, on the REST port): ${hub.dpsServiceConnectionString()}`);
   }
   if (devices.length === 0) console.log('  no devices yet: iothub-wasm hub device add <id>  (in another terminal; the running hub picks it up)');
   for (const d of devices) console.log(`  ${d.deviceId}: ${d.connectionString}`);

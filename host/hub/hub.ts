@@ -5,7 +5,7 @@ import { createServer as createNetServer, type Server, type Socket, type Address
 import { createServer as createTlsServer } from 'node:tls';
 import { join as joinPath, resolve as resolvePath } from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { Registry } from './state/registry.js';
 import { TwinStore, type Twin, type JsonObject } from './state/twin-store.js';
@@ -27,6 +27,8 @@ import { AmqpService } from './service/amqp.js';
 import { RestService } from './service/rest.js';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Identity } from './state/messages.js';
+import { LocalDps } from './dps/dps.js';
+import { isDpsServicePath } from './dps/rest.js';
 
 export const WEBSOCKET_PATH = '/$iothub/websocket';
 export const DEFAULT_DATA_DIR = '.iothub-wasm';
@@ -88,6 +90,13 @@ export interface LocalHubOptions {
   maxConnections?: number;
   /** Milliseconds an HTTPS client has to send a whole REST request, from its first byte. Default 60 000. */
   requestTimeoutMs?: number;
+  /**
+   * TLS port of the local Device Provisioning Service's MQTT endpoint (Azure's is 8883 on its own host); 0 picks a free
+   * port. Default: off (the CLI turns it on, on 8884). Its service API (enrollments) is served on restPort.
+   */
+  dpsPort?: number | false;
+  /** The `retry-after` (seconds) the DPS gives with `assigning` answers. Default 1. */
+  dpsRetryAfterSeconds?: number;
 }
 
 /** Defaults of the connection limits (see LocalHubOptions). */
@@ -127,6 +136,8 @@ export class LocalHub extends EventEmitter<HubEvents> {
   /** HTTPS port of the REST API (+ AMQP/MQTT over WebSocket), when enabled. */
   restPort: number | undefined;
   private amqp: AmqpService | undefined;
+  /** The local Device Provisioning Service, when dpsPort is set (its id scope, enrollments, fault injection). */
+  dps: LocalDps | undefined;
   /** TLS port (MQTT + WebSocket). */
   port = 0;
   /** Plain TCP port, when enabled. */
@@ -203,6 +214,12 @@ export class LocalHub extends EventEmitter<HubEvents> {
     return hub;
   }
 
+  /** What the DPS tells provisioned devices to connect to: the host name, with the TLS port when it is not 8883. */
+  assignedHub(): string { return this.port === 8883 ? this.hostName : `${this.hostName}:${this.port}`; }
+
+  /** The provisioning service connection string (azure-iot-provisioning-service), when the DPS runs. */
+  dpsServiceConnectionString(): string | undefined { return this.dps?.serviceConnectionString(this.hostName); }
+
   /** `localhost:{port}`: what a client puts in GatewayHostName. */
   get gatewayHostName(): string { return `localhost:${this.port}`; }
 
@@ -218,7 +235,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
       }
       this.hubLock = lock;
       for (const f of removeOrphanedTempFiles(this.dataDir)) this.log(`removed ${f}, left by a process that was killed while writing it`);
-      for (const f of ['registry.json', 'policies.json', 'twins.json', 'c2d.json']) makePrivate(joinPath(this.dataDir, f));
+      for (const f of ['registry.json', 'policies.json', 'twins.json', 'c2d.json', 'dps.json', 'dps-enrollments.json']) makePrivate(joinPath(this.dataDir, f));
     }
     const tlsMat = opts.tls ? { ...opts.tls, ca: opts.tls.ca ?? opts.tls.cert, generated: false } :
       await loadOrCreateTls(this.dataDir ? resolvePath(this.dataDir, 'tls') : null, this.hostName);
@@ -295,6 +312,31 @@ export class LocalHub extends EventEmitter<HubEvents> {
     if (opts.wsPort !== undefined && opts.wsPort !== false) {
       this.wsPort = await this.listenOn(mqttListener('extra TLS port', 'mqtts'), opts.wsPort, opts.bindAddress);
     }
+    if (opts.dpsPort !== undefined && opts.dpsPort !== false) {
+      const dps = this.dps = await LocalDps.create({
+        dataDir: this.dataDir, registry: this.registry, twins: this.twins, logSink: this.logSink,
+        assignedHub: () => this.assignedHub(),
+        connectTimeoutMs: limits.connectTimeoutMs,
+        ...(opts.dpsRetryAfterSeconds !== undefined ? { retryAfterSeconds: opts.dpsRetryAfterSeconds } : {}),
+      });
+      const admission = this.admission('DPS port');
+      dps.port = await this.listenOn(() => {
+        // the hub's TLS settings: X.509 devices present their certificate, checked against the enrollment at CONNECT
+        const server = createTlsServer(secure, (s) => {
+          if (this.stopped) { s.destroy(); return; }
+          this.sockets.add(s);
+          s.on('close', () => this.sockets.delete(s));
+          s.on('error', () => {});
+          s.setNoDelay(true);
+          const key = peerKey(s);
+          dps.handle(s, 'mqtts', { peer: key.replace('|', ':'), onAdmitted: () => admission.admitted(key) });
+        });
+        server.maxConnections = limits.maxConnections;
+        server.on('connection', (raw: Socket) => { if (this.stopped) raw.destroy(); else admission.accepted(raw); });
+        server.on('tlsClientError', (err, s) => { this.log(`DPS TLS handshake failed: ${err.message}`); s.destroy(); });
+        return server;
+      }, opts.dpsPort, opts.bindAddress);
+    }
     if (opts.amqpPort !== undefined && opts.amqpPort !== false) {
       this.amqp = new AmqpService(this, {
         ...(opts.feedbackBatchMs !== undefined ? { feedbackBatchMs: opts.feedbackBatchMs } : {}),
@@ -316,6 +358,9 @@ export class LocalHub extends EventEmitter<HubEvents> {
     }
     if (opts.restPort !== undefined && opts.restPort !== false) {
       const rest = new RestService(this, this.log);
+      // the provisioning service API shares the port: its paths (/enrollments, /enrollmentGroups, /registrations) are its own
+      const dpsRest = this.dps?.serviceApi(() => this.hostNames(), () => this.assignedHub(), this.log);
+      const serve = dpsRest ? (req: IncomingMessage, res: ServerResponse) => (isDpsServicePath(req.url) ? dpsRest.handle : rest.handle)(req, res) : rest.handle;
       const wsAdmission = this.admission('REST port (MQTT over WebSocket)');
       const acceptedAt = new Map<string, number>();
       const firstRequest = new Map<string, NodeJS.Timeout>();
@@ -330,7 +375,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
           headersTimeout: limits.connectTimeoutMs,
           requestTimeout: Math.max(opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, limits.connectTimeoutMs),
           connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(limits.connectTimeoutMs / 4))),
-        }, rest.handle);
+        }, serve);
         https.maxConnections = limits.maxConnections;
         https.on('connection', (s: Socket) => {
           if (this.stopped) { s.destroy(); return; }
@@ -384,7 +429,10 @@ export class LocalHub extends EventEmitter<HubEvents> {
     }
     this.registry.gatewayHostName = this.gatewayHostName;
     if (this.dataDir) {
-      writeRunningHub(this.dataDir, { pid: process.pid, hostName: this.hostName, gatewayHostName: this.gatewayHostName, startedAt: new Date().toISOString() });
+      writeRunningHub(this.dataDir, {
+        pid: process.pid, hostName: this.hostName, gatewayHostName: this.gatewayHostName, startedAt: new Date().toISOString(),
+        ...(this.dps ? { provisioningHost: this.dps.provisioningHost } : {}),
+      });
     }
     this.sweepTimer = setInterval(() => this.c2d.sweep(), 1000);
     this.sweepTimer.unref();
@@ -395,6 +443,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
       (this.wsPort ? `, wss://localhost:${this.wsPort}${WEBSOCKET_PATH}` : '') +
       (this.amqpPort ? `, amqps://localhost:${this.amqpPort} (service)` : '') +
       (this.restPort ? `, https://localhost:${this.restPort} (REST, AMQP/MQTT over WebSocket)` : '') +
+      (this.dps ? `, DPS mqtts://localhost:${this.dps.port} id scope ${this.dps.idScope}` : '') +
       (this.dataDir ? `; data in ${this.dataDir}` : '; data in memory') + `; ${this.registry.list().length} device(s)`);
   }
 
@@ -636,12 +685,13 @@ export class LocalHub extends EventEmitter<HubEvents> {
     this.amqp?.close();
     for (const a of this.admissions) a.close();
     if (this.broker) await this.broker.close();
+    if (this.dps) await this.dps.close();
     for (const s of this.sockets) s.destroy();
     this.wss?.close();
     await Promise.all(closing);
     this.registry.close();
     try {
-      await Promise.all([this.registry.flush(), this.twins.flush(), this.policies.flush(), this.events.flush(), this.c2d.flush()]);
+      await Promise.all([this.registry.flush(), this.twins.flush(), this.policies.flush(), this.events.flush(), this.c2d.flush(), this.dps?.flush()]);
     } finally {
       if (this.hubLock && this.dataDir) removeRunningHub(this.dataDir);
       this.hubLock?.release();

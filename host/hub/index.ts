@@ -24,3 +24,9 @@ export { HubError } from './errors.js';
 export type { HubErrorCode } from './errors.js';
 /** The stores' refusals are HubErrors now; the old names stay for code written against them. */
 export { HubError as RegistryError, HubError as TwinError } from './errors.js';
+export { LocalDps } from './dps/dps.js';
+export { deriveDeviceKey, EnrollmentStore } from './dps/enrollments.js';
+export type { IndividualEnrollment, EnrollmentGroup, EnrollmentOptions, GroupOptions, Attestation, InitialTwin, ProvisioningStatus } from './dps/enrollments.js';
+export type { RegistrationState } from './dps/assign.js';
+export type { DpsRequestEvent, DpsRegisteredEvent } from './dps/broker.js';
+export { DPS_SERVICE_POLICY } from './dps/identity.js';

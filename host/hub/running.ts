@@ -11,6 +11,8 @@ export interface RunningHub {
   /** What a device puts in GatewayHostName to reach this hub, e.g. `localhost:8883`. */
   gatewayHostName: string;
   startedAt: string;
+  /** Where its DPS listens (`localhost:8884`), when it runs one. */
+  provisioningHost?: string;
 }
 
 const fileOf = (dataDir: string) => join(dataDir, 'hub.json');
@@ -31,7 +33,8 @@ export function runningHub(dataDir: string): RunningHub | undefined {
     const r = StoredRecord.of(raw, fileOf(dataDir));
     const pid = r.count('pid');
     if (!pidAlive(pid)) return undefined;
-    return { pid, hostName: r.str('hostName'), gatewayHostName: r.str('gatewayHostName'), startedAt: r.str('startedAt') };
+    const provisioningHost = r.optStr('provisioningHost');
+    return { pid, hostName: r.str('hostName'), gatewayHostName: r.str('gatewayHostName'), startedAt: r.str('startedAt'), ...(provisioningHost ? { provisioningHost } : {}) };
   } catch {
     return undefined; // a file we cannot read says nothing about a running hub
   }

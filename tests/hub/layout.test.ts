@@ -95,7 +95,7 @@ function hubImports(file: string): string[] {
     .map((s) => relative(hubDir, resolve(dirname(file), s)).split(sep).join('/').replace(/\.js$/, '.ts'));
 }
 
-test('the hub depends one way: state/ on no protocol or composition, device/ and service/ not on each other', () => {
+test('the hub depends one way: state/ on no protocol or composition, device/ and service/ not on each other, dps/ not on service/', () => {
   // errors.ts and log.ts import nothing of the hub: every layer may use them
   const leaves = ['errors.ts', 'log.ts'];
   for (const leaf of leaves) assert.deepEqual(hubImports(join(hubDir, leaf)), [], `${leaf} imports nothing of the hub`);
@@ -104,6 +104,8 @@ test('the hub depends one way: state/ on no protocol or composition, device/ and
     'auth/': (t) => t.startsWith('auth/') || t.startsWith('state/') || leaves.includes(t),
     'device/': (t) => !t.startsWith('service/') && (t.includes('/') || leaves.includes(t)),
     'service/': (t) => !t.startsWith('device/') && (t.includes('/') || leaves.includes(t)),
+    // the DPS is a device-facing protocol of its own: it reuses the device side's framing gate, never the service side
+    'dps/': (t) => !t.startsWith('service/') && (t.includes('/') || leaves.includes(t)),
   };
   const broken: string[] = [];
   for (const f of hubSources()) {
