@@ -515,11 +515,11 @@ export function poll(nowMs: u32): u32 {
 /**
  * The device's connection string for its assigned hub: `HostName={assignedHub};DeviceId={deviceId};` and
  * `SharedAccessKey={the device key}` (the individual key, or the one derived from the group key) or `x509=true`.
- * Its length, E_BAD_STATE before an assignment, or E_BUFFER_TOO_SMALL.
+ * Its length, E_BAD_STATE before an assignment (from DPS_EV_ASSIGNED on), or E_BUFFER_TOO_SMALL.
  */
 export function connectionString(out: usize, cap: i32): i32 {
   const d = D();
-  if (d.state != DPS_STATE_DONE || d.result != OK) return E_BAD_STATE;
+  if (d.result != OK) return E_BAD_STATE;
   let keyLen: i32 = 0;
   if (!d.x509) keyLen = base64Encode(C.keyPtr(), d.keyLen, KEY64, 88);
   wBegin(out, cap);

@@ -78,7 +78,8 @@ for (const build of builds) {
     assert.equal(e.device, 'sensor-7-dev');
     assert.deepEqual(JSON.parse(e.payload), { modelId: 'dtmi:com:example:Thermostat;1', tier: 'gold' });
     assert.equal(JSON.parse(e.body).registrationState.substatus, 'initialAssignment', 'the whole body is there for the host');
-    // The registration is over: DISCONNECT, close, done; the assignment stays readable.
+    // The registration is over: DISCONNECT, close, done; the assignment is readable from the event on.
+    assert.equal(d.connectionString(), `HostName=hub-a.azure-devices.net;DeviceId=sensor-7-dev;SharedAccessKey=${KEY}`);
     assert.deepEqual(d.sent().map((p) => p.cmd), ['disconnect']);
     assert.equal(d.ex.dps_wants(), WANT.CLOSE);
     d.down();
