@@ -90,6 +90,8 @@ export class ProvisioningClient extends EventEmitter {
   private pumping = false;
   private pumpAgain = false;
   private endpoint!: { host: string; port: number };
+  /** Why the transport last closed, if the board said (it goes into a DPS_TIMEOUT's message). */
+  private lastTransportError: Error | undefined;
 
   constructor(options: ProvisioningOptions) {
     super();
@@ -139,7 +141,9 @@ export class ProvisioningClient extends EventEmitter {
     else rc = ex.dps_x509_set(1);
     if (rc < 0) this.fail(rc, o.groupKey !== undefined ? 'the group key' : 'the symmetric key');
     if (o.payload !== undefined) {
-      rc = ex.dps_payload_set(io, this.io(0, JSON.stringify(o.payload)));
+      const json: unknown = JSON.stringify(o.payload);
+      if (typeof json !== 'string') throw badArgument(`payload must be JSON-serializable, not ${typeof o.payload}`);
+      rc = ex.dps_payload_set(io, this.io(0, json));
       if (rc < 0) this.fail(rc, 'the payload');
     }
     if (o.provisioningHost !== undefined || o.port !== undefined) {
@@ -242,8 +246,9 @@ export class ProvisioningClient extends EventEmitter {
         if (this.transport !== transport) return;
         this.receive(chunk);
       },
-      onClose: () => {
+      onClose: (error) => {
         if (this.transport !== transport) return;
+        if (error) this.lastTransportError = error;
         this.transport = null;
         this.transportOpen = false;
         this.ex.dps_transport_down(this.board.nowMs());
@@ -315,7 +320,11 @@ export class ProvisioningClient extends EventEmitter {
         const errorCode = e[R.errorCode]!;
         const message = this.view(e[R.messagePtr]!, e[R.messageLen]!);
         let what = serviceStatus ? `the provisioning service answered ${serviceStatus}${errorCode ? ` (errorCode ${errorCode})` : ''}${message ? `: ${message}` : ''}` : 'provisioning failed';
-        if (name === 'DPS_TIMEOUT' && errorCode < 0) what += ` (last cause: ${this.core.statusName(errorCode)})`;
+        if (name === 'DPS_TIMEOUT' && errorCode < 0) {
+          const cause = this.core.statusName(errorCode);
+          const detail = cause === 'DPS_TRANSPORT_CLOSED' && this.lastTransportError ? `: ${this.lastTransportError.message}` : '';
+          what += ` (last cause: ${cause}${detail})`;
+        }
         else if (name === 'DPS_UNAUTHORIZED' && !serviceStatus && errorCode) what = `the provisioning service refused the connection (CONNACK ${errorCode})`;
         this.outcome = { error: new ProvisioningError(name, describe(name, what), status, serviceStatus, errorCode) };
         break;

@@ -6,6 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, X509Certificate } from 'node:crypto';
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -185,6 +186,20 @@ test('DeviceClient.fromProvisioning reuses the assignment an AssignmentStore kep
   } finally {
     dps().off('request', on);
   }
+});
+
+test('the whole registration has a time-out: an unreachable service is retried with back-off, then DPS_TIMEOUT naming the last cause and the socket error', async () => {
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  const retries: string[] = [];
+  const client = new ProvisioningClient(local({ registrationId: 'ours-unreachable', symmetricKey: Buffer.alloc(32, 4).toString('base64'), provisioningHost: '127.0.0.1', port, timeoutMs: 600 }));
+  client.on('retry', (r: { code: string }) => retries.push(r.code));
+  const e = await refusal(client.register());
+  assert.equal(e.code, 'DPS_TIMEOUT');
+  assert.match(e.message, /last cause: DPS_TRANSPORT_CLOSED: .*ECONNREFUSED/);
+  assert.ok(retries.length >= 1 && retries.every((c) => c === 'DPS_TRANSPORT_CLOSED'), retries.join());
 });
 
 test('the MCU build registers too (the same exports a C board calls)', async () => {
