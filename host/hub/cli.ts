@@ -27,6 +27,7 @@ options:
   --rest-port <n>    HTTPS REST service API + AMQP/MQTT over WebSocket; default 443 (falls back to 8443 when 443
                      cannot be bound), 'off' disables; also the DPS's provisioning service API
   --dps-port <n>     the local Device Provisioning Service's MQTT (TLS) endpoint; default ${DEFAULT_DPS_PORT}, 'off' disables
+  --dps-plain-port <n>  also serve the DPS without TLS (symmetric keys only)
   --bind <address>   listen on this address instead of loopback (127.0.0.1 and ::1); 0.0.0.0 or :: exposes
                      the hub, and the device keys it holds, to the network (it warns)
   --host-name <name> the hub's name in connection strings and SAS tokens (default localhost)
@@ -83,6 +84,7 @@ export async function main(argv: string[]): Promise<number> {
         'amqp-port': { type: 'string' },
         'rest-port': { type: 'string' },
         'dps-port': { type: 'string' },
+        'dps-plain-port': { type: 'string' },
         'initial-twin': { type: 'string' },
         'device-id': { type: 'string' },
         'registration-id': { type: 'string' },
@@ -213,6 +215,7 @@ async function run(v: Record<string, string | string[] | boolean | undefined>, p
   const dpsPort: number | false = v['dps-port'] === 'off' ? false : portOf('--dps-port', v['dps-port'] as string | undefined, DEFAULT_DPS_PORT);
   const base: LocalHubOptions = {
     port, plainPort, wsPort, hostName, dataDir, amqpPort, dpsPort,
+    ...(typeof v['dps-plain-port'] === 'string' ? { dpsPlainPort: portOf('--dps-plain-port', v['dps-plain-port'], 0) } : {}),
     ...(typeof v['bind'] === 'string' ? { bindAddress: v['bind'] } : {}),
     log: v['quiet'] ? false : true,
     ...(typeof v['retention'] === 'string' ? retentionOf(v['retention']) : {}),
@@ -257,6 +260,7 @@ async function run(v: Record<string, string | string[] | boolean | undefined>, p
   }
   if (hub.dps) {
     console.log(`  DPS: mqtts://localhost:${hub.dps.port} id scope ${hub.dps.idScope} (provisioning host localhost:${hub.dps.port}; devices are assigned to ${hub.assignedHub()})`);
+    if (hub.dps.plainPort) console.log(`    also mqtt://localhost:${hub.dps.plainPort} (plain, symmetric keys only)`);
     console.log(`    enrollments: iothub-wasm hub dps enrollment add <registrationId> | group add <groupId>  (${hub.dps.listEnrollments().length} enrollment(s), ${hub.dps.listGroups().length} group(s))`);
     if (hub.restPort) console.log(`    provisioning service connection string (azure-iot-provisioning-service, on the REST port): ${hub.dpsServiceConnectionString()}`);
   }

@@ -95,6 +95,8 @@ export interface LocalHubOptions {
    * port. Default: off (the CLI turns it on, on 8884). Its service API (enrollments) is served on restPort.
    */
   dpsPort?: number | false;
+  /** Also serve the DPS without TLS on this port (SAS only: no client certificates there); 0 picks a free port. Default: off. */
+  dpsPlainPort?: number | false;
   /** The `retry-after` (seconds) the DPS gives with `assigning` answers. Default 1. */
   dpsRetryAfterSeconds?: number;
 }
@@ -319,23 +321,31 @@ export class LocalHub extends EventEmitter<HubEvents> {
         connectTimeoutMs: limits.connectTimeoutMs,
         ...(opts.dpsRetryAfterSeconds !== undefined ? { retryAfterSeconds: opts.dpsRetryAfterSeconds } : {}),
       });
-      const admission = this.admission('DPS port');
-      dps.port = await this.listenOn(() => {
-        // the hub's TLS settings: X.509 devices present their certificate, checked against the enrollment at CONNECT
-        const server = createTlsServer(secure, (s) => {
+      /** A DPS listener (TLS, or plain when asked): the device side's admission, then the DPS broker behind the framing gate. */
+      const dpsListener = (name: string, transport: 'mqtt' | 'mqtts') => {
+        const admission = this.admission(name);
+        const serve = (s: Socket) => {
           if (this.stopped) { s.destroy(); return; }
           this.sockets.add(s);
           s.on('close', () => this.sockets.delete(s));
           s.on('error', () => {});
           s.setNoDelay(true);
           const key = peerKey(s);
-          dps.handle(s, 'mqtts', { peer: key.replace('|', ':'), onAdmitted: () => admission.admitted(key) });
-        });
-        server.maxConnections = limits.maxConnections;
-        server.on('connection', (raw: Socket) => { if (this.stopped) raw.destroy(); else admission.accepted(raw); });
-        server.on('tlsClientError', (err, s) => { this.log(`DPS TLS handshake failed: ${err.message}`); s.destroy(); });
-        return server;
-      }, opts.dpsPort, opts.bindAddress);
+          dps.handle(s, transport, { peer: key.replace('|', ':'), onAdmitted: () => admission.admitted(key) });
+        };
+        return () => {
+          // the hub's TLS settings: X.509 devices present their certificate, checked against the enrollment at CONNECT
+          const server = transport === 'mqtts' ? createTlsServer(secure, serve) : createNetServer(serve);
+          server.maxConnections = limits.maxConnections;
+          server.on('connection', (raw: Socket) => { if (this.stopped) raw.destroy(); else admission.accepted(raw); });
+          if (transport === 'mqtts') server.on('tlsClientError', (err, s) => { this.log(`DPS TLS handshake failed: ${err.message}`); s.destroy(); });
+          return server;
+        };
+      };
+      dps.port = await this.listenOn(dpsListener('DPS port', 'mqtts'), opts.dpsPort, opts.bindAddress);
+      if (opts.dpsPlainPort !== undefined && opts.dpsPlainPort !== false) {
+        dps.plainPort = await this.listenOn(dpsListener('DPS plain port', 'mqtt'), opts.dpsPlainPort, opts.bindAddress);
+      }
     }
     if (opts.amqpPort !== undefined && opts.amqpPort !== false) {
       this.amqp = new AmqpService(this, {
@@ -443,7 +453,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
       (this.wsPort ? `, wss://localhost:${this.wsPort}${WEBSOCKET_PATH}` : '') +
       (this.amqpPort ? `, amqps://localhost:${this.amqpPort} (service)` : '') +
       (this.restPort ? `, https://localhost:${this.restPort} (REST, AMQP/MQTT over WebSocket)` : '') +
-      (this.dps ? `, DPS mqtts://localhost:${this.dps.port} id scope ${this.dps.idScope}` : '') +
+      (this.dps ? `, DPS mqtts://localhost:${this.dps.port}${this.dps.plainPort ? ` and mqtt://localhost:${this.dps.plainPort} (plain)` : ''} id scope ${this.dps.idScope}` : '') +
       (this.dataDir ? `; data in ${this.dataDir}` : '; data in memory') + `; ${this.registry.list().length} device(s)`);
   }
 

@@ -123,6 +123,22 @@ test('a throttled register (429 with retry-after) is retried by the SDK no soone
   assert.ok(seen[1]!.at - seen[0]!.at >= 950, `the SDK waited ${seen[1]!.at - seen[0]!.at} ms, retry-after said 1 s`);
 });
 
+test('a throttled operation-status poll (429 with retry-after) is polled again by the SDK, for the same operation, no sooner than retry-after', async () => {
+  const e = await hub.dps!.addEnrollment('throttled-poll');
+  const key = e.attestation.type === 'symmetricKey' ? e.attestation.primaryKey : '';
+  const seen: { kind: string; status: number; at: number }[] = [];
+  const on = (r: { registrationId: string; kind: string; status: number; at: number }) => { if (r.registrationId === 'throttled-poll') seen.push(r); };
+  hub.dps!.on('request', on);
+  hub.dps!.throttle(1, { registrationId: 'throttled-poll', retryAfterSeconds: 1, on: 'status' });
+  try {
+    assert.equal((await sdkRegister(hub, 'throttled-poll', { symmetricKey: key })).status, 'assigned');
+  } finally {
+    hub.dps!.off('request', on);
+  }
+  assert.deepEqual(seen.slice(0, 3).map((r) => `${r.kind} ${r.status}`), ['register 202', 'status 429', 'status 200']);
+  assert.ok(seen[2]!.at - seen[1]!.at >= 950, `the SDK waited ${seen[2]!.at - seen[1]!.at} ms, retry-after said 1 s`);
+});
+
 test('initialTwin is applied when the device is created: tags and desired properties, visible to the device', async () => {
   const e = await hub.dps!.addEnrollment('with-twin', { initialTwin: { tags: { floor: 3 }, desired: { interval: 5, nested: { a: 1 } } } });
   const key = e.attestation.type === 'symmetricKey' ? e.attestation.primaryKey : '';

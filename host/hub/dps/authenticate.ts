@@ -46,8 +46,8 @@ export function authenticateRegistration(o: RegistrationClaim): RegistrationVerd
   const cert = o.peerCertificate();
   const hasPassword = !!o.password && o.password.length > 0;
 
-  if (!hasPassword) {
-    // X.509: the certificate presented in the TLS handshake
+  if (!hasPassword || (individual?.attestation.type === 'x509' && cert?.fingerprint)) {
+    // X.509: the certificate presented in the TLS handshake (a password beside it is ignored, as for IoT Hub)
     if (!cert || !cert.fingerprint) return refused(4, 'no password (SAS token) and no client certificate');
     const presented = [normalizeThumbprint(cert.fingerprint), normalizeThumbprint(cert.fingerprint256 ?? '')];
     const validFrom = Date.parse(cert.valid_from), validTo = Date.parse(cert.valid_to);

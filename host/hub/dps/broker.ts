@@ -28,6 +28,8 @@ export const DPS_MAX_REQUESTS_PER_CONNECTION = 100;
 /** Operations the DPS remembers (the oldest are forgotten first) and for how long. */
 export const DPS_MAX_OPERATIONS = 10_000;
 export const DPS_OPERATION_TTL_MS = 10 * 60_000;
+/** The longest a registering connection lives (a device registers in seconds; its token may be valid for days). */
+export const DPS_CONNECTION_MAX_MS = DPS_OPERATION_TTL_MS;
 /** What DPS tells a device to wait before polling, by default (Azure says 3 s; a local service is quicker). */
 export const DPS_DEFAULT_RETRY_AFTER_SECONDS = 1;
 
@@ -145,9 +147,12 @@ export class DpsBroker extends EventEmitter<DpsBrokerEvents> {
     }
     this.sessions.set(client, { client, registrationId: r.registrationId, attested: r.attested, expiryTimer: null, requests: 0, subscribed: false });
     const s = this.sessions.get(client)!;
-    // a credential's expiry ends the connection; one no enrollment knows lives only as long as a CONNECT may take
-    const ms = r.attested.kind === 'unknown' ? this.o.connectTimeoutMs : Math.min(r.expiresAt * 1000 - Date.now(), 2 ** 31 - 1);
-    s.expiryTimer = setTimeout(() => { this.log(`DPS ${s.registrationId}: ${r.attested.kind === 'unknown' ? 'unknown registration' : 'credential expired'}: closing`); client.close(); }, Math.max(0, ms));
+    // a credential's expiry, or DPS_CONNECTION_MAX_MS, ends the connection; one no enrollment knows lives only as long
+    // as a CONNECT may take
+    const expiresIn = r.expiresAt * 1000 - Date.now();
+    const ms = r.attested.kind === 'unknown' ? this.o.connectTimeoutMs : Math.min(expiresIn, DPS_CONNECTION_MAX_MS);
+    const why = r.attested.kind === 'unknown' ? 'unknown registration' : ms === expiresIn ? 'credential expired' : `connected for ${DPS_CONNECTION_MAX_MS / 60_000} minutes`;
+    s.expiryTimer = setTimeout(() => { this.log(`DPS ${s.registrationId}: ${why}: closing`); client.close(); }, Math.max(0, ms));
     s.expiryTimer.unref();
     cb(null, true);
   }
@@ -205,7 +210,7 @@ export class DpsBroker extends EventEmitter<DpsBrokerEvents> {
 
   /** An injected fault, or the 401 of a registration no enrollment knows; true when the request was answered. */
   private refusedUpFront(s: Session, kind: 'register' | 'status', rid: string): boolean {
-    const fault = this.faults.take(s.registrationId);
+    const fault = this.faults.take(s.registrationId, kind);
     if (fault) {
       this.answer(s, kind, fault.status, rid, dpsError(fault.status === 429 ? 429001 : fault.status * 1000, fault.status === 429 ? 'Operations are being throttled (injected)' : 'injected fault'), fault.retryAfterSeconds);
       return true;

@@ -32,6 +32,8 @@ export class LocalDps extends EventEmitter<DpsBrokerEvents> {
   readonly identity: DpsIdentity;
   /** The DPS's MQTT (TLS) port, once it listens. */
   port = 0;
+  /** Its plain-TCP port, when asked for (dpsPlainPort). */
+  plainPort: number | undefined;
   private constructor(readonly broker: DpsBroker, identity: DpsIdentity, enrollments: EnrollmentStore) {
     super();
     for (const ev of ['request', 'registered', 'refused'] as const) {
@@ -97,11 +99,11 @@ export class LocalDps extends EventEmitter<DpsBrokerEvents> {
 
   /**
    * Fault injection: answer the next `count` requests (register or operation status) of `registrationId` (of every
-   * registration when omitted) with 429 and `retry-after: retryAfterSeconds` instead of serving them; `status`
-   * picks another answer (e.g. 503). 0 ends it.
+   * registration when omitted) with 429 and `retry-after: retryAfterSeconds` instead of serving them; `on` limits it
+   * to register or to operation-status requests, `status` picks another answer (e.g. 503). 0 ends it.
    */
-  throttle(count: number, opts: { retryAfterSeconds?: number; registrationId?: string; status?: number } = {}): void {
-    this.broker.faults.fail(count, opts.status ?? 429, opts.retryAfterSeconds ?? 1, opts.registrationId);
+  throttle(count: number, opts: { retryAfterSeconds?: number; registrationId?: string; status?: number; on?: 'register' | 'status' } = {}): void {
+    this.broker.faults.fail(count, opts.status ?? 429, opts.retryAfterSeconds ?? 1, opts.registrationId, opts.on);
   }
 
   /** The service connection string of the provisioning service API (azure-iot-provisioning-service). */
