@@ -147,6 +147,25 @@ test('a 429 is honoured: the request goes again no sooner than retry-after and i
   }
 });
 
+test('the operation is polled after the register answer, and a poll answered 503 is polled again after its retry-after (DPS_SERVER_ERROR, retried)', async () => {
+  const key = await keyOf('ours-polled');
+  const seen: Array<{ kind: string; status: number }> = [];
+  const on = (r: { registrationId: string; kind: string; status: number }) => { if (r.registrationId === 'ours-polled') seen.push({ kind: r.kind, status: r.status }); };
+  dps().on('request', on);
+  try {
+    dps().throttle(1, { registrationId: 'ours-polled', status: 503, retryAfterSeconds: 0, on: 'status' });
+    const retries: string[] = [];
+    const client = new ProvisioningClient(local({ registrationId: 'ours-polled', symmetricKey: key }));
+    client.on('retry', (r: { code: string }) => retries.push(r.code));
+    assert.equal((await client.register()).deviceId, 'ours-polled');
+    assert.deepEqual(retries, ['DPS_SERVER_ERROR']);
+    assert.deepEqual(seen.map((r) => `${r.kind} ${r.status}`), ['register 202', 'status 503', 'status 200']);
+  } finally {
+    dps().off('request', on);
+    dps().throttle(0);
+  }
+});
+
 test('DeviceClient.fromProvisioning registers (model id in the payload), ends connected to the assigned hub and sends telemetry the hub sees', async () => {
   const key = await keyOf('ours-from-provisioning');
   const client = await DeviceClient.fromProvisioning(local({
