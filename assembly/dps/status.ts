@@ -19,7 +19,7 @@ export const E_DPS_UNAUTHORIZED: i32 = -406;
 export const E_DPS_NOT_FOUND: i32 = -407;
 /** The service refused the request (an answer 3xx/4xx other than 401, 404, 429; CONNACK 1 or 2; a refused subscription): final. */
 export const E_DPS_REFUSED: i32 = -408;
-/** The registration did not finish within DPS_OPT_REGISTRATION_TIMEOUT_MS (the event's extra is the last cause). */
+/** The registration did not finish within DPS_OPT_REGISTRATION_TIMEOUT_MS (the event's errorCode holds the last transient cause, a DPS_* status). */
 export const E_DPS_TIMEOUT: i32 = -409;
 /** The service's answer could not be read (not JSON, no operationId to poll, an assignment without assignedHub or deviceId, an unknown status): final. */
 export const E_DPS_BAD_ANSWER: i32 = -410;

@@ -564,7 +564,7 @@ export const STATUS_TEXT: Readonly<Record<StatusName, string>> = {
   DPS_UNAUTHORIZED: "The service refused the credentials (CONNACK 4 or 5, or an answer 401): no enrollment has this registration id in this id scope, or the key or certificate does not match it; final.",
   DPS_NOT_FOUND: "The service answered 404 (not found): final.",
   DPS_REFUSED: "The service refused the request (an answer 3xx/4xx other than 401, 404, 429; CONNACK 1 or 2; a refused subscription): final.",
-  DPS_TIMEOUT: "The registration did not finish within DPS_OPT_REGISTRATION_TIMEOUT_MS (the event's extra is the last cause).",
+  DPS_TIMEOUT: "The registration did not finish within DPS_OPT_REGISTRATION_TIMEOUT_MS (the event's errorCode holds the last transient cause, a DPS_* status).",
   DPS_BAD_ANSWER: "The service's answer could not be read (not JSON, no operationId to poll, an assignment without assignedHub or deviceId, an unknown status): final.",
   DPS_ANSWER_TOO_LARGE: "An answer larger than this profile's receive buffer: refused, never truncated; final.",
   DPS_BAD_PAYLOAD: "dps_payload_set was given something that is not one JSON value.",
