@@ -182,6 +182,19 @@ test('DeviceClient.fromProvisioning registers (model id in the payload), ends co
   }
 });
 
+test('DeviceClient.fromProvisioning with an X.509 certificate: the same certificate registers and then logs in to the hub', async () => {
+  const c = await generate([{ name: 'commonName', value: 'ours-x509-from' }], { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' });
+  await dps().addEnrollment('ours-x509-from', { x509Thumbprint: new X509Certificate(c.cert).fingerprint256.replace(/:/g, '') });
+  const client = await DeviceClient.fromProvisioning(local({ registrationId: 'ours-x509-from', cert: c.cert, key: c.private }));
+  try {
+    assert.equal(client.state, 'ready');
+    assert.match(client.provisioning!.connectionString, /;x509=true$/);
+    await sendsTelemetry(client, 'ours-x509-from');
+  } finally {
+    await client.close();
+  }
+});
+
 test('DeviceClient.fromProvisioning reuses the assignment an AssignmentStore kept instead of registering again', async () => {
   const key = await keyOf('ours-stored');
   const kept = new Map<string, ProvisioningResult>();
