@@ -172,7 +172,11 @@ export class ProvisioningClient extends EventEmitter {
     ex.dps_seed_set(this.board.random32());
     this.anchorTime();
     const rc = ex.dps_start(this.board.nowMs());
-    if (rc < 0) { this.settle = null; this.fail(rc, 'cannot start the registration'); }
+    if (rc < 0) {
+      this.settle = null;
+      const name = this.core.statusName(rc);
+      return Promise.reject(new IotHubWasmError(name, describe(name, 'cannot start the registration'), rc));
+    }
     this.pump();
     return p;
   }

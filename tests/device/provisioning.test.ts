@@ -277,3 +277,21 @@ test('iothub-wasm run --id-scope --registration-id --symmetric-key --provisionin
     rig.hub.off('telemetry', count);
   }
 });
+
+test('bad arguments are refused by name before anything is sent: no or two credentials, cert without key, a bad id, a key that is not base64, a payload JSON cannot carry', async () => {
+  const base = { idScope: '0ne00000001', registrationId: 'arg-dev' };
+  const key = Buffer.alloc(32, 5).toString('base64');
+  const code = async (o: object) => {
+    try { await ProvisioningClient.register(o as never); } catch (e) { return (e as { code: string }).code; }
+    return 'resolved';
+  };
+  assert.equal(await code(base), 'BAD_ARGUMENT');
+  assert.equal(await code({ ...base, symmetricKey: key, groupKey: key }), 'BAD_ARGUMENT');
+  assert.equal(await code({ ...base, cert: 'PEM' }), 'BAD_ARGUMENT');
+  assert.equal(await code({ ...base, registrationId: '', symmetricKey: key }), 'BAD_ARGUMENT');
+  assert.equal(await code({ ...base, registrationId: 'a/b', symmetricKey: key }), 'IOTHUB_ID_BAD_CHAR');
+  assert.match(await code({ ...base, symmetricKey: 'not base64!' }), /^CRYPTO_BASE64_/);
+  assert.equal(await code({ ...base, symmetricKey: key, payload: () => 1 }), 'BAD_ARGUMENT');
+  assert.equal(await code({ ...base, symmetricKey: key, payload: 'x'.repeat(20000) }), 'DPS_PAYLOAD_TOO_LARGE');
+  assert.equal(await code({ ...base, symmetricKey: key, port: 70000 }), 'BAD_ARGUMENT');
+});
