@@ -10,6 +10,7 @@ import {
   EVENT as EV, EVENT_RECORD_WORDS as EVF, BAG_ITEM_WORDS as ITEM, OPTION as OPT, WANT, STATE, STATUS, STATUS_TEXT, SYSTEM_PROPERTY as SYS, TRANSPORT, type McuExports,
 } from '../wasm/abi.generated.js';
 import { SharedCore } from './shared-core.js';
+import { ProvisioningClient, type ProvisioningOptions, type ProvisioningResult } from './provisioning.js';
 
 export interface DeviceClientOptions {
   /** PEM CA certificate(s) to trust besides the system's (the local hub's `hub.ca`). */
@@ -42,6 +43,26 @@ export interface DeviceClientOptions {
   /** Sent as DeviceClientType in the MQTT username. */
   productInfo?: string;
 }
+
+/**
+ * Where DeviceClient.fromProvisioning keeps an assignment between runs, so a device does not register again on
+ * every boot. Store-and-forward (issue 12) provides the file-backed one; without a store every start registers.
+ */
+export interface AssignmentStore {
+  /** The assignment kept for this registration id, or undefined to register. */
+  load(registrationId: string): ProvisioningResult | undefined | Promise<ProvisioningResult | undefined>;
+  save(registrationId: string, assignment: ProvisioningResult): void | Promise<void>;
+}
+
+/**
+ * DeviceClient.fromProvisioning: the registration's options and the device client's. ca, cert, key, transport,
+ * board and profile serve both connections; modelId also goes into the registration payload (`{ modelId }`)
+ * unless a payload is given, as IoT Plug and Play asks.
+ */
+export type FromProvisioningOptions = ProvisioningOptions & Omit<DeviceClientOptions, 'shared'> & {
+  /** Keeps the assignment between runs (the seam for store-and-forward); none: register every time. */
+  assignments?: AssignmentStore;
+};
 
 export interface TelemetryOptions {
   messageId?: string;
@@ -135,6 +156,42 @@ export class DeviceClient extends EventEmitter {
     client.configure(connectionString, options);
     return client;
   }
+
+  /**
+   * Registers with the Device Provisioning Service (or reuses the assignment `assignments` kept), then connects
+   * to the assigned hub: resolves with the connected client (its assignment in `provisioning`), rejects with the
+   * refusal (ProvisioningError: DPS_UNAUTHORIZED, DPS_DISABLED, DPS_THROTTLED…) or the hub's.
+   */
+  static async fromProvisioning(options: FromProvisioningOptions): Promise<DeviceClient> {
+    if (options === null || typeof options !== 'object') throw badArgument(`options must be an object, not ${String(options)}`);
+    const { assignments, payload, ...rest } = options;
+    const registration: ProvisioningOptions = {
+      ...rest,
+      ...(payload !== undefined ? { payload } : options.modelId ? { payload: { modelId: options.modelId } } : {}),
+    };
+    const connectTo = async (assignment: ProvisioningResult): Promise<DeviceClient> => {
+      const client = DeviceClient.fromConnectionString(assignment.connectionString, options);
+      (client as { provisioning?: ProvisioningResult }).provisioning = assignment;
+      await client.connect();
+      return client;
+    };
+    const stored = await assignments?.load(options.registrationId);
+    if (stored) {
+      try {
+        return await connectTo(stored);
+      } catch (e) {
+        // The device was moved or removed since: register again. Anything else is the caller's to see.
+        const code = (e as IotHubWasmError).code;
+        if (code !== 'CLIENT_CONNACK_NOT_AUTHORIZED' && code !== 'CLIENT_CONNACK_BAD_CREDENTIALS') throw e;
+      }
+    }
+    const assignment = await ProvisioningClient.register(registration);
+    await assignments?.save(options.registrationId, assignment);
+    return connectTo(assignment);
+  }
+
+  /** The assignment this client was created from (DeviceClient.fromProvisioning), if any. */
+  readonly provisioning?: ProvisioningResult;
 
   /** The core's exports, with this device's state in it (a switch when the core is shared). */
   private get ex(): McuExports {

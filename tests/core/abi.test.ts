@@ -81,16 +81,16 @@ test('every export is named <area>_<noun>[_<verb>], and both builds report the o
     assert.equal(core.exports.abi_version(), ABI_VERSION);
     for (const { name, kind } of WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(wasmPath(profile))))) {
       if (kind === 'memory') continue;
-      assert.match(name, /^(abi|mqtt|crypto|iothub|client)_[a-z0-9]+(_[a-z0-9]+)*$/, `${profile}: ${name}`);
+      assert.match(name, /^(abi|mqtt|crypto|iothub|client|dps)_[a-z0-9]+(_[a-z0-9]+)*$/, `${profile}: ${name}`);
       assert.doesNotMatch(name, /_abi_version$/, 'one abi_version, no per-area versions');
     }
   }
 });
 
-test('mcu.wasm exports only what a device needs: the shared abi_* exports and the device client', () => {
+test('mcu.wasm exports only what a device needs: the shared abi_* exports, the device client and provisioning', () => {
   const names = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(wasmPath('mcu')))).map((e) => e.name);
-  assert.ok(names.includes('client_poll') && names.includes('abi_status_name'));
-  const other = names.filter((n) => n !== 'memory' && !/^(abi|client)_/.test(n));
+  assert.ok(names.includes('client_poll') && names.includes('abi_status_name') && names.includes('dps_poll'));
+  const other = names.filter((n) => n !== 'memory' && !/^(abi|client|dps)_/.test(n));
   assert.deepEqual(other, [], 'no codec, crypto, SAS, topic or DPS helpers');
   // The type says the same: DPS helpers are not part of McuExports.
   // @ts-expect-error: iothub_dps_username is a gateway export
