@@ -745,40 +745,6 @@
   X(client_type_set, 2) \
   X(client_wants, 0) \
   X(client_x509_enabled, 0) \
-  X(dps_assigned_hub_len, 0) \
-  X(dps_assigned_hub_ptr, 0) \
-  X(dps_connection_string, 2) \
-  X(dps_device_id_len, 0) \
-  X(dps_device_id_ptr, 0) \
-  X(dps_endpoint_len, 0) \
-  X(dps_endpoint_port, 1) \
-  X(dps_endpoint_ptr, 0) \
-  X(dps_event_ptr, 0) \
-  X(dps_group_key_set, 2) \
-  X(dps_host_set, 2) \
-  X(dps_init, 4) \
-  X(dps_next_timeout, 0) \
-  X(dps_option_set, 2) \
-  X(dps_payload_capacity, 0) \
-  X(dps_payload_set, 2) \
-  X(dps_poll, 1) \
-  X(dps_result, 0) \
-  X(dps_rx_commit, 1) \
-  X(dps_rx_space, 0) \
-  X(dps_rx_window, 0) \
-  X(dps_seed_set, 1) \
-  X(dps_start, 1) \
-  X(dps_state, 0) \
-  X(dps_stop, 1) \
-  X(dps_symmetric_key_set, 2) \
-  X(dps_time_set, 2) \
-  X(dps_transport_down, 1) \
-  X(dps_transport_up, 1) \
-  X(dps_tx_consumed, 1) \
-  X(dps_tx_len, 0) \
-  X(dps_tx_ptr, 0) \
-  X(dps_wants, 0) \
-  X(dps_x509_set, 1) \
   /* end */
 
 #endif /* IOTHUB_WASM_ABI_H */

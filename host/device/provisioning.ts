@@ -98,7 +98,8 @@ export class ProvisioningClient extends EventEmitter {
     if (options === null || typeof options !== 'object') throw badArgument(`options must be an object, not ${String(options)}`);
     this.options = options;
     this.board = options.board ?? nodeBoard;
-    this.core = new Core(options.profile ?? 'gateway');
+    // the MCU profile's provisioning is in mcu-full.wasm (mcu.wasm carries only the device client)
+    this.core = new Core(options.profile === 'mcu' ? 'mcu-full' : 'gateway');
     this.ev = new Int32Array(this.core.memory.buffer, this.ex.dps_event_ptr(), R.WORDS);
     this.configure();
   }

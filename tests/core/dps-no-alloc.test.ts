@@ -7,7 +7,7 @@ import type mqttPacket from 'mqtt-packet';
 import { ScriptedDps, ridOf, KEY, REG_ID } from '../support/scripted-dps.js';
 import { DPS_EVENT as EV, DPS_OPTION, STATUS } from '../../host/wasm/abi.generated.js';
 
-for (const build of ['mcu', 'gateway'] as const) {
+for (const build of ['mcu-full', 'gateway'] as const) { // the MCU profile with provisioning, and the gateway build
   test(`${build}: 10,000 registrations with polls, a 429 and a group key leave memory outside the static data untouched`, () => {
     const d = new ScriptedDps(build);
     const { ex, mem } = d;

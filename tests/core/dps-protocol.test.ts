@@ -10,7 +10,7 @@ import { ScriptedDps, ridOf, ID_SCOPE, REG_ID, KEY, type DpsEvent } from '../sup
 import { DPS_EVENT as EV, DPS_STATE, DPS_OPTION, DPS_OPTION_DEFAULT, STATUS, WANT, TRANSPORT } from '../../host/wasm/abi.generated.js';
 
 type Pub = mqttPacket.IPublishPacket;
-const builds = ['gateway', 'mcu'] as const;
+const builds = ['gateway', 'mcu-full'] as const; // the MCU profile's provisioning is in mcu-full.wasm
 
 function started(d: ScriptedDps, key = KEY): ScriptedDps {
   assert.equal(d.with(key, (p, n) => d.ex.dps_symmetric_key_set(p, n)), STATUS.OK);
@@ -102,7 +102,7 @@ test('the register body without a payload is {"registrationId":…}; a poll has 
 
 test('a group enrollment: the device key is HMAC-SHA256(groupKey, registrationId), for the SAS token and the hub connection string', () => {
   const groupKey = Buffer.alloc(64, 0x5a);
-  const d = new ScriptedDps('mcu');
+  const d = new ScriptedDps('mcu-full');
   assert.equal(d.with(groupKey.toString('base64'), (p, n) => d.ex.dps_group_key_set(p, n)), STATUS.OK);
   const derived = createHmac('sha256', groupKey).update(REG_ID).digest();
   const [connect, , register] = d.connect() as [mqttPacket.IConnectPacket, unknown, Pub];
@@ -124,7 +124,7 @@ test('X.509: CONNECT carries no password, and the hub connection string says x50
 });
 
 test('answers arriving one byte at a time are read exactly as whole ones', () => {
-  const d = started(new ScriptedDps('mcu'));
+  const d = started(new ScriptedDps('mcu-full'));
   const register = d.connect()[2] as Pub;
   const events = d.answer(200, ridOf(register), assigned('op-1', { a: [1, 2, { b: 'c' }] }), '', 1);
   const e = only(events, EV.ASSIGNED);
@@ -270,23 +270,23 @@ test('the whole registration times out with DPS_TIMEOUT (naming the last cause) 
 
 test('bad answers are DPS_BAD_ANSWER: not JSON, an assignment without a hub, an unknown status, an assigning answer without operationId', () => {
   for (const body of ['{"status":"assigned"', { operationId: 'o', status: 'assigned', registrationState: { deviceId: 'd' } }, { status: 'mystery' }, { status: 'assigning' }]) {
-    const d = started(new ScriptedDps('mcu'));
+    const d = started(new ScriptedDps('mcu-full'));
     const register = d.connect()[2] as Pub;
     assert.equal(only(d.answer(200, ridOf(register), body), EV.FAILED).status, STATUS.DPS_BAD_ANSWER, JSON.stringify(body));
   }
 });
 
 test('calls refused by name: no credential DPS_NOT_CONFIGURED, no clock DPS_TIME_NOT_SET, a bad id IOTHUB_ID_*, a payload that is not JSON DPS_BAD_PAYLOAD, too large DPS_PAYLOAD_TOO_LARGE', () => {
-  const d = new ScriptedDps('mcu');
+  const d = new ScriptedDps('mcu-full');
   assert.equal(d.ex.dps_start(d.now), STATUS.DPS_NOT_CONFIGURED);
-  const fresh = new ScriptedDps('mcu');
+  const fresh = new ScriptedDps('mcu-full');
   const n = fresh.put(ID_SCOPE);
   fresh.ex.dps_init(fresh.io, n, fresh.io + n, fresh.put(REG_ID, fresh.io + n)); // clears the clock too
   fresh.with(KEY, (p, len) => fresh.ex.dps_symmetric_key_set(p, len));
   assert.equal(fresh.ex.dps_start(fresh.now), STATUS.DPS_TIME_NOT_SET);
   assert.equal(d.ex.dps_init(d.io, d.put('scope'), d.io + 5, d.put('a/b', d.io + 5)), STATUS.IOTHUB_ID_BAD_CHAR);
   assert.equal(d.ex.dps_init(d.io, d.put('scope'), d.io + 5, d.put('a+b', d.io + 5)), STATUS.IOTHUB_ID_NOT_TOPIC_SAFE);
-  const ok = new ScriptedDps('mcu');
+  const ok = new ScriptedDps('mcu-full');
   for (const bad of ['{"modelId":', '{modelId:1}', "{'a':1}", '[1,]', '01', '"\\x"', 'nul', '{} {}']) {
     assert.equal(ok.with(bad, (p, len) => ok.ex.dps_payload_set(p, len)), STATUS.DPS_BAD_PAYLOAD, bad);
   }
@@ -298,7 +298,7 @@ test('calls refused by name: no credential DPS_NOT_CONFIGURED, no clock DPS_TIME
 });
 
 test('the endpoint: global.azure-devices-provisioning.net:8883 by default; dps_host_set host:port names the local one', () => {
-  const d = new ScriptedDps('mcu');
+  const d = new ScriptedDps('mcu-full');
   const host = () => Buffer.from(d.mem.subarray(d.ex.dps_endpoint_ptr(), d.ex.dps_endpoint_ptr() + d.ex.dps_endpoint_len())).toString();
   assert.equal(host(), 'global.azure-devices-provisioning.net');
   assert.equal(d.ex.dps_endpoint_port(TRANSPORT.MQTTS), 8883);
@@ -340,7 +340,7 @@ test('the payload check agrees with JSON.parse on arbitrary JSON-like text (fast
 
 test('arbitrary answer bodies and statuses never trap: every answer ends in a known event (fast-check)', () => {
   fc.assert(fc.property(fc.constantFrom(200, 202, 400, 401, 404, 429, 500), fc.oneof(fc.json(), fc.string({ maxLength: 200 })), (status, body) => {
-    const d = started(new ScriptedDps('mcu'));
+    const d = started(new ScriptedDps('mcu-full'));
     const register = d.connect()[2] as Pub;
     const events = d.answer(status, ridOf(register), body, '&retry-after=1');
     assert.ok(events.length <= 1);
