@@ -45,6 +45,8 @@ void bench_app_step(bench_app_t *b, uint64_t step_ticks) {
   if (b->acked == BENCH_WARMUP && b->sent == BENCH_WARMUP) {
     b->busy0 = clock_busy_ticks();
     b->step0 = step_ticks;
+    b->wakes0 = clock_wakes();
+    b->steps0 = b->steps;
   }
   if (b->acked == b->total || b->failed) {
     board_log("bench: messages=");
@@ -53,6 +55,10 @@ void bench_app_step(bench_app_t *b, uint64_t step_ticks) {
     log_u64(ns(clock_busy_ticks() - b->busy0));
     board_log(" step_ns=");
     log_u64(ns(step_ticks - b->step0));
+    board_log(" wakes=");
+    board_log_u32(clock_wakes() - b->wakes0);
+    board_log(" steps=");
+    board_log_u32(b->steps - b->steps0);
     board_log(b->failed ? " failed\n" : "\n");
     b->stopping = 1;
     iothub_device_stop(b->dev);

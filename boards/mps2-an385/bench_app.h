@@ -1,7 +1,7 @@
 /*
  * The bench workload (CONFIG `bench=N`): instead of the thermostat, N QoS 1 telemetry messages with a 100-byte body
  * and two application properties, one in flight at a time, then a clean stop. It logs the work they took, measured
- * from the first send to the last PUBACK: `bench: messages=N busy_ns=… step_ns=…` (busy: all time awake;
+ * from the first send to the last PUBACK: `bench: messages=N busy_ns=… step_ns=… wakes=… steps=…` (busy: all time awake;
  * step: inside iothub_device_step and the application). Under QEMU's -icount shift=0, 1 ns = 1 instruction.
  */
 #ifndef MPS2_BENCH_APP_H
@@ -16,7 +16,8 @@ typedef struct bench_app {
   uint32_t total, sent, acked;
   uint32_t token;          /* the message in flight, 0 = none */
   uint8_t connected, stopping, failed;
-  uint64_t busy0, step0;   /* clock_busy_ticks() and step ticks when the measured run began */
+  uint64_t busy0, step0;
+  uint32_t wakes0, steps0, steps;  /* WFI wake-ups and device steps, at the start and so far */   /* clock_busy_ticks() and step ticks when the measured run began */
 } bench_app_t;
 
 /* Messages sent before the measured run starts (connection set-up and the first allocations of the outbox). */

@@ -30,6 +30,8 @@ uint64_t clock_ticks(void);
 void clock_idle(int ready);
 /* Ticks spent awake since boot (the bench's measure of work). */
 uint64_t clock_busy_ticks(void);
+/* How many times the CPU woke from WFI since boot. */
+uint32_t clock_wakes(void);
 
 /* Stack use: the deepest the stack went since reset (painted at reset), and its size. */
 uint32_t stack_high_water(void);

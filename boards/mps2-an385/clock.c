@@ -15,6 +15,7 @@
 static volatile uint32_t ms;
 static uint64_t busy;
 static uint64_t awake_since;
+static uint32_t wakes;
 
 void SysTick_Handler(void) { ms = ms + 1u; }
 
@@ -43,6 +44,9 @@ void clock_idle(int ready) {
   busy += now - awake_since;
   __asm__ volatile("wfi" ::: "memory");
   awake_since = clock_ticks();
+  wakes++;
 }
+
+uint32_t clock_wakes(void) { return wakes; }
 
 uint64_t clock_busy_ticks(void) { return busy + (clock_ticks() - awake_since); }

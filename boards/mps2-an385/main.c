@@ -136,9 +136,13 @@ int main(void) {
       sleep = iothub_device_step(&dev);
       if (cfg.bench) {
         uint32_t sent = bench.sent;
+        bench.steps++;
         bench_app_step(&bench, step_ticks);
         app_sleep = sleep;
-        if (bench.sent != sent || bench.stopping) sleep = iothub_device_step(&dev);
+        if (bench.sent != sent || bench.stopping) {
+          sleep = iothub_device_step(&dev);
+          bench.steps++;
+        }
       } else {
         app_sleep = thermostat_step(&thermostat);
         sleep = iothub_device_step(&dev); /* writes what the application queued */

@@ -1,0 +1,143 @@
+// The Cortex-M3 image (boards/mps2-an385/build/firmware.elf) booted in QEMU's mps2-an385 exactly as the board's
+// contract says, against the real local hub through the ESP-AT module emulator (TLS on the "module", trusting the
+// hub's CA). Everything is checked from the hub's side, plus the image's log UART and its semihosting exit code.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { startHub } from '../hub/helpers.js';
+import type { TelemetryMessage, FeedbackRecord } from '../../host/hub/index.js';
+import { EspAtModem } from './esp-at-modem.js';
+import { bootMps2, firmwarePath, EXIT, type Mps2Run } from './mps2-qemu.js';
+
+/** Skips (naming the Debian package) when a tool is missing, or fails when CI is set: CI always has them. */
+function needs(t: TestContext): boolean {
+  const missing: string[] = [];
+  try { execFileSync('qemu-system-arm', ['--version'], { stdio: 'ignore' }); } catch { missing.push('qemu-system-arm (apt-get install qemu-system-arm)'); }
+  if (!existsSync(firmwarePath)) {
+    missing.push('boards/mps2-an385/build/firmware.elf (npm run build:boards; apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi wabt)');
+  }
+  if (missing.length === 0) return true;
+  if (process.env.CI) assert.fail(`missing: ${missing.join(', ')}`);
+  t.skip(`missing: ${missing.join(', ')}`);
+  return false;
+}
+
+/** Resolves when `check` holds, polling (bounded): for hub-side state that has no event of its own. */
+async function until(what: string, check: () => boolean | Promise<boolean>, run: Mps2Run, ms = 20000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; log:\n${run.log()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+interface Reading { seq: number; temperature: number; message: TelemetryMessage }
+
+/** Every reading the hub received, parsed, with the thermostat's properties checked on each. */
+function readingOf(m: TelemetryMessage): Reading {
+  const body = JSON.parse(m.body.toString('utf8')) as { temperature: number; seq: number };
+  assert.deepEqual(Object.keys(body), ['temperature', 'seq']);
+  assert.equal(typeof body.temperature, 'number');
+  assert.equal(m.systemProperties['messageId'], `reading-${body.seq}`);
+  assert.equal(m.systemProperties['contentType'], 'application/json');
+  assert.equal(m.systemProperties['contentEncoding'], 'utf-8');
+  assert.deepEqual(m.properties, { sensor: 'thermostat', unit: 'celsius' });
+  assert.equal(m.qos, 1);
+  return { seq: body.seq, temperature: body.temperature, message: m };
+}
+
+async function session(t: TestContext, deviceId: string, config: Record<string, number>) {
+  const { hub, done } = await startHub();
+  const { connectionString } = await hub.registry.addDevice(deviceId);
+  const modem = await EspAtModem.start({ ca: hub.ca });
+  const telemetry: TelemetryMessage[] = [];
+  hub.on('telemetry', (m) => { if (m.deviceId === deviceId) telemetry.push(m); });
+  const run = bootMps2({ modemPort: modem.port, config: { connection_string: connectionString, ...config } });
+  t.after(async () => { await run.dispose(); await modem.close(); await done(); });
+  return { hub, modem, run, telemetry, connectionString };
+}
+
+test('mps2-an385 image: the thermostat session through the ESP-AT module, checked from the hub (readings with their properties, method answers, reported properties, C2D), exit 0 through semihosting', async (t) => {
+  if (!needs(t)) return;
+  const deviceId = 'mps2-thermostat';
+  const count = 12;
+  const { hub, modem, run, telemetry } = await session(t, deviceId, { count, interval_ms: 600 });
+
+  // The module's side: the start-up exchange, then one TLS link to the hub's endpoint with its host name as SNI.
+  const [host, port, sni] = await new Promise<[string, number, string]>((resolve) => modem.once('link', (h, p, s) => resolve([h, p, s])));
+  assert.equal(host, 'localhost', 'GatewayHostName\'s host');
+  assert.equal(port, hub.port, 'GatewayHostName\'s port');
+  assert.equal(sni, 'localhost', 'HostName as SNI');
+  assert.deepEqual(modem.commands.slice(0, 3), ['AT', 'ATE0', 'AT+CIPSNTPTIME?']);
+
+  // Start-up report.
+  await until('the start-up report', async () => (await hub.getTwin(deviceId)).properties.reported['serialNumber'] !== undefined, run);
+  const reported0 = (await hub.getTwin(deviceId)).properties.reported;
+  assert.equal(reported0['serialNumber'], 'IOTHUB-WASM-0001');
+  assert.equal(typeof reported0['firmware'], 'string');
+
+  // Desired targetTemperature, applied and acknowledged in reported properties.
+  const updated = await hub.updateDesired(deviceId, { targetTemperature: 25 });
+  const av = updated.properties.desired['$version'];
+  await until('the desired update acknowledged', async () => {
+    const r = (await hub.getTwin(deviceId)).properties.reported['targetTemperature'] as { av?: number } | undefined;
+    return r?.av === av;
+  }, run);
+  assert.deepEqual((await hub.getTwin(deviceId)).properties.reported['targetTemperature'], { value: 25, ac: 200, av });
+
+  // Methods, answered 200.
+  const report = await hub.invokeMethod(deviceId, 'getMaxMinReport', { since: '2026-12-01T00:00:00Z' }, { responseTimeoutInSeconds: 10 });
+  assert.equal(report.status, 200);
+  assert.deepEqual(Object.keys(report.payload as object).sort(), ['avgTemp', 'maxTemp', 'minTemp', 'since']);
+  const reboot = await hub.invokeMethod(deviceId, 'reboot', { delay: 2 }, { responseTimeoutInSeconds: 10 });
+  assert.deepEqual(reboot, { status: 200, payload: { rebooting: true, delay: 2 } });
+
+  // C2D with properties: printed on the log UART, completed (feedback Success).
+  const feedback: FeedbackRecord[] = [];
+  hub.on('feedback', (f) => feedback.push(f));
+  await hub.sendC2D(deviceId, 'hello mps2', { messageId: 'c2d-mps2-1', properties: { colour: 'red' }, ack: 'full' });
+  await until('C2D feedback', () => feedback.length > 0, run);
+  assert.equal(feedback[0].statusCode, 'Success');
+  assert.equal(feedback[0].originalMessageId, 'c2d-mps2-1');
+
+  // The run ends by itself after `count` acknowledged readings and a clean stop.
+  const code = await run.exited;
+  const log = run.log();
+  assert.equal(code, EXIT.OK, `exit code; log:\n${log}`);
+  assert.match(log, /cloud-to-device message c2d-mps2-1: hello mps2 \{.*"colour":"red".*\}/, 'C2D printed with its properties');
+  assert.match(log, /exit: ok/);
+  assert.doesNotMatch(log, /trap|fault|assert/);
+
+  // Every reading, once each, in order, with its properties (readingOf checks them), while the link stayed up.
+  const readings = telemetry.map(readingOf);
+  assert.deepEqual(readings.map((r) => r.seq), Array.from({ length: count }, (_, i) => i));
+  assert.ok(readings.slice(1).some((r) => r.temperature > readings[0].temperature), 'the reading follows the target up');
+  assert.equal(modem.links, 1, 'one link: nothing dropped it');
+  assert.equal(hub.isConnected(deviceId), false, 'disconnected at the end');
+});
+
+test('mps2-an385 image: an unsolicited CLOSED from the module mid-session is a dropped transport: the core reconnects with its back-off and no reading is lost', async (t) => {
+  if (!needs(t)) return;
+  const deviceId = 'mps2-closed';
+  const count = 6;
+  const { hub, modem, run, telemetry } = await session(t, deviceId, { count, interval_ms: 300 });
+
+  await until('two readings', () => telemetry.length >= 2, run);
+  const before = telemetry.length;
+  const reconnected = new Promise<void>((resolve) => modem.once('link', () => resolve()));
+  modem.injectClosed();
+  await reconnected;
+  assert.equal(modem.links, 2, 'a second CIPSTART after the CLOSED');
+
+  const code = await run.exited;
+  const log = run.log();
+  assert.equal(code, EXIT.OK, `exit code; log:\n${log}`);
+  assert.match(log, /disconnected: CLIENT_TRANSPORT_CLOSED/);
+  assert.match(log, /exit: ok/);
+  // Every reading arrived (one in flight at the drop may come twice: QoS 1 is at least once).
+  const seqs = new Set(telemetry.map(readingOf).map((r) => r.seq));
+  assert.deepEqual([...seqs].sort((a, b) => a - b), Array.from({ length: count }, (_, i) => i));
+  assert.ok(telemetry.length >= count && before < count, 'the drop came mid-session');
+  assert.equal(hub.isConnected(deviceId), false);
+});
