@@ -6,6 +6,9 @@
  * calls iothub_device_step() from its main loop and sleeps at most the number of milliseconds it returns (waking
  * early for I/O if it can).
  *
+ * The core's exports are reached through iothub_core.h, so the library does not depend on how the core is hosted
+ * (native through wasm2c, or an interpreter).
+ *
  * C99. No dynamic memory. One device per core instance.
  */
 #ifndef IOTHUB_BOARD_H
@@ -52,6 +55,15 @@ typedef struct iothub_clock {
   uint64_t (*unix_ms)(void *ctx);
 } iothub_clock_t;
 
+/* For boards whose only wall clock is an occasional sync (SNTP, a modem's AT+CIPSNTPTIME?): the Unix time seen at
+ * one tick. unix_ms at a later tick is the anchor plus the ticks since (the tick may wrap; re-sync within 49 days). */
+typedef struct iothub_time_anchor {
+  uint64_t unix_ms; /* 0 = never synced */
+  uint32_t tick;
+} iothub_time_anchor_t;
+void iothub_time_anchor_set(iothub_time_anchor_t *anchor, uint64_t unix_ms, uint32_t tick);
+uint64_t iothub_time_anchor_unix_ms(const iothub_time_anchor_t *anchor, uint32_t tick); /* 0 if never synced */
+
 /* 32 bits of entropy (for back-off jitter): a hardware RNG, or at least something that differs per boot. */
 typedef uint32_t (*iothub_entropy_fn)(void *ctx);
 
@@ -73,6 +85,14 @@ typedef struct iothub_event {
 struct iothub_device;
 typedef void (*iothub_event_fn)(struct iothub_device *dev, const iothub_event_t *ev, void *user);
 
+/* One decoded property of a C2D message (iothub_c2d_property_next): name and value point into the core's memory and
+ * are valid until the next call. value_len -1 = a bare name (no value); system = IOTHUB_WASM_SYS_* or -1. */
+typedef struct iothub_property {
+  const uint8_t *name; int32_t name_len;
+  const uint8_t *value; int32_t value_len;
+  int32_t system;
+} iothub_property_t;
+
 /* ---- The device ------------------------------------------------------------------------------------------------ */
 
 typedef struct iothub_device {
@@ -86,12 +106,21 @@ typedef struct iothub_device {
   uint8_t opening;          /* open() is in progress */
   uint8_t time_set;
   int32_t last_io_result;   /* the last negative transport result, for diagnostics */
+  int32_t failure;          /* why the device stopped for good (a core status), 0 while none */
+  const char *failure_detail; /* the transport's detail() for a transport failure, or NULL */
+  uint32_t twin_gets[4];    /* request ids of twin GETs in flight (their answer updates the applied desired version) */
+  char host[256];           /* the endpoint and the TLS host name, NUL-terminated copies of the core's */
+  char sni[256];
+  uint16_t port;
 } iothub_device_t;
 
 /* Parses the connection string into the core and sets the board's interfaces. Returns a core status (< 0: failed). */
 int32_t iothub_device_init(iothub_device_t *dev, const char *connection_string, size_t len,
                            const iothub_transport_t *transport, const iothub_clock_t *clock,
                            iothub_entropy_fn entropy, void *entropy_ctx, iothub_event_fn on_event, void *user);
+
+/* Sets a core option (IOTHUB_WASM_OPT_*) before iothub_device_start. Returns a core status. */
+int32_t iothub_device_option(iothub_device_t *dev, uint32_t opt, int32_t value);
 
 /* Starts connecting (needs the clock's Unix time for SAS). Returns a core status. */
 int32_t iothub_device_start(iothub_device_t *dev);
@@ -103,6 +132,15 @@ uint32_t iothub_device_step(iothub_device_t *dev);
 /* Queues a DISCONNECT and stops; keep calling iothub_device_step() until iothub_device_stopped(). */
 void iothub_device_stop(iothub_device_t *dev);
 int iothub_device_stopped(const iothub_device_t *dev);
+
+/* Once stopped: 0 after iothub_device_stop, else why the device stopped for a reason retrying cannot fix (the core's
+ * refusal, e.g. IOTHUB_WASM_CLIENT_CONNACK_NOT_AUTHORIZED, or IOTHUB_WASM_CLIENT_TRANSPORT_CLOSED when the transport
+ * returned IOTHUB_IO_FAILED; *detail then says why, e.g. the certificate problem). detail may be NULL. */
+int32_t iothub_device_failure(const iothub_device_t *dev, const char **detail);
+
+/* The core's state (IOTHUB_WASM_STATE_*), and whether the device wants a client certificate (x509=true). */
+uint32_t iothub_device_state(const iothub_device_t *dev);
+int iothub_device_x509(const iothub_device_t *dev);
 
 /* The core's name for a status (e.g. "CLIENT_CONNACK_NOT_AUTHORIZED"), copied into buf as NUL-terminated ASCII. */
 const char *iothub_status_name(int32_t status, char *buf, size_t cap);
@@ -117,6 +155,18 @@ int32_t iothub_twin_patch(iothub_device_t *dev, const char *json, size_t len);
 int32_t iothub_method_respond(iothub_device_t *dev, const uint8_t *rid, size_t rid_len, int32_t status,
                               const char *json, size_t len);
 int32_t iothub_c2d_ack(iothub_device_t *dev, uint32_t packet_id);
+
+/* Walks the properties of an IOTHUB_WASM_EV_C2D event (during its callback): begin, then next until it returns 0.
+ * next returns 1 with *prop filled, 0 at the end, or a core status for a malformed bag. */
+int32_t iothub_c2d_properties_begin(iothub_device_t *dev, const iothub_event_t *ev);
+int32_t iothub_c2d_property_next(iothub_device_t *dev, iothub_property_t *prop);
+
+/* ---- JSON, just enough for a device's twin and method payloads (no allocation, no validation beyond need) ----- */
+
+/* Finds member `key` of the JSON object s[0..len): 1 with *val and *val_len spanning its value's text, else 0. */
+int iothub_json_member(const uint8_t *s, size_t len, const char *key, const uint8_t **val, size_t *val_len);
+/* The span is a JSON number: 1, else 0. */
+int iothub_json_is_number(const uint8_t *s, size_t len);
 
 #ifdef __cplusplus
 }
