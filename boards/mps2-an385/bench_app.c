@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "board.h"
+#include "cmsdk_uart.h"
 
 /* 100 bytes of JSON, like a sensor record. */
 static const char body[] =
@@ -39,12 +40,14 @@ static void log_u64(uint64_t v) {
   board_log_n(buf + i, sizeof buf - i);
 }
 
-void bench_app_step(bench_app_t *b, uint64_t step_ticks) {
+void bench_app_step(bench_app_t *b, uint64_t step_ticks, uint64_t driver_ticks) {
   int32_t r;
   if (b->stopping || !b->connected || b->token) return;
   if (b->acked == BENCH_WARMUP && b->sent == BENCH_WARMUP) {
     b->busy0 = clock_busy_ticks();
     b->step0 = step_ticks;
+    b->driver0 = driver_ticks;
+    b->rx0 = uart0_rx_count();
     b->wakes0 = clock_wakes();
     b->steps0 = b->steps;
   }
@@ -55,6 +58,10 @@ void bench_app_step(bench_app_t *b, uint64_t step_ticks) {
     log_u64(ns(clock_busy_ticks() - b->busy0));
     board_log(" step_ns=");
     log_u64(ns(step_ticks - b->step0));
+    board_log(" driver_ns=");
+    log_u64(ns(driver_ticks - b->driver0));
+    board_log(" rx_bytes=");
+    board_log_u32(uart0_rx_count() - b->rx0);
     board_log(" wakes=");
     board_log_u32(clock_wakes() - b->wakes0);
     board_log(" steps=");

@@ -8,6 +8,8 @@
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010u)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014u)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018u)
+#define ICSR (*(volatile uint32_t *)0xE000ED04u)
+#define ICSR_PENDSTSET (1u << 26)
 #define CSR_ENABLE 1u
 #define CSR_TICKINT 2u
 #define CSR_CLKSOURCE 4u /* the processor clock */
@@ -28,12 +30,17 @@ void clock_init(void) {
 uint32_t clock_ms(void) { return ms; }
 
 uint64_t clock_ticks(void) {
-  uint32_t m, v;
-  /* Read the count around the millisecond; retry if the interrupt ran in between. */
+  uint32_t m, v, v2, pending;
+  /* The counter may have wrapped before its interrupt ran (QEMU takes interrupts between translation blocks):
+   * then SysTick is pending and the millisecond count is one behind. Retry if the interrupt ran, or the counter
+   * wrapped, between the reads. */
   do {
     m = ms;
     v = SYST_CVR;
-  } while (m != ms);
+    pending = ICSR & ICSR_PENDSTSET;
+    v2 = SYST_CVR;
+  } while (m != ms || v2 > v);
+  if (pending) m++;
   return (uint64_t)m * BOARD_TICKS_PER_MS + (BOARD_TICKS_PER_MS - 1u - v);
 }
 
@@ -42,6 +49,7 @@ void clock_idle(int ready) {
   if (ready) return;
   now = clock_ticks();
   busy += now - awake_since;
+
   __asm__ volatile("wfi" ::: "memory");
   awake_since = clock_ticks();
   wakes++;

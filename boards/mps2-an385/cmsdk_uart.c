@@ -51,8 +51,10 @@ void uart_write_all(uint32_t base, const uint8_t *data, size_t len) {
 }
 
 /* Moves received bytes into the ring while it has room; with the ring full, the byte stays in the UART and the
- * interrupt is masked until the main loop makes room (uart0_rx_resume). */
+ * interrupt is masked until the main loop makes room (rx_resume). The interrupt is acknowledged before the UART is
+ * read: a byte that lands after the last read raises it again instead of waiting unseen. */
 static void rx_drain(void) {
+  REG(UART0_BASE, INTSTATUS) = INT_RX;
   while (REG(UART0_BASE, STATE) & STATE_RXFULL) {
     if (rx_head - rx_tail >= RX_RING) {
       REG(UART0_BASE, CTRL) &= ~CTRL_RX_INTEN;
@@ -61,14 +63,13 @@ static void rx_drain(void) {
     rx_ring[rx_head & (RX_RING - 1u)] = (uint8_t)REG(UART0_BASE, DATA);
     rx_head = rx_head + 1u;
   }
-  REG(UART0_BASE, INTSTATUS) = INT_RX;
 }
 
 void UART0_RX_Handler(void) { rx_drain(); }
 
-/* After taking bytes: pick up a byte that arrived while the interrupt was masked, and unmask it. */
+/* After taking bytes (or finding none): unmask the interrupt and pick up a byte that is waiting in the UART. */
 static void rx_resume(void) {
-  if (!(REG(UART0_BASE, CTRL) & CTRL_RX_INTEN)) {
+  if (!(REG(UART0_BASE, CTRL) & CTRL_RX_INTEN) || (REG(UART0_BASE, STATE) & STATE_RXFULL)) {
     __asm__ volatile("cpsid i" ::: "memory");
     REG(UART0_BASE, CTRL) |= CTRL_RX_INTEN;
     rx_drain();
@@ -107,6 +108,8 @@ size_t uart0_rx_take(uint8_t *dst, size_t max) {
   rx_resume();
   return n;
 }
+
+uint32_t uart0_rx_count(void) { return rx_head; }
 
 void uart0_rx_drop(size_t n) {
   rx_tail = rx_tail + (uint32_t)n;

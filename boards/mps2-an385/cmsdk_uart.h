@@ -22,6 +22,8 @@ size_t uart0_rx_available(void);
 int uart0_rx_peek(void);
 int uart0_rx_byte(void);
 size_t uart0_rx_take(uint8_t *dst, size_t max);
+/* Bytes received since boot (the bench's count of receive interrupts' work). */
+uint32_t uart0_rx_count(void);
 /* Drops n bytes (n <= available). */
 void uart0_rx_drop(size_t n);
 

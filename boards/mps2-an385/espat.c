@@ -89,7 +89,8 @@ void espat_init(espat_t *m) {
 /* A CIPSEND transaction ended (SEND OK, SEND FAIL or ERROR): back to the link, or on to a close. */
 static void send_done(espat_t *m) {
   m->send_left = 0;
-  m->wake = 1;
+  if (m->send_blocked || m->link_lost || m->close_wanted) m->wake = 1;
+  m->send_blocked = 0;
   if (m->link_lost) {
     m->state = S_IDLE;
   } else if (m->close_wanted) {
@@ -322,6 +323,11 @@ int espat_ready(const espat_t *m) { return m->state >= S_IDLE; }
 int espat_failed(const espat_t *m) { return m->state == S_DEAD; }
 int espat_quiet(const espat_t *m) { return m->state == S_IDLE && m->cmd_sent == m->cmd_len; }
 
+int espat_busy(const espat_t *m) {
+  return m->state == S_SNI || m->state == S_START || m->state == S_SEND_PROMPT || m->state == S_SEND_WAIT ||
+         m->state == S_CLOSING;
+}
+
 int espat_take_wake(espat_t *m) {
   int w = m->wake;
   m->wake = 0;
@@ -379,7 +385,10 @@ static int32_t t_send(void *ctx, const uint8_t *data, size_t len) {
   if (!link_state(m) || m->link_lost) return IOTHUB_IO_CLOSED;
   switch (m->state) {
     case S_LINK:
-      if (m->cmd_sent < m->cmd_len || len == 0) return 0;
+      if (m->cmd_sent < m->cmd_len || len == 0) {
+        m->send_blocked = 1;
+        return 0;
+      }
       n = len < SEND_CHUNK ? len : SEND_CHUNK;
       m->send_left = (uint32_t)n;
       m->state = S_SEND_PROMPT;
@@ -398,6 +407,7 @@ static int32_t t_send(void *ctx, const uint8_t *data, size_t len) {
       }
       return (int32_t)n;
     default: /* waiting for '>' or SEND OK */
+      m->send_blocked = 1;
       return 0;
   }
 }

@@ -25,6 +25,7 @@ typedef struct espat {
   uint8_t connect_seen;  /* CONNECT arrived for the current CIPSTART */
   uint8_t close_wanted;  /* close() came while a CIPSEND was in progress */
   uint8_t in_ipd;        /* the next ipd_left bytes on the UART are +IPD data */
+  uint8_t send_blocked;  /* send() took nothing while a CIPSEND was in progress: wake the loop when it ends */
   uint8_t line_len;
   char line[80];
   uint32_t ipd_left;
@@ -49,6 +50,8 @@ int espat_ready(const espat_t *m);
 int espat_failed(const espat_t *m);
 /* No link and no command in progress (after a close, before the image exits). */
 int espat_quiet(const espat_t *m);
+/* A CIPSEND, an open or a close is in progress: its end wakes the loop (espat_take_wake), no need to poll for it. */
+int espat_busy(const espat_t *m);
 /* Returns and clears the wake flag: whether the device loop should run a step now. */
 int espat_take_wake(espat_t *m);
 /* The transport (ctx = m) and the clock (Unix time from the module's SNTP) for iothub_device_init. */

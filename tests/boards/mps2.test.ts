@@ -1,27 +1,16 @@
 // The Cortex-M3 image (boards/mps2-an385/build/firmware.elf) booted in QEMU's mps2-an385 exactly as the board's
 // contract says, against the real local hub through the ESP-AT module emulator (TLS on the "module", trusting the
 // hub's CA). Everything is checked from the hub's side, plus the image's log UART and its semihosting exit code.
-import { test, type TestContext } from 'node:test';
+import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { startHub } from '../hub/helpers.js';
 import type { TelemetryMessage, FeedbackRecord } from '../../host/hub/index.js';
 import { EspAtModem } from './esp-at-modem.js';
-import { bootMps2, firmwarePath, EXIT, type Mps2Run } from './mps2-qemu.js';
+import { bootMps2, EXIT, type Mps2Run } from './mps2-qemu.js';
+import { boardTest } from './support.js';
 
-/** Skips (naming the Debian package) when a tool is missing, or fails when CI is set: CI always has them. */
-function needs(t: TestContext): boolean {
-  const missing: string[] = [];
-  try { execFileSync('qemu-system-arm', ['--version'], { stdio: 'ignore' }); } catch { missing.push('qemu-system-arm (apt-get install qemu-system-arm)'); }
-  if (!existsSync(firmwarePath)) {
-    missing.push('boards/mps2-an385/build/firmware.elf (npm run build:boards; apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi wabt)');
-  }
-  if (missing.length === 0) return true;
-  if (process.env.CI) assert.fail(`missing: ${missing.join(', ')}`);
-  t.skip(`missing: ${missing.join(', ')}`);
-  return false;
-}
+/** What these tests run: QEMU, and the image `npm run build:boards` makes (with gcc-arm-none-eabi, newlib, wabt). */
+const NEEDS = { packages: ['qemu-system-arm'], built: ['boards/mps2-an385/build/firmware.elf'] };
 
 /** Resolves when `check` holds, polling (bounded): for hub-side state that has no event of its own. */
 async function until(what: string, check: () => boolean | Promise<boolean>, run: Mps2Run, ms = 20000): Promise<void> {
@@ -58,8 +47,7 @@ async function session(t: TestContext, deviceId: string, config: Record<string, 
   return { hub, modem, run, telemetry, connectionString };
 }
 
-test('mps2-an385 image: the thermostat session through the ESP-AT module, checked from the hub (readings with their properties, method answers, reported properties, C2D), exit 0 through semihosting', async (t) => {
-  if (!needs(t)) return;
+boardTest('mps2-an385 image: the thermostat session through the ESP-AT module, checked from the hub (readings with their properties, method answers, reported properties, C2D), exit 0 through semihosting', NEEDS, async (t) => {
   const deviceId = 'mps2-thermostat';
   const count = 12;
   const { hub, modem, run, telemetry } = await session(t, deviceId, { count, interval_ms: 600 });
@@ -117,8 +105,7 @@ test('mps2-an385 image: the thermostat session through the ESP-AT module, checke
   assert.equal(hub.isConnected(deviceId), false, 'disconnected at the end');
 });
 
-test('mps2-an385 image: an unsolicited CLOSED from the module mid-session is a dropped transport: the core reconnects with its back-off and no reading is lost', async (t) => {
-  if (!needs(t)) return;
+boardTest('mps2-an385 image: an unsolicited CLOSED from the module mid-session is a dropped transport: the core reconnects with its back-off and no reading is lost', NEEDS, async (t) => {
   const deviceId = 'mps2-closed';
   const count = 6;
   const { hub, modem, run, telemetry } = await session(t, deviceId, { count, interval_ms: 300 });
