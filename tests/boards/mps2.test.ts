@@ -96,6 +96,8 @@ boardTest('mps2-an385 image: the thermostat session through the ESP-AT module, c
   assert.match(log, /cloud-to-device message c2d-mps2-1: hello mps2 \{.*"colour":"red".*\}/, 'C2D printed with its properties');
   assert.match(log, /exit: ok/);
   assert.doesNotMatch(log, /trap|fault|assert/);
+  const stack = /stack: high water (\d+) of (\d+) bytes/.exec(log);
+  assert.ok(stack && Number(stack[1]) > 0 && Number(stack[1]) < Number(stack[2]), 'the stack stayed inside its reservation');
 
   // Every reading, once each, in order, with its properties (readingOf checks them), while the link stayed up.
   const readings = telemetry.map(readingOf);
