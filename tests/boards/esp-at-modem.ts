@@ -41,6 +41,8 @@ export class EspAtModem extends EventEmitter {
   /** Payload bytes the firmware sent through CIPSEND, and bytes delivered to it as +IPD. */
   bytesUp = 0;
   bytesDown = 0;
+  /** The next this many CIPSTARTs answer ERROR without connecting (as a module does when the host is unreachable). */
+  refuseStarts = 0;
 
   private uart: Socket | null = null;
   private tls: TLSSocket | null = null;
@@ -152,6 +154,7 @@ export class EspAtModem extends EventEmitter {
 
   private start(host: string, port: number): void {
     if (this.tls) { this.send('ALREADY CONNECTED\r\n\r\nERROR\r\n'); return; }
+    if (this.refuseStarts > 0) { this.refuseStarts--; this.send('\r\nERROR\r\nCLOSED\r\n'); return; }
     this.connecting = true;
     const t = tlsConnect({ host, port, servername: this.sni || host, ca: this.opts.ca });
     this.tls = t;

@@ -3,10 +3,11 @@
 // hub's CA). Everything is checked from the hub's side, plus the image's log UART and its semihosting exit code.
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { startHub } from '../hub/helpers.js';
 import type { TelemetryMessage, FeedbackRecord } from '../../host/hub/index.js';
 import { EspAtModem } from './esp-at-modem.js';
-import { bootMps2, EXIT, type Mps2Run } from './mps2-qemu.js';
+import { bootMps2, firmwarePath, EXIT, type Mps2Run } from './mps2-qemu.js';
 import { boardTest } from './support.js';
 
 /** What these tests run: QEMU, and the image `npm run build:boards` makes (with gcc-arm-none-eabi, newlib, wabt). */
@@ -36,10 +37,11 @@ function readingOf(m: TelemetryMessage): Reading {
   return { seq: body.seq, temperature: body.temperature, message: m };
 }
 
-async function session(t: TestContext, deviceId: string, config: Record<string, number>) {
+async function session(t: TestContext, deviceId: string, config: Record<string, number>, setup?: (m: EspAtModem) => void) {
   const { hub, done } = await startHub();
   const { connectionString } = await hub.registry.addDevice(deviceId);
   const modem = await EspAtModem.start({ ca: hub.ca });
+  setup?.(modem);
   const telemetry: TelemetryMessage[] = [];
   hub.on('telemetry', (m) => { if (m.deviceId === deviceId) telemetry.push(m); });
   const run = bootMps2({ modemPort: modem.port, config: { connection_string: connectionString, ...config } });
@@ -129,4 +131,51 @@ boardTest('mps2-an385 image: an unsolicited CLOSED from the module mid-session i
   assert.deepEqual([...seqs].sort((a, b) => a - b), Array.from({ length: count }, (_, i) => i));
   assert.ok(telemetry.length >= count && before < count, 'the drop came mid-session');
   assert.equal(hub.isConnected(deviceId), false);
+});
+
+boardTest('mps2-an385 image: a CIPSTART answered ERROR is a failed open: the core backs off and opens again, and the session completes', NEEDS, async (t) => {
+  const deviceId = 'mps2-refused';
+  const count = 2;
+  const { modem, run, telemetry } = await session(t, deviceId, { count, interval_ms: 100 }, (m) => { m.refuseStarts = 1; });
+  const code = await run.exited;
+  const log = run.log();
+  assert.equal(code, EXIT.OK, `exit code; log:\n${log}`);
+  assert.equal(modem.commands.filter((c) => c.startsWith('AT+CIPSTART=')).length, 2, 'one refused, one that connected');
+  assert.equal(modem.links, 1);
+  assert.deepEqual([...new Set(telemetry.map(readingOf).map((r) => r.seq))], [0, 1]);
+});
+
+boardTest('mps2-an385 image: a key the hub refuses stops the device for good: exit 1 naming CLIENT_CONNACK_NOT_AUTHORIZED, no reconnect', NEEDS, async (t) => {
+  const { hub, done } = await startHub();
+  const { connectionString } = await hub.registry.addDevice('mps2-wrong-key');
+  const wrong = connectionString.replace(/SharedAccessKey=[^;]+/, `SharedAccessKey=${Buffer.alloc(32, 7).toString('base64')}`);
+  const modem = await EspAtModem.start({ ca: hub.ca });
+  const run = bootMps2({ modemPort: modem.port, config: { connection_string: wrong, count: 3 } });
+  t.after(async () => { await run.dispose(); await modem.close(); await done(); });
+  const code = await run.exited;
+  const log = run.log();
+  assert.equal(code, EXIT.FAILED, `exit code; log:\n${log}`);
+  assert.match(log, /stopped: CLIENT_CONNACK_NOT_AUTHORIZED/);
+  assert.equal(modem.links, 1, 'no second attempt');
+});
+
+boardTest('mps2-an385 image: a CONFIG page without count is refused before the module is touched: exit 2 naming the key', NEEDS, async (t) => {
+  const modem = await EspAtModem.start({ ca: '' });
+  const run = bootMps2({ modemPort: modem.port, config: { connection_string: 'HostName=h;DeviceId=d;SharedAccessKey=AAAA', interval_ms: 5 } });
+  t.after(async () => { await run.dispose(); await modem.close(); });
+  const code = await run.exited;
+  assert.equal(code, EXIT.BAD_CONFIG, run.log());
+  assert.match(run.log(), /config: missing or bad count/);
+  assert.deepEqual(modem.commands, []);
+});
+
+boardTest('mps2-an385 image: nothing is linked into the CONFIG page (0x003FF000, 4 KiB): the image never overwrites it', { packages: ['gcc-arm-none-eabi'], built: NEEDS.built }, () => {
+  const text = execFileSync('arm-none-eabi-readelf', ['-lW', firmwarePath], { encoding: 'utf8' });
+  const loads = [...text.matchAll(/^\s+LOAD\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+0x[0-9a-f]+\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)/gm)]
+    .map((m) => ({ at: parseInt(m[1], 16), file: parseInt(m[2], 16), mem: parseInt(m[3], 16) }));
+  assert.ok(loads.length > 0, 'LOAD segments found');
+  for (const l of loads) {
+    const end = l.at + Math.max(l.file, l.mem);
+    assert.ok(end <= 0x003ff000 || l.at >= 0x00400000, `segment 0x${l.at.toString(16)}..0x${end.toString(16)} stays off the CONFIG page`);
+  }
 });
