@@ -3,7 +3,7 @@
  * and two application properties, one in flight at a time, then a clean stop. It logs the work they took, measured
  * from the first send to the last PUBACK: `bench: messages=N busy_ns=… step_ns=… driver_ns=… rx_bytes=… wakes=… steps=…` (busy: all time awake, which under
  * -icount sleep=on also catches some idle time; step: inside iothub_device_step and the application; driver: the
- * ESP-AT parser and UART reads of the main loop; rx_bytes: UART0 receive interrupts). Under QEMU's -icount shift=0, 1 ns = 1 instruction.
+ * ESP-AT parser and UART reads of the main loop, when they took bytes; rx_bytes: UART0 receive interrupts). Under QEMU's -icount shift=0, 1 ns = 1 instruction.
  */
 #ifndef MPS2_BENCH_APP_H
 #define MPS2_BENCH_APP_H

@@ -229,8 +229,8 @@ static int32_t ipd_length(const espat_t *m) {
   return (int32_t)n;
 }
 
-void espat_poll(espat_t *m) {
-  uint32_t now = clock_ms();
+uint32_t espat_poll(espat_t *m) {
+  uint32_t now = clock_ms(), taken = 0;
   cmd_flush(m);
   for (;;) {
     int c;
@@ -242,12 +242,14 @@ void espat_poll(espat_t *m) {
       if (avail > m->ipd_left) avail = m->ipd_left;
       if (avail == 0) break;
       uart0_rx_drop(avail);
+      taken += (uint32_t)avail;
       m->ipd_left -= (uint32_t)avail;
       if (m->ipd_left == 0) m->in_ipd = 0;
       continue;
     }
     c = uart0_rx_byte();
     if (c < 0) break;
+    taken++;
     if (c == '\n') {
       if (m->line_len) on_line(m);
       m->line_len = 0;
@@ -317,6 +319,7 @@ void espat_poll(espat_t *m) {
     default:
       break;
   }
+  return taken;
 }
 
 int espat_ready(const espat_t *m) { return m->state >= S_IDLE; }

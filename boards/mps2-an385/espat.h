@@ -43,7 +43,8 @@ typedef struct espat {
 
 /* Starts the module's start-up exchange (AT, ATE0, AT+CIPSNTPTIME?). */
 void espat_init(espat_t *m);
-void espat_poll(espat_t *m);
+/* Moves what arrived through the reply parser and writes what is pending; returns how many bytes it took. */
+uint32_t espat_poll(espat_t *m);
 /* Start-up done: the time is known and the module takes connections. */
 int espat_ready(const espat_t *m);
 /* Start-up failed (no answer, or no valid time, within its deadline). */

@@ -29,6 +29,8 @@ export function configPage(config: Record<string, string | number>): Buffer {
 export interface Mps2Options {
   modemPort: number;
   config: Record<string, string | number>;
+  /** Another build of the image (default: boards/mps2-an385/build/firmware.elf). */
+  elf?: string;
   /** Extra QEMU arguments (the bench adds `-icount shift=0`). */
   extra?: string[];
 }
@@ -48,7 +50,7 @@ export function bootMps2(o: Mps2Options): Mps2Run {
   const config = join(dir, 'CONFIG'), log = join(dir, 'LOG');
   writeFileSync(config, configPage(o.config));
   const proc = spawn('qemu-system-arm', [
-    '-M', 'mps2-an385', '-nographic', '-semihosting-config', 'enable=on,target=native', '-kernel', firmwarePath,
+    '-M', 'mps2-an385', '-nographic', '-semihosting-config', 'enable=on,target=native', '-kernel', o.elf ?? firmwarePath,
     '-device', `loader,file=${config},addr=0x003FF000,force-raw=on`,
     '-serial', 'chardev:modem', '-serial', `file:${log}`,
     '-chardev', `socket,id=modem,host=127.0.0.1,port=${o.modemPort}`,
