@@ -5,9 +5,15 @@
 IOTHUB_C := $(ROOT)/boards/c
 WASM2C_OUT := $(ROOT)/build/wasm2c
 
-# The pages mcu.wasm declares, as wasm2c wrote them into init_memories(): the static linear memory reserves exactly
-# these (boards/c/wasm-rt/wasm_rt_static.c).
-WASM_RT_STATIC_PAGES := $(shell sed -n 's/.*wasm_rt_allocate_memory.&instance->w2c_memory, \([0-9]*\),.*/\1/p' $(WASM2C_OUT)/mcu.c 2>/dev/null)
+# The core's layout, read from build/mcu.wasm by the build: IOTHUB_CORE_PAGES (the pages its memory declares) and
+# IOTHUB_CORE_HEAP_BASE (abi_heap_base(): the end of everything the core touches).
+-include $(WASM2C_OUT)/layout.mk
+$(if $(IOTHUB_CORE_PAGES),,$(error $(WASM2C_OUT)/layout.mk is missing: build the boards with npm run build:boards))
+# The static linear memory (boards/c/wasm-rt/wasm_rt_static.c) reserves exactly the declared pages. A board short
+# of RAM may set IOTHUB_CORE_RESERVE_BYTES = $(IOTHUB_CORE_HEAP_BASE) before including this file: the memory is then
+# that long and any access beyond it traps (the core never makes one: nothing lives above abi_heap_base()).
+IOTHUB_CORE_RESERVE_BYTES ?=
+WASM_RT_STATIC_PAGES := $(IOTHUB_CORE_PAGES)
 
 IOTHUB_LIB_SRCS := $(IOTHUB_C)/iothub_device.c $(IOTHUB_C)/iothub_json.c $(IOTHUB_C)/core_wasm2c.c \
   $(IOTHUB_C)/wasm-rt/wasm_rt_static.c
@@ -15,8 +21,10 @@ IOTHUB_APP_SRCS := $(IOTHUB_C)/app/thermostat.c
 IOTHUB_CORE_SRC := $(WASM2C_OUT)/mcu.c
 
 IOTHUB_CPPFLAGS := -I$(IOTHUB_C) -I$(IOTHUB_C)/wasm-rt -I$(WASM2C_OUT) \
-  -DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 -DWASM_RT_STATIC_PAGES=$(WASM_RT_STATIC_PAGES)
+  -DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0 -DWASM_RT_STATIC_PAGES=$(WASM_RT_STATIC_PAGES) \
+  $(if $(IOTHUB_CORE_RESERVE_BYTES),-DWASM_RT_STATIC_BYTES=$(IOTHUB_CORE_RESERVE_BYTES))
 # Our code: C99, every warning an error.
 IOTHUB_CFLAGS := -std=c99 -Wall -Wextra -Werror -Wpedantic
-# wasm2c's output is generated, not ours (GNU C: alloca, asm barriers): compiled as it is, warnings off.
-IOTHUB_CORE_CFLAGS := -std=gnu99 -w
+# wasm2c's output is generated, not ours (GNU C: alloca, asm barriers): compiled as it is, warnings off. NDEBUG: its
+# only asserts check the call order of instantiation, and newlib's assert pulls in stdio.
+IOTHUB_CORE_CFLAGS := -std=gnu99 -w -DNDEBUG

@@ -14,7 +14,10 @@ int32_t iothub_core_load(void) {
   if (!wasm_rt_is_initialized()) wasm_rt_init();
   Z_mcu_init_module();
   Z_mcu_instantiate(&core);
-  return Z_mcuZ_abi_version(&core) == IOTHUB_WASM_ABI_VERSION ? IOTHUB_WASM_OK : IOTHUB_WASM_BAD_STATE;
+  if (Z_mcuZ_abi_version(&core) != IOTHUB_WASM_ABI_VERSION) return IOTHUB_WASM_BAD_STATE;
+  /* A memory reserved shorter than the module declares must still hold everything the core uses. */
+  if (Z_mcuZ_abi_heap_base(&core) > core.w2c_memory.size) return IOTHUB_WASM_BAD_STATE;
+  return IOTHUB_WASM_OK;
 }
 
 uint8_t *iothub_core_memory(void) { return core.w2c_memory.data; }

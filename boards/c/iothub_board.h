@@ -33,10 +33,14 @@ extern "C" {
 /*
  * A byte stream to the hub, in the style of coreMQTT's transport interface. Every call is non-blocking.
  * open() may complete over several calls: it returns IOTHUB_IO_WOULD_BLOCK until the stream (and TLS) is up, then 0.
- * send() returns how many bytes it took (0..len) or a negative result; recv() how many it wrote (1..cap), or
- * IOTHUB_IO_WOULD_BLOCK when nothing is buffered, or IOTHUB_IO_CLOSED when the stream ended (a POSIX recv() of 0).
+ * send() returns how many bytes it took (0..len) or a negative result; after IOTHUB_IO_WOULD_BLOCK the library
+ * offers the same bytes again, possibly with more after them (what TLS stacks that must resend a record need).
+ * recv() returns how many it wrote (1..cap), or IOTHUB_IO_WOULD_BLOCK when nothing is buffered, or IOTHUB_IO_CLOSED
+ * when the stream ended (a POSIX recv() of 0). A transport without framing (a raw UART) cannot tell open from
+ * closed: give it a protocol that can (the ESP-AT module's CONNECT / CLOSED lines).
  * close() always succeeds and may be called on a transport that is not open.
- * detail(): a short static text saying why the last call failed (e.g. the TLS verification error), or NULL.
+ * detail() (may be NULL): a short text saying why the last call failed (e.g. the TLS verification error), or NULL;
+ * it must stay readable until the next open(), as the library keeps it as iothub_device_failure()'s detail.
  */
 typedef struct iothub_transport {
   void *ctx;
@@ -51,7 +55,9 @@ typedef struct iothub_transport {
 typedef struct iothub_clock {
   void *ctx;
   uint32_t (*now_ms)(void *ctx);
-  /* Unix time in ms for the tick `now_ms` returned last, or 0 if the board does not know it yet (no SNTP). */
+  /* Unix time in ms for the tick `now_ms` returned last, or 0 if the board does not know it yet (no SNTP); NULL
+   * for a board without a wall clock (then only X.509 devices can connect: SAS tokens need the time). The library
+   * reads it again before every connection attempt. */
   uint64_t (*unix_ms)(void *ctx);
 } iothub_clock_t;
 
@@ -122,11 +128,14 @@ int32_t iothub_device_init(iothub_device_t *dev, const char *connection_string, 
 /* Sets a core option (IOTHUB_WASM_OPT_*) before iothub_device_start. Returns a core status. */
 int32_t iothub_device_option(iothub_device_t *dev, uint32_t opt, int32_t value);
 
-/* Starts connecting (needs the clock's Unix time for SAS). Returns a core status. */
+/* Starts connecting. Returns a core status: IOTHUB_WASM_CLIENT_TIME_NOT_SET for a SAS device while the clock's
+ * unix_ms is still 0 (call again once the board has the time). */
 int32_t iothub_device_start(iothub_device_t *dev);
 
-/* Runs one turn of the loop: opens/closes the transport as the core wants, feeds received bytes, dispatches events,
- * writes what the core emitted. Returns the longest the board may sleep before the next call, in ms. */
+/* Runs one turn of the loop: opens/closes the transport as the core wants, feeds received bytes, dispatches events
+ * (to on_event, from inside this call), writes what the core emitted. Returns the longest the board may sleep before
+ * the next call, in ms: until the core's next timer (1000 when it has none), at most 10 while an open or a write is pending (a
+ * board that can wake on its transport's readiness may wait for that instead). */
 uint32_t iothub_device_step(iothub_device_t *dev);
 
 /* Queues a DISCONNECT and stops; keep calling iothub_device_step() until iothub_device_stopped(). */
@@ -145,7 +154,12 @@ int iothub_device_x509(const iothub_device_t *dev);
 /* The core's name for a status (e.g. "CLIENT_CONNACK_NOT_AUTHORIZED"), copied into buf as NUL-terminated ASCII. */
 const char *iothub_status_name(int32_t status, char *buf, size_t cap);
 
-/* Application calls: thin wrappers that copy arguments into the core's IO window. Return core statuses/tokens. */
+/* Application calls: thin wrappers that copy their arguments into the core's IO window (abi_io_capacity(), 1024
+ * bytes on mcu.wasm, for all of one call's arguments; an argument already in the core's memory, such as an event's
+ * view, is passed in place). Return core statuses or tokens; CLIENT_MESSAGE_TOO_LARGE (CLIENT_PROPERTIES_TOO_LARGE for
+ * a property) when they do not fit.
+ * iothub_twin_get also remembers its request: the answer tells the core which desired version the full twin holds.
+ * iothub_telemetry_property: value NULL = a bare name. */
 int32_t iothub_telemetry_begin(iothub_device_t *dev);
 int32_t iothub_telemetry_property(iothub_device_t *dev, const char *name, const char *value);
 int32_t iothub_telemetry_system(iothub_device_t *dev, int32_t which, const char *value);

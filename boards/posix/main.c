@@ -118,6 +118,12 @@ int main(int argc, char **argv) {
   if ((cert == NULL) != (key == NULL)) return bad_args("--cert and --key go together", NULL);
 
   if (tls_transport_init(&tls, ca, cert, key, err, sizeof err) != 0) return bad_args(err, NULL);
+  /* Tests only: move at most this many bytes per send and recv, to drive the loop through partial I/O. */
+  if (getenv("IOTHUB_POSIX_MAX_IO")) {
+    uint32_t max_io;
+    if (!parse_u32(getenv("IOTHUB_POSIX_MAX_IO"), &max_io)) return bad_args("IOTHUB_POSIX_MAX_IO takes a number", NULL);
+    tls.max_io = max_io;
+  }
   transport = tls_transport_interface(&tls);
   rc = iothub_device_init(&dev, cs, strlen(cs), &transport, &clock, entropy, NULL, thermostat_on_event, &app);
   if (rc < 0) return bad_args("bad connection string: ", iothub_status_name(rc, name, sizeof name));

@@ -178,6 +178,7 @@ static int32_t tls_send(void *ctx, const uint8_t *data, size_t len) {
   tls_transport_t *t = (tls_transport_t *)ctx;
   int rc;
   if (t->state != OPEN) return IOTHUB_IO_CLOSED;
+  if (t->max_io && len > t->max_io) len = t->max_io;
   if (t->pending) len = t->pending; /* the bytes are still the front of the core's tx: offer the same ones */
   rc = mbedtls_ssl_write(&t->ssl, data, len);
   if (rc >= 0) { t->pending = 0; return rc; }
@@ -190,6 +191,7 @@ static int32_t tls_recv(void *ctx, uint8_t *buf, size_t cap) {
   tls_transport_t *t = (tls_transport_t *)ctx;
   int rc;
   if (t->state != OPEN) return IOTHUB_IO_CLOSED;
+  if (t->max_io && cap > t->max_io) cap = t->max_io;
   rc = mbedtls_ssl_read(&t->ssl, buf, cap);
   if (rc > 0) return rc;
   if (rc == MBEDTLS_ERR_SSL_WANT_READ || rc == MBEDTLS_ERR_SSL_WANT_WRITE) return IOTHUB_IO_WOULD_BLOCK;

@@ -27,6 +27,7 @@ typedef struct tls_transport {
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
   int bio_ready;                 /* SNI and the socket are given to the TLS context for this connection */
+  size_t max_io;                /* 0, or the most bytes one send/recv moves (a test knob: partial reads and writes) */
   size_t pending;               /* a write mbedTLS could not finish: it must be offered the same bytes again */
   char detail[320];
 } tls_transport_t;

@@ -9,17 +9,17 @@ import { generate } from 'selfsigned';
 import { LocalHub } from '../../host/hub/index.js';
 import type { TelemetryMessage } from '../../host/hub/state/messages.js';
 import { startHub, tempDir, removeDir } from '../hub/helpers.js';
-import { boardTest, POSIX_BINARY, runProgram, type Running } from './support.js';
+import { boardTest, POSIX_BINARY, POSIX_SMALL_MEMORY_BINARY, runProgram, type Running } from './support.js';
 
-const NEEDS = { packages: ['wabt', 'libmbedtls-dev', 'gcc'], built: ['boards/posix/build/iothub-wasm-posix'] };
+const NEEDS = { packages: ['wabt', 'libmbedtls-dev', 'gcc'], built: ['boards/posix/build/iothub-wasm-posix', 'boards/posix/build/iothub-wasm-posix-small-memory'] };
 
 function files(): { dir: string; write(name: string, text: string): string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'iothub-posix-'));
   return { dir, write: (name, text) => { const p = join(dir, name); writeFileSync(p, text); return p; }, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-function board(args: string[], env: NodeJS.ProcessEnv = {}): Running {
-  return runProgram(POSIX_BINARY, args, env);
+function board(args: string[], env: NodeJS.ProcessEnv = {}, binary = POSIX_BINARY): Running {
+  return runProgram(binary, args, env);
 }
 
 function readings(seen: TelemetryMessage[], deviceId: string): Map<number, TelemetryMessage> {
@@ -50,7 +50,8 @@ async function deviceCertificate(cn: string): Promise<{ cert: string; key: strin
   return { cert: r.cert, key: r.private, sha1: new X509Certificate(r.cert).fingerprint };
 }
 
-boardTest('the Linux board runs the thermostat over TLS with a SAS device: every reading with its properties, both methods answered 200, start-up and desired reported, the C2D printed and completed, then exit 0', NEEDS, async () => {
+for (const [binary, memory] of [[POSIX_BINARY, 'the declared page'], [POSIX_SMALL_MEMORY_BINARY, 'memory reserved only up to abi_heap_base()']] as const) {
+boardTest(`the Linux board (${memory}) runs the thermostat over TLS with a SAS device: every reading with its properties, both methods answered 200, start-up and desired reported, the C2D printed and completed`, NEEDS, async () => {
   const rig = await startHub();
   const f = files();
   let run: Running | undefined;
@@ -59,9 +60,8 @@ boardTest('the Linux board runs the thermostat over TLS with a SAS device: every
     const { connectionString } = await rig.hub.registry.addDevice(id);
     const seen: TelemetryMessage[] = [];
     rig.hub.on('telemetry', (m: TelemetryMessage) => seen.push(m));
-    const count = 6;
-    // The readings are 700 ms apart so that the session is still running while the service calls below are made.
-    run = board(['--connection-string', connectionString, '--ca', f.write('ca.pem', rig.hub.ca), '--count', String(count), '--interval-ms', '700']);
+    // No --count: the session runs until the service side is done with it, then Ctrl-C stops it (no race with an end).
+    run = board(['--connection-string', connectionString, '--ca', f.write('ca.pem', rig.hub.ca), '--interval-ms', '100'], {}, binary);
     await run.waitLine(/ twin reported at \$version \d+$/);
 
     const reboot = await rig.hub.invokeMethod(id, 'reboot', { delay: 3 }, { responseTimeoutInSeconds: 10 });
@@ -78,12 +78,14 @@ boardTest('the Linux board runs the thermostat over TLS with a SAS device: every
     assert.match(c2dLine, / cloud-to-device message c2d-1: set mode eco \{"colour":"red","a&b":"x=y z"\}$/);
     await run.waitLine(new RegExp(` desired properties v${desiredVersion}: `));
     await run.waitLine(/ reported targetTemperature 25\.5 at \$version \d+$/);
+    await run.waitLine(/"seq":5\} acknowledged$/);
+    run.signal('SIGINT');
 
     assert.deepEqual(await run.exited, { code: 0, signal: null }, run.stderr());
+    const acked = run.lines.filter((l) => / telemetry \{"temperature":[\d.]+,"seq":\d+\} acknowledged$/.test(l)).length;
+    assert.ok(acked >= 6);
     const got = readings(seen, id);
-    assert.equal(got.size, count);
-    for (let seq = 0; seq < count; seq++) assertReading(got.get(seq), seq);
-    assert.equal(run.lines.filter((l) => / telemetry \{"temperature":[\d.]+,"seq":\d+\} acknowledged$/.test(l)).length, count);
+    for (let seq = 0; seq < acked; seq++) assertReading(got.get(seq), seq);
     assert.ok(run.lines.some((l) => / connected$/.test(l)));
 
     const twin = await rig.hub.getTwin(id);
@@ -93,6 +95,56 @@ boardTest('the Linux board runs the thermostat over TLS with a SAS device: every
     assert.deepEqual(reported.targetTemperature, { value: 25.5, ac: 200, av: desiredVersion });
     assert.equal(rig.hub.c2d.pending(id).length, 0, 'the C2D was completed');
     assert.equal(rig.hub.isConnected(id), false, 'the board disconnected');
+  } finally {
+    run?.kill();
+    f.remove();
+    await rig.done();
+  }
+});
+}
+
+boardTest('after --count acknowledged readings the board stops cleanly and exits 0; start-up takes the target from the full twin', NEEDS, async () => {
+  const rig = await startHub();
+  const f = files();
+  let run: Running | undefined;
+  try {
+    const id = 'posix-count';
+    const { connectionString } = await rig.hub.registry.addDevice(id);
+    await rig.hub.updateDesired(id, { targetTemperature: 19 }); // read from the full twin at start-up
+    const seen: TelemetryMessage[] = [];
+    rig.hub.on('telemetry', (m: TelemetryMessage) => seen.push(m));
+    run = board(['--connection-string', connectionString, '--ca', f.write('ca.pem', rig.hub.ca), '--count', '4', '--interval-ms', '0']);
+    assert.deepEqual(await run.exited, { code: 0, signal: null }, run.stderr());
+    const got = readings(seen, id);
+    assert.equal(got.size, 4);
+    for (let seq = 0; seq < 4; seq++) assertReading(got.get(seq), seq);
+    assert.equal(run.lines.at(-1)?.replace(/^\S+ /, ''), 'disconnected: CLIENT_CLOSED');
+    const reported = (await rig.hub.getTwin(id)).properties.reported as Record<string, unknown>;
+    assert.deepEqual(reported.targetTemperature, { value: 19 });
+    assert.equal(rig.hub.isConnected(id), false);
+  } finally {
+    run?.kill();
+    f.remove();
+    await rig.done();
+  }
+});
+
+boardTest('the loop carries a session through reads and writes of one byte at a time (partial writes resumed, the receive window refilled)', NEEDS, async () => {
+  const rig = await startHub();
+  const f = files();
+  let run: Running | undefined;
+  try {
+    const id = 'posix-one-byte';
+    const { connectionString } = await rig.hub.registry.addDevice(id);
+    const seen: TelemetryMessage[] = [];
+    rig.hub.on('telemetry', (m: TelemetryMessage) => seen.push(m));
+    run = board(['--connection-string', connectionString, '--ca', f.write('ca.pem', rig.hub.ca), '--count', '3', '--interval-ms', '0'], { IOTHUB_POSIX_MAX_IO: '1' });
+    await run.waitLine(/ twin reported at \$version \d+$/);
+    assert.deepEqual(await run.exited, { code: 0, signal: null }, run.stderr());
+    const got = readings(seen, id);
+    for (let seq = 0; seq < 3; seq++) assertReading(got.get(seq), seq);
+    const reported = (await rig.hub.getTwin(id)).properties.reported as Record<string, unknown>;
+    assert.equal(reported.serialNumber, 'IOTHUB-WASM-0001');
   } finally {
     run?.kill();
     f.remove();

@@ -34,6 +34,8 @@ export function missingPackages(names: string[]): string[] {
 /** The repository's root (tests run from it: npm test, scripts/test-node.mjs). */
 export const ROOT = process.cwd();
 export const POSIX_BINARY = join(ROOT, 'boards/posix/build/iothub-wasm-posix');
+/** The same board with the core's memory reserved only up to abi_heap_base() (boards/c/board.mk). */
+export const POSIX_SMALL_MEMORY_BINARY = join(ROOT, 'boards/posix/build/iothub-wasm-posix-small-memory');
 
 export interface BoardNeeds {
   /** Debian packages the test runs (or whose output it uses). */

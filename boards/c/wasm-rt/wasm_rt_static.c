@@ -20,8 +20,17 @@
 
 #define PAGE_SIZE 65536u
 
+/* Optionally less than the pages: the memory is then WASM_RT_STATIC_BYTES long and every access beyond traps. Only
+ * for a module that never goes there (the core touches nothing at or above abi_heap_base()). */
+#ifndef WASM_RT_STATIC_BYTES
+#define WASM_RT_STATIC_BYTES (WASM_RT_STATIC_PAGES * PAGE_SIZE)
+#endif
+#if WASM_RT_STATIC_BYTES > WASM_RT_STATIC_PAGES * PAGE_SIZE
+#error "WASM_RT_STATIC_BYTES: at most the module's pages"
+#endif
+
 /* The one linear memory: the core declares min = max, never grows, and there is one instance per boot. */
-static uint8_t linear_memory[WASM_RT_STATIC_PAGES * PAGE_SIZE] __attribute__((aligned(16)));
+static uint8_t linear_memory[WASM_RT_STATIC_BYTES] __attribute__((aligned(16)));
 static uint8_t memory_taken;
 static uint8_t initialized;
 
@@ -98,12 +107,13 @@ void wasm_rt_allocate_memory(wasm_rt_memory_t *memory, uint32_t initial_pages, u
   memory->data = linear_memory;
   memory->pages = initial_pages;
   memory->max_pages = max_pages < WASM_RT_STATIC_PAGES ? max_pages : WASM_RT_STATIC_PAGES;
-  memory->size = initial_pages * PAGE_SIZE;
+  /* The bounds every access is checked against: what is reserved (the data segments are checked as they load). */
+  memory->size = initial_pages * PAGE_SIZE < sizeof linear_memory ? initial_pages * PAGE_SIZE : (uint32_t)sizeof linear_memory;
 }
 
 uint32_t wasm_rt_grow_memory(wasm_rt_memory_t *memory, uint32_t delta) {
   uint32_t old = memory->pages;
-  if (delta > memory->max_pages - old) return (uint32_t)-1;
+  if (delta > memory->max_pages - old || memory->size < memory->pages * PAGE_SIZE) return (uint32_t)-1;
   memory->pages = old + delta;
   memory->size = memory->pages * PAGE_SIZE;
   return old;
