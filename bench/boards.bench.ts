@@ -12,7 +12,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { startHub } from '../tests/hub/helpers.js';
 import { EspAtModem } from '../tests/boards/esp-at-modem.js';
-import { bootMps2, firmwarePath, firmwareMapPath, EXIT } from '../tests/boards/mps2-qemu.js';
+import { bootMps2, firmwarePath, firmwareFastPath, firmwareMapPath, EXIT } from '../tests/boards/mps2-qemu.js';
 import { onPath } from '../tests/boards/support.js';
 import { wasmPath } from '../host/wasm/core.js';
 import type { BenchSuite, BenchRow } from './harness.js';
@@ -88,12 +88,12 @@ const miss = (v: number, goal: number, unit: (n: number) => string) =>
 interface BenchRun { messages: number; step: number; driver: number; rxBytes: number; steps: number; stack: number; log: string }
 
 /** One bench session (CONFIG bench=N) under -icount shift=0 against a fresh hub. */
-async function benchRun(messages: number, icount: string): Promise<BenchRun> {
+async function benchRun(messages: number, icount: string, elf = firmwarePath): Promise<BenchRun> {
   const { hub, done } = await startHub();
   const modem = await EspAtModem.start({ ca: hub.ca });
   try {
     const { connectionString } = await hub.registry.addDevice(`bench-${messages}`);
-    const run = bootMps2({ modemPort: modem.port, config: { connection_string: connectionString, bench: messages }, extra: ['-icount', icount] });
+    const run = bootMps2({ elf, modemPort: modem.port, config: { connection_string: connectionString, bench: messages }, extra: ['-icount', icount] });
     const timer = setTimeout(() => run.proc.kill('SIGKILL'), 300000);
     const code = await run.exited;
     clearTimeout(timer);
@@ -162,6 +162,15 @@ const suite: BenchSuite = {
       ctx.log(`    core + board library + application (inside iothub_device_step, sleep=on): ${step} (${((b.steps - a.steps) / n).toFixed(1)} steps a message)`);
       ctx.log(`    ESP-AT parser and UART reads in the main loop (sleep=off): ${driver} for ${Math.round((d.rxBytes - c.rxBytes) / n)} bytes from the module (receive interrupts, ~20 instructions a byte, not counted)`);
       ctx.log(`    together ${whole}: ${whole <= GOAL.instructions ? 'meets' : 'MISSES'} the goal (${GOAL.instructions})${whole <= GOAL.instructions ? '' : ` by ${whole - GOAL.instructions} (${(whole / GOAL.instructions).toFixed(1)}x)`}`);
+      if (existsSync(firmwareFastPath)) {
+        const fsec = sections(firmwareFastPath);
+        const fflash = FLASH_SECTIONS.reduce((x, k) => x + (fsec.get(k) ?? 0), 0);
+        const e = await benchRun(n, 'shift=0', firmwareFastPath), f = await benchRun(2 * n, 'shift=0', firmwareFastPath);
+        const fstep = per(e.step, f.step), fwhole = fstep + driver;
+        ctx.log(`  build/fast/firmware.elf (wasm2c's memory accessors inlined into the core, core_inline.h): flash ${fflash} bytes = ${kb(fflash)}: ${miss(fflash, GOAL.flash, kb)}; RAM as above`);
+        ctx.log(`    core + board library + application: ${fstep}; with the parser ${fwhole}: ${fwhole <= GOAL.instructions ? 'meets' : 'MISSES'} the goal${fwhole <= GOAL.instructions ? '' : ` by ${fwhole - GOAL.instructions} (${(fwhole / GOAL.instructions).toFixed(1)}x)`}`);
+        rows.push({ name: 'mps2 fast per message', flashBytes: fflash, stepInstructions: fstep, driverInstructions: driver });
+      }
       rows.push({ name: 'mps2 per message', stepInstructions: step, driverInstructions: driver, stackHighWater: Math.max(a.stack, b.stack, c.stack, d.stack) });
     }
     for (const line of ANCHORS) ctx.log(`  ${line}`);

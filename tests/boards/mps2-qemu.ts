@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const firmwarePath = fileURLToPath(new URL('../../../boards/mps2-an385/build/firmware.elf', import.meta.url));
+/** The same image with wasm2c's memory accessors inlined into the core (boards/mps2-an385/core_inline.h). */
+export const firmwareFastPath = fileURLToPath(new URL('../../../boards/mps2-an385/build/fast/firmware.elf', import.meta.url));
 export const firmwareMapPath = fileURLToPath(new URL('../../../boards/mps2-an385/build/firmware.map', import.meta.url));
 
 /** The image's exit codes (boards/mps2-an385/board.h). */

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { startHub } from '../hub/helpers.js';
 import type { TelemetryMessage, FeedbackRecord } from '../../host/hub/index.js';
 import { EspAtModem } from './esp-at-modem.js';
-import { bootMps2, firmwarePath, EXIT, type Mps2Run } from './mps2-qemu.js';
+import { bootMps2, firmwarePath, firmwareFastPath, EXIT, type Mps2Run } from './mps2-qemu.js';
 import { boardTest } from './support.js';
 
 /** What these tests run: QEMU, and the image `npm run build:boards` makes (with gcc-arm-none-eabi, newlib, wabt). */
@@ -178,4 +178,16 @@ boardTest('mps2-an385 image: nothing is linked into the CONFIG page (0x003FF000,
     const end = l.at + Math.max(l.file, l.mem);
     assert.ok(end <= 0x003ff000 || l.at >= 0x00400000, `segment 0x${l.at.toString(16)}..0x${end.toString(16)} stays off the CONFIG page`);
   }
+});
+
+boardTest('mps2-an385 fast image (wasm2c memory accessors inlined): the same readings reach the hub and it exits 0', { packages: ['qemu-system-arm'], built: ['boards/mps2-an385/build/fast/firmware.elf'] }, async (t) => {
+  const { hub, done } = await startHub();
+  const { connectionString } = await hub.registry.addDevice('mps2-fast');
+  const modem = await EspAtModem.start({ ca: hub.ca });
+  const telemetry: TelemetryMessage[] = [];
+  hub.on('telemetry', (m) => telemetry.push(m));
+  const run = bootMps2({ elf: firmwareFastPath, modemPort: modem.port, config: { connection_string: connectionString, count: 3, interval_ms: 50 } });
+  t.after(async () => { await run.dispose(); await modem.close(); await done(); });
+  assert.equal(await run.exited, EXIT.OK, run.log());
+  assert.deepEqual(telemetry.map(readingOf).map((r) => r.seq), [0, 1, 2]);
 });
