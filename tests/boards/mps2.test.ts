@@ -191,3 +191,17 @@ boardTest('mps2-an385 fast image (wasm2c memory accessors inlined): the same rea
   assert.equal(await run.exited, EXIT.OK, run.log());
   assert.deepEqual(telemetry.map(readingOf).map((r) => r.seq), [0, 1, 2]);
 });
+
+boardTest('mps2-an385 image: a 3 KB C2D message, in +IPD chunks larger than the 512-byte UART ring, arrives whole (the ring holds the module back instead of dropping bytes)', NEEDS, async (t) => {
+  const deviceId = 'mps2-big-c2d';
+  const { hub, run } = await session(t, deviceId, { count: 8, interval_ms: 400 });
+  await until('connected', () => hub.isConnected(deviceId), run);
+  const feedback: FeedbackRecord[] = [];
+  hub.on('feedback', (f) => feedback.push(f));
+  const body = 'x'.repeat(3000);
+  await hub.sendC2D(deviceId, body, { messageId: 'c2d-big', properties: { part: '1' }, ack: 'full' });
+  await until('C2D feedback', () => feedback.length > 0, run);
+  assert.equal(feedback[0].statusCode, 'Success');
+  assert.equal(await run.exited, EXIT.OK, run.log());
+  assert.match(run.log(), /cloud-to-device message c2d-big: xxxx/);
+});
