@@ -12,7 +12,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { startHub } from '../tests/hub/helpers.js';
 import { EspAtModem } from '../tests/boards/esp-at-modem.js';
-import { bootMps2, firmwarePath, firmwareFastPath, firmwareMapPath, EXIT } from '../tests/boards/mps2-qemu.js';
+import { bootMps2, firmwarePath, firmwareFastPath, firmwareMapPath, firmwarePartsPath, EXIT } from '../tests/boards/mps2-qemu.js';
 import { onPath } from '../tests/boards/support.js';
 import { wasmPath } from '../host/wasm/core.js';
 import type { BenchSuite, BenchRow } from './harness.js';
@@ -122,10 +122,12 @@ const suite: BenchSuite = {
     const parts = mapParts(readFileSync(firmwareMapPath, 'utf8'));
     const sum = (names: string[]) => names.reduce((a, n) => a + (sec.get(n) ?? 0), 0);
     const flash = sum(FLASH_SECTIONS), ram = sum(RAM_SECTIONS);
-    ctx.log('mps2-an385 image (boards/mps2-an385/build/firmware.elf, arm-none-eabi-gcc -Os, newlib-nano; TLS on the Wi-Fi module):');
+    ctx.log('mps2-an385 image (boards/mps2-an385/build/firmware.elf, arm-none-eabi-gcc -Os -flto, newlib-nano; TLS on the Wi-Fi module):');
     ctx.log(`  sections: ${[...new Set([...FLASH_SECTIONS, ...RAM_SECTIONS])].map((n) => `${n} ${sec.get(n) ?? 0}`).join(', ')}`);
     const partFlash = (p: Part) => FLASH_SECTIONS.reduce((a, s) => a + (parts.get(s)?.get(p) ?? 0), 0);
     const partRam = (p: Part) => ['.data', '.bss'].reduce((a, s) => a + (parts.get(s)?.get(p) ?? 0), 0);
+    const psec = sections(firmwarePartsPath);
+    ctx.log(`  by part (the same sources without -flto, build/parts: flash ${FLASH_SECTIONS.reduce((a, n) => a + (psec.get(n) ?? 0), 0)} bytes; -flto saves the difference):`);
     ctx.log(`  ${'part'.padEnd(14)} ${'flash'.padStart(10)} ${'RAM'.padStart(10)}`);
     for (const p of [...PARTS, 'other'] as Part[]) {
       const f = partFlash(p), r = partRam(p);

@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 export const firmwarePath = fileURLToPath(new URL('../../../boards/mps2-an385/build/firmware.elf', import.meta.url));
 /** The same image with wasm2c's memory accessors inlined into the core (boards/mps2-an385/core_inline.h). */
 export const firmwareFastPath = fileURLToPath(new URL('../../../boards/mps2-an385/build/fast/firmware.elf', import.meta.url));
-export const firmwareMapPath = fileURLToPath(new URL('../../../boards/mps2-an385/build/firmware.map', import.meta.url));
+/** The linker map of the same image built without LTO (an LTO map names no source object): flash and RAM by part. */
+export const firmwareMapPath = fileURLToPath(new URL('../../../boards/mps2-an385/build/parts/firmware.map', import.meta.url));
+export const firmwarePartsPath = fileURLToPath(new URL('../../../boards/mps2-an385/build/parts/firmware.elf', import.meta.url));
 
 /** The image's exit codes (boards/mps2-an385/board.h). */
 export const EXIT = { OK: 0, FAILED: 1, BAD_CONFIG: 2, NO_MODEM: 3, TRAP: 4, FAULT: 5 } as const;
