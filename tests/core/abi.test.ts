@@ -113,3 +113,23 @@ test('the host sees typed exports: a misspelled export or a wrong number of argu
   assert.equal(typeof tooMany, 'function');
   assert.equal(ex.client_state(), STATE.IDLE);
 });
+
+test("boards/README.md names exactly the exports that take an i64 (all else is i32)", async () => {
+  const { default: binaryen } = await import('binaryen');
+  const m = binaryen.readBinary(readFileSync(wasmPath('gateway')));
+  const wide: string[] = [];
+  try {
+    for (let i = 0; i < m.getNumExports(); i++) {
+      const e = binaryen.getExportInfo(m.getExportByIndex(i));
+      if (e.kind !== binaryen.ExternalFunction) continue;
+      const f = binaryen.getFunctionInfo(m.getFunction(e.value));
+      if ([...binaryen.expandType(f.params), ...binaryen.expandType(f.results)].some((t) => t === binaryen.i64)) wide.push(e.name);
+    }
+  } finally { m.dispose(); }
+  const readme = readFileSync(new URL('../../../boards/README.md', import.meta.url), 'utf8');
+  const said = /except (\w+) that take an `i64` expiry \(([^)]*)\)/.exec(readme);
+  assert.ok(said, 'the README says which exports take an i64');
+  const names = [...said[2]!.matchAll(/`(\w+)`/g)].map((x) => x[1]!);
+  assert.deepEqual(names.sort(), wide.sort());
+  assert.equal(said[1], ['none', 'one', 'two', 'three', 'four', 'five'][wide.length]);
+});
