@@ -276,6 +276,7 @@
 #define IOTHUB_WASM_OPT_FEATURES 9
 #define IOTHUB_WASM_OPT_PING_TIMEOUT_MS 10
 #define IOTHUB_WASM_OPT_TWIN_RETRIES 11
+#define IOTHUB_WASM_OPT_TWIN_RESYNC 12
 
 /* Option defaults, by option name (assembly/client/options.ts) */
 #define IOTHUB_WASM_DEFAULT_KEEPALIVE_S 60
@@ -289,6 +290,7 @@
 #define IOTHUB_WASM_DEFAULT_FEATURES 7
 #define IOTHUB_WASM_DEFAULT_PING_TIMEOUT_MS 30000
 #define IOTHUB_WASM_DEFAULT_TWIN_RETRIES 3
+#define IOTHUB_WASM_DEFAULT_TWIN_RESYNC 1
 
 /* Transports (client_endpoint_port) (assembly/client/options.ts) */
 #define IOTHUB_WASM_TRANSPORT_MQTTS 0

@@ -38,6 +38,11 @@ export interface DeviceClientOptions {
   retry?: { minMs?: number; maxMs?: number; jitterMs?: number; stableMs?: number };
   /** Twin requests answered 429 (throttled) or 5xx are retried this many times, with back-off (default 3). */
   twinRetries?: number;
+  /**
+   * After every reconnect, read the twin and deliver desired properties changed while the device was away as one
+   * patch (the newest version, once; default true). IoT Hub sends desired patches only to connected devices.
+   */
+  twinResync?: boolean;
   /** IoT Plug and Play model id. */
   modelId?: string;
   /** Sent as DeviceClientType in the MQTT username. */
@@ -227,6 +232,7 @@ export class DeviceClient extends EventEmitter {
     set(OPT.RETRY_JITTER_MS, options.retry?.jitterMs);
     set(OPT.STABLE_MS, options.retry?.stableMs);
     set(OPT.TWIN_RETRIES, options.twinRetries);
+    set(OPT.TWIN_RESYNC, options.twinResync === undefined ? undefined : options.twinResync ? 1 : 0);
     if (options.modelId) this.ex.client_model_id_set(this.core.io, this.writeIo(0, options.modelId));
     const product = options.productInfo ?? `iothub-wasm/0.1.0 (node ${process.version}; ${process.platform})`;
     this.ex.client_type_set(this.core.io, this.writeIo(0, product));

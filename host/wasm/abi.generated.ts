@@ -573,6 +573,7 @@ export const OPTION = {
   FEATURES: 9,
   PING_TIMEOUT_MS: 10,
   TWIN_RETRIES: 11,
+  TWIN_RESYNC: 12,
 } as const;
 
 /** Option defaults, by option name (assembly/client/options.ts, DEFAULT_*). */
@@ -588,6 +589,7 @@ export const OPTION_DEFAULT = {
   FEATURES: 7,
   PING_TIMEOUT_MS: 30000,
   TWIN_RETRIES: 3,
+  TWIN_RESYNC: 1,
 } as const;
 
 /** Transports (client_endpoint_port) (assembly/client/options.ts, TRANSPORT_*). */
