@@ -1,6 +1,6 @@
 // The `iothub-wasm` package: the device-side API, backed by the WebAssembly core.
 export { DeviceClient } from './device/client.js';
-export type { DeviceClientOptions, TelemetryOptions, C2DMessage, MethodHandler, MethodResponse, Twin, FromProvisioningOptions, AssignmentStore } from './device/client.js';
+export type { DeviceClientOptions, TelemetryOptions, C2DMessage, MethodHandler, MethodResponse, Twin, FromProvisioningOptions, AssignmentStore, WritableAck, WritablePropertyHandler } from './device/client.js';
 export { ProvisioningClient, ProvisioningError } from './device/provisioning.js';
 export type { ProvisioningOptions, ProvisioningResult } from './device/provisioning.js';
 export type { Board, Transport, TransportOptions, TransportHandlers } from './device/board.js';

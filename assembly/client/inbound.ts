@@ -48,6 +48,7 @@ export function handlePublish(p: Packet): u32 {
     setView(0, <usize>topic().namePtr, topic().nameLen);
     setView(1, <usize>topic().ridPtr, topic().ridLen);
     setView(2, p.payloadPtr, <i32>p.payloadLen);
+    setExtra(componentSplit(<usize>topic().namePtr, topic().nameLen));
     return EV_METHOD;
   }
   if (kind == TOPIC_TWIN_RESPONSE) {
@@ -85,6 +86,15 @@ export function handlePublish(p: Packet): u32 {
   setEvent(EV_ERROR, St.E_CLIENT_UNEXPECTED_TOPIC, 0);
   setView(0, p.topicPtr, <i32>p.topicLen);
   return EV_ERROR;
+}
+
+/**
+ * IoT Plug and Play names a component's command `{component}*{command}`: the offset of the first '*' in the method
+ * name, or -1 for a command of the default component (no '*', or one at either end).
+ */
+function componentSplit(p: usize, len: i32): i32 {
+  for (let i: i32 = 1; i < len - 1; i++) if (load<u8>(p + <usize>i) == 0x2A) return i;
+  return -1;
 }
 
 /**

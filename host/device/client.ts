@@ -10,6 +10,8 @@ import {
   EVENT as EV, EVENT_RECORD_WORDS as EVF, BAG_ITEM_WORDS as ITEM, OPTION as OPT, WANT, STATE, STATUS, STATUS_TEXT, SYSTEM_PROPERTY as SYS, TRANSPORT, type McuExports,
 } from '../wasm/abi.generated.js';
 import { SharedCore } from './shared-core.js';
+import { componentPatch, desiredValue, writableAck, type WritableAck } from './pnp.js';
+export type { WritableAck } from './pnp.js';
 import { ProvisioningClient, type ProvisioningOptions, type ProvisioningResult } from './provisioning.js';
 
 export interface DeviceClientOptions {
@@ -78,6 +80,8 @@ export interface TelemetryOptions {
   /** Application properties; null sends a bare key. */
   properties?: Record<string, string | null>;
   qos?: 0 | 1;
+  /** IoT Plug and Play: the component this telemetry belongs to (`$.sub`). */
+  component?: string;
 }
 
 export interface C2DMessage {
@@ -94,7 +98,9 @@ export interface C2DMessage {
 }
 
 export interface MethodResponse { status: number; payload?: unknown }
-export type MethodHandler = (payload: unknown, request: { methodName: string; requestId: string }) => MethodResponse | Promise<MethodResponse>;
+/** `component` and `command` are set for an IoT Plug and Play command `{component}*{command}` (split by the core). */
+export type MethodHandler = (payload: unknown, request: { methodName: string; requestId: string; component?: string; command?: string }) => MethodResponse | Promise<MethodResponse>;
+export type WritablePropertyHandler = (value: unknown, request: { version: number; component?: string }) => WritableAck | void | Promise<WritableAck | void>;
 export interface Twin { desired: Record<string, unknown>; reported: Record<string, unknown> }
 
 interface Pending { resolve(v: unknown): void; reject(e: Error): void; kind?: 'get' | 'patch' }
@@ -302,6 +308,7 @@ export class DeviceClient extends EventEmitter {
     const system: Array<[number, string | undefined]> = [
       [SYS.MESSAGE_ID, options.messageId], [SYS.CORRELATION_ID, options.correlationId], [SYS.USER_ID, options.userId],
       [SYS.CONTENT_TYPE, options.contentType], [SYS.CONTENT_ENCODING, options.contentEncoding],
+      [SYS.COMPONENT, options.component],
     ];
     for (const [which, value] of system) {
       if (value === undefined) continue;
@@ -335,8 +342,38 @@ export class DeviceClient extends EventEmitter {
   }
 
   /** Merges `patch` into the reported properties; resolves with the twin's new reported $version. */
-  async updateReportedProperties(patch: Record<string, unknown>): Promise<number> {
-    return this.twinRequest('patch', JSON.stringify(patch)) as Promise<number>;
+  async updateReportedProperties(patch: Record<string, unknown>, options: { component?: string } = {}): Promise<number> {
+    return this.twinRequest('patch', JSON.stringify(componentPatch(patch, options.component))) as Promise<number>;
+  }
+
+  /**
+   * IoT Plug and Play writable property: `handler` runs for each desired value of `name` (of `component`), and what
+   * it returns is reported as the acknowledgement `{ value, ac, av: <desired $version>, ad }` (ac 200 and the
+   * desired value by default; a handler that throws acknowledges with ac 500 and its message).
+   */
+  onWritableProperty(name: string, handler: WritablePropertyHandler, options: { component?: string } = {}): this {
+    const { component } = options;
+    this.desiredHandlers.push((patch, version) => {
+      const value = desiredValue(patch, name, component);
+      if (value === undefined) return;
+      Promise.resolve()
+        .then(() => handler(value, { version, ...(component !== undefined ? { component } : {}) }))
+        .then((r) => ({ ac: r?.ac ?? 200, ad: r?.ad, value: r && 'value' in r ? r.value : value }),
+          (e: Error) => ({ ac: 500, ad: String(e?.message ?? e), value }))
+        .then((a) => this.updateReportedProperties(writableAck(name, a.value, { ac: a.ac, av: version, ...(a.ad !== undefined ? { ad: a.ad } : {}) }), { component }))
+        .catch((e: unknown) => this.emit('warning', e));
+    });
+    return this;
+  }
+
+  /** Reports a writable property's default before any desired value exists: `{ value, ac: 203, av: 0 }`. */
+  reportWritableDefault(name: string, value: unknown, options: { component?: string; ad?: string } = {}): Promise<number> {
+    return this.updateReportedProperties(writableAck(name, value, { ac: 203, av: 0, ...(options.ad !== undefined ? { ad: options.ad } : {}) }), { component: options.component });
+  }
+
+  /** IoT Plug and Play command `command` of `component` (the method `{component}*{command}`; none: the default component). */
+  onCommand(component: string | undefined, command: string, handler: MethodHandler): this {
+    return this.onMethod(component === undefined ? command : `${component}*${command}`, handler);
   }
 
   /**
@@ -550,7 +587,7 @@ export class DeviceClient extends EventEmitter {
         this.emit('desired', patch, version);
         break;
       }
-      case EV.METHOD: this.method(this.view(0).toString('utf8'), this.view(1).toString('utf8'), this.view(2)); break;
+      case EV.METHOD: this.method(this.view(0).toString('utf8'), this.view(1).toString('utf8'), this.view(2), this.evi[EVF.extra]); break;
       case EV.C2D: this.c2d(token); break;
       case EV.ERROR: {
         const topic = this.view(0).toString('utf8');
@@ -577,7 +614,7 @@ export class DeviceClient extends EventEmitter {
     p.resolve({ desired: twin?.desired ?? {}, reported: twin?.reported ?? {} });
   }
 
-  private method(name: string, rid: string, payloadBytes: Buffer): void {
+  private method(name: string, rid: string, payloadBytes: Buffer, split: number): void {
     const handler = this.methods.get(name);
     const respond = (status: number, payload: unknown) => {
       const ridLen = this.writeIo(0, rid);
@@ -590,7 +627,11 @@ export class DeviceClient extends EventEmitter {
     if (!handler) { respond(404, { message: `no handler for method '${name}'` }); return; }
     const payload = payloadBytes.length ? parseJson(payloadBytes) : null;
     Promise.resolve()
-      .then(() => handler(payload, { methodName: name, requestId: rid }))
+      .then(() => handler(payload, {
+        methodName: name, requestId: rid,
+        // the core found the '*' of a Plug and Play `{component}*{command}` (a byte offset: ASCII before it)
+        ...(split > 0 ? { component: Buffer.from(name).subarray(0, split).toString(), command: Buffer.from(name).subarray(split + 1).toString() } : {}),
+      }))
       .then((r) => respond(r?.status ?? 200, r?.payload), (e: Error) => respond(500, { message: String(e?.message ?? e) }));
   }
 
