@@ -43,7 +43,8 @@ export function monitoredEvent(m: Message, partition: number): MonitoredEvent {
     ['content-type', m.content_type], ['content-encoding', m.content_encoding]];
   for (const [k, v] of props) if (v !== undefined && v !== null) system[k] = typeof v === 'string' ? v : String(scalar(v));
   for (const [k, v] of Object.entries(ann)) {
-    if (k.startsWith('iothub-') && k !== 'iothub-connection-device-id' && k !== 'iothub-connection-module-id' && k !== 'iothub-connection-auth-method') system[k] = scalar(v);
+    // the origin is printed apart; empty and JSON-valued annotations say nothing on a local hub
+    if (k.startsWith('iothub-') && !['iothub-connection-device-id', 'iothub-connection-module-id', 'iothub-connection-auth-method'].includes(k) && v !== '' && v !== null && v !== undefined) system[k] = scalar(v);
   }
   const application: Record<string, unknown> = {};
   for (const [k, v] of Object.entries((m.application_properties ?? {}) as Record<string, unknown>)) application[k] = scalar(v);

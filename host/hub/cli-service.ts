@@ -131,7 +131,7 @@ export function amqpConnect(t: ServiceTarget & { port: number }): Promise<Connec
   return new Promise((resolve, reject) => {
     const conn = container.connect({
       host: 'localhost', servername: 'localhost', port: t.port, transport: 'tls', ca: t.ca, hostname: t.hub.hostName,
-      username: `${POLICY}@sas.root.${t.hub.hostName}`, password: t.token, reconnect: false, idle_time_out: 120_000,
+      username: `${POLICY}@sas.root.${t.hub.hostName}`, password: t.token, reconnect: false,
     } as Parameters<typeof container.connect>[0]);
     const fail = (why: string) => { conn.removeAllListeners(); try { conn.close(); } catch { /* not open */ } reject(new ServiceError(why)); };
     conn.once('connection_open', () => { conn.removeAllListeners(); resolve(conn); });
