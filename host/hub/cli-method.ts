@@ -9,7 +9,7 @@ const HELP = `${METHOD_USAGE}
 
 Invokes a direct method on a connected device and prints {"status":…,"payload":…} (the device's answer) as JSON.
 Exits 1 when the hub answers with an error: 404 DeviceNotOnline (not connected, or not subscribed to methods),
-504 GatewayTimeoutException (no answer within --timeout).
+504 GatewayTimeout (no answer within --timeout).
   --payload <json>         the method's payload (default null), e.g. '{"delay":5}' or '"text"'
   --timeout <s>            how long the device has to answer, ${METHOD_RESPONSE_TIMEOUT.min}-${METHOD_RESPONSE_TIMEOUT.max} (default ${METHOD_RESPONSE_TIMEOUT.default})
   --connect-timeout <s>    how long to wait for an offline device to connect, ${METHOD_CONNECT_TIMEOUT.min}-${METHOD_CONNECT_TIMEOUT.max} (default ${METHOD_CONNECT_TIMEOUT.default})`;

@@ -138,7 +138,7 @@ test('hub c2d send reaches the device with its properties and prints the device\
   }
 });
 
-test('hub method invoke prints the device\'s status and payload as JSON, and exits 1 with DeviceNotOnline for a device that is not connected', async () => {
+test('hub method invoke prints the device\'s status and payload as JSON; exits 1 with 404 DeviceNotOnline for a device that is not connected, 504 for one that does not answer', async () => {
   const dev = await device('m-dev');
   try {
     dev.on('message', (topic, body) => {
@@ -154,6 +154,16 @@ test('hub method invoke prints the device\'s status and payload as JSON, and exi
     assert.equal(o.code, 1);
     assert.match(o.stderr, /404 DeviceNotOnline/);
     assert.equal(o.stdout, '');
+    // subscribed to methods, never answers: the hub's 504 after --timeout (5 s, IoT Hub's least)
+    const mute = await device('m-mute');
+    try {
+      const t = await run('method', 'invoke', 'm-mute', 'reboot', '--timeout', '5');
+      assert.equal(t.code, 1);
+      assert.match(t.stderr, /method reboot on m-mute: 504 GatewayTimeout/);
+      assert.match(t.stderr, /--timeout gives it longer/);
+    } finally {
+      await endClient(mute);
+    }
   } finally {
     await endClient(dev);
   }
