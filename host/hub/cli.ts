@@ -29,7 +29,7 @@ const SERVICE_USAGE = `       iothub-wasm hub monitor [--device <id>] [--json]  
 const USAGE = `usage: iothub-wasm hub [run] [options]          run the local IoT Hub (Ctrl-C stops it)
        iothub-wasm hub device add <id> [--module <mod>] [--primary-key <k>] [--secondary-key <k>]
                                   [--x509-thumbprint <sha1|sha256> [--x509-thumbprint <secondary>]]
-       iothub-wasm hub device list [<id>]               devices, or one device's modules
+       iothub-wasm hub device list [<id>]               devices (connected since when, while a hub runs), or a device's modules
        iothub-wasm hub device show <id> [--module <mod>] [--sas-ttl <seconds>]
        iothub-wasm hub device remove <id> [--module <mod>]
        iothub-wasm hub policy [<name>]                  shared access policies and service connection strings
