@@ -70,6 +70,8 @@ async function device(id: string): Promise<MqttClient> {
 before(async () => {
   dir = tempDir();
   hub = spawn(process.execPath, [CLI, 'hub', '--port', '0', '--amqp-port', '0', '--rest-port', '0', '--dps-port', 'off', '--data-dir', dir, '--quiet'], { stdio: ['ignore', 'pipe', 'pipe'] }) as unknown as ChildProcessWithoutNullStreams;
+  // a test file ended by the runner (its time-out) takes its hub with it
+  process.once('exit', () => { hub.kill('SIGKILL'); });
   await waitFor(hub, 'stdout', /Event Hub-compatible connection string/, 'the hub banner');
   mqttPort = (JSON.parse(readFileSync(join(dir, 'hub.json'), 'utf8')) as { gatewayHostName: string }).gatewayHostName.split(':').map(Number)[1]!;
   ca = readFileSync(join(dir, 'tls', 'ca.pem'), 'utf8');
