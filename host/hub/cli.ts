@@ -97,6 +97,18 @@ function commandWord(argv: string[]): string | undefined {
   }
 }
 
+/** The device commands' lines of USAGE (with their continuation lines), for `hub device … --help`. */
+function deviceUsage(): string {
+  const lines: string[] = [];
+  let keep = false;
+  for (const l of USAGE.split('\n')) {
+    if (/^(usage:)?\s+iothub-wasm hub /.test(l)) keep = l.includes('hub device ');
+    else if (!/^\s{20,}\S/.test(l)) keep = false;
+    if (keep) lines.push(l.replace(/^usage: |^ {7}/, '       '));
+  }
+  return `usage:${lines.join('\n').slice(6)}\n\noptions: --data-dir <dir> (default ${DEFAULT_DATA_DIR}), --json`;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const word = commandWord(argv);
   if (word && Object.hasOwn(SERVICE_COMMANDS, word)) {
@@ -140,7 +152,12 @@ export async function main(argv: string[]): Promise<number> {
     return fail(`${(e as Error).message}\n\n${USAGE}`);
   }
   const { values: v, positionals: pos } = parsed;
-  if (v.help) { console.log(USAGE); return 0; }
+  if (v.help) {
+    // `hub device … --help`: the device commands, not the whole hub
+    if (pos[0] === 'device') console.log(deviceUsage());
+    else console.log(USAGE);
+    return 0;
+  }
   const dataDir = resolvePath(v['data-dir'] ?? DEFAULT_DATA_DIR);
   const hostName = v['host-name'] ?? 'localhost';
   try {
@@ -229,9 +246,7 @@ export async function main(argv: string[]): Promise<number> {
         console.log(`trust      ${out.caFile}`);
         return 0;
       }
-      case 'remove':
-      case 'rm':
-      case 'delete': {
+      case 'remove': {
         if (!id) return fail('device remove needs a device id');
         const ok = await registry.remove(id, moduleId);
         await registry.flush();

@@ -120,6 +120,13 @@ export const AMQP_WS_MAX_PAYLOAD = 1024 * 1024;
 
 const LOOPBACK = ['127.0.0.1', '::1'];
 
+/** Each listener's option, and the CLI flag that sets it (named when its port is taken). */
+const PORT_OPTIONS = {
+  port: { flag: '--port' }, plainPort: { flag: '--plain' }, wsPort: { flag: '--ws-port' }, amqpPort: { flag: '--amqp-port' },
+  restPort: { flag: '--rest-port' }, dpsPort: { flag: '--dps-port' }, dpsPlainPort: { flag: '--dps-plain-port' },
+} as const satisfies Partial<Record<keyof LocalHubOptions, { flag: string }>>;
+type PortOption = keyof typeof PORT_OPTIONS;
+
 export interface SendC2DOptions extends C2DOptions { moduleId?: never }
 
 export interface HubEvents extends BrokerEvents {
@@ -325,12 +332,12 @@ export class LocalHub extends EventEmitter<HubEvents> {
         return server;
       };
     };
-    this.port = await this.listenOn(mqttListener('TLS port', 'mqtts'), opts.port ?? 8883, opts.bindAddress);
+    this.port = await this.listenOn(mqttListener('TLS port', 'mqtts'), opts.port ?? 8883, opts.bindAddress, 'port');
     if (opts.plainPort !== undefined && opts.plainPort !== false) {
-      this.plainPort = await this.listenOn(mqttListener('plain port', 'mqtt'), opts.plainPort, opts.bindAddress);
+      this.plainPort = await this.listenOn(mqttListener('plain port', 'mqtt'), opts.plainPort, opts.bindAddress, 'plainPort');
     }
     if (opts.wsPort !== undefined && opts.wsPort !== false) {
-      this.wsPort = await this.listenOn(mqttListener('extra TLS port', 'mqtts'), opts.wsPort, opts.bindAddress);
+      this.wsPort = await this.listenOn(mqttListener('extra TLS port', 'mqtts'), opts.wsPort, opts.bindAddress, 'wsPort');
     }
     if (opts.dpsPort !== undefined && opts.dpsPort !== false) {
       const dps = this.dps = await LocalDps.create({
@@ -360,9 +367,9 @@ export class LocalHub extends EventEmitter<HubEvents> {
           return server;
         };
       };
-      dps.port = await this.listenOn(dpsListener('DPS port', 'mqtts'), opts.dpsPort, opts.bindAddress);
+      dps.port = await this.listenOn(dpsListener('DPS port', 'mqtts'), opts.dpsPort, opts.bindAddress, 'dpsPort');
       if (opts.dpsPlainPort !== undefined && opts.dpsPlainPort !== false) {
-        dps.plainPort = await this.listenOn(dpsListener('DPS plain port', 'mqtt'), opts.dpsPlainPort, opts.bindAddress);
+        dps.plainPort = await this.listenOn(dpsListener('DPS plain port', 'mqtt'), opts.dpsPlainPort, opts.bindAddress, 'dpsPlainPort');
       }
     }
     if (opts.amqpPort !== undefined && opts.amqpPort !== false) {
@@ -382,7 +389,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
         amqpServer.maxConnections = limits.maxConnections;
         amqpServer.on('tlsClientError', (err, s) => { this.log(`AMQP TLS handshake failed: ${err.message}`); s.destroy(); });
         return amqpServer;
-      }, opts.amqpPort, opts.bindAddress);
+      }, opts.amqpPort, opts.bindAddress, 'amqpPort');
     }
     if (opts.restPort !== undefined && opts.restPort !== false) {
       const rest = new RestService(this, this.log);
@@ -472,7 +479,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
           }
         });
         return https as unknown as Server;
-      }, opts.restPort, opts.bindAddress);
+      }, opts.restPort, opts.bindAddress, 'restPort');
     }
     this.registry.gatewayHostName = this.gatewayHostName;
     if (this.dataDir) {
@@ -508,14 +515,14 @@ export class LocalHub extends EventEmitter<HubEvents> {
    * Listens on `host`, or on loopback when none is given: 127.0.0.1, and ::1 on the same port where the machine has
    * IPv6 loopback (one server per address, made by `make`).
    */
-  private async listenOn(make: () => Server, port: number, host?: string): Promise<number> {
-    if (host) return this.listen(make(), port, host);
+  private async listenOn(make: () => Server, port: number, host: string | undefined, option: PortOption): Promise<number> {
+    if (host) return this.listen(make(), port, host, option);
     for (let attempt = 0; ; attempt++) {
       const v4 = make();
-      const chosen = await this.listen(v4, port, LOOPBACK[0]);
+      const chosen = await this.listen(v4, port, LOOPBACK[0], option);
       const v6 = make();
       try {
-        await this.listen(v6, chosen, LOOPBACK[1]);
+        await this.listen(v6, chosen, LOOPBACK[1], option);
         return chosen;
       } catch (e) {
         this.unlisten(v6);
@@ -533,11 +540,12 @@ export class LocalHub extends EventEmitter<HubEvents> {
     if (i >= 0) this.servers.splice(i, 1);
   }
 
-  private listen(server: Server, port: number, host: string): Promise<number> {
+  private listen(server: Server, port: number, host: string, option: PortOption): Promise<number> {
     this.servers.push(server);
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
-        const e = err.code === 'EADDRINUSE' ? new Error(`port ${port} is already in use on ${host} (choose another with --port, or 0 for any free port)`) :
+        const { flag } = PORT_OPTIONS[option];
+        const e = err.code === 'EADDRINUSE' ? new Error(`port ${port} is already in use on ${host} (choose another with ${flag} / ${option}, or 0 for any free port)`) :
           err.code === 'EACCES' ? new Error(`no permission to listen on port ${port}`) : err;
         reject(Object.assign(e, { code: err.code }));
       };

@@ -3,10 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startHub } from '../device/support.js';
+import { LocalHub } from '../../host/hub/index.js';
 
 const dist = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -71,4 +74,28 @@ test('iothub-wasm --version prints the package version; the demo has --help and 
   assert.equal(bad.code, 2);
   assert.match(bad.out, /iothub-wasm demo: Unknown option '--bogus'/);
   assert.doesNotMatch(bad.out, /\n\s+at /, 'no stack trace');
+});
+
+test('hub device add --help shows the device commands only; a taken port names the option that sets it', async () => {
+  const bin = join(dist, 'host', 'cli.js');
+  const help = await run([bin, 'hub', 'device', 'add', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.out, /hub device add <id>/);
+  assert.match(help.out, /hub device remove <id>/);
+  assert.doesNotMatch(help.out, /hub monitor|hub dps|--amqp-port/, 'not the whole hub');
+  const dir = mkdtempSync(join(tmpdir(), 'iothub-wasm-rm-'));
+  try {
+    const rm = await run([bin, 'hub', 'device', 'rm', 'x', '--data-dir', dir]);
+    assert.notEqual(rm.code, 0, 'no undocumented aliases');
+    assert.match(rm.out, /unknown device command 'rm' \(add, list, show, remove\)/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+  const busy = createServer();
+  await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+  try {
+    const port = (busy.address() as AddressInfo).port;
+    await assert.rejects(LocalHub.start({ port: 0, amqpPort: port, dataDir: null, log: false }),
+      (e: Error) => new RegExp(`port ${port} is already in use .*--amqp-port / amqpPort`).test(e.message));
+  } finally {
+    await new Promise<void>((r) => busy.close(() => r()));
+  }
 });
