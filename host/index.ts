@@ -1,5 +1,5 @@
 // The `iothub-wasm` package: the device-side API, backed by the WebAssembly core.
-export { DeviceClient } from './device/client.js';
+export { DeviceClient, TelemetryProperties } from './device/client.js';
 export type { DeviceClientOptions, TelemetryOptions, C2DMessage, MethodHandler, MethodResponse, Twin } from './device/client.js';
 export type { Board, Transport, TransportOptions, TransportHandlers } from './device/board.js';
 export { IotHubWasmError } from './errors.js';

@@ -49,9 +49,40 @@ export interface TelemetryOptions {
   contentType?: string;
   contentEncoding?: string;
   userId?: string;
-  /** Application properties; null sends a bare key. */
-  properties?: Record<string, string | null>;
+  /** Application properties; null sends a bare key. A TelemetryProperties is the same, encoded once for many sends. */
+  properties?: Record<string, string | null> | TelemetryProperties;
   qos?: 0 | 1;
+}
+
+/**
+ * Application properties encoded once (UTF-8, in one buffer) for many messages: `sendTelemetry(body, { properties })`
+ * then copies them into the core in one piece instead of encoding each name and value again. The core still
+ * checks and encodes them for every message; a later change to the object it was made from is not seen.
+ */
+export class TelemetryProperties {
+  /** Names and values, back to back. */
+  readonly bytes: Buffer;
+  /** Per property: its name's length, its value's length (-1: a bare key). */
+  readonly lengths: Int32Array;
+
+  constructor(properties: Record<string, string | null>) {
+    if (properties === null || typeof properties !== 'object') throw badArgument(`properties must be an object, not ${String(properties)}`);
+    const parts: Buffer[] = [];
+    const lengths: number[] = [];
+    for (const name of Object.keys(properties)) {
+      const value = properties[name];
+      const n = Buffer.from(name, 'utf8');
+      parts.push(n);
+      lengths.push(n.length);
+      if (value === null) { lengths.push(-1); continue; }
+      const v = Buffer.from(typeof value === 'string' ? value : String(value), 'utf8');
+      parts.push(v);
+      lengths.push(v.length);
+    }
+    this.bytes = Buffer.concat(parts);
+    this.lengths = Int32Array.from(lengths);
+    Object.freeze(this);
+  }
 }
 
 export interface C2DMessage {
@@ -284,7 +315,17 @@ export class DeviceClient extends EventEmitter {
     if (options.contentType !== undefined) this.systemProperty(SYS.CONTENT_TYPE, options.contentType);
     if (options.contentEncoding !== undefined) this.systemProperty(SYS.CONTENT_ENCODING, options.contentEncoding);
     const props = options.properties;
-    if (props) {
+    if (props instanceof TelemetryProperties) {
+      const io = this.core.io;
+      this.writeIo(0, props.bytes);
+      const lengths = props.lengths;
+      for (let i = 0, at = io; i < lengths.length; i += 2) {
+        const nl = lengths[i]!, vl = lengths[i + 1]!;
+        const rc = ex.client_telemetry_property_add(at, nl, at + nl, vl);
+        if (rc < 0) this.fail(rc, `cannot add property '${this.core.utf8(at, nl)}'`);
+        at += nl + (vl > 0 ? vl : 0);
+      }
+    } else if (props) {
       const io = this.core.io;
       for (const name in props) {
         if (!Object.hasOwn(props, name)) continue;
