@@ -54,7 +54,10 @@ let closeAll: () => Promise<unknown> = async () => {};
 async function sockets(job: FleetJob): Promise<FleetResult> {
   const n = job.connectionStrings.length - 1;
   const open = (): Promise<Socket> => new Promise((resolve, reject) => {
+    // As a client's socket is: reading (a data listener), no Nagle.
     const s = tcpConnect({ host: '127.0.0.1', port: job.sinkPort }, () => resolve(s));
+    s.setNoDelay(true);
+    s.on('data', () => {});
     s.once('error', reject);
   });
   const held: Socket[] = [await open()];

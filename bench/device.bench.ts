@@ -234,11 +234,11 @@ async function fleetPart(hub: Hub, log: (line: string) => void): Promise<BenchRo
   const tcp = await fleetRun(hub, 'fleet', 'mqtt');
   const tls = await fleetRun(hub, 'fleet', 'mqtts');
   log(`Fleet: ${FLEET} devices on one shared core in one process (the simulator's Fleet), connected at ≤ ${FLEET_CONNECT_RATE}/s, after GC:`);
-  log(`  ${pad('', 24)}${lpad('connected', 10)}${lpad('connect', 9)}${lpad('RSS/dev', 11)}${lpad('/floor', 8)}${lpad('idle CPU', 10)}${lpad('steady', 11)}${lpad('CPU/msg', 10)}${lpad('reconnect', 11)}${lpad('hub RSS/conn', 14)}`);
+  log(`  ${pad('', 24)}${lpad('connected', 10)}${lpad('connect', 9)}${lpad('RSS/dev', 11)}${lpad('heap/dev', 10)}${lpad('/floor', 8)}${lpad('idle CPU', 10)}${lpad('steady', 11)}${lpad('CPU/msg', 10)}${lpad('reconnect', 11)}${lpad('hub RSS/conn', 14)}`);
   const kib = (b: number) => `${(b / KiB).toFixed(1)} KiB`;
   for (const [name, r] of [['bare net.Socket (floor)', floor], ['fleet, plain TCP', tcp], ['fleet, TLS', tls]] as const) {
     const fleetSide = r.side === 'fleet';
-    log(`  ${pad(name, 24)}${lpad(String(r.connected), 10)}${lpad(`${(r.connectMs / 1000).toFixed(1)} s`, 9)}${lpad(kib(r.rssPerDevice), 11)}` +
+    log(`  ${pad(name, 24)}${lpad(String(r.connected), 10)}${lpad(`${(r.connectMs / 1000).toFixed(1)} s`, 9)}${lpad(kib(r.rssPerDevice), 11)}${lpad(kib(r.heapPerDevice), 10)}` +
       `${lpad(fleetSide ? ratio(r.rssPerDevice, floor.rssPerDevice) : '', 8)}${lpad(fleetSide ? `${r.idleCpuPercent.toFixed(2)}%` : '', 10)}` +
       `${lpad(fleetSide ? fmtRate(r.steadyRate) : '', 11)}${lpad(fleetSide ? `${r.steadyCpuUsPerMsg.toFixed(1)} µs` : '', 10)}` +
       `${lpad(fleetSide ? `${(r.reconnectMs / 1000).toFixed(1)} s` : '', 11)}${lpad(fleetSide ? kib(r.hubRssPerConnection) : '', 14)}`);
@@ -248,7 +248,7 @@ async function fleetPart(hub: Hub, log: (line: string) => void): Promise<BenchRo
   log(`  hub RSS/conn: the hub process's RSS growth per connected device (not after GC). -- --devices 10000 for the 10,000-device fleet.`);
   return [floor, tcp, tls].map((r) => ({
     name: `fleet-${r.side}-${r.transport}`, devices: r.devices, connected: r.connected, connectMs: Math.round(r.connectMs),
-    rssPerDeviceBytes: Math.round(r.rssPerDevice), rssRatioToFloor: +(r.rssPerDevice / floor.rssPerDevice).toFixed(3),
+    rssPerDeviceBytes: Math.round(r.rssPerDevice), heapUsedPerDeviceBytes: Math.round(r.heapPerDevice), rssRatioToFloor: +(r.rssPerDevice / floor.rssPerDevice).toFixed(3),
     idleCpuPercent: +r.idleCpuPercent.toFixed(3), steadyPerSec: Math.round(r.steadyRate), steadyCpuUsPerMsg: +r.steadyCpuUsPerMsg.toFixed(2),
     reconnectMs: Math.round(r.reconnectMs), hubRssPerConnectionBytes: Math.round(r.hubRssPerConnection),
   }));
