@@ -348,7 +348,7 @@ export class DeviceClient extends EventEmitter {
   }
 
   private pumpQueued = false;
-  private readonly queuedPump = () => { this.pumpQueued = false; this.pump(); };
+  private readonly queuedPump = () => { if (this.pumpQueued) this.pump(); };
   /**
    * Pumps once the current burst of calls is over (a microtask): messages sent in one tick, or in the reactions
    * to one chunk of PUBACKs, leave in one socket write instead of one each.
@@ -357,6 +357,8 @@ export class DeviceClient extends EventEmitter {
     if (this.pumpQueued) return;
     this.pumpQueued = true;
     queueMicrotask(this.queuedPump);
+    // On a shared core, serving another device first would cost two switches: this one's pump runs before that.
+    this.shared?.beforeSwitch(this.queuedPump);
   }
 
   /** The device twin: { desired, reported }. */
@@ -415,6 +417,7 @@ export class DeviceClient extends EventEmitter {
 
   // ---- the pump: poll events, act on wants, flush bytes, arm the timer ----------------------------------------
   private pump(): void {
+    this.pumpQueued = false; // this pump does what a queued one would
     if (this.pumping) { this.pumpAgain = true; return; }
     this.pumping = true;
     try {
