@@ -3,6 +3,7 @@
 //   ← FleetJob → { type: 'result', ... } or { type: 'error', message }; the parent sends { type: 'drop-done' }
 //   after asking the hub to drop everyone (fleet sides); ← { type: 'stop' } closes everything and exits.
 import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, createSecureContext } from 'node:tls';
 import { Fleet } from '../host/commands/simulate.js';
 
 export interface FleetJob {
@@ -11,6 +12,8 @@ export interface FleetJob {
   ca: string;
   plainPort: number;
   sinkPort: number;
+  tlsSinkPort: number;
+  tlsSinkCa: string;
   connectionStrings: string[];
   connectRate: number;
   idleMs: number;
@@ -53,9 +56,13 @@ let closeAll: () => Promise<unknown> = async () => {};
 
 async function sockets(job: FleetJob): Promise<FleetResult> {
   const n = job.connectionStrings.length - 1;
+  // One TLS context for all, as the Node board shares one.
+  const secureContext = job.transport === 'mqtts' ? createSecureContext({ ca: job.tlsSinkCa }) : undefined;
   const open = (): Promise<Socket> => new Promise((resolve, reject) => {
     // As a client's socket is: reading (a data listener), no Nagle.
-    const s = tcpConnect({ host: '127.0.0.1', port: job.sinkPort }, () => resolve(s));
+    const s: Socket = secureContext
+      ? tlsConnect({ host: '127.0.0.1', port: job.tlsSinkPort, servername: 'localhost', secureContext }, () => resolve(s))
+      : tcpConnect({ host: '127.0.0.1', port: job.sinkPort }, () => resolve(s));
     s.setNoDelay(true);
     s.on('data', () => {});
     s.once('error', reject);
@@ -68,7 +75,7 @@ async function sockets(job: FleetJob): Promise<FleetResult> {
   const connectMs = performance.now() - t0;
   const after = await settle();
   return {
-    type: 'result', side: 'sockets', transport: 'tcp', devices: n, connected: held.length - 1, connectMs,
+    type: 'result', side: 'sockets', transport: job.transport, devices: n, connected: held.length - 1, connectMs,
     rssPerDevice: (after.rss - before.rss) / n, heapPerDevice: (after.heapUsed - before.heapUsed) / n,
     idleCpuPercent: -1, steadyRate: -1, steadyCpuUsPerMsg: -1, reconnectMs: -1, reconnected: -1, failed: 0,
   };

@@ -85,7 +85,7 @@ class Child {
   }
 }
 
-interface Hub { child: Child; port: number; plainPort: number; ca: string; sinkPort: number }
+interface Hub { child: Child; port: number; plainPort: number; ca: string; sinkPort: number; tlsSinkPort: number; tlsSinkCa: string }
 interface HubStats extends Msg { telemetry: number; connected: number; cpuUs: number; rss: number }
 
 async function devices(hub: Hub, prefix: string, count: number): Promise<string[]> {
@@ -204,18 +204,18 @@ const FLEET_RATE = env('BENCH_FLEET_RATE', 20_000);
 
 async function fleetRun(hub: Hub, side: FleetJob['side'], transport: FleetJob['transport']): Promise<FleetResult & { hubRssPerConnection: number }> {
   const connectionStrings = side === 'sockets' ? Array.from({ length: FLEET + 1 }, () => '') : await devices(hub, `fleet-${transport}`, FLEET + 1);
-  const h0 = await stats(hub);
+  const h0 = await hub.child.request<HubStats>({ type: 'stats', gc: true }, 'stats');
   const child = Child.start('./device-fleet.js', `fleet child (${side}, ${transport})`, ['--expose-gc']);
   try {
     const job: FleetJob = {
-      side, transport, ca: hub.ca, plainPort: hub.plainPort, sinkPort: hub.sinkPort, connectionStrings,
+      side, transport, ca: hub.ca, plainPort: hub.plainPort, sinkPort: hub.sinkPort, tlsSinkPort: hub.tlsSinkPort, tlsSinkCa: hub.tlsSinkCa, connectionStrings,
       connectRate: FLEET_CONNECT_RATE, idleMs: 10_000, steadyMs: 5_000, rate: FLEET_RATE,
     };
     const result = child.request<FleetResult & Msg>(job, 'result');
     let hubRssPerConnection = -1;
     if (side === 'fleet') {
       await Promise.race([child.next('drop-now'), result]);
-      const h1 = await stats(hub);
+      const h1 = await hub.child.request<HubStats>({ type: 'stats', gc: true }, 'stats');
       hubRssPerConnection = (h1.rss - h0.rss) / (FLEET + 1);
       await hub.child.request({ type: 'drop' }, 'dropped');
       child.proc.send({ type: 'dropped' });
@@ -230,25 +230,27 @@ async function fleetRun(hub: Hub, side: FleetJob['side'], transport: FleetJob['t
 }
 
 async function fleetPart(hub: Hub, log: (line: string) => void): Promise<BenchRow[]> {
-  const floor = await fleetRun(hub, 'sockets', 'mqtt');
+  const floorTcp = await fleetRun(hub, 'sockets', 'mqtt');
   const tcp = await fleetRun(hub, 'fleet', 'mqtt');
+  const floorTls = await fleetRun(hub, 'sockets', 'mqtts');
   const tls = await fleetRun(hub, 'fleet', 'mqtts');
+  const floorOf = (r: FleetResult) => (r.transport === 'mqtt' ? floorTcp : floorTls).rssPerDevice;
   log(`Fleet: ${FLEET} devices on one shared core in one process (the simulator's Fleet), connected at ≤ ${FLEET_CONNECT_RATE}/s, after GC:`);
   log(`  ${pad('', 24)}${lpad('connected', 10)}${lpad('connect', 9)}${lpad('RSS/dev', 11)}${lpad('heap/dev', 10)}${lpad('/floor', 8)}${lpad('idle CPU', 10)}${lpad('steady', 11)}${lpad('CPU/msg', 10)}${lpad('reconnect', 11)}${lpad('hub RSS/conn', 14)}`);
   const kib = (b: number) => `${(b / KiB).toFixed(1)} KiB`;
-  for (const [name, r] of [['bare net.Socket (floor)', floor], ['fleet, plain TCP', tcp], ['fleet, TLS', tls]] as const) {
+  for (const [name, r] of [['bare net.Socket (floor)', floorTcp], ['fleet, plain TCP', tcp], ['bare TLSSocket (floor)', floorTls], ['fleet, TLS', tls]] as const) {
     const fleetSide = r.side === 'fleet';
     log(`  ${pad(name, 24)}${lpad(String(r.connected), 10)}${lpad(`${(r.connectMs / 1000).toFixed(1)} s`, 9)}${lpad(kib(r.rssPerDevice), 11)}${lpad(kib(r.heapPerDevice), 10)}` +
-      `${lpad(fleetSide ? ratio(r.rssPerDevice, floor.rssPerDevice) : '', 8)}${lpad(fleetSide ? `${r.idleCpuPercent.toFixed(2)}%` : '', 10)}` +
+      `${lpad(fleetSide ? ratio(r.rssPerDevice, floorOf(r)) : '', 8)}${lpad(fleetSide ? `${r.idleCpuPercent.toFixed(2)}%` : '', 10)}` +
       `${lpad(fleetSide ? fmtRate(r.steadyRate) : '', 11)}${lpad(fleetSide ? `${r.steadyCpuUsPerMsg.toFixed(1)} µs` : '', 10)}` +
       `${lpad(fleetSide ? `${(r.reconnectMs / 1000).toFixed(1)} s` : '', 11)}${lpad(fleetSide ? kib(r.hubRssPerConnection) : '', 14)}`);
   }
-  log(`  targets: RSS per device ≤ 1.2× the floor over plain TCP; idle CPU of the connected fleet < 5% of a core (at 10,000). steady: acknowledged`);
+  log(`  targets: RSS per device ≤ 1.2× the socket floor over plain TCP (TLS: against the bare TLS socket); idle CPU of the connected fleet < 5% of a core (at 10,000). steady: acknowledged`);
   log(`  msgs/s asking for ${FLEET_RATE}/s; reconnect: from the hub dropping every device at once until all are back (the core's jittered back-off);`);
-  log(`  hub RSS/conn: the hub process's RSS growth per connected device (not after GC). -- --devices 10000 for the 10,000-device fleet.`);
-  return [floor, tcp, tls].map((r) => ({
+  log(`  hub RSS/conn: the hub process's RSS growth per connected device (after GC). -- --devices 10000 for the 10,000-device fleet.`);
+  return [floorTcp, tcp, floorTls, tls].map((r) => ({
     name: `fleet-${r.side}-${r.transport}`, devices: r.devices, connected: r.connected, connectMs: Math.round(r.connectMs),
-    rssPerDeviceBytes: Math.round(r.rssPerDevice), heapUsedPerDeviceBytes: Math.round(r.heapPerDevice), rssRatioToFloor: +(r.rssPerDevice / floor.rssPerDevice).toFixed(3),
+    rssPerDeviceBytes: Math.round(r.rssPerDevice), heapUsedPerDeviceBytes: Math.round(r.heapPerDevice), rssRatioToFloor: +(r.rssPerDevice / floorOf(r)).toFixed(3),
     idleCpuPercent: +r.idleCpuPercent.toFixed(3), steadyPerSec: Math.round(r.steadyRate), steadyCpuUsPerMsg: +r.steadyCpuUsPerMsg.toFixed(2),
     reconnectMs: Math.round(r.reconnectMs), hubRssPerConnectionBytes: Math.round(r.hubRssPerConnection),
   }));
@@ -264,10 +266,10 @@ const suite: BenchSuite = {
   name: 'device',
   async run({ log }) {
     const rows: BenchRow[] = [];
-    const hubChild = Child.start('./hub-process.js', 'hub process');
+    const hubChild = Child.start('./hub-process.js', 'hub process', ['--expose-gc']);
     try {
-      const ready = await hubChild.next<Msg & { port: number; plainPort: number; ca: string; sinkPort: number }>('ready');
-      const hub: Hub = { child: hubChild, port: ready.port, plainPort: ready.plainPort, ca: ready.ca, sinkPort: ready.sinkPort };
+      const ready = await hubChild.next<Msg & Omit<Hub, 'child'>>('ready');
+      const hub: Hub = { ...ready, child: hubChild };
 
       // 1. Throughput, alternating sides each round; the best round of each side is reported. TLS is the figure the
       //    targets are about; plain TCP (the SDK through its protected base config) is shown alongside.

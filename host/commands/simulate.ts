@@ -49,8 +49,11 @@ export interface FleetStats {
 
 interface Sim { client: DeviceClient; firmware: ThermostatFirmware; seq: number; inFlight: number; everConnected: boolean; up: boolean }
 
-/** Per device, at most this many messages await their PUBACK; a slower device is skipped rather than queued up. */
-const MAX_IN_FLIGHT = 8;
+/**
+ * Per device, at most this many messages await their PUBACK: a device whose hub is slow is skipped rather than
+ * queued up (queued messages would make each device's saved state, and every switch between devices, larger).
+ */
+const MAX_IN_FLIGHT = 2;
 
 /** The fleet: start() connects and sends, stop() closes every device; stats() at any time. */
 export class Fleet {
