@@ -16,7 +16,7 @@ const USAGE = `usage: iothub-wasm simulate --devices N --rate MSGS_PER_S (--conn
                           running on DIR and trust its CA
   --connection-string T   a connection string whose {n} (or {id}) is replaced by 1 … N
   --connect-rate N        new connections per second (default 200): no connection storm
-  --plain                 plain MQTT (the local hub's plain port, from GatewayHostName) instead of TLS`;
+  --plain                 plain MQTT instead of TLS (with a template whose GatewayHostName is the hub's plain port)`;
 
 export interface FleetOptions {
   connectionStrings: string[];
@@ -207,6 +207,7 @@ export async function main(argv: string[], hooks: { signal?: AbortSignal; onStar
   const template = values['connection-string'];
   const dataDir = values['hub-data-dir'];
   if ((template === undefined) === (dataDir === undefined)) return fail('give either --connection-string TEMPLATE or --hub-data-dir DIR');
+  if (values.plain && dataDir !== undefined) return fail('--plain goes with a --connection-string whose GatewayHostName is the plain port (the running hub announces its TLS one)');
 
   let ca: string | undefined;
   const caFile = values.ca ?? (dataDir ? join(resolvePath(dataDir), 'tls', 'ca.pem') : undefined);
