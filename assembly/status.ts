@@ -3,13 +3,14 @@
 // says where it came from:
 //     0 .. -9      general            -10 .. -99    mqtt codec
 //  -100 .. -149    crypto             -150 .. -299  iothub protocol layer
-//  -300 .. -399    device client
+//  -300 .. -399    device client      -400 .. -499  provisioning (DPS)
 // Names are static strings in the module (no allocation), read by hosts through `abi_status_name`.
 
 import { mqttStatusName } from "./mqtt/status";
 import { cryptoStatusName } from "./crypto/status";
 import { iothubStatusName } from "./iothub/status";
 import { clientStatusName } from "./client/status";
+import { dpsStatusName } from "./dps/status";
 
 /** Success. */
 export const OK: i32 = 0;
@@ -38,5 +39,6 @@ export function statusName(code: i32): string {
   else if (code > -150) name = cryptoStatusName(code);
   else if (code > -300) name = iothubStatusName(code);
   else if (code > -400) name = clientStatusName(code);
+  else if (code > -500) name = dpsStatusName(code);
   return name !== null ? name : "UNKNOWN_STATUS";
 }

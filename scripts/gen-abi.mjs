@@ -38,6 +38,10 @@ const GROUPS = [
   { name: 'SUBSCRIPTION', file: 'assembly/iothub/topics.ts', prefix: 'SUB_', c: 'SUB_', doc: 'Subscription filters (iothub_subscribe_topic)' },
   { name: 'TOPIC_KIND', file: 'assembly/iothub/parsers.ts', prefix: 'TOPIC_', exclude: ['TOPIC_RESULT_SIZE'], c: 'TOPIC_', doc: 'Kinds of parsed topics (iothub_topic_parse)' },
   { name: 'PACKET_TYPE', file: 'assembly/mqtt/packet.ts', prefix: '', exclude: ['PACKET_SIZE'], c: 'PACKET_', doc: 'MQTT control packet types (Packet.type)' },
+  { name: 'DPS_EVENT', file: 'assembly/dps/events.ts', prefix: 'DPS_EV_', c: 'DPS_EV_', doc: 'Provisioning event types (dps_poll)' },
+  { name: 'DPS_OPTION', file: 'assembly/dps/options.ts', prefix: 'DPS_OPT_', c: 'DPS_OPT_', doc: 'Provisioning options (dps_option_set)' },
+  { name: 'DPS_OPTION_DEFAULT', file: 'assembly/dps/options.ts', prefix: 'DPS_DEFAULT_', c: 'DPS_DEFAULT_', doc: 'Provisioning option defaults, by option name' },
+  { name: 'DPS_STATE', file: 'assembly/dps/states.ts', prefix: 'DPS_STATE_', c: 'DPS_STATE_', doc: 'Provisioning states (dps_state)' },
 ];
 /** Records (`@unmanaged` classes): layout by `offsetof`, field names and comments from the class. */
 const RECORDS = [
@@ -47,9 +51,10 @@ const RECORDS = [
   { name: 'BAG_ITERATOR', file: 'assembly/iothub/property-bag.ts', cls: 'BagIterator', doc: 'The property-bag iterator at iothub_bag_iterator_ptr()' },
   { name: 'TOPIC_RESULT', file: 'assembly/iothub/parsers.ts', cls: 'TopicResult', doc: 'The topic parsers\' result at iothub_topic_result_ptr()' },
   { name: 'CONNECTION_STRING_RESULT', file: 'assembly/iothub/connection-string.ts', cls: 'ConnectionStringResult', doc: 'The connection-string parser\'s result' },
+  { name: 'DPS_EVENT_RECORD', file: 'assembly/dps/events.ts', cls: 'DpsEventRecord', doc: 'The provisioning event record at dps_event_ptr()' },
 ];
 /** Where statuses are declared (their doc comments), and where the exports are. */
-const STATUS_FILES = ['assembly/status.ts', 'assembly/mqtt/status.ts', 'assembly/crypto/status.ts', 'assembly/iothub/status.ts', 'assembly/client/status.ts'];
+const STATUS_FILES = ['assembly/status.ts', 'assembly/mqtt/status.ts', 'assembly/crypto/status.ts', 'assembly/iothub/status.ts', 'assembly/client/status.ts', 'assembly/dps/status.ts'];
 const STATUS_RANGE = [-999, 0];
 const ABI_VERSION = { file: 'assembly/abi-version.ts', name: 'ABI_VERSION' };
 const BUILDS = ['gateway', 'mcu'];
@@ -320,6 +325,10 @@ function cHeader(abi) {
   L.push('/* Event types (client_poll): X(NAME, type). */', `#define ${P}EVENT_LIST(X) \\`);
   for (const e of ev.entries) L.push(`  X(${e.key}, ${e.value}) \\`);
   L.push('  /* end */', '');
+  const dev = abi.groups.find((g) => g.name === 'DPS_EVENT');
+  L.push('/* Provisioning event types (dps_poll): X(NAME, type). */', `#define ${P}DPS_EVENT_LIST(X) \\`);
+  for (const e of dev.entries) L.push(`  X(${e.key}, ${e.value}) \\`);
+  L.push('  /* end */', '');
   for (const g of abi.groups) {
     L.push(`/* ${g.doc} (${g.file}) */`);
     for (const e of g.entries) L.push(`#define ${P}${g.c}${e.key} ${e.value < 0 ? `(${e.value})` : e.value}`);
@@ -342,11 +351,15 @@ const cell = (s) => String(s).replace(/\|/g, '\\|');
 function readmeTables(abi) {
   const t = {};
   t.statuses = ['| Code | Name | Meaning |', '|---|---|---|', ...abi.statuses.map((s) => `| ${s.code} | \`${s.name}\` | ${cell(s.doc)} |`)].join('\n');
-  const opt = abi.groups.find((g) => g.name === 'OPTION'), def = abi.groups.find((g) => g.name === 'OPTION_DEFAULT');
-  t.options = ['| Option | # | Default | Meaning |', '|---|---|---|---|', ...opt.entries.map((e) => {
-    const d = def.entries.find((x) => x.key === e.key);
-    return `| \`OPT_${e.key}\` | ${e.value} | ${d ? d.value : ''} | ${cell(e.doc)} |`;
-  })].join('\n');
+  const options = (optName, defName, prefix) => {
+    const o = abi.groups.find((g) => g.name === optName), d = abi.groups.find((g) => g.name === defName);
+    return ['| Option | # | Default | Meaning |', '|---|---|---|---|', ...o.entries.map((e) => {
+      const v = d.entries.find((x) => x.key === e.key);
+      return `| \`${prefix}${e.key}\` | ${e.value} | ${v ? v.value : ''} | ${cell(e.doc)} |`;
+    })].join('\n');
+  };
+  t.options = options('OPTION', 'OPTION_DEFAULT', 'OPT_');
+  t['dps-options'] = options('DPS_OPTION', 'DPS_OPTION_DEFAULT', 'DPS_OPT_');
   const grp = (name, label) => {
     const g = abi.groups.find((x) => x.name === name);
     return [`| ${label} | # | Meaning |`, '|---|---|---|', ...g.entries.map((e) => `| \`${g.prefix}${e.key}\` | ${e.value} | ${cell(e.doc)} |`)].join('\n');
@@ -360,6 +373,8 @@ function readmeTables(abi) {
   t.subscriptions = grp('SUBSCRIPTION', 'Kind');
   t['topic-kinds'] = grp('TOPIC_KIND', 'Kind');
   t['packet-types'] = grp('PACKET_TYPE', 'Type');
+  t['dps-events'] = grp('DPS_EVENT', 'Type');
+  t['dps-states'] = grp('DPS_STATE', 'State');
   for (const r of abi.records) {
     t[r.name.toLowerCase().replace(/_/g, '-')] = [`${r.doc}: ${r.size} bytes.`, '', '| Offset | Field | Type | Meaning |', '|---|---|---|---|',
       ...r.fields.map((f) => `| ${f.offset} | \`${f.name}\` | \`${f.type}\` | ${cell(f.doc)} |`)].join('\n');

@@ -9,7 +9,7 @@ import { putBytes, getBytes } from "../snapshot";
 import { S, resetConfigState } from "./state";
 import {
   OPT_KEEPALIVE_S, OPT_TOKEN_LIFETIME_S, OPT_CONNECT_TIMEOUT_MS, OPT_REQUEST_TIMEOUT_MS, OPT_RETRY_MIN_MS,
-  OPT_RETRY_MAX_MS, OPT_RETRY_JITTER_MS, OPT_STABLE_MS, OPT_FEATURES, OPT_PING_TIMEOUT_MS, OPT_TWIN_RETRIES, MAX_KEEPALIVE_S,
+  OPT_RETRY_MAX_MS, OPT_RETRY_JITTER_MS, OPT_STABLE_MS, OPT_FEATURES, OPT_PING_TIMEOUT_MS, OPT_TWIN_RETRIES, OPT_TWIN_RESYNC, MAX_KEEPALIVE_S,
   FEATURES_ALL, TRANSPORT_MQTTS, TRANSPORT_WSS, TRANSPORT_MQTT,
 } from "./options";
 
@@ -112,6 +112,7 @@ export function setOption(opt: i32, value: i32): i32 {
     case OPT_FEATURES: if ((value & ~FEATURES_ALL) != 0) return E_BAD_ARGUMENT; st.features = value; break;
     case OPT_PING_TIMEOUT_MS: st.pingTimeoutMs = value; break;
     case OPT_TWIN_RETRIES: st.twinRetries = value; break;
+    case OPT_TWIN_RESYNC: if (value > 1) return E_BAD_ARGUMENT; st.twinResync = value; break;
     default: return E_CLIENT_BAD_OPTION;
   }
   return OK;

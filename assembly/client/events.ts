@@ -15,7 +15,7 @@ export const EV_TELEMETRY_ACKED: u32 = 3;
 export const EV_TELEMETRY_FAILED: u32 = 4;
 /** Cloud-to-device message: a = body, b = property bag (encoded; walk with client_bag_*), token = packet id to ack (0 for QoS 0). */
 export const EV_C2D: u32 = 5;
-/** Direct method request: a = method name, b = request id, c = payload. Answer with client_method_respond. */
+/** Direct method request: a = method name, b = request id, c = payload; extra = offset of the '*' in `component*command` (IoT Plug and Play), -1 for none. Answer with client_method_respond. */
 export const EV_METHOD: u32 = 6;
 /** Twin answer to request `token`: status = hub status (200, 204, 4xx…) or a negative code; version; a = body. */
 export const EV_TWIN_RESPONSE: u32 = 7;

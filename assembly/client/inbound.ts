@@ -14,6 +14,7 @@ import { retryDelay, jitterFrom, statusRetriable } from "../iothub/retry";
 import { random } from "./clock";
 import { S } from "./state";
 import { ack, methodRespond } from "./machine";
+import { objectMember, memberStart, memberLen, smallNatural } from "../iothub/twin-document";
 import { EV_NONE, EV_C2D, EV_METHOD, EV_TWIN_RESPONSE, EV_TWIN_RETRY, EV_DESIRED, EV_ERROR, setEvent, setView, setVersion, setExtra } from "./events";
 
 /** The packet just decoded. */
@@ -47,6 +48,7 @@ export function handlePublish(p: Packet): u32 {
     setView(0, <usize>topic().namePtr, topic().nameLen);
     setView(1, <usize>topic().ridPtr, topic().ridLen);
     setView(2, p.payloadPtr, <i32>p.payloadLen);
+    setExtra(componentSplit(<usize>topic().namePtr, topic().nameLen));
     return EV_METHOD;
   }
   if (kind == TOPIC_TWIN_RESPONSE) {
@@ -65,6 +67,7 @@ export function handlePublish(p: Packet): u32 {
       return EV_TWIN_RETRY;
     }
     Ob.releaseTwin(Rq.requestClose(i), <u32>rid);
+    if (<u32>rid == S().resyncRid) { S().resyncRid = 0; return resynced(status, p); }
     setEvent(EV_TWIN_RESPONSE, status, <u32>rid);
     const v = topic().version;
     setVersion(v >= 0 ? <u32>v : 0);
@@ -83,6 +86,35 @@ export function handlePublish(p: Packet): u32 {
   setEvent(EV_ERROR, St.E_CLIENT_UNEXPECTED_TOPIC, 0);
   setView(0, p.topicPtr, <i32>p.topicLen);
   return EV_ERROR;
+}
+
+/**
+ * IoT Plug and Play names a component's command `{component}*{command}`: the offset of the first '*' in the method
+ * name, or -1 for a command of the default component (no '*', or one at either end).
+ */
+function componentSplit(p: usize, len: i32): i32 {
+  for (let i: i32 = 1; i < len - 1; i++) if (load<u8>(p + <usize>i) == 0x2A) return i;
+  return -1;
+}
+
+/**
+ * The answer to the client's own twin read after a reconnect: the desired document, if its $version is newer than
+ * the last one delivered, becomes one EV_DESIRED with that version (later patches of that version or older are then
+ * dropped as repeats). Anything else — an older document, a refusal — is nothing the application must act on.
+ */
+function resynced(status: i32, p: Packet): u32 {
+  if (status != 200) return EV_NONE;
+  const body = p.payloadPtr, len = <i32>p.payloadLen;
+  if (!objectMember(body, len, "desired")) return EV_NONE;
+  const dPtr = body + <usize>memberStart(), dLen = memberLen();
+  if (!objectMember(dPtr, dLen, "$version")) return EV_NONE;
+  const v = <i64>smallNatural(dPtr + <usize>memberStart(), memberLen());
+  if (v < 0 || v <= S().lastDesired) return EV_NONE;
+  S().lastDesired = v;
+  setEvent(EV_DESIRED, 0, 0);
+  setVersion(<u32>v);
+  setView(0, dPtr, dLen);
+  return EV_DESIRED;
 }
 
 /** Whether the C2D topic just parsed names this device (modules get no C2D over MQTT). */

@@ -148,6 +148,14 @@ function becomeReady(sessionPresent: u32): u32 {
   S().readyAt = S().now;
   S().stable = 0;
   S().pingOutstanding = 0;
+  // IoT Hub sends desired patches only to a connected device: after a reconnect, read the twin to catch up on what
+  // changed meanwhile (inbound.ts reports a newer desired document as one EV_DESIRED)
+  const s = S();
+  if (s.connectedOnce && s.twinResync && (s.features & FEATURE_TWIN)) {
+    const rid = twinRequest(false, 0, 0, s.now);
+    s.resyncRid = rid > 0 ? <u32>rid : 0;
+  }
+  s.connectedOnce = 1;
   flush();
   return setEvent(EV_CONNECTED, <i32>sessionPresent, 0);
 }
@@ -549,6 +557,8 @@ export function resetMachine(): void {
   txReset();
   dropAcks();
   S().subscribedOnce = 0;
+  S().connectedOnce = 0;
+  S().resyncRid = 0;
   S().lastDesired = -1;
   S().attempt = 0;
   Ob.outboxReset();

@@ -23,6 +23,8 @@ export const OPT_FEATURES: i32 = 9;
 export const OPT_PING_TIMEOUT_MS: i32 = 10;
 /** a twin request answered 429 (throttled) or 5xx is sent again this many times, after the back-off delay */
 export const OPT_TWIN_RETRIES: i32 = 11;
+/** 1: after every reconnect the client reads the twin and reports a desired document newer than the last one delivered as one EV_DESIRED (desired updates made while the device was away are not missed); 0: off */
+export const OPT_TWIN_RESYNC: i32 = 12;
 
 export const DEFAULT_KEEPALIVE_S: i32 = 60;
 export const DEFAULT_TOKEN_LIFETIME_S: i32 = 3600;
@@ -35,6 +37,7 @@ export const DEFAULT_STABLE_MS: i32 = 30000;
 export const DEFAULT_FEATURES: i32 = 7;
 export const DEFAULT_PING_TIMEOUT_MS: i32 = 30000;
 export const DEFAULT_TWIN_RETRIES: i32 = 3;
+export const DEFAULT_TWIN_RESYNC: i32 = 1;
 export const MAX_KEEPALIVE_S: i32 = 1177;
 
 /** MQTT over TLS (port 8883) */

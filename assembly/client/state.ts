@@ -6,7 +6,7 @@
 import {
   DEFAULT_KEEPALIVE_S, DEFAULT_TOKEN_LIFETIME_S, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_RETRY_MIN_MS, DEFAULT_RETRY_MAX_MS, DEFAULT_RETRY_JITTER_MS, DEFAULT_STABLE_MS, DEFAULT_FEATURES,
-  DEFAULT_PING_TIMEOUT_MS, DEFAULT_TWIN_RETRIES,
+  DEFAULT_PING_TIMEOUT_MS, DEFAULT_TWIN_RETRIES, DEFAULT_TWIN_RESYNC,
 } from "./options";
 import { STATE_IDLE, STATE_STOPPED } from "./states";
 
@@ -42,6 +42,10 @@ export class ClientState {
   bagLen: i32;
   /** desired patches up to this $version are applied */
   lastDesired: i64;
+  /** the twin request the client made itself after a reconnect (OPT_TWIN_RESYNC), 0 = none */
+  resyncRid: u32;
+  /** connected at least once since client_init (a later connection is a reconnect) */
+  connectedOnce: i32;
   // ---- the clock
   /** the board's monotonic milliseconds (wraps every 49.7 days: only differences are used) */
   now: u32;
@@ -67,6 +71,7 @@ export class ClientState {
   features: i32;
   pingTimeoutMs: i32;
   twinRetries: i32;
+  twinResync: i32;
   // ---- the event ring and the outbox
   ringHead: i32;
   ringCount: i32;
@@ -94,6 +99,7 @@ export function resetConfigState(): void {
   s.retryMinMs = DEFAULT_RETRY_MIN_MS; s.retryMaxMs = DEFAULT_RETRY_MAX_MS; s.retryJitterMs = DEFAULT_RETRY_JITTER_MS;
   s.stableMs = DEFAULT_STABLE_MS; s.features = DEFAULT_FEATURES; s.pingTimeoutMs = DEFAULT_PING_TIMEOUT_MS;
   s.twinRetries = DEFAULT_TWIN_RETRIES;
+  s.twinResync = DEFAULT_TWIN_RESYNC;
 }
 
 /** The whole struct as a freshly instantiated module has it. */

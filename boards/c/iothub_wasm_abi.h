@@ -2,7 +2,7 @@
 #ifndef IOTHUB_WASM_ABI_H
 #define IOTHUB_WASM_ABI_H
 
-#define IOTHUB_WASM_ABI_VERSION 2
+#define IOTHUB_WASM_ABI_VERSION 3
 
 /* Status codes: X(NAME, code) for every status the core can return; NAME is what abi_status_name(code) gives. */
 #define IOTHUB_WASM_STATUS_LIST(X) \
@@ -93,6 +93,28 @@
   X(CLIENT_TWIN_THROTTLED, -327) \
   X(CLIENT_TWIN_SERVER_ERROR, -328) \
   X(CLIENT_TWIN_REFUSED, -329) \
+  X(DPS_NOT_CONFIGURED, -400) \
+  X(DPS_TIME_NOT_SET, -401) \
+  X(DPS_FAILED, -402) \
+  X(DPS_DISABLED, -403) \
+  X(DPS_THROTTLED, -404) \
+  X(DPS_SERVER_ERROR, -405) \
+  X(DPS_UNAUTHORIZED, -406) \
+  X(DPS_NOT_FOUND, -407) \
+  X(DPS_REFUSED, -408) \
+  X(DPS_TIMEOUT, -409) \
+  X(DPS_BAD_ANSWER, -410) \
+  X(DPS_ANSWER_TOO_LARGE, -411) \
+  X(DPS_BAD_PAYLOAD, -412) \
+  X(DPS_PAYLOAD_TOO_LARGE, -413) \
+  X(DPS_CLOSED, -414) \
+  X(DPS_TRANSPORT_CLOSED, -415) \
+  X(DPS_CONNECT_TIMEOUT, -416) \
+  X(DPS_REQUEST_TIMEOUT, -417) \
+  X(DPS_SERVER_UNAVAILABLE, -418) \
+  X(DPS_UNEXPECTED_PACKET, -419) \
+  X(DPS_BAD_OPTION, -420) \
+  X(DPS_BUSY, -421) \
   /* end */
 
 #define IOTHUB_WASM_OK (0)
@@ -182,6 +204,28 @@
 #define IOTHUB_WASM_CLIENT_TWIN_THROTTLED (-327)
 #define IOTHUB_WASM_CLIENT_TWIN_SERVER_ERROR (-328)
 #define IOTHUB_WASM_CLIENT_TWIN_REFUSED (-329)
+#define IOTHUB_WASM_DPS_NOT_CONFIGURED (-400)
+#define IOTHUB_WASM_DPS_TIME_NOT_SET (-401)
+#define IOTHUB_WASM_DPS_FAILED (-402)
+#define IOTHUB_WASM_DPS_DISABLED (-403)
+#define IOTHUB_WASM_DPS_THROTTLED (-404)
+#define IOTHUB_WASM_DPS_SERVER_ERROR (-405)
+#define IOTHUB_WASM_DPS_UNAUTHORIZED (-406)
+#define IOTHUB_WASM_DPS_NOT_FOUND (-407)
+#define IOTHUB_WASM_DPS_REFUSED (-408)
+#define IOTHUB_WASM_DPS_TIMEOUT (-409)
+#define IOTHUB_WASM_DPS_BAD_ANSWER (-410)
+#define IOTHUB_WASM_DPS_ANSWER_TOO_LARGE (-411)
+#define IOTHUB_WASM_DPS_BAD_PAYLOAD (-412)
+#define IOTHUB_WASM_DPS_PAYLOAD_TOO_LARGE (-413)
+#define IOTHUB_WASM_DPS_CLOSED (-414)
+#define IOTHUB_WASM_DPS_TRANSPORT_CLOSED (-415)
+#define IOTHUB_WASM_DPS_CONNECT_TIMEOUT (-416)
+#define IOTHUB_WASM_DPS_REQUEST_TIMEOUT (-417)
+#define IOTHUB_WASM_DPS_SERVER_UNAVAILABLE (-418)
+#define IOTHUB_WASM_DPS_UNEXPECTED_PACKET (-419)
+#define IOTHUB_WASM_DPS_BAD_OPTION (-420)
+#define IOTHUB_WASM_DPS_BUSY (-421)
 
 /* Event types (client_poll): X(NAME, type). */
 #define IOTHUB_WASM_EVENT_LIST(X) \
@@ -196,6 +240,15 @@
   X(DESIRED, 8) \
   X(ERROR, 9) \
   X(TWIN_RETRY, 10) \
+  /* end */
+
+/* Provisioning event types (dps_poll): X(NAME, type). */
+#define IOTHUB_WASM_DPS_EVENT_LIST(X) \
+  X(NONE, 0) \
+  X(ASSIGNING, 1) \
+  X(RETRY, 2) \
+  X(ASSIGNED, 3) \
+  X(FAILED, 4) \
   /* end */
 
 /* Event types (client_poll) (assembly/client/events.ts) */
@@ -223,6 +276,7 @@
 #define IOTHUB_WASM_OPT_FEATURES 9
 #define IOTHUB_WASM_OPT_PING_TIMEOUT_MS 10
 #define IOTHUB_WASM_OPT_TWIN_RETRIES 11
+#define IOTHUB_WASM_OPT_TWIN_RESYNC 12
 
 /* Option defaults, by option name (assembly/client/options.ts) */
 #define IOTHUB_WASM_DEFAULT_KEEPALIVE_S 60
@@ -236,6 +290,7 @@
 #define IOTHUB_WASM_DEFAULT_FEATURES 7
 #define IOTHUB_WASM_DEFAULT_PING_TIMEOUT_MS 30000
 #define IOTHUB_WASM_DEFAULT_TWIN_RETRIES 3
+#define IOTHUB_WASM_DEFAULT_TWIN_RESYNC 1
 
 /* Transports (client_endpoint_port) (assembly/client/options.ts) */
 #define IOTHUB_WASM_TRANSPORT_MQTTS 0
@@ -303,6 +358,52 @@
 #define IOTHUB_WASM_PACKET_PINGREQ 12
 #define IOTHUB_WASM_PACKET_PINGRESP 13
 #define IOTHUB_WASM_PACKET_DISCONNECT 14
+
+/* Provisioning event types (dps_poll) (assembly/dps/events.ts) */
+#define IOTHUB_WASM_DPS_EV_NONE 0
+#define IOTHUB_WASM_DPS_EV_ASSIGNING 1
+#define IOTHUB_WASM_DPS_EV_RETRY 2
+#define IOTHUB_WASM_DPS_EV_ASSIGNED 3
+#define IOTHUB_WASM_DPS_EV_FAILED 4
+
+/* Provisioning options (dps_option_set) (assembly/dps/options.ts) */
+#define IOTHUB_WASM_DPS_OPT_REGISTRATION_TIMEOUT_MS 1
+#define IOTHUB_WASM_DPS_OPT_CONNECT_TIMEOUT_MS 2
+#define IOTHUB_WASM_DPS_OPT_REQUEST_TIMEOUT_MS 3
+#define IOTHUB_WASM_DPS_OPT_RETRY_AFTER_DEFAULT_MS 4
+#define IOTHUB_WASM_DPS_OPT_RETRY_AFTER_MIN_MS 5
+#define IOTHUB_WASM_DPS_OPT_RETRY_AFTER_MAX_MS 6
+#define IOTHUB_WASM_DPS_OPT_RETRIES 7
+#define IOTHUB_WASM_DPS_OPT_TOKEN_LIFETIME_S 8
+#define IOTHUB_WASM_DPS_OPT_RETRY_MIN_MS 9
+#define IOTHUB_WASM_DPS_OPT_RETRY_MAX_MS 10
+#define IOTHUB_WASM_DPS_OPT_RETRY_JITTER_MS 11
+#define IOTHUB_WASM_DPS_OPT_KEEPALIVE_S 12
+
+/* Provisioning option defaults, by option name (assembly/dps/options.ts) */
+#define IOTHUB_WASM_DPS_DEFAULT_REGISTRATION_TIMEOUT_MS 120000
+#define IOTHUB_WASM_DPS_DEFAULT_CONNECT_TIMEOUT_MS 30000
+#define IOTHUB_WASM_DPS_DEFAULT_REQUEST_TIMEOUT_MS 30000
+#define IOTHUB_WASM_DPS_DEFAULT_RETRY_AFTER_DEFAULT_MS 3000
+#define IOTHUB_WASM_DPS_DEFAULT_RETRY_AFTER_MIN_MS 1000
+#define IOTHUB_WASM_DPS_DEFAULT_RETRY_AFTER_MAX_MS 60000
+#define IOTHUB_WASM_DPS_DEFAULT_RETRIES 3
+#define IOTHUB_WASM_DPS_DEFAULT_TOKEN_LIFETIME_S 3600
+#define IOTHUB_WASM_DPS_DEFAULT_RETRY_MIN_MS 1000
+#define IOTHUB_WASM_DPS_DEFAULT_RETRY_MAX_MS 30000
+#define IOTHUB_WASM_DPS_DEFAULT_RETRY_JITTER_MS 1000
+#define IOTHUB_WASM_DPS_DEFAULT_KEEPALIVE_S 60
+
+/* Provisioning states (dps_state) (assembly/dps/states.ts) */
+#define IOTHUB_WASM_DPS_STATE_IDLE 0
+#define IOTHUB_WASM_DPS_STATE_OPENING 1
+#define IOTHUB_WASM_DPS_STATE_CONNECTING 2
+#define IOTHUB_WASM_DPS_STATE_SUBSCRIBING 3
+#define IOTHUB_WASM_DPS_STATE_REQUESTING 4
+#define IOTHUB_WASM_DPS_STATE_WAITING 5
+#define IOTHUB_WASM_DPS_STATE_CLOSING 6
+#define IOTHUB_WASM_DPS_STATE_BACKOFF 7
+#define IOTHUB_WASM_DPS_STATE_DONE 8
 
 /* The event record at client_event_ptr(): byte offsets (assembly/client/events.ts, EventRecord) */
 #define IOTHUB_WASM_EVENT_RECORD_TYPE 0
@@ -413,6 +514,26 @@
 #define IOTHUB_WASM_CONNECTION_STRING_RESULT_DECODED_KEY_LEN 60
 #define IOTHUB_WASM_CONNECTION_STRING_RESULT_SIZE 64
 
+/* The provisioning event record at dps_event_ptr(): byte offsets (assembly/dps/events.ts, DpsEventRecord) */
+#define IOTHUB_WASM_DPS_EVENT_RECORD_TYPE 0
+#define IOTHUB_WASM_DPS_EVENT_RECORD_STATUS 4
+#define IOTHUB_WASM_DPS_EVENT_RECORD_SERVICE_STATUS 8
+#define IOTHUB_WASM_DPS_EVENT_RECORD_RETRY_AFTER_MS 12
+#define IOTHUB_WASM_DPS_EVENT_RECORD_ERROR_CODE 16
+#define IOTHUB_WASM_DPS_EVENT_RECORD_HUB_PTR 20
+#define IOTHUB_WASM_DPS_EVENT_RECORD_HUB_LEN 24
+#define IOTHUB_WASM_DPS_EVENT_RECORD_DEVICE_PTR 28
+#define IOTHUB_WASM_DPS_EVENT_RECORD_DEVICE_LEN 32
+#define IOTHUB_WASM_DPS_EVENT_RECORD_BODY_PTR 36
+#define IOTHUB_WASM_DPS_EVENT_RECORD_BODY_LEN 40
+#define IOTHUB_WASM_DPS_EVENT_RECORD_PAYLOAD_PTR 44
+#define IOTHUB_WASM_DPS_EVENT_RECORD_PAYLOAD_LEN 48
+#define IOTHUB_WASM_DPS_EVENT_RECORD_OPERATION_PTR 52
+#define IOTHUB_WASM_DPS_EVENT_RECORD_OPERATION_LEN 56
+#define IOTHUB_WASM_DPS_EVENT_RECORD_MESSAGE_PTR 60
+#define IOTHUB_WASM_DPS_EVENT_RECORD_MESSAGE_LEN 64
+#define IOTHUB_WASM_DPS_EVENT_RECORD_SIZE 68
+
 /* Exports: X(name, number of parameters). The MCU list is what mcu.wasm exports. */
 #define IOTHUB_WASM_EXPORT_LIST(X) \
   X(abi_heap_base, 0) \
@@ -480,6 +601,40 @@
   X(crypto_sha256_final, 1) \
   X(crypto_sha256_init, 0) \
   X(crypto_sha256_update, 2) \
+  X(dps_assigned_hub_len, 0) \
+  X(dps_assigned_hub_ptr, 0) \
+  X(dps_connection_string, 2) \
+  X(dps_device_id_len, 0) \
+  X(dps_device_id_ptr, 0) \
+  X(dps_endpoint_len, 0) \
+  X(dps_endpoint_port, 1) \
+  X(dps_endpoint_ptr, 0) \
+  X(dps_event_ptr, 0) \
+  X(dps_group_key_set, 2) \
+  X(dps_host_set, 2) \
+  X(dps_init, 4) \
+  X(dps_next_timeout, 0) \
+  X(dps_option_set, 2) \
+  X(dps_payload_capacity, 0) \
+  X(dps_payload_set, 2) \
+  X(dps_poll, 1) \
+  X(dps_result, 0) \
+  X(dps_rx_commit, 1) \
+  X(dps_rx_space, 0) \
+  X(dps_rx_window, 0) \
+  X(dps_seed_set, 1) \
+  X(dps_start, 1) \
+  X(dps_state, 0) \
+  X(dps_stop, 1) \
+  X(dps_symmetric_key_set, 2) \
+  X(dps_time_set, 2) \
+  X(dps_transport_down, 1) \
+  X(dps_transport_up, 1) \
+  X(dps_tx_consumed, 1) \
+  X(dps_tx_len, 0) \
+  X(dps_tx_ptr, 0) \
+  X(dps_wants, 0) \
+  X(dps_x509_set, 1) \
   X(iothub_bag_append, 7) \
   X(iothub_bag_begin, 2) \
   X(iothub_bag_find, 4) \

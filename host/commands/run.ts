@@ -1,14 +1,23 @@
 // `iothub-wasm run --connection-string CS [--websocket] [--ca FILE] [--count N] [--interval MS]`: the demo
 // thermostat on the WebAssembly core against any IoT Hub, the real one included (TLS 8883, or WSS 443).
+// With --id-scope and --registration-id instead of a connection string, the device first registers with the
+// Device Provisioning Service (the real one, or the local hub's) and then connects to the hub it is assigned.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DeviceClient } from '../device/client.js';
+import type { ProvisioningError } from '../device/provisioning.js';
 import { ThermostatFirmware } from '../demo/firmware.js';
 
 const USAGE = `usage: iothub-wasm run --connection-string CS [--websocket] [--ca FILE] [--count N] [--interval MS] [--model-id DTMI]
+       iothub-wasm run --id-scope SCOPE --registration-id ID (--symmetric-key K | --group-key K | --cert FILE --key FILE)
+                       [--provisioning-host HOST[:PORT]] [--provisioning-port PORT] [--gateway-host-name HOST:PORT] [...]
   Runs the demo thermostat: telemetry every --interval ms (default 5000), twin, desired properties,
   direct methods (getMaxMinReport, reboot) and cloud-to-device messages, until Ctrl-C or --count readings.
-  The connection string may carry GatewayHostName=host:port (the local hub prints such strings).`;
+  The connection string may carry GatewayHostName=host:port (the local hub prints such strings).
+  With --id-scope the device registers with the Device Provisioning Service first (default host
+  global.azure-devices-provisioning.net; the local hub's DPS: --provisioning-host localhost --provisioning-port P)
+  and connects to the hub it is assigned (--gateway-host-name reaches it at another address, e.g. the local hub's).
+  --model-id also goes into the registration payload. --cert/--key: the device's X.509 certificate (PEM files).`;
 
 export async function main(argv: string[]): Promise<number> {
   let values;
@@ -18,6 +27,9 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         'connection-string': { type: 'string' }, websocket: { type: 'boolean', default: false }, ca: { type: 'string' },
         count: { type: 'string' }, interval: { type: 'string', default: '5000' }, 'model-id': { type: 'string' },
+        'id-scope': { type: 'string' }, 'registration-id': { type: 'string' }, 'symmetric-key': { type: 'string' },
+        'group-key': { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, 'provisioning-host': { type: 'string' },
+        'provisioning-port': { type: 'string' }, 'gateway-host-name': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -26,29 +38,70 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (values.help) { console.log(USAGE); return 0; }
-  const cs = values['connection-string'] ?? process.env.IOTHUB_DEVICE_CONNECTION_STRING;
-  if (!cs) { console.error(`iothub-wasm run: --connection-string is required (or IOTHUB_DEVICE_CONNECTION_STRING)\n${USAGE}`); return 2; }
-  const interval = Number(values.interval);
-  const count = values.count === undefined ? Infinity : Number(values.count);
-  if (!(interval >= 0) || !(count >= 0)) { console.error(`iothub-wasm run: --interval and --count take numbers\n${USAGE}`); return 2; }
-  let ca: string | undefined;
-  if (values.ca) {
-    try { ca = readFileSync(values.ca, 'utf8'); } catch (e) { console.error(`iothub-wasm run: cannot read --ca ${values.ca}: ${(e as Error).message}`); return 2; }
-    if (!ca.includes('-----BEGIN CERTIFICATE-----')) {
-      console.error(`iothub-wasm run: --ca ${values.ca} holds no PEM certificate (-----BEGIN CERTIFICATE-----); for the local hub, pass its data folder's hub.ca`);
+  const provisioned = values['id-scope'] !== undefined || values['registration-id'] !== undefined;
+  const cs = values['connection-string'] ?? (provisioned ? undefined : process.env.IOTHUB_DEVICE_CONNECTION_STRING);
+  if (!cs && !provisioned) { console.error(`iothub-wasm run: --connection-string is required (or IOTHUB_DEVICE_CONNECTION_STRING), or --id-scope and --registration-id\n${USAGE}`); return 2; }
+  if (cs && provisioned) { console.error(`iothub-wasm run: give either --connection-string or --id-scope/--registration-id, not both\n${USAGE}`); return 2; }
+  if (provisioned) {
+    if (!values['id-scope'] || !values['registration-id']) { console.error(`iothub-wasm run: --id-scope and --registration-id go together\n${USAGE}`); return 2; }
+    const credentials = [values['symmetric-key'], values['group-key'], values.cert].filter((v) => v !== undefined).length;
+    if (credentials !== 1 || (values.cert === undefined) !== (values.key === undefined)) {
+      console.error(`iothub-wasm run: give one of --symmetric-key, --group-key, or --cert with --key\n${USAGE}`);
       return 2;
     }
   }
+  const port = values['provisioning-port'] === undefined ? undefined : Number(values['provisioning-port']);
+  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) { console.error(`iothub-wasm run: --provisioning-port takes a port number\n${USAGE}`); return 2; }
+  const interval = Number(values.interval);
+  const count = values.count === undefined ? Infinity : Number(values.count);
+  if (!(interval >= 0) || !(count >= 0)) { console.error(`iothub-wasm run: --interval and --count take numbers\n${USAGE}`); return 2; }
+  const files: Record<string, string | undefined> = {};
+  for (const name of ['ca', 'cert', 'key'] as const) {
+    const path = values[name];
+    if (path === undefined) continue;
+    try { files[name] = readFileSync(path, 'utf8'); } catch (e) { console.error(`iothub-wasm run: cannot read --${name} ${path}: ${(e as Error).message}`); return 2; }
+    if (name !== 'key' && !files[name]!.includes('-----BEGIN CERTIFICATE-----')) {
+      console.error(`iothub-wasm run: --${name} ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)${name === 'ca' ? "; for the local hub, pass its data folder's hub.ca" : ''}`);
+      return 2;
+    }
+  }
+  const { ca, cert, key } = files;
 
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
-  const client = DeviceClient.fromConnectionString(cs, { ca, transport: values.websocket ? 'wss' : 'mqtts', modelId: values['model-id'] });
+  const common = {
+    ...(ca !== undefined ? { ca } : {}), ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
+    transport: values.websocket ? 'wss' as const : 'mqtts' as const,
+    ...(values['model-id'] ? { modelId: values['model-id'] } : {}),
+    ...(values['gateway-host-name'] ? { gatewayHostName: values['gateway-host-name'] } : {}),
+  };
+  let client: DeviceClient;
+  if (cs) {
+    client = DeviceClient.fromConnectionString(cs, common);
+  } else {
+    log(`registering ${values['registration-id']} with the provisioning service (id scope ${values['id-scope']})`);
+    try {
+      client = await DeviceClient.fromProvisioning({
+        ...common,
+        idScope: values['id-scope']!, registrationId: values['registration-id']!,
+        ...(values['symmetric-key'] !== undefined ? { symmetricKey: values['symmetric-key'] } : {}),
+        ...(values['group-key'] !== undefined ? { groupKey: values['group-key'] } : {}),
+        ...(values['provisioning-host'] !== undefined ? { provisioningHost: values['provisioning-host'] } : {}),
+        ...(port !== undefined ? { port } : {}),
+      });
+    } catch (e) {
+      const err = e as ProvisioningError;
+      console.error(`iothub-wasm run: ${err.code ? `${err.code}: ` : ''}${err.message}`);
+      return 1;
+    }
+    log(`assigned to ${client.provisioning!.assignedHub} as ${client.provisioning!.deviceId}`);
+  }
   client.on('disconnected', (e: { code: string; retryInMs: number; error: Error }) => {
     if (e.retryInMs >= 0) log(`disconnected: ${e.code}: ${e.error.message}; retrying in ${e.retryInMs} ms`);
   });
   client.on('connected', () => log('connected'));
   client.on('warning', (e: Error) => log(`warning: ${e.message}`));
   const firmware = new ThermostatFirmware(client, log);
-  await client.connect();
+  await client.connect(); // already connected when provisioned: resolves at once
   log(`twin reported at $version ${await firmware.reportStartup()}`);
 
   let stop = false;

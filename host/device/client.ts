@@ -10,6 +10,9 @@ import {
   EVENT as EV, EVENT_RECORD_WORDS as EVF, BAG_ITEM_WORDS as ITEM, OPTION as OPT, WANT, STATE, STATUS, STATUS_TEXT, SYSTEM_PROPERTY as SYS, TRANSPORT, type McuExports,
 } from '../wasm/abi.generated.js';
 import { SharedCore } from './shared-core.js';
+import { componentPatch, desiredValue, writableAck, type WritableAck } from './pnp.js';
+export type { WritableAck } from './pnp.js';
+import { ProvisioningClient, type ProvisioningOptions, type ProvisioningResult } from './provisioning.js';
 
 export interface DeviceClientOptions {
   /** PEM CA certificate(s) to trust besides the system's (the local hub's `hub.ca`). */
@@ -37,11 +40,36 @@ export interface DeviceClientOptions {
   retry?: { minMs?: number; maxMs?: number; jitterMs?: number; stableMs?: number };
   /** Twin requests answered 429 (throttled) or 5xx are retried this many times, with back-off (default 3). */
   twinRetries?: number;
+  /**
+   * After every reconnect, read the twin and deliver desired properties changed while the device was away as one
+   * patch (the newest version, once; default true). IoT Hub sends desired patches only to connected devices.
+   */
+  twinResync?: boolean;
   /** IoT Plug and Play model id. */
   modelId?: string;
   /** Sent as DeviceClientType in the MQTT username. */
   productInfo?: string;
 }
+
+/**
+ * Where DeviceClient.fromProvisioning keeps an assignment between runs, so a device does not register again on
+ * every boot. Store-and-forward (issue 12) provides the file-backed one; without a store every start registers.
+ */
+export interface AssignmentStore {
+  /** The assignment kept for this registration id, or undefined to register. */
+  load(registrationId: string): ProvisioningResult | undefined | Promise<ProvisioningResult | undefined>;
+  save(registrationId: string, assignment: ProvisioningResult): void | Promise<void>;
+}
+
+/**
+ * DeviceClient.fromProvisioning: the registration's options and the device client's. ca, cert, key, transport,
+ * board and profile serve both connections; modelId also goes into the registration payload (`{ modelId }`)
+ * unless a payload is given, as IoT Plug and Play asks.
+ */
+export type FromProvisioningOptions = ProvisioningOptions & Omit<DeviceClientOptions, 'shared'> & {
+  /** Keeps the assignment between runs (the seam for store-and-forward); none: register every time. */
+  assignments?: AssignmentStore;
+};
 
 export interface TelemetryOptions {
   messageId?: string;
@@ -52,6 +80,8 @@ export interface TelemetryOptions {
   /** Application properties; null sends a bare key. A TelemetryProperties is the same, encoded once for many sends. */
   properties?: Record<string, string | null> | TelemetryProperties;
   qos?: 0 | 1;
+  /** IoT Plug and Play: the component this telemetry belongs to (`$.sub`). */
+  component?: string;
 }
 
 /**
@@ -99,7 +129,9 @@ export interface C2DMessage {
 }
 
 export interface MethodResponse { status: number; payload?: unknown }
-export type MethodHandler = (payload: unknown, request: { methodName: string; requestId: string }) => MethodResponse | Promise<MethodResponse>;
+/** `component` and `command` are set for an IoT Plug and Play command `{component}*{command}` (split by the core). */
+export type MethodHandler = (payload: unknown, request: { methodName: string; requestId: string; component?: string; command?: string }) => MethodResponse | Promise<MethodResponse>;
+export type WritablePropertyHandler = (value: unknown, request: { version: number; component?: string }) => WritableAck | void | Promise<WritableAck | void>;
 export interface Twin { desired: Record<string, unknown>; reported: Record<string, unknown> }
 
 interface Pending { resolve(v: unknown): void; reject(e: Error): void; kind?: 'get' | 'patch' }
@@ -167,6 +199,42 @@ export class DeviceClient extends EventEmitter {
     return client;
   }
 
+  /**
+   * Registers with the Device Provisioning Service (or reuses the assignment `assignments` kept), then connects
+   * to the assigned hub: resolves with the connected client (its assignment in `provisioning`), rejects with the
+   * refusal (ProvisioningError: DPS_UNAUTHORIZED, DPS_DISABLED, DPS_THROTTLED…) or the hub's.
+   */
+  static async fromProvisioning(options: FromProvisioningOptions): Promise<DeviceClient> {
+    if (options === null || typeof options !== 'object') throw badArgument(`options must be an object, not ${String(options)}`);
+    const { assignments, payload, ...rest } = options;
+    const registration: ProvisioningOptions = {
+      ...rest,
+      ...(payload !== undefined ? { payload } : options.modelId ? { payload: { modelId: options.modelId } } : {}),
+    };
+    const connectTo = async (assignment: ProvisioningResult): Promise<DeviceClient> => {
+      const client = DeviceClient.fromConnectionString(assignment.connectionString, options);
+      (client as { provisioning?: ProvisioningResult }).provisioning = assignment;
+      await client.connect();
+      return client;
+    };
+    const stored = await assignments?.load(options.registrationId);
+    if (stored) {
+      try {
+        return await connectTo(stored);
+      } catch (e) {
+        // The device was moved or removed since: register again. Anything else is the caller's to see.
+        const code = (e as IotHubWasmError).code;
+        if (code !== 'CLIENT_CONNACK_NOT_AUTHORIZED' && code !== 'CLIENT_CONNACK_BAD_CREDENTIALS') throw e;
+      }
+    }
+    const assignment = await ProvisioningClient.register(registration);
+    await assignments?.save(options.registrationId, assignment);
+    return connectTo(assignment);
+  }
+
+  /** The assignment this client was created from (DeviceClient.fromProvisioning), if any. */
+  readonly provisioning?: ProvisioningResult;
+
   /** The core's exports, with this device's state in it (a switch when the core is shared). */
   private get ex(): McuExports {
     this.shared?.select(this);
@@ -201,6 +269,7 @@ export class DeviceClient extends EventEmitter {
     set(OPT.RETRY_JITTER_MS, options.retry?.jitterMs);
     set(OPT.STABLE_MS, options.retry?.stableMs);
     set(OPT.TWIN_RETRIES, options.twinRetries);
+    set(OPT.TWIN_RESYNC, options.twinResync === undefined ? undefined : options.twinResync ? 1 : 0);
     if (options.modelId) this.ex.client_model_id_set(this.core.io, this.writeIo(0, options.modelId));
     const product = options.productInfo ?? `iothub-wasm/0.1.0 (node ${process.version}; ${process.platform})`;
     this.ex.client_type_set(this.core.io, this.writeIo(0, product));
@@ -314,6 +383,7 @@ export class DeviceClient extends EventEmitter {
     if (options.userId !== undefined) this.systemProperty(SYS.USER_ID, options.userId);
     if (options.contentType !== undefined) this.systemProperty(SYS.CONTENT_TYPE, options.contentType);
     if (options.contentEncoding !== undefined) this.systemProperty(SYS.CONTENT_ENCODING, options.contentEncoding);
+    if (options.component !== undefined) this.systemProperty(SYS.COMPONENT, options.component);
     const props = options.properties;
     if (props instanceof TelemetryProperties) {
       const io = this.core.io;
@@ -367,8 +437,38 @@ export class DeviceClient extends EventEmitter {
   }
 
   /** Merges `patch` into the reported properties; resolves with the twin's new reported $version. */
-  async updateReportedProperties(patch: Record<string, unknown>): Promise<number> {
-    return this.twinRequest('patch', JSON.stringify(patch)) as Promise<number>;
+  async updateReportedProperties(patch: Record<string, unknown>, options: { component?: string } = {}): Promise<number> {
+    return this.twinRequest('patch', JSON.stringify(componentPatch(patch, options.component))) as Promise<number>;
+  }
+
+  /**
+   * IoT Plug and Play writable property: `handler` runs for each desired value of `name` (of `component`), and what
+   * it returns is reported as the acknowledgement `{ value, ac, av: <desired $version>, ad }` (ac 200 and the
+   * desired value by default; a handler that throws acknowledges with ac 500 and its message).
+   */
+  onWritableProperty(name: string, handler: WritablePropertyHandler, options: { component?: string } = {}): this {
+    const { component } = options;
+    this.desiredHandlers.push((patch, version) => {
+      const value = desiredValue(patch, name, component);
+      if (value === undefined) return;
+      Promise.resolve()
+        .then(() => handler(value, { version, ...(component !== undefined ? { component } : {}) }))
+        .then((r) => ({ ac: r?.ac ?? 200, ad: r?.ad, value: r && 'value' in r ? r.value : value }),
+          (e: Error) => ({ ac: 500, ad: String(e?.message ?? e), value }))
+        .then((a) => this.updateReportedProperties(writableAck(name, a.value, { ac: a.ac, av: version, ...(a.ad !== undefined ? { ad: a.ad } : {}) }), { component }))
+        .catch((e: unknown) => this.emit('warning', e));
+    });
+    return this;
+  }
+
+  /** Reports a writable property's default before any desired value exists: `{ value, ac: 203, av: 0 }`. */
+  reportWritableDefault(name: string, value: unknown, options: { component?: string; ad?: string } = {}): Promise<number> {
+    return this.updateReportedProperties(writableAck(name, value, { ac: 203, av: 0, ...(options.ad !== undefined ? { ad: options.ad } : {}) }), { component: options.component });
+  }
+
+  /** IoT Plug and Play command `command` of `component` (the method `{component}*{command}`; none: the default component). */
+  onCommand(component: string | undefined, command: string, handler: MethodHandler): this {
+    return this.onMethod(component === undefined ? command : `${component}*${command}`, handler);
   }
 
   /**
@@ -586,7 +686,7 @@ export class DeviceClient extends EventEmitter {
         this.emit('desired', patch, version);
         break;
       }
-      case EV.METHOD: this.method(this.view(0).toString('utf8'), this.view(1).toString('utf8'), this.view(2)); break;
+      case EV.METHOD: this.method(this.view(0).toString('utf8'), this.view(1).toString('utf8'), this.view(2), this.evi[EVF.extra]); break;
       case EV.C2D: this.c2d(token); break;
       case EV.ERROR: {
         const topic = this.view(0).toString('utf8');
@@ -613,7 +713,7 @@ export class DeviceClient extends EventEmitter {
     p.resolve({ desired: twin?.desired ?? {}, reported: twin?.reported ?? {} });
   }
 
-  private method(name: string, rid: string, payloadBytes: Buffer): void {
+  private method(name: string, rid: string, payloadBytes: Buffer, split: number): void {
     const handler = this.methods.get(name);
     const respond = (status: number, payload: unknown) => {
       const ridLen = this.writeIo(0, rid);
@@ -626,7 +726,11 @@ export class DeviceClient extends EventEmitter {
     if (!handler) { respond(404, { message: `no handler for method '${name}'` }); return; }
     const payload = payloadBytes.length ? parseJson(payloadBytes) : null;
     Promise.resolve()
-      .then(() => handler(payload, { methodName: name, requestId: rid }))
+      .then(() => handler(payload, {
+        methodName: name, requestId: rid,
+        // the core found the '*' of a Plug and Play `{component}*{command}` (a byte offset: ASCII before it)
+        ...(split > 0 ? { component: Buffer.from(name).subarray(0, split).toString(), command: Buffer.from(name).subarray(split + 1).toString() } : {}),
+      }))
       .then((r) => respond(r?.status ?? 200, r?.payload), (e: Error) => respond(500, { message: String(e?.message ?? e) }));
   }
 

@@ -9,15 +9,32 @@ import { runningHub } from './running.js';
 import { Policies } from './service/policies.js';
 import { LockError } from './state/store.js';
 import { DEFAULT_DPS_PORT, DPS_USAGE, DpsUsageError, dpsMain } from './cli-dps.js';
+import { rest, serviceTarget, ServiceError } from './cli-service.js';
+
+/** The back-end commands (they talk to the hub running on the data folder), each its own module, loaded on demand. */
+const SERVICE_COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<number>>> = {
+  monitor: async () => (await import('./cli-monitor.js')).monitorMain,
+  c2d: async () => (await import('./cli-c2d.js')).c2dMain,
+  method: async () => (await import('./cli-method.js')).methodMain,
+  twin: async () => (await import('./cli-twin.js')).twinMain,
+};
+
+const SERVICE_USAGE = `       iothub-wasm hub monitor [--device <id>] [--json]    telemetry as it arrives, with its properties
+       iothub-wasm hub c2d send <deviceId> <body> [--property k=v]… [--ack none|positive|negative|full]
+                                  [--message-id <id>] [--wait <s>]
+       iothub-wasm hub method invoke <deviceId> <methodName> [--payload <json>] [--timeout <s>]
+       iothub-wasm hub twin show <deviceId> | twin update <deviceId> [--desired <json>] [--tags <json>]
+                                  (these talk to the hub running on --data-dir; each has --help)`;
 
 const USAGE = `usage: iothub-wasm hub [run] [options]          run the local IoT Hub (Ctrl-C stops it)
        iothub-wasm hub device add <id> [--module <mod>] [--primary-key <k>] [--secondary-key <k>]
                                   [--x509-thumbprint <sha1|sha256> [--x509-thumbprint <secondary>]]
-       iothub-wasm hub device list [<id>]               devices, or one device's modules
+       iothub-wasm hub device list [<id>]               devices (connected since when, while a hub runs), or a device's modules
        iothub-wasm hub device show <id> [--module <mod>] [--sas-ttl <seconds>]
        iothub-wasm hub device remove <id> [--module <mod>]
        iothub-wasm hub policy [<name>]                  shared access policies and service connection strings
 ${DPS_USAGE}
+${SERVICE_USAGE}
 
 options:
   --port <n>         TLS port for MQTT and MQTT over WebSocket (${WEBSOCKET_PATH}); default 8883, 0 = any free port
@@ -69,7 +86,23 @@ export function retentionOf(spec: string): Pick<LocalHubOptions, 'retentionHours
   return out;
 }
 
+/** The sub-command word (`monitor`, `device`, …), wherever the options before it put it. */
+function commandWord(argv: string[]): string | undefined {
+  const strings = ['port', 'ws-port', 'amqp-port', 'rest-port', 'dps-port', 'dps-plain-port', 'bind', 'host-name', 'data-dir', 'retention', 'module',
+    'device', 'property', 'ack', 'message-id', 'wait', 'payload', 'timeout', 'connect-timeout', 'desired', 'tags'];
+  try {
+    return parseArgs({ args: argv, strict: false, allowPositionals: true, options: Object.fromEntries(strings.map((k) => [k, { type: 'string' as const }])) }).positionals[0];
+  } catch {
+    return undefined;
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  const word = commandWord(argv);
+  if (word && Object.hasOwn(SERVICE_COMMANDS, word)) {
+    const i = argv.indexOf(word);
+    return (await SERVICE_COMMANDS[word]!())([...argv.slice(0, i), ...argv.slice(i + 1)]);
+  }
   // `--plain` takes an optional value: turn a bare `--plain` into `--plain=1883`
   const args = argv.map((a, i) => (a === '--plain' && (argv[i + 1] === undefined || argv[i + 1]!.startsWith('-') || !/^\d+$/.test(argv[i + 1]!)) ? '--plain=1883' : a));
   let parsed;
@@ -157,13 +190,22 @@ export async function main(argv: string[]): Promise<number> {
       case undefined: {
         const list = registry.list(id);
         if (id && !registry.get(id)) return fail(`device '${id}' does not exist`);
-        if (json) { console.log(JSON.stringify(list, null, 2)); return 0; }
+        const states = await connectionStates(dataDir, id);
+        const stateOf = (d: { deviceId: string; moduleId?: string }) => states?.get(d.moduleId ? `${d.deviceId}/${d.moduleId}` : d.deviceId);
+        if (json) {
+          console.log(JSON.stringify(list.map((d) => ({ ...d, ...(states ? { connectionState: stateOf(d)?.state ?? 'Disconnected', connectionStateUpdatedTime: stateOf(d)?.since ?? null } : {}) })), null, 2));
+          return 0;
+        }
         if (list.length === 0) { console.log(id ? `device '${id}' has no modules` : `no devices yet (in ${dataDir}); add one with: iothub-wasm hub device add <id>`); return 0; }
         for (const d of list) {
           const mods = d.moduleId ? '' : registry.list(d.deviceId).map((m) => m.moduleId).join(', ');
-          console.log(`${d.moduleId ? `${d.deviceId}/${d.moduleId}` : d.deviceId}${d.status === 'enabled' ? '' : ` (${d.status})`}${mods ? `  modules: ${mods}` : ''}`);
+          const st = stateOf(d);
+          const conn = !states ? '' : st?.state === 'Connected' ? `  connected${st.since ? ` since ${st.since}` : ''}` :
+            `  disconnected${st?.since ? ` since ${st.since}` : ''}`;
+          console.log(`${d.moduleId ? `${d.deviceId}/${d.moduleId}` : d.deviceId}${d.status === 'enabled' ? '' : ` (${d.status})`}${conn}${mods ? `  modules: ${mods}` : ''}`);
           console.log(`  ${d.connectionString}`);
         }
+        if (!states) console.log(running ? `(the hub running on this folder has no REST API: connection states unknown)` : `(no hub is running on this folder: nothing is connected)`);
         return 0;
       }
       case 'show': {
@@ -202,6 +244,28 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof UsageError || e instanceof DpsUsageError || e instanceof HubError || e instanceof LockError) return fail(e.message);
+    throw e;
+  }
+}
+
+/**
+ * Who is connected to the hub running on `dataDir`, and since when, as its REST API says (`dev` or `dev/mod` →
+ * state and ISO time); undefined when no hub with a REST API runs there.
+ */
+async function connectionStates(dataDir: string, deviceId?: string): Promise<Map<string, { state: string; since: string | undefined }> | undefined> {
+  const running = runningHub(dataDir);
+  if (!running?.restPort) return undefined;
+  try {
+    const target = serviceTarget(dataDir, 'rest');
+    const r = await rest(target, 'GET', deviceId ? `/devices/${encodeURIComponent(deviceId)}/modules` : '/devices');
+    const out = new Map<string, { state: string; since: string | undefined }>();
+    for (const d of (Array.isArray(r.body) ? r.body : []) as { deviceId: string; moduleId?: string; connectionState?: string; connectionStateUpdatedTime?: string }[]) {
+      const since = d.connectionStateUpdatedTime && !d.connectionStateUpdatedTime.startsWith('0001-') ? d.connectionStateUpdatedTime : undefined;
+      out.set(d.moduleId ? `${d.deviceId}/${d.moduleId}` : d.deviceId, { state: d.connectionState ?? 'Disconnected', since });
+    }
+    return out;
+  } catch (e) {
+    if (e instanceof ServiceError) { console.error(`iothub-wasm hub: ${e.message}`); return undefined; }
     throw e;
   }
 }

@@ -168,6 +168,8 @@ export class LocalHub extends EventEmitter<HubEvents> {
   /** `{dataDir}/hub.lock`, held while this hub runs. */
   private hubLock: FileLock | undefined;
   private readonly log: (line: string) => void;
+  /** Identity key (`dev`, `dev/mod`) → ms when its connection state last changed. */
+  private readonly connectionChanged = new Map<string, number>();
   /** The log sink, null when the log is off (the broker's hot path then builds no line at all). */
   private readonly logSink: LogSink | null;
 
@@ -259,6 +261,13 @@ export class LocalHub extends EventEmitter<HubEvents> {
       (this.broker as EventEmitter).on(ev, (arg: unknown) => { (this.emit as (e: string, a: unknown) => boolean)(ev, arg); });
     }
     this.broker.on('telemetry', (t) => this.events.append(t));
+    // when each identity's connection state last changed (IoT Hub's connectionStateUpdatedTime); a connection that
+    // ends after another replaced it changes nothing
+    const stamp = (e: { deviceId: string; moduleId?: string }, up: boolean) => {
+      if (up || !this.isConnected(e.deviceId, e.moduleId)) this.connectionChanged.set(e.moduleId ? `${e.deviceId}/${e.moduleId}` : e.deviceId, Date.now());
+    };
+    this.broker.on('connected', (e) => stamp(e, true));
+    this.broker.on('disconnected', (e) => stamp(e, false));
     this.c2d.on('outcome', (f) => {
       this.log(`${f.deviceId} C2D ${f.originalMessageId} outcome: ${f.statusCode}`);
       this.emit('feedback', f);
@@ -269,6 +278,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
         if (key.startsWith(deviceId + '/')) void this.broker.drop({ deviceId, moduleId: key.slice(deviceId.length + 1) }, 'identity removed');
       }
       if (!moduleId) this.c2d.purge(deviceId);
+      this.connectionChanged.delete(moduleId ? `${deviceId}/${moduleId}` : deviceId);
       void this.twins.remove(deviceId, moduleId);
     });
     this.registry.on('disabled', (deviceId, moduleId) => {
@@ -469,6 +479,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
       writeRunningHub(this.dataDir, {
         pid: process.pid, hostName: this.hostName, gatewayHostName: this.gatewayHostName, startedAt: new Date().toISOString(),
         ...(this.dps ? { provisioningHost: this.dps.provisioningHost } : {}),
+        ...(this.amqpPort ? { amqpPort: this.amqpPort } : {}), ...(this.restPort ? { restPort: this.restPort } : {}),
       });
     }
     this.sweepTimer = setInterval(() => this.c2d.sweep(), 1000);
@@ -702,6 +713,12 @@ export class LocalHub extends EventEmitter<HubEvents> {
 
   isConnected(deviceId: string, moduleId?: string): boolean {
     return this.broker.connections.has(moduleId ? `${deviceId}/${moduleId}` : deviceId);
+  }
+
+  /** When the identity last connected or disconnected (MQTT), while this hub has run; undefined before either. */
+  connectionStateUpdatedTime(deviceId: string, moduleId?: string): Date | undefined {
+    const t = this.connectionChanged.get(moduleId ? `${deviceId}/${moduleId}` : deviceId);
+    return t === undefined ? undefined : new Date(t);
   }
 
   /** Identities connected right now (`dev` or `dev/mod`). */

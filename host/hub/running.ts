@@ -13,6 +13,9 @@ export interface RunningHub {
   startedAt: string;
   /** Where its DPS listens (`localhost:8884`), when it runs one. */
   provisioningHost?: string;
+  /** Its service endpoints on loopback, when enabled: what `hub monitor`, `c2d`, `method`, `twin` talk to. */
+  amqpPort?: number;
+  restPort?: number;
 }
 
 const fileOf = (dataDir: string) => join(dataDir, 'hub.json');
@@ -34,7 +37,11 @@ export function runningHub(dataDir: string): RunningHub | undefined {
     const pid = r.count('pid');
     if (!pidAlive(pid)) return undefined;
     const provisioningHost = r.optStr('provisioningHost');
-    return { pid, hostName: r.str('hostName'), gatewayHostName: r.str('gatewayHostName'), startedAt: r.str('startedAt'), ...(provisioningHost ? { provisioningHost } : {}) };
+    const port = (name: string) => { const v = r.get(name); return typeof v === 'number' && Number.isInteger(v) && v > 0 && v < 65536 ? { [name]: v } : {}; };
+    return {
+      pid, hostName: r.str('hostName'), gatewayHostName: r.str('gatewayHostName'), startedAt: r.str('startedAt'),
+      ...(provisioningHost ? { provisioningHost } : {}), ...port('amqpPort'), ...port('restPort'),
+    };
   } catch {
     return undefined; // a file we cannot read says nothing about a running hub
   }

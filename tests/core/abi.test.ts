@@ -81,17 +81,19 @@ test('every export is named <area>_<noun>[_<verb>], and both builds report the o
     assert.equal(core.exports.abi_version(), ABI_VERSION);
     for (const { name, kind } of WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(wasmPath(profile))))) {
       if (kind === 'memory') continue;
-      assert.match(name, /^(abi|mqtt|crypto|iothub|client)_[a-z0-9]+(_[a-z0-9]+)*$/, `${profile}: ${name}`);
+      assert.match(name, /^(abi|mqtt|crypto|iothub|client|dps)_[a-z0-9]+(_[a-z0-9]+)*$/, `${profile}: ${name}`);
       assert.doesNotMatch(name, /_abi_version$/, 'one abi_version, no per-area versions');
     }
   }
 });
 
-test('mcu.wasm exports only what a device needs: the shared abi_* exports and the device client', () => {
+test('mcu.wasm exports only what a device needs: the shared abi_* exports and the device client (provisioning is in mcu-full.wasm)', () => {
   const names = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(wasmPath('mcu')))).map((e) => e.name);
   assert.ok(names.includes('client_poll') && names.includes('abi_status_name'));
   const other = names.filter((n) => n !== 'memory' && !/^(abi|client)_/.test(n));
-  assert.deepEqual(other, [], 'no codec, crypto, SAS, topic or DPS helpers');
+  assert.deepEqual(other, [], 'no codec, crypto, SAS, topic, DPS helpers or provisioning');
+  const full = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(wasmPath('mcu-full')))).map((e) => e.name);
+  assert.ok(full.includes('dps_poll'), 'the MCU profile with provisioning is mcu-full.wasm');
   // The type says the same: DPS helpers are not part of McuExports.
   // @ts-expect-error: iothub_dps_username is a gateway export
   const dps = (e: McuExports) => e.iothub_dps_username(0, 0, 0, 0, 0, 0);
@@ -110,4 +112,24 @@ test('the host sees typed exports: a misspelled export or a wrong number of argu
   assert.equal(typeof tooFew, 'function');
   assert.equal(typeof tooMany, 'function');
   assert.equal(ex.client_state(), STATE.IDLE);
+});
+
+test("boards/README.md names exactly the exports that take an i64 (all else is i32)", async () => {
+  const { default: binaryen } = await import('binaryen');
+  const m = binaryen.readBinary(readFileSync(wasmPath('gateway')));
+  const wide: string[] = [];
+  try {
+    for (let i = 0; i < m.getNumExports(); i++) {
+      const e = binaryen.getExportInfo(m.getExportByIndex(i));
+      if (e.kind !== binaryen.ExternalFunction) continue;
+      const f = binaryen.getFunctionInfo(m.getFunction(e.value));
+      if ([...binaryen.expandType(f.params), ...binaryen.expandType(f.results)].some((t) => t === binaryen.i64)) wide.push(e.name);
+    }
+  } finally { m.dispose(); }
+  const readme = readFileSync(new URL('../../../boards/README.md', import.meta.url), 'utf8');
+  const said = /except (\w+) that take an `i64` expiry \(([^)]*)\)/.exec(readme);
+  assert.ok(said, 'the README says which exports take an i64');
+  const names = [...said[2]!.matchAll(/`(\w+)`/g)].map((x) => x[1]!);
+  assert.deepEqual(names.sort(), wide.sort());
+  assert.equal(said[1], ['none', 'one', 'two', 'three', 'four', 'five'][wide.length]);
 });

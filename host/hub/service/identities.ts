@@ -76,7 +76,7 @@ export function identityEtag(rec: IdentityRecord): string {
 }
 
 /** The device or module document, as IoT Hub returns it. */
-export function identityDocument(rec: IdentityRecord, live: { connected: boolean; c2dPending: number }): Record<string, unknown> {
+export function identityDocument(rec: IdentityRecord, live: { connected: boolean; c2dPending: number; stateSince?: Date | undefined }): Record<string, unknown> {
   const x509 = rec.x509Thumbprints;
   return {
     deviceId: rec.deviceId, ...(rec.moduleId ? { moduleId: rec.moduleId, managedBy: null } : {}),
@@ -84,7 +84,7 @@ export function identityDocument(rec: IdentityRecord, live: { connected: boolean
     etag: identityEtag(rec),
     connectionState: live.connected ? 'Connected' : 'Disconnected',
     ...(rec.moduleId ? {} : { status: rec.status, statusReason: rec.statusReason ?? null }),
-    connectionStateUpdatedTime: '0001-01-01T00:00:00Z', ...(rec.moduleId ? {} : { statusUpdatedTime: '0001-01-01T00:00:00Z' }),
+    connectionStateUpdatedTime: live.stateSince ? live.stateSince.toISOString() : '0001-01-01T00:00:00Z', ...(rec.moduleId ? {} : { statusUpdatedTime: '0001-01-01T00:00:00Z' }),
     lastActivityTime: '0001-01-01T00:00:00Z',
     cloudToDeviceMessageCount: live.c2dPending,
     authentication: x509 ? {

@@ -24,6 +24,7 @@ export interface RestHub {
   updateTags(deviceId: string, patch: JsonObject, opts?: { moduleId?: string }): Promise<Twin>;
   invokeMethod(deviceId: string, methodName: string, payload?: unknown, opts?: InvokeOptions): Promise<MethodResult>;
   isConnected(deviceId: string, moduleId?: string): boolean;
+  connectionStateUpdatedTime(deviceId: string, moduleId?: string): Date | undefined;
   readonly c2d: { pending(deviceId: string): readonly unknown[] };
 }
 
@@ -315,6 +316,7 @@ export class RestService {
   private device(rec: IdentityRecord): Record<string, unknown> {
     return identityDocument(rec, {
       connected: this.hub.isConnected(rec.deviceId, rec.moduleId),
+      stateSince: this.hub.connectionStateUpdatedTime(rec.deviceId, rec.moduleId),
       c2dPending: rec.moduleId ? 0 : this.hub.c2d.pending(rec.deviceId).length,
     });
   }
