@@ -10,11 +10,12 @@ const commands: Record<string, Command> = {
   hub: { summary: 'run the local IoT Hub and manage its devices (iothub-wasm hub --help)', module: './hub/cli.js' },
   sas: { summary: 'print a SAS token for a connection string or a resource and key', module: './commands/sas.js' },
   run: { summary: 'run the demo device against an IoT Hub, local or real', module: './commands/run.js' },
+  simulate: { summary: 'run a fleet of demo devices on one shared core (iothub-wasm simulate --help)', module: './commands/simulate.js' },
 };
 
 function usage(): string {
   const lines = ['usage: iothub-wasm <command> [options]      (iothub-wasm --version prints the version)', '', 'commands:'];
-  for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(6)} ${c.summary}`);
+  for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(8)} ${c.summary}`);
   return lines.join('\n');
 }
 

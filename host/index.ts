@@ -1,5 +1,5 @@
 // The `iothub-wasm` package: the device-side API, backed by the WebAssembly core.
-export { DeviceClient } from './device/client.js';
+export { DeviceClient, TelemetryProperties } from './device/client.js';
 export type { DeviceClientOptions, TelemetryOptions, C2DMessage, MethodHandler, MethodResponse, Twin, FromProvisioningOptions, AssignmentStore, WritableAck, WritablePropertyHandler } from './device/client.js';
 export { ProvisioningClient, ProvisioningError } from './device/provisioning.js';
 export type { ProvisioningOptions, ProvisioningResult } from './device/provisioning.js';

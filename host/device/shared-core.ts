@@ -9,7 +9,10 @@ export class SharedCore {
   private static defaults = new Map<Profile, SharedCore>();
   readonly core: Core;
   private current: object | null = null;
-  private readonly snapshots = new WeakMap<object, Uint8Array>();
+  /** Each device's saved state: a buffer kept and reused for its next save (`len` bytes of it are the snapshot). */
+  private readonly snapshots = new WeakMap<object, { buf: Uint8Array; len: number }>();
+  /** The current device's deferred pump: run before the core switches to another device, so bytes it owes leave first. */
+  private pendingFlush: (() => void) | null = null;
   /** Device switches so far (for diagnostics and benchmarks). */
   switches = 0;
 
@@ -30,23 +33,39 @@ export class SharedCore {
   /** Makes `owner`'s device the one the core is running (a blank client if it has none yet). */
   select(owner: object): void {
     if (this.current === owner) return;
+    const flush = this.pendingFlush;
+    if (flush) {
+      this.pendingFlush = null;
+      flush(); // may itself switch (a callback serving another device): then look again
+      if (this.current === owner) return;
+    }
     const ex = this.core.exports;
     const ptr = ex.client_snapshot_ptr();
     if (this.current) {
       const n = ex.client_snapshot_save();
       if (n < 0) throw new IotHubWasmError(this.core.statusName(n), `cannot save a device's state: ${this.core.statusName(n)}`, n);
-      this.snapshots.set(this.current, this.core.u8.slice(ptr, ptr + n));
+      const kept = this.snapshots.get(this.current);
+      if (kept && kept.buf.length >= n) {
+        kept.buf.set(this.core.u8.subarray(ptr, ptr + n));
+        kept.len = n;
+      } else {
+        this.snapshots.set(this.current, { buf: this.core.u8.slice(ptr, ptr + n), len: n });
+      }
     }
     const snap = this.snapshots.get(owner);
     if (snap) {
-      this.core.u8.set(snap, ptr);
-      const rc = ex.client_snapshot_restore(snap.length);
+      this.core.u8.set(snap.buf.subarray(0, snap.len), ptr);
+      const rc = ex.client_snapshot_restore(snap.len);
       if (rc < 0) throw new IotHubWasmError(this.core.statusName(rc), `cannot restore a device's state: ${this.core.statusName(rc)}`, rc);
-      this.snapshots.delete(owner);
     } else {
       ex.client_reset();
     }
     this.current = owner;
     this.switches++;
+  }
+
+  /** The current device has a pump pending (see DeviceClient.schedulePump): it runs before any switch away. */
+  beforeSwitch(flush: () => void): void {
+    this.pendingFlush = flush;
   }
 }

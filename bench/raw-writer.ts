@@ -1,0 +1,89 @@
+// The physical reference for the device benchmark: a bare TLS (or TCP) socket that writes pre-encoded QoS 1
+// PUBLISH packets to the local hub and counts PUBACKs. No protocol engine, no promises per message: what it costs
+// per message is roughly what Node's socket and TLS stack cost, the floor any client pays.
+// It speaks just enough MQTT to be accepted (CONNECT with the device's SAS token, wait for CONNACK).
+import { connect as tlsConnect } from 'node:tls';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import mqttPacket from 'mqtt-packet';
+import { generateSasToken, parseConnectionString, deviceResourceUri } from '../host/iothub/index.js';
+
+export interface RawWriter {
+  /** Sends `total` messages (or until `maxMs`) with `inFlight` awaiting PUBACK; resolves with the count acknowledged. */
+  drive(total: number, maxMs: number, inFlight: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Connects one device; `topicProps` is the property part of the topic (`a=b&c=d`), as IoT Hub encodes it. */
+export async function rawWriter(o: {
+  connectionString: string; host: string; port: number; ca?: string; tls: boolean; body: string; topicProps: string;
+}): Promise<RawWriter> {
+  const cs = parseConnectionString(o.connectionString);
+  const password = generateSasToken({ resourceUri: deviceResourceUri(cs), key: cs.sharedAccessKey!, expiry: Math.floor(Date.now() / 1000) + 3600 });
+  const connect = mqttPacket.generate({
+    cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: false, keepalive: 240, clientId: cs.deviceId,
+    username: `${cs.hostName}/${cs.deviceId}/?api-version=2021-04-12`, password: Buffer.from(password),
+  });
+  // One PUBLISH template; only its packet identifier changes.
+  const template = mqttPacket.generate({
+    cmd: 'publish', qos: 1, dup: false, retain: false, messageId: 1,
+    topic: `devices/${cs.deviceId}/messages/events/${o.topicProps}`, payload: Buffer.from(o.body),
+  });
+  const idAt = template.length - Buffer.byteLength(o.body) - 2;
+  const socket: Socket = o.tls
+    ? tlsConnect({ host: o.host, port: o.port, ca: o.ca, servername: 'localhost' })
+    : tcpConnect({ host: o.host, port: o.port });
+  socket.setNoDelay(true);
+  await new Promise<void>((resolve, reject) => {
+    socket.once(o.tls ? 'secureConnect' : 'connect', () => { socket.write(connect); });
+    socket.once('error', reject);
+    socket.once('data', (d: Buffer) => (d[0] === 0x20 && d[3] === 0 ? resolve() : reject(new Error(`CONNACK refused: ${d.toString('hex')}`))));
+  });
+
+  let nextId = 0;
+  /** `k` PUBLISH packets with fresh identifiers, in one buffer (one socket write). */
+  const batch = (k: number): Buffer => {
+    const out = Buffer.allocUnsafe(template.length * k);
+    for (let i = 0; i < k; i++) {
+      const at = i * template.length;
+      template.copy(out, at);
+      nextId = (nextId % 65535) + 1;
+      out[at + idAt] = nextId >> 8;
+      out[at + idAt + 1] = nextId & 0xff;
+    }
+    return out;
+  };
+
+  return {
+    drive(total, maxMs, inFlight) {
+      const deadline = performance.now() + maxMs;
+      let started = 0, done = 0, stopped = false, partial = 0;
+      return new Promise((resolve, reject) => {
+        const onData = (d: Buffer) => {
+          // PUBACKs are 4 bytes (40 02 id id); a chunk may split one.
+          const bytes = partial + d.length;
+          const acks = bytes >> 2;
+          partial = bytes & 3;
+          done += acks;
+          if (!stopped && (started >= total || performance.now() >= deadline)) stopped = true;
+          if (stopped) {
+            if (done >= started) { socket.off('data', onData); resolve(done); }
+            return;
+          }
+          const k = Math.min(acks, total - started);
+          if (k > 0) { started += k; socket.write(batch(k)); }
+        };
+        socket.on('data', onData);
+        socket.once('error', reject);
+        started = Math.min(inFlight, total);
+        socket.write(batch(started));
+      });
+    },
+    close() {
+      return new Promise((resolve) => {
+        socket.once('close', () => resolve());
+        socket.end(mqttPacket.generate({ cmd: 'disconnect' }));
+        setTimeout(() => socket.destroy(), 1000).unref();
+      });
+    },
+  };
+}
