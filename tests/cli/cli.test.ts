@@ -89,6 +89,9 @@ test('hub device add --help shows the device commands only; a taken port names t
     assert.notEqual(rm.code, 0, 'no undocumented aliases');
     assert.match(rm.out, /unknown device command 'rm' \(add, list, show, remove\)/);
   } finally { rmSync(dir, { recursive: true, force: true }); }
+  const cap = await run([bin, 'hub', '--max-connections', 'lots', '--data-dir', join(tmpdir(), 'never-made')]);
+  assert.notEqual(cap.code, 0);
+  assert.match(cap.out, /--max-connections must be a whole number from 1 to 1000000, not 'lots'/);
   const busy = createServer();
   await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
   try {
