@@ -729,7 +729,7 @@ export class DeviceClient extends EventEmitter {
       .then(() => handler(payload, {
         methodName: name, requestId: rid,
         // the core found the '*' of a Plug and Play `{component}*{command}` (a byte offset: ASCII before it)
-        ...(split > 0 ? { component: Buffer.from(name).subarray(0, split).toString(), command: Buffer.from(name).subarray(split + 1).toString() } : {}),
+        ...(split > 0 ? splitCommand(name, split) : {}),
       }))
       .then((r) => respond(r?.status ?? 200, r?.payload), (e: Error) => respond(500, { message: String(e?.message ?? e) }));
   }
@@ -758,6 +758,12 @@ export class DeviceClient extends EventEmitter {
       .finally(ack);
     this.emit('message', msg);
   }
+}
+
+/** `{component}*{command}` at the byte offset of its '*' (the core's EV_METHOD extra). */
+function splitCommand(name: string, split: number): { component: string; command: string } {
+  const bytes = Buffer.from(name);
+  return { component: bytes.toString('utf8', 0, split), command: bytes.toString('utf8', split + 1) };
 }
 
 function parseJson(b: Buffer): unknown {

@@ -4,13 +4,12 @@
 // (SASL PLAIN as {id}@sas.{hub}, C2D message properties and x-opt-sequence-number, refusals).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Agent, type AgentOptions } from 'node:https';
-import type { Duplex } from 'node:stream';
 import rhea from 'rhea';
 import device from 'azure-iot-device';
 import deviceAmqp from 'azure-iot-device-amqp';
 import { startHub, sas, inSeconds } from './helpers.js';
 import type { FeedbackRecord, LocalHub, TelemetryMessage } from '../../host/hub/index.js';
+import { PortAgent } from './port-agent.js';
 
 const { Client, Message } = device;
 const { Amqp, AmqpWs } = deviceAmqp;
@@ -19,14 +18,6 @@ let hub: LocalHub;
 let done: () => Promise<void>;
 before(async () => { ({ hub, done } = await startHub({ amqpPort: 0, restPort: 0, log: !!process.env['HUB_TEST_LOG'] })); });
 after(async () => { await done(); });
-
-/** The SDK dials 443 for AMQP over WebSocket; this agent dials the hub's REST port instead. */
-class PortAgent extends Agent {
-  constructor(private readonly port: number, o: AgentOptions = {}) { super({ keepAlive: false, ...o }); }
-  override createConnection(options: Record<string, unknown>, cb?: (err: Error | null, s: Duplex) => void): Duplex {
-    return (Agent.prototype as unknown as { createConnection: (o: unknown, c?: unknown) => Duplex }).createConnection.call(this, { ...options, port: this.port }, cb);
-  }
-}
 
 type SdkClient = InstanceType<typeof Client>;
 type SdkMessage = InstanceType<typeof Message>;

@@ -3,15 +3,15 @@
 // and abandon as the service's feedback sees them, SAS and X.509; plus raw requests for what the SDK never sends.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Agent, request, type AgentOptions } from 'node:https';
+import { request } from 'node:https';
 import { X509Certificate } from 'node:crypto';
-import type { Duplex } from 'node:stream';
 import { generate } from 'selfsigned';
 import device from 'azure-iot-device';
 import deviceHttp from 'azure-iot-device-http';
 import { startHub, sas, inSeconds } from './helpers.js';
 import type { LocalHub } from '../../host/hub/index.js';
 import type { FeedbackRecord, TelemetryMessage } from '../../host/hub/index.js';
+import { PortAgent } from './port-agent.js';
 
 const { Client, Message } = device;
 const { Http } = deviceHttp;
@@ -20,14 +20,6 @@ let hub: LocalHub;
 let done: () => Promise<void>;
 before(async () => { ({ hub, done } = await startHub({ restPort: 0, c2dLockMs: 2000, log: false })); });
 after(async () => { await done(); });
-
-/** Dials the hub's REST port whatever port a request names. */
-class PortAgent extends Agent {
-  constructor(private readonly port: number, o: AgentOptions = {}) { super({ keepAlive: false, ...o }); }
-  override createConnection(options: Record<string, unknown>, cb?: (err: Error | null, s: Duplex) => void): Duplex {
-    return (Agent.prototype as unknown as { createConnection: (o: unknown, c?: unknown) => Duplex }).createConnection.call(this, { ...options, port: this.port }, cb);
-  }
-}
 
 type SdkClient = InstanceType<typeof Client>;
 type SdkMessage = InstanceType<typeof Message>;

@@ -2,14 +2,13 @@
 // local DPS's enrollments over the hub's HTTPS port with the DPS's own policy; a device enrolled that way registers.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Agent, type AgentOptions } from 'node:https';
-import type { Duplex } from 'node:stream';
 import { generate } from 'selfsigned';
 import { X509Certificate } from 'node:crypto';
 import service from 'azure-iot-provisioning-service';
 import type { LocalHub } from '../../host/hub/index.js';
 import { startHub, restCall } from './helpers.js';
 import { sdkRegister, sdkConnect } from './dps-sdk.js';
+import { PortAgent } from './port-agent.js';
 
 const { ProvisioningServiceClient } = service;
 
@@ -21,17 +20,6 @@ before(async () => {
 });
 
 after(async () => { await done?.(); });
-
-/**
- * The service SDK always connects to port 443 (its HostName cannot carry a port); a hub that binds 443 needs nothing.
- * Here the REST port is random: this agent, handed to the SDK's HTTP layer (its setOptions), connects there.
- */
-class PortAgent extends Agent {
-  constructor(private readonly port: number, o: AgentOptions = {}) { super({ keepAlive: false, ...o }); }
-  override createConnection(options: Record<string, unknown>, cb?: (err: Error | null, s: Duplex) => void): Duplex {
-    return (Agent.prototype as unknown as { createConnection: (o: unknown, c?: unknown) => Duplex }).createConnection.call(this, { ...options, port: this.port }, cb);
-  }
-}
 
 function client(cs = hub.dpsServiceConnectionString()!): InstanceType<typeof ProvisioningServiceClient> {
   const c = ProvisioningServiceClient.fromConnectionString(cs);

@@ -3,26 +3,14 @@
 // sends {id, op, args} over IPC; the answer is {id, result} or {id, error: {name, message}}.
 import iothub from 'azure-iothub';
 import common from 'azure-iot-common';
-import { Agent, type AgentOptions } from 'node:https';
-import type { Duplex } from 'node:stream';
 import { EventHubConsumerClient, earliestEventPosition, type ReceivedEventData, type Subscription } from '@azure/event-hubs';
+import { PortAgent } from './port-agent.js';
 
 const { Client, Registry } = iothub;
 
-/**
- * The service SDK always uses port 443 for HTTPS (HostName cannot carry a port there). A hub that can bind 443 needs
- * nothing; here the test hub's REST port is random, so this agent, handed to the SDK's HTTP layer, connects to it.
- */
-class PortAgent extends Agent {
-  constructor(private readonly port: number, o: AgentOptions = {}) { super({ keepAlive: true, ...o }); }
-  override createConnection(options: Record<string, unknown>, cb?: (err: Error | null, s: Duplex) => void): Duplex {
-    return (Agent.prototype as unknown as { createConnection: (o: unknown, c?: unknown) => Duplex }).createConnection.call(this, { ...options, port: this.port }, cb);
-  }
-}
-
 type RestCarrier = { _restApiClient: { setOptions(o: unknown): void } };
 function redirect<T>(sdkObject: T, restPort: number): T {
-  (sdkObject as unknown as RestCarrier)._restApiClient.setOptions({ http: { agent: new PortAgent(restPort) } });
+  (sdkObject as unknown as RestCarrier)._restApiClient.setOptions({ http: { agent: new PortAgent(restPort, { keepAlive: true }) } });
   return sdkObject;
 }
 function registry(a: Args): InstanceType<typeof Registry> {

@@ -7,6 +7,7 @@ import type { Connection, Delivery, EventContext, Message, Receiver, Sender } fr
 import { dict, setMember } from '../state/json.js';
 import type { C2DMessage, C2DQueue } from '../state/c2d-queue.js';
 import type { Identity, PropertyBag, TelemetryMessage } from '../state/messages.js';
+import { bodyBytes, propertyText } from './message.js';
 
 export interface DeviceLinksHub {
   readonly c2d: C2DQueue;
@@ -38,11 +39,7 @@ interface Unsettled { lockToken: string; link: C2DSender }
 /** AMQP message properties that are IoT Hub system properties, by TelemetryMessage name. */
 function systemPropertiesOf(m: Message): Record<string, string> {
   const out: Record<string, string> = {};
-  const put = (name: string, v: unknown) => {
-    if (v === undefined || v === null) return;
-    const s = Buffer.isBuffer(v) ? (v.length === 16 ? rhea.uuid_to_string(v) : v.toString('utf8')) : v instanceof Date ? v.toISOString() : String(v);
-    setMember(out, name, s);
-  };
+  const put = (name: string, v: unknown) => { const t = propertyText(v); if (t !== undefined) setMember(out, name, t); };
   put('messageId', m.message_id);
   put('correlationId', m.correlation_id);
   put('userId', m.user_id);
@@ -53,15 +50,6 @@ function systemPropertiesOf(m: Message): Record<string, string> {
   const ann = (m.message_annotations ?? {}) as Record<string, unknown>;
   if (Object.hasOwn(ann, 'iothub-interface-id')) put('interfaceId', ann['iothub-interface-id']);
   return out;
-}
-
-function bodyOf(m: Message): Buffer {
-  const b = m.body as unknown;
-  if (Buffer.isBuffer(b)) return b;
-  if (b && typeof b === 'object' && 'content' in (b as object) && Buffer.isBuffer((b as { content: unknown }).content)) return (b as { content: Buffer }).content;
-  if (typeof b === 'string') return Buffer.from(b);
-  if (b === undefined || b === null) return Buffer.alloc(0);
-  return Buffer.from(JSON.stringify(b));
 }
 
 export class AmqpDeviceLinks {
@@ -94,11 +82,11 @@ export class AmqpDeviceLinks {
     const properties: PropertyBag = dict<string | null>();
     for (const k of Object.keys(src)) {
       const v = src[k];
-      properties[k] = v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+      properties[k] = propertyText(v) ?? null;
     }
     this.hub.acceptTelemetry({
       deviceId: identity.deviceId, ...(identity.moduleId ? { moduleId: identity.moduleId } : {}),
-      body: bodyOf(m), properties: { ...properties }, systemProperties: systemPropertiesOf(m), topic: address, qos: 1,
+      body: bodyBytes(m), properties: { ...properties }, systemProperties: systemPropertiesOf(m), topic: address, qos: 1,
       enqueuedTimeUtc: new Date().toISOString(),
     });
     ctx.delivery!.accept();

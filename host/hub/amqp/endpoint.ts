@@ -18,6 +18,7 @@ import { HubError } from '../errors.js';
 import type { Identity, PropertyBag, TelemetryMessage } from '../state/messages.js';
 import { proveIdentity } from '../device/authenticate.js';
 import { AmqpDeviceLinks, deviceNode } from './device-links.js';
+import { bodyBytes, propertyText } from './message.js';
 
 export const FEEDBACK_CONTENT_TYPE = 'application/vnd.microsoft.iothub.feedback.json';
 export const DEVICEBOUND_ADDRESS = '/messages/devicebound';
@@ -112,21 +113,6 @@ class PlainMechanism {
     this.username = fields[1];
     if (typeof r === 'string') { this.outcome = false; this.reason = r; } else { this.outcome = true; this.claims = r; }
   }
-}
-
-function str(v: unknown): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (Buffer.isBuffer(v)) return v.length === 16 ? rhea.uuid_to_string(v) : v.toString('utf8');
-  return String(v);
-}
-
-function bodyBuffer(m: Message): Buffer {
-  const b = m.body as unknown;
-  if (Buffer.isBuffer(b)) return b;
-  if (b && typeof b === 'object' && 'content' in (b as object) && Buffer.isBuffer((b as { content: unknown }).content)) return (b as { content: Buffer }).content;
-  if (typeof b === 'string') return Buffer.from(b);
-  if (b === undefined || b === null) return Buffer.alloc(0);
-  return Buffer.from(JSON.stringify(b));
 }
 
 function linkAddress(link: Sender | Receiver, end: 'source' | 'target'): string {
@@ -342,9 +328,7 @@ export class AmqpService {
     if (dm) return this.checkDevicePlain(dm[1]!, dm[2]!, password);
     const m = /^([^@]+)@sas\.root\.(.+)$/i.exec(user);
     if (!m) { this.log(`AMQP SASL PLAIN refused: user ${q(user)} is not {policy}@sas.root.{hub}`); return 'SASL PLAIN user is not {policy}@sas.root.{hub}'; }
-    const hub = m[2]!.toLowerCase();
-    const names = this.hub.hostNames().flatMap((h) => [h, h.split('.')[0]!, h.split(':')[0]!]);
-    if (!names.includes(hub)) { this.log(`AMQP SASL PLAIN refused: user names hub ${q(m[2])}, not ${this.hub.hostName}`); return 'SASL PLAIN user names another hub'; }
+    if (!this.isOurHubName(m[2]!)) { this.log(`AMQP SASL PLAIN refused: user names hub ${q(m[2])}, not ${this.hub.hostName}`); return 'SASL PLAIN user names another hub'; }
     const r = this.hub.policies.verify(password, this.hub.hostNames(), Math.floor(Date.now() / 1000), m[1]);
     if (!r.ok) { this.log(`AMQP SASL PLAIN refused for ${q(user)}: ${r.reason}`); return r.reason; }
     const t = parseSasToken(password);
@@ -494,7 +478,7 @@ export class AmqpService {
     if (props['operation'] !== 'put-token') return refuse(400, `unsupported CBS operation ${q(props['operation'], 40)}`);
     const type = String(props['type'] ?? '');
     if (type !== 'servicebus.windows.net:sastoken' && type !== 'azure-devices.net:sastoken') return refuse(400, `unsupported token type ${q(type, 60)}`);
-    const token = bodyBuffer(m).toString('utf8');
+    const token = bodyBytes(m).toString('utf8');
     const audience = typeof props['name'] === 'string' ? props['name'] : '';
     if (!audience || audience.length > 1024) return refuse(400, 'the put-token names no audience (name), or one longer than 1024 characters');
     const now = Math.floor(Date.now() / 1000);
@@ -673,7 +657,7 @@ export class AmqpService {
       d.reject({ condition, description });
     };
     if (!this.may(ctx.connection, 'ServiceConnect', DEVICEBOUND_PATH)) return reject('amqp:unauthorized-access', 'the token on this connection expired, lacks ServiceConnect or does not cover /messages/devicebound');
-    const to = str(m.to) ?? '';
+    const to = propertyText(m.to) ?? '';
     const mt = /^\/devices\/([^/]+)\/messages\/devicebound$/i.exec(to);
     if (!mt) return reject('com.microsoft:argument-error', `'to' must be /devices/{deviceId}/messages/devicebound, not ${q(to)}`);
     let deviceId: string;
@@ -692,9 +676,9 @@ export class AmqpService {
       properties[k] = v === null || v === undefined ? null : v instanceof Date ? v.toISOString() : String(v);
     }
     const opts: C2DOptions = { properties, ack };
-    const mid = str(m.message_id); if (mid !== undefined) opts.messageId = mid;
-    const cid = str(m.correlation_id); if (cid !== undefined) opts.correlationId = cid;
-    const uid = str(m.user_id); if (uid !== undefined) opts.userId = uid;
+    const mid = propertyText(m.message_id); if (mid !== undefined) opts.messageId = mid;
+    const cid = propertyText(m.correlation_id); if (cid !== undefined) opts.correlationId = cid;
+    const uid = propertyText(m.user_id); if (uid !== undefined) opts.userId = uid;
     if (m.content_type) opts.contentType = String(m.content_type);
     if (m.content_encoding) opts.contentEncoding = String(m.content_encoding);
     const exp = m.absolute_expiry_time as unknown;
@@ -703,7 +687,7 @@ export class AmqpService {
       if (Number.isFinite(t) && t > 0) opts.ttlSeconds = Math.max(0.001, (t - Date.now()) / 1000);
     } else if (typeof m.ttl === 'number' && m.ttl > 0) opts.ttlSeconds = m.ttl / 1000;
     try {
-      const r = await this.hub.sendC2D(deviceId, bodyBuffer(m), opts);
+      const r = await this.hub.sendC2D(deviceId, bodyBytes(m), opts);
       this.log(`AMQP #${st.id} C2D ${r.messageId} for ${deviceId} accepted (iothub-ack ${ack})`);
       d.accept();
     } catch (e) {

@@ -10,7 +10,7 @@ import { isObject, own, type JsonObject } from '../state/json.js';
 export interface IdentityBody { add: AddOptions; changes: IdentityChanges }
 
 /** An optional member that must be an object when present (null counts as absent). */
-function objectMember(body: JsonObject, name: string, where: string): JsonObject | undefined {
+export function objectMember(body: JsonObject, name: string, where: string): JsonObject | undefined {
   const v = own(body, name);
   if (v === undefined || v === null) return undefined;
   if (!isObject(v)) throw invalidArgument(`${where}${name} must be a JSON object`);

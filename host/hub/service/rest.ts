@@ -11,7 +11,7 @@ import { validateId, type Registry, type IdentityRecord } from '../state/registr
 import { TWIN_DOCUMENT_MAX_NESTING, validatePatch, type Twin } from '../state/twin-store.js';
 import { METHOD_CONNECT_TIMEOUT, METHOD_MAX_NESTING, METHOD_RESPONSE_TIMEOUT, type InvokeOptions, type MethodResult } from '../state/methods.js';
 import { JsonError, hasOwn, isObject, own, parseJson, setMember, type JsonObject } from '../state/json.js';
-import { identityDocument, identityEtag, readIdentityBody } from './identities.js';
+import { identityDocument, identityEtag, objectMember, readIdentityBody } from './identities.js';
 import { bulkImport, BULK_MAX_DEVICES } from './bulk.js';
 
 export interface RestHub {
@@ -103,14 +103,6 @@ export function replacementPatch(from: JsonObject, to: JsonObject): JsonObject {
     setMember(out, k, isObject(v) && isObject(cur) ? replacementPatch(cur, v) : v);
   }
   return out;
-}
-
-/** An optional member of a body that must be an object when present (null counts as absent). */
-function objectMember(body: JsonObject, name: string, where: string): JsonObject | undefined {
-  const v = own(body, name);
-  if (v === undefined || v === null) return undefined;
-  if (!isObject(v)) throw invalidArgument(`${where}${name} must be a JSON object`);
-  return v;
 }
 
 /** An optional whole number of seconds in IoT Hub's range for a direct method call. */
