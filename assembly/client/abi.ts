@@ -53,6 +53,7 @@ export function client_module_id_len(): i32 { return C.fieldLen(C.F_MODULE); }
 /** 1 when the device authenticates with an X.509 certificate the board supplies. */
 export function client_x509_enabled(): i32 { return S().x509 ? 1 : 0; }
 
+/** Starts connecting (a no-op while connecting or connected). OK, CLIENT_NOT_CONFIGURED, CLIENT_TIME_NOT_SET, or DPS_BUSY while a registration (dps_start) is under way. */
 export function client_start(nowMs: u32): i32 { return M.start(nowMs); }
 export function client_stop(nowMs: u32): void { M.stop(nowMs); }
 /** 0 nothing, 1 open the transport, 2 close it (after writing what client_tx holds). */

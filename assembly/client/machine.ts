@@ -10,7 +10,8 @@ import { OK, E_BAD_ARGUMENT, E_BAD_STATE, E_BUFFER_TOO_SMALL } from "../status";
 import { TX_CAPACITY, BAG_CAPACITY } from "../profile";
 import { Packet, clearPacket, CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT } from "../mqtt/packet";
 import { encodePacket, packetSize } from "../mqtt/encoder";
-import { decodeNext, rxReset, rxSkipOversized, OVERSIZED_PUBLISH } from "../mqtt/stream";
+import { decodeNext, rxReset, rxReserved, rxSkipOversized, OVERSIZED_PUBLISH } from "../mqtt/stream";
+import { E_DPS_BUSY } from "../dps/status";
 import { E_MQTT_PACKET_TOO_LARGE } from "../mqtt/status";
 import { clientId, username } from "../iothub/identity";
 import { sasDevicePassword } from "../iothub/sas";
@@ -230,6 +231,7 @@ export function start(nowMs: u32): i32 {
   advance(nowMs);
   if (!S().configured) return St.E_CLIENT_NOT_CONFIGURED;
   if (!S().x509 && !S().timeSet) return St.E_CLIENT_TIME_NOT_SET;
+  if (rxReserved()) return E_DPS_BUSY; // a registration is under way: it holds the receive buffer
   const was = S().state;
   go(IN_START); // a no-op while a connection is being made or held
   if (S().state != was) S().attempt = 0;

@@ -3,7 +3,7 @@
 // transport when dps_wants() says so, writes dps_tx, feeds received bytes through dps_rx, and polls events.
 // A device provisions first, then configures the client with dps_connection_string and connects to its hub:
 // the two share the receive buffer, so they do not run at once (dps_start says DPS_BUSY while the client is
-// connected).
+// connected, and client_start says DPS_BUSY while a registration runs).
 import { E_BAD_ARGUMENT } from "../status";
 import { inRange } from "../crypto/bytes";
 import { rxWindow, rxSpace, rxCommit } from "../mqtt/stream";

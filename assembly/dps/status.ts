@@ -43,7 +43,7 @@ export const E_DPS_SERVER_UNAVAILABLE: i32 = -418;
 export const E_DPS_UNEXPECTED_PACKET: i32 = -419;
 /** An unknown DPS_OPT_* option number. */
 export const E_DPS_BAD_OPTION: i32 = -420;
-/** The receive buffer is in use by the device client (client_* in session): provision first, then start the client. */
+/** The receive buffer is in use by the other client: dps_start while the device client is in session, or client_start while a registration runs. Provision first, then start the client. */
 export const E_DPS_BUSY: i32 = -421;
 
 export function dpsStatusName(code: i32): string | null {

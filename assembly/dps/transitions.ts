@@ -14,6 +14,7 @@ import {
   DPS_STATE_WAITING, DPS_STATE_CLOSING, DPS_STATE_BACKOFF, DPS_STATE_DONE,
 } from "./states";
 import { D } from "./state";
+import { rxReserve } from "../mqtt/stream";
 
 /** dps_start */
 export const IN_START: i32 = 0;
@@ -72,7 +73,10 @@ export function nextState(state: i32, input: i32): i32 {
 /** Applies `input` to the current state: the new state, or BAD_STATE (and no change). */
 export function go(input: i32): i32 {
   const next = nextState(D().state, input);
-  if (next >= 0) D().state = next;
+  if (next >= 0) {
+    D().state = next;
+    rxReserve(next != DPS_STATE_IDLE && next != DPS_STATE_DONE); // a registration under way holds the receive buffer
+  }
   return next;
 }
 

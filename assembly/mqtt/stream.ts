@@ -19,6 +19,7 @@ let rxEnd: i32 = 0; // end of the bytes received so far
 let failure: i32 = OK; // a malformed stream stays refused until reset (MQTT: close the connection)
 let skipOversized: bool = false; // refuse a too-large PUBLISH without breaking the stream (the device client)
 let skipRemaining: u32 = 0; // bytes of a refused PUBLISH still to discard
+let reserved: bool = false; // a registration (assembly/dps) holds the buffer: from dps_start to its outcome
 
 /**
  * decodeNext's answer for a PUBLISH too large for the receive buffer, when skipping is on: the record holds its
@@ -30,6 +31,13 @@ export const OVERSIZED_PUBLISH: i32 = 16;
 export function rxSkipOversized(on: bool): void { skipOversized = on; }
 
 export function rxBuffer(): usize { return RX; }
+
+/**
+ * The provisioning client and the device client share this buffer, one at a time: a registration reserves it from
+ * its start to its outcome, and the device client does not start meanwhile (each refuses with DPS_BUSY).
+ */
+export function rxReserve(on: bool): void { reserved = on; }
+export function rxReserved(): bool { return reserved; }
 
 /** Where the host writes the next received bytes. Moves pending bytes to the front first. */
 export function rxWindow(): usize {

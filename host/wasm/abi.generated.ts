@@ -66,6 +66,7 @@ export interface GatewayExports {
   client_snapshot_restore(len: number): number;
   /** Writes this device's state at client_snapshot_ptr(): its length, or E_BUFFER_TOO_SMALL (profile too small). */
   client_snapshot_save(): number;
+  /** Starts connecting (a no-op while connecting or connected). OK, CLIENT_NOT_CONFIGURED, CLIENT_TIME_NOT_SET, or DPS_BUSY while a registration (dps_start) is under way. */
   client_start(nowMs: number): number;
   client_state(): number;
   client_stop(nowMs: number): void;
@@ -542,7 +543,7 @@ export const STATUS_TEXT: Readonly<Record<StatusName, string>> = {
   DPS_SERVER_UNAVAILABLE: "CONNACK return code 3 (server unavailable): retried with back-off.",
   DPS_UNEXPECTED_PACKET: "The service sent a packet a client never receives, or a malformed one: the connection is dropped and retried.",
   DPS_BAD_OPTION: "An unknown DPS_OPT_* option number.",
-  DPS_BUSY: "The receive buffer is in use by the device client (client_* in session): provision first, then start the client.",
+  DPS_BUSY: "The receive buffer is in use by the other client: dps_start while the device client is in session, or client_start while a registration runs. Provision first, then start the client.",
 };
 
 /** Event types (client_poll) (assembly/client/events.ts, EV_*). */
