@@ -28,3 +28,15 @@ IOTHUB_CFLAGS := -std=c99 -Wall -Wextra -Werror -Wpedantic
 # wasm2c's output is generated, not ours (GNU C: alloca, asm barriers): compiled as it is, warnings off. NDEBUG: its
 # only asserts check the call order of instantiation, and newlib's assert pulls in stdio.
 IOTHUB_CORE_CFLAGS := -std=gnu99 -w -DNDEBUG
+
+# A board that provisions (boards/c/iothub_provision.h) hosts mcu-full.wasm instead: its translation is in
+# $(WASM2C_OUT)/mcu-full/ under the same module name, so the same binding (core_wasm2c.c, plus core_wasm2c_dps.c for
+# the dps_* exports) compiles against it with IOTHUB_DPS_CPPFLAGS. Compile those two, wasm_rt_static.c and the
+# translation with these flags and link them instead of the plain core's; iothub_device.c and the rest do not
+# depend on which core it is.
+IOTHUB_DPS_SRCS := $(IOTHUB_C)/iothub_provision.c
+IOTHUB_DPS_CORE_BINDING_SRCS := $(IOTHUB_C)/core_wasm2c.c $(IOTHUB_C)/core_wasm2c_dps.c $(IOTHUB_C)/wasm-rt/wasm_rt_static.c
+IOTHUB_DPS_CORE_SRC := $(WASM2C_OUT)/mcu-full/mcu.c
+IOTHUB_DPS_CPPFLAGS := -I$(WASM2C_OUT)/mcu-full \
+  $(filter-out -DWASM_RT_STATIC_PAGES=% -DWASM_RT_STATIC_BYTES=%,$(IOTHUB_CPPFLAGS)) \
+  -DWASM_RT_STATIC_PAGES=$(IOTHUB_CORE_DPS_PAGES)

@@ -1,23 +1,32 @@
 /*
- * iothub_core.h bound to wasm2c's translation of mcu.wasm (build/wasm2c/mcu.c, generated at build time): the core
+ * iothub_core.h bound to wasm2c's translation of the core (build/wasm2c/mcu.c from mcu.wasm, or
+ * build/wasm2c/mcu-full/mcu.c from mcu-full.wasm for a board that provisions; generated at build time): the core
  * runs as native code. wasm2c names an export `e` of module `mcu` Z_mcuZ_e and passes the instance first.
  */
 #include "iothub_core.h"
 
+#include "core_wasm2c.h"
 #include "iothub_wasm_abi.h"
-#include "mcu.h"
 
 /* The one instance: all of the core's state is module-global (one device per instance). */
-static Z_mcu_instance_t core;
+Z_mcu_instance_t iothub_core_wasm2c;
+#define core iothub_core_wasm2c
 
 int32_t iothub_core_load(void) {
+  static uint8_t loaded;
+  static int32_t result;
+  /* Once per boot: provisioning and then the device client run on the same instance (a second instantiation would
+   * wipe the assignment the device is about to use). */
+  if (loaded) return result;
+  loaded = 1;
   if (!wasm_rt_is_initialized()) wasm_rt_init();
   Z_mcu_init_module();
   Z_mcu_instantiate(&core);
-  if (Z_mcuZ_abi_version(&core) != IOTHUB_WASM_ABI_VERSION) return IOTHUB_WASM_BAD_STATE;
+  result = IOTHUB_WASM_OK;
+  if (Z_mcuZ_abi_version(&core) != IOTHUB_WASM_ABI_VERSION) result = IOTHUB_WASM_BAD_STATE;
   /* A memory reserved shorter than the module declares must still hold everything the core uses. */
-  if (Z_mcuZ_abi_heap_base(&core) > core.w2c_memory.size) return IOTHUB_WASM_BAD_STATE;
-  return IOTHUB_WASM_OK;
+  else if (Z_mcuZ_abi_heap_base(&core) > core.w2c_memory.size) result = IOTHUB_WASM_BAD_STATE;
+  return result;
 }
 
 uint8_t *iothub_core_memory(void) { return core.w2c_memory.data; }

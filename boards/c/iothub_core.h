@@ -18,8 +18,9 @@
 extern "C" {
 #endif
 
-/* Instantiates the core (once per boot). Returns 0, or IOTHUB_WASM_BAD_STATE if the module's ABI version is not
- * the one iothub_wasm_abi.h was generated for, or its memory is shorter than abi_heap_base(). */
+/* Instantiates the core (once per boot: later calls return the first one's result and change nothing). Returns 0, or
+ * IOTHUB_WASM_BAD_STATE if the module's ABI version is not the one iothub_wasm_abi.h was generated for, or its
+ * memory is shorter than abi_heap_base(). */
 int32_t iothub_core_load(void);
 /* Base of the core's linear memory and its size in bytes: a core pointer p is iothub_core_memory() + p. */
 uint8_t *iothub_core_memory(void);

@@ -137,7 +137,6 @@ static void on_io_error(iothub_device_t *dev, int32_t r, uint32_t now) {
 int32_t iothub_device_init(iothub_device_t *dev, const char *connection_string, size_t len,
                            const iothub_transport_t *transport, const iothub_clock_t *clock,
                            iothub_entropy_fn entropy, void *entropy_ctx, iothub_event_fn on_event, void *user) {
-  static uint8_t loaded;
   uint32_t off = 0, cs;
   int32_t rc;
   memset(dev, 0, sizeof *dev);
@@ -147,11 +146,8 @@ int32_t iothub_device_init(iothub_device_t *dev, const char *connection_string, 
   dev->entropy_ctx = entropy_ctx;
   dev->on_event = on_event;
   dev->user = user;
-  if (!loaded) {
-    rc = iothub_core_load();
-    if (rc < 0) return rc;
-    loaded = 1;
-  }
+  rc = iothub_core_load(); /* once per boot; a no-op after provisioning (the assignment stays in the core) */
+  if (rc < 0) return rc;
   cs = to_core(connection_string, len, &off);
   if (cs == 0) return IOTHUB_WASM_BAD_ARGUMENT;
   rc = iothub_core_client_init(cs, (uint32_t)len);
@@ -161,6 +157,8 @@ int32_t iothub_device_init(iothub_device_t *dev, const char *connection_string, 
   dev->port = (uint16_t)rc;
   copy_string(dev->host, sizeof dev->host, iothub_core_client_endpoint_ptr(), iothub_core_client_endpoint_len());
   copy_string(dev->sni, sizeof dev->sni, iothub_core_client_hostname_ptr(), iothub_core_client_hostname_len());
+  /* A HostName with a port (the local hub's DPS assigns `localhost:PORT`): the TLS name is the host alone. */
+  if (strchr(dev->sni, ':')) *strchr(dev->sni, ':') = '\0';
   return IOTHUB_WASM_OK;
 }
 
