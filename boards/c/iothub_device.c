@@ -139,6 +139,7 @@ int32_t iothub_device_init(iothub_device_t *dev, const char *connection_string, 
                            iothub_entropy_fn entropy, void *entropy_ctx, iothub_event_fn on_event, void *user) {
   uint32_t off = 0, cs;
   int32_t rc;
+  size_t i;
   memset(dev, 0, sizeof *dev);
   dev->transport = *transport;
   dev->clock = *clock;
@@ -158,7 +159,9 @@ int32_t iothub_device_init(iothub_device_t *dev, const char *connection_string, 
   copy_string(dev->host, sizeof dev->host, iothub_core_client_endpoint_ptr(), iothub_core_client_endpoint_len());
   copy_string(dev->sni, sizeof dev->sni, iothub_core_client_hostname_ptr(), iothub_core_client_hostname_len());
   /* A HostName with a port (the local hub's DPS assigns `localhost:PORT`): the TLS name is the host alone. */
-  if (strchr(dev->sni, ':')) *strchr(dev->sni, ':') = '\0';
+  for (i = 0; dev->sni[i] != '\0'; i++) {
+    if (dev->sni[i] == ':') { dev->sni[i] = '\0'; break; }
+  }
   return IOTHUB_WASM_OK;
 }
 

@@ -71,9 +71,14 @@ void wasm_rt_trap(wasm_rt_trap_t trap) {
 
 /* Function types, for call_indirect's signature check: equal signatures must get equal indices. The core has a
  * handful (18 in mcu.wasm, 24 in mcu-full.wasm today); a signature is kept as its counts and up to MAX_ARITY value
- * types (mcu-full.wasm's widest, an iothub_* export, has 13 parameters and a result). */
+ * types: 12 fits mcu.wasm, and mcu-full.wasm's widest (an iothub_* export: 13 parameters and a result) is built with
+ * -DWASM_RT_MAX_ARITY=16 (boards/c/board.mk). */
 #define MAX_TYPES 32
-#define MAX_ARITY 16
+#ifdef WASM_RT_MAX_ARITY
+#define MAX_ARITY WASM_RT_MAX_ARITY
+#else
+#define MAX_ARITY 12
+#endif
 typedef struct {
   uint8_t params, results;
   uint8_t types[MAX_ARITY];
