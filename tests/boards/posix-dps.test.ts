@@ -135,6 +135,30 @@ boardTest('refusals exit 1 with the core\'s status name: an unknown registration
   }
 });
 
+boardTest('a provisioning service certificate the CA file does not vouch for exits 1 with DPS_TRANSPORT_CLOSED naming the verification problem, and registers nothing', NEEDS, async () => {
+  const t = await rig();
+  const dps = t.r.hub.dps!;
+  const id = 'posix-dps-untrusted';
+  const requests: unknown[] = [];
+  const on = (r: { registrationId: string }) => { if (r.registrationId === id) requests.push(r); };
+  dps.on('request', on);
+  try {
+    const e = await dps.addEnrollment(id);
+    const key = e.attestation.type === 'symmetricKey' ? e.attestation.primaryKey : '';
+    const other = await generate([{ name: 'commonName', value: 'Some Other CA' }], { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' });
+    const flags = t.flags(id);
+    flags[flags.indexOf('--ca') + 1] = t.write('other-ca.pem', other.cert);
+    const run = runProgram(POSIX_BINARY, [...flags, '--symmetric-key', key]);
+    assert.equal((await run.exited).code, 1);
+    assert.match(run.stderr(), /^iothub-wasm-posix: DPS_TRANSPORT_CLOSED: TLS certificate verification failed: .*not correctly signed by the trusted CA/);
+    assert.deepEqual(requests, []);
+    assert.equal(t.r.hub.registry.record(id), undefined);
+  } finally {
+    dps.off('request', on);
+    await t.done();
+  }
+});
+
 boardTest('a 429 is honoured: the board says DPS_THROTTLED with the retry-after the service gave, sends the request again and is assigned', NEEDS, async () => {
   const t = await rig();
   let run: Running | undefined;
