@@ -184,6 +184,28 @@ boardTest('a 429 is honoured: the board says DPS_THROTTLED with the retry-after 
   }
 });
 
+boardTest('Ctrl-C while the registration waits out a retry-after stops it cleanly: exit 0, no device connected', NEEDS, async () => {
+  const t = await rig();
+  let run: Running | undefined;
+  const dps = t.r.hub.dps!;
+  const id = 'posix-dps-interrupted';
+  try {
+    const e = await dps.addEnrollment(id);
+    const key = e.attestation.type === 'symmetricKey' ? e.attestation.primaryKey : '';
+    dps.throttle(1, { registrationId: id, retryAfterSeconds: 60 });
+    run = runProgram(POSIX_BINARY, [...t.flags(id), '--symmetric-key', key]);
+    await run.waitLine(/ provisioning: DPS_THROTTLED, retrying in 60000 ms$/);
+    run.signal('SIGINT');
+    assert.deepEqual(await run.exited, { code: 0, signal: null }, run.stderr());
+    assert.equal(run.stderr(), '');
+    assert.ok(!run.lines.some((l) => / (assigned to|connected)\b/.test(l)), run.lines.join('\n'));
+  } finally {
+    dps.throttle(0);
+    run?.kill();
+    await t.done();
+  }
+});
+
 boardTest('provisioning arguments: exit 2 with a usage line for a missing registration id, two credentials, or a connection string besides; the plain mcu.wasm build refuses --id-scope', NEEDS, async () => {
   const scope = ['--id-scope', '0ne00000001', '--ca', '/dev/null'];
   const cases: Array<[string[], RegExp, string]> = [
