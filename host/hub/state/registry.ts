@@ -339,6 +339,12 @@ export class Registry extends EventEmitter<RegistryEvents> {
     return out.sort((a, b) => (a.deviceId + '/' + (a.moduleId ?? '')).localeCompare(b.deviceId + '/' + (b.moduleId ?? '')));
   }
 
+  /** Every identity, devices and modules, as raw records (for queries; keys included). */
+  records(): IdentityRecord[] {
+    this.refresh();
+    return [...this.ids.values()];
+  }
+
   /** The raw record (keys included), for authentication. */
   record(deviceId: string, moduleId?: string): IdentityRecord | undefined {
     this.refresh();
