@@ -347,7 +347,7 @@ export class RestService {
       etag: t.etag, deviceEtag: rec ? identityEtag(rec) : '', version: t.version,
       status: rec?.status ?? 'enabled', connectionState: this.hub.isConnected(t.deviceId, t.moduleId) ? 'Connected' : 'Disconnected',
       tags: t.tags, properties: t.properties,
-      authenticationType: rec?.x509Thumbprints ? 'selfSigned' : 'sas', capabilities: { iotEdge: rec?.iotEdge ?? false },
+      authenticationType: rec?.x509Ca ? 'certificateAuthority' : rec?.x509Thumbprints ? 'selfSigned' : 'sas', capabilities: { iotEdge: rec?.iotEdge ?? false },
     };
   }
 }
