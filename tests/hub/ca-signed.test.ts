@@ -107,6 +107,12 @@ test("Microsoft's azure-iot-device-mqtt and azure-iot-device-http connect with a
   await http.sendEvent(new Message('sdk http'));
   assert.equal((await seenHttp).body.toString(), 'sdk http');
   await http.close();
+  // a certificate of another CA: the SDK sees 401 as UnauthorizedError (its setOptions only settles with a receivePolicy)
+  const bad = Client.fromConnectionString(cs('ca-http'), deviceHttp.Http);
+  const strangerLeaf = await makeLeaf('ca-http', stranger);
+  await bad.setOptions({ ca: hub.ca, cert: strangerLeaf.cert, key: strangerLeaf.key, http: { agent: new PortAgent(hub.restPort!), receivePolicy: { interval: 3600 } } });
+  await assert.rejects(bad.sendEvent(new Message('x')), (e: Error) => e.name === 'UnauthorizedError');
+  await bad.close();
 });
 
 test('HTTPS refuses a device certificate of another CA with 401, and its log says why', async () => {
@@ -201,10 +207,16 @@ test('iothub-wasm hub ca add/list/remove and device add --ca-signed write the st
       const c = DeviceClient.fromConnectionString(`HostName=localhost;DeviceId=cli-ca;x509=true;GatewayHostName=localhost:${rig.hub.port}`, { ca: rig.hub.ca, cert: leaf.cert, key: leaf.key, ...FAST });
       await c.connect();
       await c.close();
+      // removed by another command while the hub runs: the hub re-reads the store at the next connect
+      assert.equal((await cli('ca', 'remove', 'root', '--data-dir', dir)).code, 0);
+      const after = DeviceClient.fromConnectionString(`HostName=localhost;DeviceId=cli-ca;x509=true;GatewayHostName=localhost:${rig.hub.port}`, { ca: rig.hub.ca, cert: leaf.cert, key: leaf.key, ...FAST });
+      const why = new Promise<string>((resolve) => rig.hub.once('refused', (r) => resolve(r.reason)));
+      await assert.rejects(after.connect(), (e: unknown) => e instanceof IotHubWasmError && e.code === 'CLIENT_CONNACK_NOT_AUTHORIZED');
+      await after.close().catch(() => {});
+      assert.match(await why, /chains to no CA in the hub's store/);
     } finally {
       await rig.hub.stop();
     }
-    assert.equal((await cli('ca', 'remove', 'root', '--data-dir', dir)).code, 0);
     const gone = await cli('ca', 'remove', 'root', '--data-dir', dir);
     assert.deepEqual([gone.code, /no CA named 'root'/.test(gone.out)], [2, true]);
     assert.match((await cli('ca', 'list', '--data-dir', dir)).out, /no CA certificates yet/);
