@@ -320,7 +320,7 @@ export class RestService {
     const out: QueryDocument[] = [];
     for (const rec of this.hub.registry.records()) {
       if ((from === 'devices') !== (rec.moduleId === undefined)) continue;
-      out.push({ key: rec.moduleId === undefined ? rec.deviceId : `${rec.deviceId}/${rec.moduleId}`, doc: () => this.twin(this.hub.twins.get(rec.deviceId, rec.moduleId)) as JsonObject });
+      out.push({ key: rec.moduleId === undefined ? rec.deviceId : `${rec.deviceId}/${rec.moduleId}`, doc: () => this.twin(this.hub.twins.get(rec.deviceId, rec.moduleId), rec) as JsonObject });
     }
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
@@ -340,8 +340,9 @@ export class RestService {
     });
   }
 
-  private twin(t: Twin): Record<string, unknown> {
-    const rec = this.hub.registry.record(t.deviceId, t.moduleId);
+  /** The twin document; `known` is the identity's record when the caller has it (a query reads thousands). */
+  private twin(t: Twin, known?: IdentityRecord): Record<string, unknown> {
+    const rec = known ?? this.hub.registry.record(t.deviceId, t.moduleId);
     return {
       deviceId: t.deviceId, ...(t.moduleId ? { moduleId: t.moduleId } : {}),
       etag: t.etag, deviceEtag: rec ? identityEtag(rec) : '', version: t.version,
