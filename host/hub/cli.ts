@@ -10,6 +10,7 @@ import { Policies } from './service/policies.js';
 import { LockError } from './state/store.js';
 import { DEFAULT_DPS_PORT, DPS_USAGE, DpsUsageError, dpsMain } from './cli-dps.js';
 import { rest, serviceTarget, ServiceError } from './cli-service.js';
+import { CA_USAGE, CaUsageError, caMain } from './cli-ca.js';
 
 /** The back-end commands (they talk to the hub running on the data folder), each its own module, loaded on demand. */
 const SERVICE_COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise<number>>> = {
@@ -28,11 +29,12 @@ const SERVICE_USAGE = `       iothub-wasm hub monitor [--device <id>] [--json]  
 
 const USAGE = `usage: iothub-wasm hub [run] [options]          run the local IoT Hub (Ctrl-C stops it)
        iothub-wasm hub device add <id> [--module <mod>] [--primary-key <k>] [--secondary-key <k>]
-                                  [--x509-thumbprint <sha1|sha256> [--x509-thumbprint <secondary>]]
+                                  [--x509-thumbprint <sha1|sha256> [--x509-thumbprint <secondary>] | --ca-signed]
        iothub-wasm hub device list [<id>]               devices (connected since when, while a hub runs), or a device's modules
        iothub-wasm hub device show <id> [--module <mod>] [--sas-ttl <seconds>]
        iothub-wasm hub device remove <id> [--module <mod>]
        iothub-wasm hub policy [<name>]                  shared access policies and service connection strings
+${CA_USAGE}
 ${DPS_USAGE}
 ${SERVICE_USAGE}
 
@@ -151,6 +153,9 @@ export async function main(argv: string[]): Promise<number> {
         'primary-key': { type: 'string' },
         'secondary-key': { type: 'string' },
         'x509-thumbprint': { type: 'string', multiple: true },
+        'ca-signed': { type: 'boolean' },
+        verified: { type: 'boolean' },
+        cert: { type: 'string' },
         'sas-ttl': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
         json: { type: 'boolean' },
@@ -184,6 +189,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (cmd === 'dps') return await dpsMain(v, pos.slice(1), dataDir, hostName);
+    if (cmd === 'ca') return await caMain(v, pos.slice(1), dataDir);
     if (cmd !== 'device' && cmd !== 'devices') return fail(`unknown sub-command '${pos.join(' ')}'\n\n${USAGE}`);
     if (extra.length) return fail(`unexpected argument '${extra[0]}'`);
     const registry = new Registry(dataDir, hostName);
@@ -200,6 +206,7 @@ export async function main(argv: string[]): Promise<number> {
           ...(v['primary-key'] ? { primaryKey: v['primary-key'] } : {}),
           ...(v['secondary-key'] ? { secondaryKey: v['secondary-key'] } : {}),
           ...(thumbprints.length ? { x509: { primaryThumbprint: thumbprints[0]!, ...(thumbprints[1] ? { secondaryThumbprint: thumbprints[1] } : {}) } } : {}),
+          ...(v['ca-signed'] ? { certificateAuthority: true } : {}),
         };
         const info = moduleId ? await registry.addModule(id, moduleId, addOptions) : await registry.addDevice(id, addOptions);
         await registry.flush();
@@ -267,7 +274,7 @@ export async function main(argv: string[]): Promise<number> {
         return fail(`unknown device command '${sub}' (add, list, show, remove)`);
     }
   } catch (e) {
-    if (e instanceof UsageError || e instanceof DpsUsageError || e instanceof HubError || e instanceof LockError) return fail(e.message);
+    if (e instanceof UsageError || e instanceof DpsUsageError || e instanceof CaUsageError || e instanceof HubError || e instanceof LockError) return fail(e.message);
     throw e;
   }
 }

@@ -7,6 +7,7 @@
 /** IoT Hub's error code names the hub answers with (the service SDKs turn them into typed errors). */
 export type HubErrorCode =
   | 'ArgumentInvalid'
+  | 'BadRequest'
   | 'DeviceAlreadyExists'
   | 'DeviceMaximumQueueDepthExceeded'
   | 'DeviceMessageLockLost'

@@ -82,7 +82,12 @@ test('an X.509 self-signed device created through Registry.create connects with 
   for (const transport of ['mqtts', 'wss'] as const) await connects(x509cs, { cert: r.cert, key: r.private, transport });
   // without the certificate: refused by name
   await assert.rejects(connects(x509cs), (e: unknown) => e instanceof IotHubWasmError && e.code === 'CLIENT_CONNACK_NOT_AUTHORIZED');
-  await assert.rejects(reg('create', { deviceId: 'ca-dev', authentication: { type: 'certificateAuthority' } }), (e: SdkError) => /CA store/.test(e.message));
+  // CA-signed (the chain is checked against the hub's CA store at connect: tests/hub/ca-signed.test.ts)
+  const ca = await reg('create', { deviceId: 'ca-dev', authentication: { type: 'certificateAuthority' } });
+  assert.equal(ca.authentication.type, 'certificateAuthority');
+  assert.deepEqual([ca.authentication.symmetricKey, ca.authentication.x509Thumbprint.primaryThumbprint], [{ primaryKey: null, secondaryKey: null }, null]);
+  assert.equal((await reg<{ authenticationType: string }>('getTwin', 'ca-dev')).authenticationType, 'certificateAuthority');
+  await assert.rejects(reg('create', { deviceId: 'bad-auth', authentication: { type: 'certificate' } }), (e: SdkError) => /'sas', 'selfSigned' or 'certificateAuthority'/.test(e.message));
 });
 
 test('modules: addModule, getModulesOnDevice, getModule, updateModule (new keys), the module connects, removeModule', async () => {

@@ -80,6 +80,19 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
     const out = await r[method]!.apply(r, a['args'] as unknown[]);
     return out?.responseBody ?? out?.httpResponse?.statusCode ?? null;
   },
+  /** Registry.createQuery(sql, pageSize) paged to its end: nextAsTwin (`twin: true`) or next, each page's items and continuation token. */
+  async query(a) {
+    const q = registry(a).createQuery(a['sql'] as string, a['pageSize'] as number | undefined);
+    const pages: { items: unknown[]; continuation: string | null }[] = [];
+    while (q.hasMoreResults) {
+      if (pages.length > 1000) throw new Error('more than 1000 pages');
+      // Query.next() with no argument asks for the first page again (its own token is only used via nextAsTwin)
+      const r = a['twin'] ? await q.nextAsTwin() : await q.next(q.continuationToken ?? undefined);
+      const items = (r.result as unknown[]).map((t) => (a['twin'] ? { deviceId: (t as { deviceId: string }).deviceId, moduleId: (t as { moduleId?: string }).moduleId, tags: (t as { tags: unknown }).tags, isTwin: t?.constructor?.name === 'Twin' } : t));
+      pages.push({ items, continuation: q.continuationToken ?? null });
+    }
+    return pages;
+  },
   async regCreate(a) {
     const r = await registry(a).create({ deviceId: a['deviceId'] as string });
     return r.responseBody;

@@ -229,7 +229,7 @@ export class HubBroker extends EventEmitter<BrokerEvents> {
     const conn = client.conn as GatedConn;
     const r = authenticateDevice({
       clientId, username, password, hostName: this.o.hostName, hosts: this.hostNames(), registry: this.o.registry,
-      peerCertificate: () => conn.getPeerCertificate?.(),
+      peerCertificate: (detailed) => conn.getPeerCertificate?.(detailed),
     });
     if (!r.ok) return refuse(r.returnCode, r.reason);
     const { identity, expiresAt } = r;

@@ -151,8 +151,8 @@ export class DeviceHttps extends EventEmitter<{ telemetry: [TelemetryMessage] }>
     const socket = req.socket as TLSSocket;
     const proof = proveIdentity(rec, identity, {
       sasToken: typeof auth === 'string' ? auth : undefined,
-      peerCertificate: () => (typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() as PeerCertificate : undefined),
-      hosts: this.o.hostNames(),
+      peerCertificate: (detailed) => (typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate(detailed) as PeerCertificate : undefined),
+      hosts: this.o.hostNames(), authorities: this.o.registry.authorities,
     });
     if (!proof.ok) throw unauthorized(proof.reason);
   }

@@ -25,8 +25,8 @@ function optString(body: JsonObject, name: string, where: string): string | unde
 }
 
 /**
- * Reads `authentication` (`type` sas | selfSigned; `symmetricKey`; `x509Thumbprint`), `status`, `statusReason` and
- * `capabilities.iotEdge`. `certificateAuthority` needs a CA store the local hub does not have: refused by name.
+ * Reads `authentication` (`type` sas | selfSigned | certificateAuthority; `symmetricKey`; `x509Thumbprint`), `status`,
+ * `statusReason` and `capabilities.iotEdge`.
  */
 export function readIdentityBody(body: JsonObject): IdentityBody {
   const statusIn = own(body, 'status');
@@ -47,23 +47,26 @@ export function readIdentityBody(body: JsonObject): IdentityBody {
   const primaryThumbprint = optString(prints, 'primaryThumbprint', 'authentication.x509Thumbprint.');
   const secondaryThumbprint = optString(prints, 'secondaryThumbprint', 'authentication.x509Thumbprint.');
   let x509: IdentityChanges['x509'];
+  let certificateAuthority = false;
   if (type === 'selfSigned') {
     if (!primaryThumbprint) throw invalidArgument(`authentication type 'selfSigned' needs authentication.x509Thumbprint.primaryThumbprint`);
     x509 = { primaryThumbprint, ...(secondaryThumbprint ? { secondaryThumbprint } : {}) };
   } else if (type === 'sas') {
     x509 = null;
   } else if (type === 'certificateAuthority') {
-    throw invalidArgument(`authentication type 'certificateAuthority' needs a CA store, which the local hub does not have yet: register the device's certificate as 'selfSigned' with its thumbprint`);
+    // the device presents a certificate chaining to a verified CA of the hub's store (iothub-wasm hub ca add)
+    certificateAuthority = true;
   } else {
-    throw invalidArgument(`authentication.type must be 'sas' or 'selfSigned' (or 'certificateAuthority'), not ${JSON.stringify(type).slice(0, 40)}`);
+    throw invalidArgument(`authentication.type must be 'sas', 'selfSigned' or 'certificateAuthority', not ${JSON.stringify(type).slice(0, 40)}`);
   }
   const add: AddOptions = {
     ...(primaryKey ? { primaryKey } : {}), ...(secondaryKey ? { secondaryKey } : {}), ...(status ? { status } : {}),
-    ...(x509 ? { x509 } : {}), ...(statusReason ? { statusReason } : {}), ...(edge ? { iotEdge: true } : {}),
+    ...(x509 ? { x509 } : {}), ...(certificateAuthority ? { certificateAuthority } : {}),
+    ...(statusReason ? { statusReason } : {}), ...(edge ? { iotEdge: true } : {}),
   };
   const changes: IdentityChanges = {
     ...(primaryKey ? { primaryKey } : {}), ...(secondaryKey ? { secondaryKey } : {}), ...(status ? { status } : {}),
-    x509, statusReason: statusReason ?? null, ...(edge !== undefined ? { iotEdge: edge } : {}),
+    ...(certificateAuthority ? { certificateAuthority } : { x509 }), statusReason: statusReason ?? null, ...(edge !== undefined ? { iotEdge: edge } : {}),
   };
   return { add, changes };
 }
@@ -72,6 +75,8 @@ export function readIdentityBody(body: JsonObject): IdentityBody {
 export function identityEtag(rec: IdentityRecord): string {
   return createHash('sha256').update(JSON.stringify([
     rec.primaryKey, rec.secondaryKey, rec.status, rec.createdAt, rec.x509Thumbprints ?? null, rec.statusReason ?? null, rec.iotEdge ?? false,
+    // only CA-signed identities carry the member, so every other identity's etag is what it was before it existed
+    ...(rec.x509Ca ? ['certificateAuthority'] : []),
   ])).digest('base64').slice(0, 12);
 }
 
@@ -87,7 +92,10 @@ export function identityDocument(rec: IdentityRecord, live: { connected: boolean
     connectionStateUpdatedTime: live.stateSince ? live.stateSince.toISOString() : '0001-01-01T00:00:00Z', ...(rec.moduleId ? {} : { statusUpdatedTime: '0001-01-01T00:00:00Z' }),
     lastActivityTime: '0001-01-01T00:00:00Z',
     cloudToDeviceMessageCount: live.c2dPending,
-    authentication: x509 ? {
+    authentication: rec.x509Ca ? {
+      symmetricKey: { primaryKey: null, secondaryKey: null },
+      x509Thumbprint: { primaryThumbprint: null, secondaryThumbprint: null }, type: 'certificateAuthority',
+    } : x509 ? {
       symmetricKey: { primaryKey: null, secondaryKey: null },
       x509Thumbprint: { primaryThumbprint: x509.primary, secondaryThumbprint: x509.secondary ?? null }, type: 'selfSigned',
     } : {

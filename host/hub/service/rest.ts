@@ -1,7 +1,7 @@
 // The hub's REST surface, shaped like IoT Hub's service API: `Authorization: SharedAccessSignature …` (a policy
 // token), `api-version`, JSON bodies, errors as `{"Message":"ErrorCode:<Code>;<text>"}`. Every request is
 // authenticated before anything is looked up, then checked against ROUTE_RIGHTS and the token's scope.
-//   GET/POST /devices    PUT/GET/DELETE /devices/{id}[/modules/{mid}]    GET /devices/{id}/modules
+//   GET/POST /devices    POST /devices/query    PUT/GET/DELETE /devices/{id}[/modules/{mid}]    GET /devices/{id}/modules
 //   GET/PATCH/PUT /twins/{id}[/modules/{mid}]    POST /twins/{id}[/modules/{mid}]/methods
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HubError, invalidArgument, restErrorBody } from '../errors.js';
@@ -13,6 +13,7 @@ import { METHOD_CONNECT_TIMEOUT, METHOD_MAX_NESTING, METHOD_RESPONSE_TIMEOUT, ty
 import { JsonError, hasOwn, isObject, own, parseJson, setMember, type JsonObject } from '../state/json.js';
 import { identityDocument, identityEtag, objectMember, readIdentityBody } from './identities.js';
 import { bulkImport, BULK_MAX_DEVICES } from './bulk.js';
+import { pageSize, runQuery, type QueryDocument } from './query/run.js';
 
 export interface RestHub {
   readonly hostName: string;
@@ -20,6 +21,8 @@ export interface RestHub {
   readonly policies: Policies;
   readonly registry: Registry;
   getTwin(deviceId: string, moduleId?: string): Promise<Twin>;
+  /** The twin store, read synchronously by queries (a twin of an identity with none yet is empty). */
+  readonly twins: { get(deviceId: string, moduleId?: string): Twin };
   updateDesired(deviceId: string, patch: JsonObject, opts?: { moduleId?: string }): Promise<Twin>;
   updateTags(deviceId: string, patch: JsonObject, opts?: { moduleId?: string }): Promise<Twin>;
   invokeMethod(deviceId: string, methodName: string, payload?: unknown, opts?: InvokeOptions): Promise<MethodResult>;
@@ -38,6 +41,7 @@ const METHOD_BODY_MAX_NESTING = METHOD_MAX_NESTING + 1;
 export const ROUTE_RIGHTS = {
   'GET /devices': ['RegistryRead'],
   'POST /devices': ['RegistryWrite'],
+  'POST /devices/query': ['RegistryRead'],
   'GET /devices/{id}': ['RegistryRead'],
   'PUT /devices/{id}': ['RegistryWrite'],
   'DELETE /devices/{id}': ['RegistryWrite'],
@@ -68,6 +72,7 @@ function matchRoute(method: string, parts: string[]): Route | undefined {
     return Object.hasOwn(ROUTE_RIGHTS, name) ? { name: name as RouteName, resource: '/devices' } : undefined;
   }
   if (!id) return undefined;
+  if (kind === 'devices' && parts.length === 2 && id === 'query' && method === 'POST') return { name: 'POST /devices/query', resource: '/devices' };
   let name: string | undefined;
   let moduleId: string | undefined;
   let resource = `/devices/${id}`;
@@ -213,6 +218,18 @@ export class RestService {
       if (list.length > BULK_MAX_DEVICES) throw invalidArgument(`a bulk registry operation takes at most ${BULK_MAX_DEVICES} devices, not ${list.length}`);
       return { status: 200, body: await bulkImport(this.hub.registry, list) };
     }
+    if (route.name === 'POST /devices/query') {
+      const body = await json(2);
+      const continuation = req.headers['x-ms-continuation'];
+      const page = runQuery(own(body, 'query') as string, (from) => this.queryDocuments(from), {
+        pageSize: pageSize(req.headers['x-ms-max-item-count'] as string | undefined),
+        ...(typeof continuation === 'string' && continuation ? { continuation } : {}),
+      });
+      return {
+        status: 200, body: page.items,
+        headers: { 'x-ms-item-type': page.itemType, ...(page.continuation ? { 'x-ms-continuation': page.continuation } : {}) },
+      };
+    }
     const id = route.deviceId!;
     const { moduleId } = route;
     switch (route.name) {
@@ -298,6 +315,16 @@ export class RestService {
     throw new HubError(404, 'NotFound', `no route ${method} ${url.pathname}`);
   }
 
+  /** What `FROM devices` or `FROM devices.modules` sees: each identity's twin, in ordinal key order. */
+  private queryDocuments(from: 'devices' | 'devices.modules'): QueryDocument[] {
+    const out: QueryDocument[] = [];
+    for (const rec of this.hub.registry.records()) {
+      if ((from === 'devices') !== (rec.moduleId === undefined)) continue;
+      out.push({ key: rec.moduleId === undefined ? rec.deviceId : `${rec.deviceId}/${rec.moduleId}`, doc: () => this.twin(this.hub.twins.get(rec.deviceId, rec.moduleId), rec) as JsonObject });
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
   private record(id: string, moduleId?: string): IdentityRecord {
     const rec = this.hub.registry.record(id, moduleId);
     if (!rec && moduleId && this.hub.registry.record(id)) throw new HubError(404, 'ModuleNotFound', `module '${id}/${moduleId}' is not registered`);
@@ -313,14 +340,15 @@ export class RestService {
     });
   }
 
-  private twin(t: Twin): Record<string, unknown> {
-    const rec = this.hub.registry.record(t.deviceId, t.moduleId);
+  /** The twin document; `known` is the identity's record when the caller has it (a query reads thousands). */
+  private twin(t: Twin, known?: IdentityRecord): Record<string, unknown> {
+    const rec = known ?? this.hub.registry.record(t.deviceId, t.moduleId);
     return {
       deviceId: t.deviceId, ...(t.moduleId ? { moduleId: t.moduleId } : {}),
       etag: t.etag, deviceEtag: rec ? identityEtag(rec) : '', version: t.version,
       status: rec?.status ?? 'enabled', connectionState: this.hub.isConnected(t.deviceId, t.moduleId) ? 'Connected' : 'Disconnected',
       tags: t.tags, properties: t.properties,
-      authenticationType: rec?.x509Thumbprints ? 'selfSigned' : 'sas', capabilities: { iotEdge: rec?.iotEdge ?? false },
+      authenticationType: rec?.x509Ca ? 'certificateAuthority' : rec?.x509Thumbprints ? 'selfSigned' : 'sas', capabilities: { iotEdge: rec?.iotEdge ?? false },
     };
   }
 }

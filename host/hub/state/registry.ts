@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { HubError, invalidArgument } from '../errors.js';
 import { JsonFile } from './store.js';
 import { StoredRecord } from './json.js';
+import { CertificateAuthorities } from './certificates.js';
 
 export interface IdentityRecord {
   deviceId: string;
@@ -16,6 +17,8 @@ export interface IdentityRecord {
   createdAt: string;
   /** X.509 self-signed authentication: SHA-1 or SHA-256 thumbprints (hex) of the certificates the device may present. */
   x509Thumbprints?: { primary: string; secondary?: string };
+  /** X.509 CA-signed authentication: a certificate with subject CN = the device id, chaining to a verified CA of the store. */
+  x509Ca?: true;
   /** Why the identity is disabled (or anything a back end wants to note), as IoT Hub keeps it. */
   statusReason?: string;
   /** An IoT Edge device (capabilities.iotEdge). */
@@ -30,6 +33,8 @@ export interface IdentityChanges {
   statusReason?: string | null;
   iotEdge?: boolean;
   x509?: { primaryThumbprint: string; secondaryThumbprint?: string } | null;
+  /** true: authenticate with a CA-signed certificate from now on (thumbprints and SAS no longer admit it). */
+  certificateAuthority?: boolean;
 }
 
 export interface IdentityInfo extends IdentityRecord {
@@ -44,6 +49,8 @@ export interface AddOptions {
   status?: 'enabled' | 'disabled';
   /** Authenticate with a self-signed X.509 certificate instead of SAS: its thumbprint(s), SHA-1 or SHA-256 hex. */
   x509?: { primaryThumbprint: string; secondaryThumbprint?: string };
+  /** Authenticate with a certificate signed by a verified CA of the hub's store (subject CN = the device id). */
+  certificateAuthority?: boolean;
   statusReason?: string;
   iotEdge?: boolean;
 }
@@ -115,6 +122,9 @@ export function parseIdentityRecord(raw: unknown, where: string): IdentityRecord
     const secondary = t('secondary');
     x509Thumbprints = { primary, ...(secondary ? { secondary } : {}) };
   }
+  const x509Ca = r.get('x509Ca');
+  if (x509Ca !== undefined && x509Ca !== true) throw r.bad(`'x509Ca' must be true when present`);
+  if (x509Ca && x509Thumbprints) throw r.bad(`an identity is either CA-signed ('x509Ca') or self-signed ('x509Thumbprints'), not both`);
   const statusReason = r.optStr('statusReason');
   const iotEdge = r.get('iotEdge');
   if (iotEdge !== undefined && typeof iotEdge !== 'boolean') throw r.bad(`'iotEdge' must be true or false`);
@@ -126,6 +136,7 @@ export function parseIdentityRecord(raw: unknown, where: string): IdentityRecord
     status,
     createdAt: r.str('createdAt'),
     ...(x509Thumbprints ? { x509Thumbprints } : {}),
+    ...(x509Ca ? { x509Ca: true as const } : {}),
     ...(statusReason !== undefined ? { statusReason } : {}),
     ...(iotEdge ? { iotEdge } : {}),
   };
@@ -154,6 +165,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
   private readonly file: JsonFile<RegistryFile>;
   private watcher: FSWatcher | null = null;
   private watchTimer: NodeJS.Timeout | null = null;
+  /** The CAs that CA-signed devices' certificates must chain to (`{dataDir}/certificates.json`). */
+  readonly authorities: CertificateAuthorities;
   /** Set by the hub when it listens, e.g. `localhost:8883`; added to connection strings as GatewayHostName. */
   gatewayHostName: string | undefined;
 
@@ -162,6 +175,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
     this.file = new JsonFile<RegistryFile>(dataDir ? join(dataDir, 'registry.json') : null,
       () => ({ version: 1, identities: [...this.ids.values()] }));
     this.ids = parseRegistryFile(this.file.load(), this.file.path ?? '');
+    this.authorities = new CertificateAuthorities(dataDir);
   }
 
   /** Replaces the in-memory registry with what was read from disk; returns what changed. */
@@ -250,6 +264,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
     const k = key(deviceId, moduleId);
     if (opts.primaryKey) validateKey(opts.primaryKey);
     if (opts.secondaryKey) validateKey(opts.secondaryKey);
+    if (opts.certificateAuthority && opts.x509) throw invalidArgument('an identity is either CA-signed or self-signed (thumbprints), not both');
+    if (opts.certificateAuthority && moduleId) throw invalidArgument('CA-signed authentication is for devices here: give the module a thumbprint (self-signed) or keys');
     const rec: IdentityRecord = {
       deviceId,
       ...(moduleId ? { moduleId } : {}),
@@ -258,6 +274,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
       status: opts.status ?? 'enabled',
       createdAt: new Date().toISOString(),
       ...(opts.x509 ? { x509Thumbprints: thumbprints(opts.x509) } : {}),
+      ...(opts.certificateAuthority ? { x509Ca: true as const } : {}),
       ...(opts.statusReason ? { statusReason: opts.statusReason } : {}),
       ...(opts.iotEdge && !moduleId ? { iotEdge: true } : {}),
     };
@@ -305,6 +322,8 @@ export class Registry extends EventEmitter<RegistryEvents> {
     if (changes.primaryKey !== undefined) validateKey(changes.primaryKey);
     if (changes.secondaryKey !== undefined) validateKey(changes.secondaryKey);
     const x509 = changes.x509 ? thumbprints(changes.x509) : changes.x509;
+    if (changes.certificateAuthority && x509) throw invalidArgument('an identity is either CA-signed or self-signed (thumbprints), not both');
+    if (changes.certificateAuthority && moduleId) throw invalidArgument('CA-signed authentication is for devices here: give the module a thumbprint (self-signed) or keys');
     const { rec, was } = await this.mutate(() => {
       const r = this.ids.get(key(deviceId, moduleId));
       if (!r) throw new HubError(404, 'DeviceNotFound', `${describe(deviceId, moduleId)} does not exist`);
@@ -315,8 +334,9 @@ export class Registry extends EventEmitter<RegistryEvents> {
       if (changes.statusReason === null) delete r.statusReason;
       else if (changes.statusReason !== undefined) r.statusReason = changes.statusReason;
       if (changes.iotEdge !== undefined) { if (changes.iotEdge) r.iotEdge = true; else delete r.iotEdge; }
-      if (x509 === null) delete r.x509Thumbprints;
-      else if (x509 !== undefined) r.x509Thumbprints = x509;
+      if (x509 === null) { delete r.x509Thumbprints; delete r.x509Ca; }
+      else if (x509 !== undefined) { r.x509Thumbprints = x509; delete r.x509Ca; }
+      if (changes.certificateAuthority) { r.x509Ca = true; delete r.x509Thumbprints; }
       return { rec: r, was: before };
     });
     if (rec.status === 'disabled' && was !== 'disabled') this.emit('disabled', deviceId, moduleId);
@@ -339,6 +359,12 @@ export class Registry extends EventEmitter<RegistryEvents> {
     return out.sort((a, b) => (a.deviceId + '/' + (a.moduleId ?? '')).localeCompare(b.deviceId + '/' + (b.moduleId ?? '')));
   }
 
+  /** Every identity, devices and modules, as raw records (for queries; keys included). */
+  records(): IdentityRecord[] {
+    this.refresh();
+    return [...this.ids.values()];
+  }
+
   /** The raw record (keys included), for authentication. */
   record(deviceId: string, moduleId?: string): IdentityRecord | undefined {
     this.refresh();
@@ -349,7 +375,7 @@ export class Registry extends EventEmitter<RegistryEvents> {
 
   connectionString(rec: IdentityRecord, which: 'primary' | 'secondary' = 'primary'): string {
     return `HostName=${this.hostName};DeviceId=${rec.deviceId}` + (rec.moduleId ? `;ModuleId=${rec.moduleId}` : '') +
-      (rec.x509Thumbprints ? ';x509=true' : `;SharedAccessKey=${which === 'primary' ? rec.primaryKey : rec.secondaryKey}`) +
+      (rec.x509Thumbprints || rec.x509Ca ? ';x509=true' : `;SharedAccessKey=${which === 'primary' ? rec.primaryKey : rec.secondaryKey}`) +
       (this.gatewayHostName ? `;GatewayHostName=${this.gatewayHostName}` : '');
   }
 
