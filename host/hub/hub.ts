@@ -376,6 +376,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
       this.amqp = new AmqpService(this, {
         ...(opts.feedbackBatchMs !== undefined ? { feedbackBatchMs: opts.feedbackBatchMs } : {}),
         openDeadlineMs: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, log: this.log,
+        onReported: (e) => this.emit('reported', e),
       });
       this.amqpPort = await this.listenOn(() => {
         const amqpServer = createTlsServer(secure, (s) => {
@@ -449,7 +450,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
               this.sockets.add(stream);
               stream.on('close', () => this.sockets.delete(stream));
               stream.on('error', () => {});
-              this.amqp!.accept(stream);
+              this.amqp!.accept(stream, socket);
             });
           } else if (path === WEBSOCKET_PATH) {
             const s = socket as Socket;
@@ -461,7 +462,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
                 this.sockets.add(stream);
                 stream.on('close', () => this.sockets.delete(stream));
                 stream.on('error', () => {});
-                this.amqp!.accept(stream);
+                this.amqp!.accept(stream, socket);
               });
               return;
             }
@@ -682,6 +683,8 @@ export class LocalHub extends EventEmitter<HubEvents> {
       throw new HubError(400, 'ArgumentInvalid', 'the method payload is not serialisable as JSON (cyclic, BigInt or nested too deep)');
     }
     if (wait > 0 && !this.isConnected(deviceId, opts.moduleId)) await this.waitConnected(identity, wait * 1000);
+    // a device with an AMQP method link is invoked there, else over MQTT (which answers 404 when it is not connected)
+    if (this.amqp?.hasMethodLink(identity)) return this.amqp.invokeMethod(identity, methodName, body, timeout * 1000);
     return this.broker.invokeMethod(identity, methodName, body, timeout * 1000);
   }
 
@@ -710,6 +713,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
     const { version, patch: sent } = await this.twins.patchDesired(deviceId, opts.moduleId, patch);
     this.log(`${deviceId}${opts.moduleId ? '/' + opts.moduleId : ''} desired properties now $version ${version}`);
     this.broker.notifyDesired(deviceId, opts.moduleId, version, sent);
+    this.amqp?.notifyDesired({ deviceId, ...(opts.moduleId ? { moduleId: opts.moduleId } : {}) }, version, sent);
     return this.twins.get(deviceId, opts.moduleId);
   }
 
@@ -720,7 +724,8 @@ export class LocalHub extends EventEmitter<HubEvents> {
   }
 
   isConnected(deviceId: string, moduleId?: string): boolean {
-    return this.broker.connections.has(moduleId ? `${deviceId}/${moduleId}` : deviceId);
+    return this.broker.connections.has(moduleId ? `${deviceId}/${moduleId}` : deviceId) ||
+      (this.amqp?.isConnected({ deviceId, ...(moduleId ? { moduleId } : {}) }) ?? false);
   }
 
   /** When the identity last connected or disconnected (MQTT), while this hub has run; undefined before either. */
