@@ -443,7 +443,9 @@ export class AmqpService {
     } else if (mech instanceof ExternalMechanism) {
       st.user = 'x509 (SASL EXTERNAL)';
     }
-    this.log(`AMQP connection #${st.id} open (${st.claims.size ? q(st.user) : 'anonymous: CBS expected'})`);
+    const how = st.claims.size ? q(st.user) : mech instanceof ExternalMechanism ? 'SASL EXTERNAL: the client certificate is checked at attach' :
+      st.peerCertificate() ? 'anonymous: CBS, or the client certificate at attach' : 'anonymous: CBS expected';
+    this.log(`AMQP connection #${st.id} open (${how})`);
   }
 
   private state(conn: Connection): ConnState {
