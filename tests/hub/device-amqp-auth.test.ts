@@ -13,13 +13,15 @@ import { startHub, sas, inSeconds } from './helpers.js';
 import type { LocalHub, TelemetryMessage } from '../../host/hub/index.js';
 import { AmqpClient } from './amqp-client.js';
 import { PortAgent } from './port-agent.js';
+import { LogWatch } from './log-watch.js';
 
-const { Client, Message } = device;
+const { Client, Message, SharedAccessKeyAuthenticationProvider } = device;
 const { Amqp, AmqpWs } = deviceAmqp;
 
 let hub: LocalHub;
 let done: () => Promise<void>;
-before(async () => { ({ hub, done } = await startHub({ amqpPort: 0, restPort: 0, log: !!process.env['HUB_TEST_LOG'] })); });
+const log = new LogWatch();
+before(async () => { ({ hub, done } = await startHub({ amqpPort: 0, restPort: 0, log: log.sink })); });
 after(async () => { await done(); });
 
 function telemetryFrom(deviceId: string): Promise<TelemetryMessage> {
@@ -140,5 +142,27 @@ test('CBS: a second put-token for the same audience replaces the expiry; a token
     assert.equal((await AmqpClient.send(sb, { body: 'and still' })).state, 'accepted');
   } finally {
     await c.close();
+  }
+});
+
+test('the device SDK renews its token on the same CBS link before it expires, and its links outlive the first token', async () => {
+  const info = await hub.registry.addDevice('renew-sdk');
+  const cs = info.connectionString.replace(/;GatewayHostName=[^;]+/, '') + `;GatewayHostName=localhost:${hub.amqpPort}`;
+  // tokens valid 3 s, renewed 2 s before they expire: a new put-token every second
+  const client = Client.fromAuthenticationProvider(SharedAccessKeyAuthenticationProvider.fromConnectionString(cs, 3, 2), Amqp);
+  await client.setOptions({ ca: hub.ca });
+  const renewed = /CBS put-token for "localhost(%2F|\/)devices(%2F|\/)renew-sdk" renewed/;
+  await client.open();
+  try {
+    await client.sendEvent(new Message('first token'));
+    const mark = log.lines.length;
+    // four renewals a second apart: the first token (3 s) has expired by the fourth
+    for (let i = 0; i < 4; i++) await log.next(renewed);
+    const seen = telemetryFrom('renew-sdk');
+    await client.sendEvent(new Message('fourth token'));
+    assert.equal((await seen).body.toString(), 'fourth token');
+    assert.ok(!log.lines.slice(mark).some((l) => /renew-sdk.*expired/.test(l)), 'no link of renew-sdk ended for an expired token');
+  } finally {
+    await client.close();
   }
 });
