@@ -284,12 +284,14 @@ export class LocalHub extends EventEmitter<HubEvents> {
       if (!moduleId) for (const key of [...this.broker.connections.keys()]) {
         if (key.startsWith(deviceId + '/')) void this.broker.drop({ deviceId, moduleId: key.slice(deviceId.length + 1) }, 'identity removed');
       }
+      this.amqp?.dropIdentity({ deviceId, ...(moduleId ? { moduleId } : {}) }, 'identity removed', true);
       if (!moduleId) this.c2d.purge(deviceId);
       this.connectionChanged.delete(moduleId ? `${deviceId}/${moduleId}` : deviceId);
       void this.twins.remove(deviceId, moduleId);
     });
     this.registry.on('disabled', (deviceId, moduleId) => {
       void this.broker.drop({ deviceId, ...(moduleId ? { moduleId } : {}) }, 'identity disabled');
+      this.amqp?.dropIdentity({ deviceId, ...(moduleId ? { moduleId } : {}) }, 'identity disabled');
     });
     // `iothub-wasm hub device …` in another process: its changes reach the hub at once (removed or disabled
     // identities are dropped by the handlers above), and every lookup re-reads a changed registry.json as well.

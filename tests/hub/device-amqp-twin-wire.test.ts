@@ -197,3 +197,27 @@ test('rhea: a method request waits for credit; an invocation that times out is a
   }
 });
 
+
+test("rhea: disabling a device detaches its AMQP links with amqp:unauthorized-access; removing its module ends the module's links only", async () => {
+  const c = await deviceConnection('wire-gone');
+  const mod = await hub.registry.addModule('wire-gone', 'm1');
+  const cm = await AmqpClient.open({ port: hub.amqpPort!, ca: hub.ca, username: `wire-gone/modules/m1@sas.${hub.hostName}`, password: sas(`${hub.hostName}/devices/wire-gone/modules/m1`, mod.primaryKey, inSeconds(600)) });
+  try {
+    const ch = await channel(c, '/devices/wire-gone/twin');
+    const mch = await channel(cm, '/devices/wire-gone/modules/m1/twin');
+    const end = (l: Sender | Receiver) => new Promise<string>((resolve) => l.once(l.is_sender() ? 'sender_close' : 'receiver_close', (ctx: EventContext) => {
+      resolve(String(((l.is_sender() ? ctx.sender : ctx.receiver)!.error as { condition?: string } | undefined)?.condition));
+    }));
+    const moduleEnds = end(mch.receiver);
+    await hub.registry.remove('wire-gone', 'm1');
+    assert.equal(await moduleEnds, 'amqp:unauthorized-access');
+    assert.equal((await twin(ch, { operation: 'GET' })).status, 200, "the device's own links are untouched");
+    const deviceEnds = Promise.all([end(ch.sender), end(ch.receiver)]);
+    await hub.registry.update('wire-gone', undefined, { status: 'disabled' });
+    assert.deepEqual(await deviceEnds, ['amqp:unauthorized-access', 'amqp:unauthorized-access']);
+    await assert.rejects(channel(c, '/devices/wire-gone/twin'), /refused/, 'the SASL claim went with it');
+  } finally {
+    await cm.close();
+    await c.close();
+  }
+});

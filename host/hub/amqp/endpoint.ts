@@ -770,6 +770,30 @@ export class AmqpService {
     return this.methodLinks.invoke(identity, name, payload, timeoutMs);
   }
 
+  /**
+   * Ends what an identity holds on every connection (it was removed or disabled): its claims go and its device links
+   * are detached with amqp:unauthorized-access; a device's modules with it when `withModules`. Returns the links ended.
+   */
+  dropIdentity(identity: Identity, reason: string, withModules = false): number {
+    const hit = (i: Identity) => i.deviceId === identity.deviceId && (i.moduleId === identity.moduleId || (withModules && identity.moduleId === undefined));
+    let n = 0;
+    for (const c of this.connections) {
+      const st = this.states.get(c);
+      if (!st) continue;
+      for (const [k, cl] of st.claims) if (cl.kind === 'device' && hit(cl.identity)) st.claims.delete(k);
+      let here = 0;
+      for (const dl of [...st.deviceLinks]) {
+        if (!hit(dl.identity)) continue;
+        st.deviceLinks.delete(dl);
+        here++;
+        try { dl.link.close({ condition: 'amqp:unauthorized-access', description: reason }); } catch { /* closing */ }
+      }
+      n += here;
+      if (here) this.log(`AMQP #${st.id} links of ${q(identityKey(identity))} detached: ${reason}`);
+    }
+    return n;
+  }
+
   /** Whether the identity has a device link attached on a connection (its connectionState over AMQP). */
   isConnected(identity: Identity): boolean {
     const key = identityKey(identity);
