@@ -379,6 +379,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
         ...(opts.feedbackBatchMs !== undefined ? { feedbackBatchMs: opts.feedbackBatchMs } : {}),
         openDeadlineMs: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, log: this.log,
         onReported: (e) => this.emit('reported', e),
+        twinFault: (key) => this.broker.faults.takeTwinFault(key),
       });
       this.amqpPort = await this.listenOn(() => {
         const amqpServer = createTlsServer(secure, (s) => {

@@ -64,7 +64,7 @@ async function twin(ch: Channel, annotations: Record<string, unknown>, data?: st
   return { status: Number(ann['status']), version: ann['version'] === undefined ? undefined : Number(ann['version']), body: body(m), correlation: m.correlation_id };
 }
 
-test('rhea: twin GET, PATCH /properties/reported (204 with version), PUT desired notifications (pushed with version, no correlation_id), DELETE', async () => {
+test("rhea: twin GET, PATCH /properties/reported (204 with version, the hub's 'reported' event), injected twin faults, PUT desired notifications (pushed with version, no correlation_id), DELETE", async () => {
   const c = await deviceConnection('wire-twin');
   try {
     await hub.updateDesired('wire-twin', { fan: 'on' });
@@ -74,8 +74,12 @@ test('rhea: twin GET, PATCH /properties/reported (204 with version), PUT desired
     assert.equal(g.correlation, 'get-1', "the request's correlation_id comes back");
     assert.deepEqual(JSON.parse(g.body), { desired: { fan: 'on', $version: 2 }, reported: { $version: 1 } });
 
+    const reported = new Promise<{ deviceId: string; patch: unknown; version: number }>((resolve) => hub.once('reported', resolve));
     const p = await twin(ch, { operation: 'PATCH', resource: '/properties/reported' }, '{"temp":21}');
     assert.equal(p.status, 204);
+    assert.deepEqual(await reported, { deviceId: 'wire-twin', patch: { temp: 21 }, version: 2 }, "the hub's 'reported' event, as for MQTT");
+    hub.failTwinRequests('wire-twin', 1, { status: 503 });
+    assert.equal((await twin(ch, { operation: 'GET' })).status, 503, 'an injected twin fault answers the next request');
     assert.equal(p.version, 2, 'the new reported $version, as a version annotation');
     assert.equal((await hub.getTwin('wire-twin')).properties.reported['temp'], 21);
 

@@ -72,6 +72,8 @@ export interface AmqpOptions {
   idleTimeoutMs?: number;
   /** A device patched its reported properties over AMQP (the hub's 'reported' event). */
   onReported?: (e: { deviceId: string; moduleId?: string; patch: JsonObject; version: number }) => void;
+  /** The status of an injected fault for an identity's next twin request (`dev` or `dev/mod`), if one is pending. */
+  twinFault?: (identityKey: string) => number | undefined;
 }
 
 /** A claim and the resource path (segments after the host, lower case) it covers. */
@@ -279,8 +281,10 @@ export class AmqpService {
       this.log(`AMQP #${this.reading?.id ?? '?'} error: ${q(err?.message ?? 'unknown')}`);
     });
     this.deviceLinks = new AmqpDeviceLinks(hub, this.log);
-    const onReported = opts.onReported;
-    this.twinLinks = new AmqpTwinLinks({ twins: hub.twins, ...(onReported ? { reportedPatched: onReported } : {}) }, this.log);
+    const { onReported, twinFault } = opts;
+    this.twinLinks = new AmqpTwinLinks({
+      twins: hub.twins, ...(onReported ? { reportedPatched: onReported } : {}), ...(twinFault ? { twinFault } : {}),
+    }, this.log);
     this.methodLinks = new AmqpMethodLinks(hub, this.log);
     hub.c2d.on('outcome', this.onOutcome);
     hub.events.on('appended', this.onAppended);

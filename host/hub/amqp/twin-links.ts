@@ -27,6 +27,8 @@ export interface TwinLinksHub {
   readonly twins: TwinStore;
   /** A device patched its reported properties over AMQP (the hub's 'reported' event, as MQTT's). */
   reportedPatched?(e: { deviceId: string; moduleId?: string; patch: JsonObject; version: number }): void;
+  /** An injected fault for the identity's next twin GET or PATCH (LocalHub.failTwinRequests): the status to answer. */
+  twinFault?(identityKey: string): number | undefined;
 }
 
 interface TwinChannel {
@@ -147,6 +149,10 @@ export class AmqpTwinLinks {
     const body = bodyBytes(m);
     if (body.length > TWIN_MAX_BODY_BYTES) return fail(413, `a twin request body of ${body.length} bytes is over ${TWIN_MAX_BODY_BYTES}`);
     const { deviceId, moduleId } = ch.identity;
+    if (op === 'GET' || op === 'PATCH') {
+      const injected = this.hub.twinFault?.(ch.key);
+      if (injected !== undefined) return fail(injected, injected === 429 ? 'throttled (injected fault)' : 'injected fault');
+    }
     switch (op) {
       case 'GET': {
         if (res !== '' && res !== '/') return fail(400, `GET takes no resource (not ${q(res)})`);
