@@ -380,6 +380,12 @@ export class LocalHub extends EventEmitter<HubEvents> {
         openDeadlineMs: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, log: this.log,
         onReported: (e) => this.emit('reported', e),
         twinFault: (key) => this.broker.faults.takeTwinFault(key),
+        // an AMQP device is connected while it has a device link attached (IoT Hub's connectionState)
+        onDeviceConnection: ({ up, reason, ...identity }) => {
+          this.connectionChanged.set(identity.moduleId ? `${identity.deviceId}/${identity.moduleId}` : identity.deviceId, Date.now());
+          if (up) this.emit('connected', { ...identity, transport: 'amqp' });
+          else this.emit('disconnected', { ...identity, ...(reason ? { reason } : {}) });
+        },
       });
       this.amqpPort = await this.listenOn(() => {
         const amqpServer = createTlsServer(secure, (s) => {

@@ -225,3 +225,35 @@ test("rhea: disabling a device detaches its AMQP links with amqp:unauthorized-ac
     await c.close();
   }
 });
+
+test("rhea: an AMQP device is connected (the hub's 'connected' event, transport amqp) from its first device link to the end of its last", async () => {
+  const events: string[] = [];
+  const on = (up: boolean) => (e: { deviceId: string; transport?: string; reason?: string }) => {
+    if (e.deviceId === 'wire-state') events.push(up ? `connected ${e.transport}` : `disconnected ${e.reason}`);
+  };
+  const onUp = on(true), onDown = on(false);
+  hub.on('connected', onUp);
+  hub.on('disconnected', onDown);
+  const c = await deviceConnection('wire-state');
+  try {
+    assert.equal(hub.isConnected('wire-state'), false, 'a connection with a token but no device link is not a connected device');
+    const ch = await channel(c, '/devices/wire-state/twin');
+    assert.equal(hub.isConnected('wire-state'), true);
+    assert.ok(hub.connectionStateUpdatedTime('wire-state') instanceof Date);
+    const telemetry = await c.sender('/devices/wire-state/messages/events');
+    ch.sender.close();
+    ch.receiver.close();
+    await new Promise<void>((r) => ch.receiver.once('receiver_close', () => r()));
+    assert.equal(hub.isConnected('wire-state'), true, 'the telemetry link still counts');
+    assert.deepEqual(events, ['connected amqp']);
+    const gone = new Promise<void>((r) => hub.once('disconnected', () => r()));
+    telemetry.close();
+    await gone;
+    assert.equal(hub.isConnected('wire-state'), false);
+    assert.deepEqual(events, ['connected amqp', 'disconnected link detached']);
+  } finally {
+    hub.off('connected', onUp);
+    hub.off('disconnected', onDown);
+    await c.close();
+  }
+});

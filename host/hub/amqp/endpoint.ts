@@ -74,6 +74,8 @@ export interface AmqpOptions {
   onReported?: (e: { deviceId: string; moduleId?: string; patch: JsonObject; version: number }) => void;
   /** The status of an injected fault for an identity's next twin request (`dev` or `dev/mod`), if one is pending. */
   twinFault?: (identityKey: string) => number | undefined;
+  /** An identity's first device link attached (up), or its last one ended: its connection state over AMQP. */
+  onDeviceConnection?: (e: { deviceId: string; moduleId?: string; up: boolean; reason?: string }) => void;
 }
 
 /** A claim and the resource path (segments after the host, lower case) it covers. */
@@ -213,6 +215,9 @@ export class AmqpService {
   private readonly deviceLinks: AmqpDeviceLinks;
   private readonly twinLinks: AmqpTwinLinks;
   private readonly methodLinks: AmqpMethodLinks;
+  /** Device links attached per identity key, over all connections (0 → absent: not connected over AMQP). */
+  private readonly linkCount = new Map<string, number>();
+  private readonly onDeviceConnection: AmqpOptions['onDeviceConnection'];
   private readonly connections = new Set<Connection>();
   private readonly feedbackSenders = new Set<Sender>();
   private readonly feedbackQueue: FeedbackRecord[] = [];
@@ -282,6 +287,7 @@ export class AmqpService {
     });
     this.deviceLinks = new AmqpDeviceLinks(hub, this.log);
     const { onReported, twinFault } = opts;
+    this.onDeviceConnection = opts.onDeviceConnection;
     this.twinLinks = new AmqpTwinLinks({
       twins: hub.twins, ...(onReported ? { reportedPatched: onReported } : {}), ...(twinFault ? { twinFault } : {}),
     }, this.log);
@@ -696,7 +702,21 @@ export class AmqpService {
     const conn = link.connection;
     if (!this.mayDevice(conn, identity) && !this.claimX509(conn, identity)) return false;
     this.state(conn).deviceLinks.add({ link, identity });
+    const key = identityKey(identity);
+    const n = (this.linkCount.get(key) ?? 0) + 1;
+    this.linkCount.set(key, n);
+    if (n === 1) this.onDeviceConnection?.({ ...identity, up: true });
     return true;
+  }
+
+  /** A device link ended (detached, refused later, or its connection went): the last one of an identity disconnects it. */
+  private untrack(st: ConnState, dl: DeviceLink, reason: string): void {
+    if (!st.deviceLinks.delete(dl)) return;
+    const key = identityKey(dl.identity);
+    const n = (this.linkCount.get(key) ?? 1) - 1;
+    if (n > 0) { this.linkCount.set(key, n); return; }
+    this.linkCount.delete(key);
+    this.onDeviceConnection?.({ ...dl.identity, up: false, reason });
   }
 
   /** An X.509 identity proved by the connection's TLS client certificate (its thumbprints: device/authenticate.ts). */
@@ -726,7 +746,7 @@ export class AmqpService {
     const st = this.states.get(conn);
     if (!st) return;
     st.links.delete(link);
-    for (const dl of st.deviceLinks) if (dl.link === link) st.deviceLinks.delete(dl);
+    for (const dl of [...st.deviceLinks]) if (dl.link === link) this.untrack(st, dl, 'link detached');
   }
 
   /** Sets the connection's timer to its earliest unexpired claim's expiry (a renewal moves it). */
@@ -750,7 +770,7 @@ export class AmqpService {
     for (const [k, c] of st.claims) if (c.expiresAt <= now) st.claims.delete(k);
     for (const dl of [...st.deviceLinks]) {
       if (this.mayDevice(conn, dl.identity)) continue;
-      st.deviceLinks.delete(dl);
+      this.untrack(st, dl, 'SAS token expired');
       const key = identityKey(dl.identity);
       this.log(`AMQP #${st.id} link ${q(linkAddress(dl.link, dl.link.is_sender() ? 'source' : 'target'))} detached: the token of ${q(key)} expired`);
       try {
@@ -788,7 +808,7 @@ export class AmqpService {
       let here = 0;
       for (const dl of [...st.deviceLinks]) {
         if (!hit(dl.identity)) continue;
-        st.deviceLinks.delete(dl);
+        this.untrack(st, dl, reason);
         here++;
         try { dl.link.close({ condition: 'amqp:unauthorized-access', description: reason }); } catch { /* closing */ }
       }
@@ -800,12 +820,7 @@ export class AmqpService {
 
   /** Whether the identity has a device link attached on a connection (its connectionState over AMQP). */
   isConnected(identity: Identity): boolean {
-    const key = identityKey(identity);
-    for (const c of this.connections) {
-      const st = this.states.get(c);
-      if (st) for (const dl of st.deviceLinks) if (identityKey(dl.identity) === key) return true;
-    }
-    return false;
+    return this.linkCount.has(identityKey(identity));
   }
 
   private refuseDeviceLink(link: Sender | Receiver, identity: Identity, address: string): void {
@@ -964,6 +979,7 @@ export class AmqpService {
     const st = this.states.get(conn);
     if (st?.deadline) { clearTimeout(st.deadline); st.deadline = null; }
     if (st?.expiryTimer) { clearTimeout(st.expiryTimer); st.expiryTimer = null; }
+    if (st) for (const dl of [...st.deviceLinks]) this.untrack(st, dl, 'connection closed');
     if (this.connections.delete(conn)) this.log(`AMQP connection #${st?.id ?? '?'} closed`);
   }
 
