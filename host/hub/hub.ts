@@ -382,7 +382,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
         twinFault: (key) => this.broker.faults.takeTwinFault(key),
         // an AMQP device is connected while it has a device link attached (IoT Hub's connectionState)
         onDeviceConnection: ({ up, reason, ...identity }) => {
-          this.connectionChanged.set(identity.moduleId ? `${identity.deviceId}/${identity.moduleId}` : identity.deviceId, Date.now());
+          if (up || !this.isConnected(identity.deviceId, identity.moduleId)) this.connectionChanged.set(identity.moduleId ? `${identity.deviceId}/${identity.moduleId}` : identity.deviceId, Date.now());
           if (up) this.emit('connected', { ...identity, transport: 'amqp' });
           else this.emit('disconnected', { ...identity, ...(reason ? { reason } : {}) });
         },
@@ -737,7 +737,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
       (this.amqp?.isConnected({ deviceId, ...(moduleId ? { moduleId } : {}) }) ?? false);
   }
 
-  /** When the identity last connected or disconnected (MQTT), while this hub has run; undefined before either. */
+  /** When the identity last connected or disconnected (MQTT or AMQP), while this hub has run; undefined before either. */
   connectionStateUpdatedTime(deviceId: string, moduleId?: string): Date | undefined {
     const t = this.connectionChanged.get(moduleId ? `${deviceId}/${moduleId}` : deviceId);
     return t === undefined ? undefined : new Date(t);
