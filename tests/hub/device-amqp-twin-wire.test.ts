@@ -141,7 +141,7 @@ test('rhea: hostile twin requests get IoT Hub-style statuses (400, 413) with a J
   }
 });
 
-test("rhea: a twin receiver that gives no credit is detached once 64 answers wait (bounded memory); another device's twin is refused", async () => {
+test("rhea: a twin receiver that gives no credit is detached once 64 answers, or 1 MiB of them on the connection, wait (bounded memory); another device's twin is refused", async () => {
   const c = await deviceConnection('wire-stingy');
   try {
     const ch = await channel(c, '/devices/wire-stingy/twin', { credit_window: 0 });
@@ -153,6 +153,12 @@ test("rhea: a twin receiver that gives no credit is detached once 64 answers wai
     assert.equal((await twin(fresh, { operation: 'GET' })).status, 200);
     await hub.registry.addDevice('wire-other');
     await assert.rejects(channel(c, '/devices/wire-other/twin'), /refused/);
+    // 40 answers of a 30 KB twin are over 1 MiB: the byte bound ends the link before the count does
+    await hub.updateDesired('wire-stingy', { blob: 'b'.repeat(30_000) });
+    const big = await channel(c, '/devices/wire-stingy/twin', { credit_window: 0 });
+    const bigEnded = new Promise<string>((resolve) => big.receiver.once('receiver_close', (ctx: EventContext) => resolve(String((ctx.receiver!.error as { condition?: string; description?: string } | undefined)?.description))));
+    for (let i = 0; i < 40; i++) big.sender.send({ correlation_id: `b${i}`, message_annotations: { operation: 'GET' }, body: ' ' } as never);
+    assert.match(await bigEnded, /bytes of twin messages wait for credit/);
   } finally {
     await c.close();
   }

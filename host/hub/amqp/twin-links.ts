@@ -20,6 +20,8 @@ export const CHANNEL_CORRELATION_ID = 'com.microsoft:channel-correlation-id';
 export const TWIN_MAX_PENDING = 64;
 /** Messages (answers and desired patches) waiting for the device's credit; more and the response link is detached. */
 export const TWIN_MAX_QUEUED = 64;
+/** Bytes of twin messages a connection may hold waiting for credit, over all its twin links (a GET answer is ≤ ~70 KB). */
+export const TWIN_MAX_QUEUED_BYTES = 1024 * 1024;
 /** The largest request body: twice the reported section's 32 KB, room for JSON's quotes and braces (larger: 413). */
 export const TWIN_MAX_BODY_BYTES = 64 * 1024;
 
@@ -44,7 +46,7 @@ interface TwinChannel {
   /** Requests received and not yet answered. */
   pending: number;
   /** Messages waiting for credit on `sender`. */
-  queue: Message[];
+  queue: { m: Message; bytes: number }[];
 }
 
 /** A link's `com.microsoft:channel-correlation-id` attach property ('' when it has none). */
@@ -75,6 +77,8 @@ export class AmqpTwinLinks {
   private readonly channels = new Map<Connection, Map<string, TwinChannel>>();
   private readonly bySender = new Map<Sender, TwinChannel>();
   private readonly byReceiver = new Map<Receiver, TwinChannel>();
+  /** Bytes queued for credit, by connection. */
+  private readonly queuedBytes = new Map<Connection, number>();
 
   constructor(private readonly hub: TwinLinksHub, private readonly log: (line: string) => void) {}
 
@@ -223,7 +227,7 @@ export class AmqpTwinLinks {
   drop(link: Sender | Receiver): void {
     const ch = this.bySender.get(link as Sender) ?? this.byReceiver.get(link as Receiver);
     if (!ch) return;
-    if (ch.sender === link) { this.bySender.delete(link as Sender); ch.sender = undefined; ch.queue = []; ch.subscribed = false; }
+    if (ch.sender === link) { this.bySender.delete(link as Sender); ch.sender = undefined; this.clearQueue(ch); ch.subscribed = false; }
     if (ch.receiver === link) { this.byReceiver.delete(link as Receiver); ch.receiver = undefined; }
     if (!ch.sender && !ch.receiver) this.channels.get(ch.conn)?.delete(`${ch.key}\n${ch.correlation}`);
   }
@@ -236,24 +240,42 @@ export class AmqpTwinLinks {
       if (ch.receiver) this.byReceiver.delete(ch.receiver);
     }
     this.channels.delete(conn);
+    this.queuedBytes.delete(conn);
+  }
+
+  private clearQueue(ch: TwinChannel): void {
+    let n = 0;
+    for (const q of ch.queue) n += q.bytes;
+    ch.queue = [];
+    const left = (this.queuedBytes.get(ch.conn) ?? 0) - n;
+    if (left > 0) this.queuedBytes.set(ch.conn, left); else this.queuedBytes.delete(ch.conn);
   }
 
   private send(ch: TwinChannel, m: Message): void {
     if (!ch.sender || ch.sender.is_closed()) { this.log(`AMQP ${ch.key} twin message dropped: no twin receiver link with channel-correlation-id ${q(ch.correlation)}`); return; }
-    ch.queue.push(m);
-    if (ch.queue.length > TWIN_MAX_QUEUED) {
-      this.log(`AMQP ${ch.key} twin link detached: ${ch.queue.length} messages wait for credit`);
+    const bytes = bodyBytes(m).length + 64;
+    ch.queue.push({ m, bytes });
+    const total = (this.queuedBytes.get(ch.conn) ?? 0) + bytes;
+    this.queuedBytes.set(ch.conn, total);
+    this.pump(ch);
+    if (ch.queue.length > TWIN_MAX_QUEUED || (ch.queue.length && (this.queuedBytes.get(ch.conn) ?? 0) > TWIN_MAX_QUEUED_BYTES)) {
+      const why = ch.queue.length > TWIN_MAX_QUEUED ? `more than ${TWIN_MAX_QUEUED} twin messages wait for credit` :
+        `more than ${TWIN_MAX_QUEUED_BYTES} bytes of twin messages wait for credit on this connection`;
+      this.log(`AMQP ${ch.key} twin link detached: ${why}`);
       const s = ch.sender;
       this.drop(s);
-      s.close({ condition: 'amqp:resource-limit-exceeded', description: `more than ${TWIN_MAX_QUEUED} twin messages wait for credit` });
-      return;
+      s.close({ condition: 'amqp:resource-limit-exceeded', description: why });
     }
-    this.pump(ch);
   }
 
   private pump(ch: TwinChannel): void {
     const s = ch.sender;
-    while (s && ch.queue.length && !s.is_closed() && s.sendable()) s.send(ch.queue.shift()!);
+    while (s && ch.queue.length && !s.is_closed() && s.sendable()) {
+      const { m, bytes } = ch.queue.shift()!;
+      const left = (this.queuedBytes.get(ch.conn) ?? 0) - bytes;
+      if (left > 0) this.queuedBytes.set(ch.conn, left); else this.queuedBytes.delete(ch.conn);
+      s.send(m);
+    }
   }
 }
 
