@@ -827,7 +827,7 @@ export class AmqpService {
     const st = this.state(link.connection);
     const name = identity.moduleId ? `${identity.deviceId}/modules/${identity.moduleId}` : identity.deviceId;
     this.log(`AMQP #${st.id} link to ${q(address)} refused: no valid token of ${q(name)} on this connection`);
-    link.close({ condition: 'amqp:unauthorized-access', description: `'${address.slice(0, 200)}' needs a token of ${name.slice(0, 300)} (SASL PLAIN {id}@sas.{hub}, or put it on $cbs)` });
+    link.close({ condition: 'amqp:unauthorized-access', description: `'${address.slice(0, 200)}' needs a token of ${name.slice(0, 300)} (SASL PLAIN {id}@sas.{hub}, or put it on $cbs), or for an X.509 identity its registered client certificate` });
   }
 
   private refuseLink(link: Sender | Receiver, right: string, address: string): void {
