@@ -284,12 +284,14 @@ export class LocalHub extends EventEmitter<HubEvents> {
       if (!moduleId) for (const key of [...this.broker.connections.keys()]) {
         if (key.startsWith(deviceId + '/')) void this.broker.drop({ deviceId, moduleId: key.slice(deviceId.length + 1) }, 'identity removed');
       }
+      this.amqp?.dropIdentity({ deviceId, ...(moduleId ? { moduleId } : {}) }, 'identity removed', true);
       if (!moduleId) this.c2d.purge(deviceId);
       this.connectionChanged.delete(moduleId ? `${deviceId}/${moduleId}` : deviceId);
       void this.twins.remove(deviceId, moduleId);
     });
     this.registry.on('disabled', (deviceId, moduleId) => {
       void this.broker.drop({ deviceId, ...(moduleId ? { moduleId } : {}) }, 'identity disabled');
+      this.amqp?.dropIdentity({ deviceId, ...(moduleId ? { moduleId } : {}) }, 'identity disabled');
     });
     // `iothub-wasm hub device …` in another process: its changes reach the hub at once (removed or disabled
     // identities are dropped by the handlers above), and every lookup re-reads a changed registry.json as well.
@@ -376,6 +378,14 @@ export class LocalHub extends EventEmitter<HubEvents> {
       this.amqp = new AmqpService(this, {
         ...(opts.feedbackBatchMs !== undefined ? { feedbackBatchMs: opts.feedbackBatchMs } : {}),
         openDeadlineMs: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS, log: this.log,
+        onReported: (e) => this.emit('reported', e),
+        twinFault: (key) => this.broker.faults.takeTwinFault(key),
+        // an AMQP device is connected while it has a device link attached (IoT Hub's connectionState)
+        onDeviceConnection: ({ up, reason, ...identity }) => {
+          if (up || !this.isConnected(identity.deviceId, identity.moduleId)) this.connectionChanged.set(identity.moduleId ? `${identity.deviceId}/${identity.moduleId}` : identity.deviceId, Date.now());
+          if (up) this.emit('connected', { ...identity, transport: 'amqp' });
+          else this.emit('disconnected', { ...identity, ...(reason ? { reason } : {}) });
+        },
       });
       this.amqpPort = await this.listenOn(() => {
         const amqpServer = createTlsServer(secure, (s) => {
@@ -449,7 +459,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
               this.sockets.add(stream);
               stream.on('close', () => this.sockets.delete(stream));
               stream.on('error', () => {});
-              this.amqp!.accept(stream);
+              this.amqp!.accept(stream, socket);
             });
           } else if (path === WEBSOCKET_PATH) {
             const s = socket as Socket;
@@ -461,7 +471,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
                 this.sockets.add(stream);
                 stream.on('close', () => this.sockets.delete(stream));
                 stream.on('error', () => {});
-                this.amqp!.accept(stream);
+                this.amqp!.accept(stream, socket);
               });
               return;
             }
@@ -682,6 +692,8 @@ export class LocalHub extends EventEmitter<HubEvents> {
       throw new HubError(400, 'ArgumentInvalid', 'the method payload is not serialisable as JSON (cyclic, BigInt or nested too deep)');
     }
     if (wait > 0 && !this.isConnected(deviceId, opts.moduleId)) await this.waitConnected(identity, wait * 1000);
+    // a device with an AMQP method link is invoked there, else over MQTT (which answers 404 when it is not connected)
+    if (this.amqp?.hasMethodLink(identity)) return this.amqp.invokeMethod(identity, methodName, body, timeout * 1000);
     return this.broker.invokeMethod(identity, methodName, body, timeout * 1000);
   }
 
@@ -710,6 +722,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
     const { version, patch: sent } = await this.twins.patchDesired(deviceId, opts.moduleId, patch);
     this.log(`${deviceId}${opts.moduleId ? '/' + opts.moduleId : ''} desired properties now $version ${version}`);
     this.broker.notifyDesired(deviceId, opts.moduleId, version, sent);
+    this.amqp?.notifyDesired({ deviceId, ...(opts.moduleId ? { moduleId: opts.moduleId } : {}) }, version, sent);
     return this.twins.get(deviceId, opts.moduleId);
   }
 
@@ -720,10 +733,11 @@ export class LocalHub extends EventEmitter<HubEvents> {
   }
 
   isConnected(deviceId: string, moduleId?: string): boolean {
-    return this.broker.connections.has(moduleId ? `${deviceId}/${moduleId}` : deviceId);
+    return this.broker.connections.has(moduleId ? `${deviceId}/${moduleId}` : deviceId) ||
+      (this.amqp?.isConnected({ deviceId, ...(moduleId ? { moduleId } : {}) }) ?? false);
   }
 
-  /** When the identity last connected or disconnected (MQTT), while this hub has run; undefined before either. */
+  /** When the identity last connected or disconnected (MQTT or AMQP), while this hub has run; undefined before either. */
   connectionStateUpdatedTime(deviceId: string, moduleId?: string): Date | undefined {
     const t = this.connectionChanged.get(moduleId ? `${deviceId}/${moduleId}` : deviceId);
     return t === undefined ? undefined : new Date(t);

@@ -11,6 +11,7 @@ import { generate } from 'selfsigned';
 import device from 'azure-iot-device';
 import deviceMqtt from 'azure-iot-device-mqtt';
 import deviceHttp from 'azure-iot-device-http';
+import deviceAmqp from 'azure-iot-device-amqp';
 import { DeviceClient } from '../../host/device/client.js';
 import { IotHubWasmError } from '../../host/errors.js';
 import type { LocalHub, TelemetryMessage } from '../../host/hub/index.js';
@@ -48,12 +49,12 @@ const log: string[] = [];
 let root: Pair, intermediate: Pair, unverified: Pair, stranger: Pair;
 
 before(async () => {
-  ({ hub, done } = await startHub({ restPort: 0, log: (l) => { log.push(l); if (process.env['HUB_TEST_LOG']) console.error(l); } }));
+  ({ hub, done } = await startHub({ restPort: 0, amqpPort: 0, log: (l) => { log.push(l); if (process.env['HUB_TEST_LOG']) console.error(l); } }));
   [root, unverified, stranger] = await Promise.all([makeCa('local root CA'), makeCa('unproven CA'), makeCa('stranger CA')]);
   intermediate = await makeCa('local intermediate CA', root);
   await hub.registry.authorities.add('root', root.cert, { verified: true });
   await hub.registry.authorities.add('unproven', unverified.cert);
-  for (const id of ['ca-dev', 'ca-chain', 'ca-sdk', 'ca-http', 'ca-refused']) await hub.registry.addDevice(id, { certificateAuthority: true });
+  for (const id of ['ca-dev', 'ca-chain', 'ca-sdk', 'ca-http', 'ca-amqp', 'ca-refused']) await hub.registry.addDevice(id, { certificateAuthority: true });
 });
 after(async () => { await done?.(); });
 
@@ -113,6 +114,22 @@ test("Microsoft's azure-iot-device-mqtt and azure-iot-device-http connect with a
   await bad.setOptions({ ca: hub.ca, cert: strangerLeaf.cert, key: strangerLeaf.key, http: { agent: new PortAgent(hub.restPort!), receivePolicy: { interval: 3600 } } });
   await assert.rejects(bad.sendEvent(new Message('x')), (e: Error) => e.name === 'UnauthorizedError');
   await bad.close();
+});
+
+test("Microsoft's azure-iot-device-amqp connects with a CA-signed certificate (the chain checked at attach); another CA's certificate is refused", async () => {
+  const leaf = await makeLeaf('ca-amqp', root);
+  // as over MQTT, with x509=true the SDK dials HostName
+  const amqp = Client.fromConnectionString(`HostName=localhost:${hub.amqpPort};DeviceId=ca-amqp;x509=true`, deviceAmqp.Amqp);
+  await amqp.setOptions({ ca: hub.ca, cert: leaf.cert, key: leaf.key });
+  const seen = telemetryOf('ca-amqp');
+  await amqp.open();
+  await amqp.sendEvent(new Message('sdk amqp'));
+  assert.equal((await seen).body.toString(), 'sdk amqp');
+  await amqp.close();
+  const bad = Client.fromConnectionString(`HostName=localhost:${hub.amqpPort};DeviceId=ca-amqp;x509=true`, deviceAmqp.Amqp);
+  await bad.setOptions({ ca: hub.ca, cert: (await makeLeaf('ca-amqp', stranger)).cert, key: leaf.key });
+  await assert.rejects(async () => { await bad.open(); await bad.sendEvent(new Message('x')); });
+  await bad.close().catch(() => undefined);
 });
 
 test('HTTPS refuses a device certificate of another CA with 401, and its log says why', async () => {

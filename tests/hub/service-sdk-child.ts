@@ -119,6 +119,16 @@ const ops: Record<string, (a: Args) => Promise<unknown>> = {
       await c.close().catch(() => {});
     }
   },
+  /** Client.invokeDeviceMethod on a module: (deviceId, moduleId, params). */
+  async invokeModule(a) {
+    const c = redirect(Client.fromConnectionString(a['cs'] as string), a['restPort'] as number);
+    try {
+      const r = await c.invokeDeviceMethod(a['deviceId'] as string, a['moduleId'] as string, { methodName: a['methodName'] as string, payload: a['payload'], responseTimeoutInSeconds: (a['timeout'] as number) ?? 5 });
+      return r.result;
+    } finally {
+      await c.close().catch(() => {});
+    }
+  },
   async closeAll() {
     for (const c of clients.values()) await c.close().catch(() => {});
     clients.clear();

@@ -15,9 +15,12 @@ export interface DeviceLinksHub {
   acceptTelemetry(t: TelemetryMessage): void;
 }
 
-export type DeviceNode = { identity: Identity; node: 'events' | 'devicebound' };
+export type DeviceNode = { identity: Identity; node: 'events' | 'devicebound' | 'twin' | 'methods' };
 
-/** `/devices/{id}[/modules/{mid}]/messages/events` or `/devices/{id}/messages/devicebound` (any case of the last parts). */
+/**
+ * `/devices/{id}[/modules/{mid}]/messages/events`, `/devices/{id}/messages/devicebound`, `/devices/{id}[/modules/{mid}]/twin`
+ * or `/devices/{id}[/modules/{mid}]/methods/devicebound` (any case of the last parts).
+ */
 export function deviceNode(address: string): DeviceNode | undefined {
   const parts = address.split('/').filter(Boolean);
   if (parts[0]?.toLowerCase() !== 'devices' || !parts[1]) return undefined;
@@ -30,6 +33,8 @@ export function deviceNode(address: string): DeviceNode | undefined {
   const identity: Identity = moduleId !== undefined ? { deviceId, moduleId } : { deviceId };
   if (rest.length === 2 && rest[0] === 'messages' && rest[1] === 'events') return { identity, node: 'events' };
   if (rest.length === 2 && rest[0] === 'messages' && rest[1] === 'devicebound' && moduleId === undefined) return { identity, node: 'devicebound' };
+  if (rest.length === 1 && rest[0] === 'twin') return { identity, node: 'twin' };
+  if (rest.length === 2 && rest[0] === 'methods' && rest[1] === 'devicebound') return { identity, node: 'methods' };
   return undefined;
 }
 

@@ -1,11 +1,15 @@
-// The hub's AMQP 1.0 service surface on rhea: SASL PLAIN (`{policy}@sas.root.{hub}` + SAS token) or SASL ANONYMOUS
+// The hub's AMQP 1.0 surface on rhea. Services: SASL PLAIN (`{policy}@sas.root.{hub}` + SAS token) or SASL ANONYMOUS
 // (or no SASL) + CBS put-token; `/messages/devicebound` (C2D into the shared queue), `/messages/serviceBound/feedback`
 // (batched feedback records), the Event Hub-compatible `/messages/events/ConsumerGroups/{g}/Partitions/{p}` and
-// `$management` READ. Every connection is read through an AmqpGate (frame limits) and holds a bounded number of
+// `$management` READ. Devices and modules: SASL PLAIN `{id}[/modules/{mid}]@sas.{hub}`, CBS with their own tokens
+// (renewed on the same link; links end when it expires), or their X.509 certificate on the TLS socket (SASL EXTERNAL,
+// or no SASL at all as Microsoft's SDK does); their telemetry, C2D, twin and direct-method links (device-links.ts,
+// twin-links.ts, method-links.ts). Every connection is read through an AmqpGate (frame limits) and holds a bounded number of
 // sessions, links and tokens; before it holds a valid claim only `$cbs` can be reached.
 import rhea from 'rhea';
 import type { Connection, Container, Delivery, EventContext, Message, Receiver, Sender, Session } from 'rhea';
 import type { Duplex } from 'node:stream';
+import type { PeerCertificate } from 'node:tls';
 import { AmqpGate } from './gate.js';
 import { claimsCover, type Policies, type Right, type ServiceClaims } from '../service/policies.js';
 import { dict } from '../state/json.js';
@@ -16,8 +20,13 @@ import type { EventStore, StoredEvent, StartPosition } from '../state/events.js'
 import { parseSelector } from '../state/events.js';
 import { HubError } from '../errors.js';
 import type { Identity, PropertyBag, TelemetryMessage } from '../state/messages.js';
-import { proveIdentity } from '../device/authenticate.js';
+import { proveIdentity, usesCertificate, type PeerCertificateSource } from '../device/authenticate.js';
 import { AmqpDeviceLinks, deviceNode } from './device-links.js';
+import { AmqpTwinLinks } from './twin-links.js';
+import { AmqpMethodLinks } from './method-links.js';
+import type { TwinStore, JsonObject } from '../state/twin-store.js';
+import type { MethodInvoker, MethodResult } from '../state/methods.js';
+import { identityKey } from '../state/messages.js';
 import { bodyBytes, propertyText } from './message.js';
 
 export const FEEDBACK_CONTENT_TYPE = 'application/vnd.microsoft.iothub.feedback.json';
@@ -32,6 +41,8 @@ export interface AmqpHub {
   readonly registry: Registry;
   readonly c2d: C2DQueue;
   readonly events: EventStore;
+  readonly twins: TwinStore;
+  readonly methods: MethodInvoker;
   /** The Event Hub-compatible name (the hub's name). */
   readonly eventHubName: string;
   sendC2D(deviceId: string, body: Buffer, opts: C2DOptions): Promise<{ messageId: string }>;
@@ -59,6 +70,12 @@ export interface AmqpOptions {
   maxRefusedTokens?: number;
   /** idle-time-out advertised in `open`: a peer silent for twice this long is closed. Default 240 s (IoT Hub's). */
   idleTimeoutMs?: number;
+  /** A device patched its reported properties over AMQP (the hub's 'reported' event). */
+  onReported?: (e: { deviceId: string; moduleId?: string; patch: JsonObject; version: number }) => void;
+  /** The status of an injected fault for an identity's next twin request (`dev` or `dev/mod`), if one is pending. */
+  twinFault?: (identityKey: string) => number | undefined;
+  /** An identity's first device link attached (up), or its last one ended: its connection state over AMQP. */
+  onDeviceConnection?: (e: { deviceId: string; moduleId?: string; up: boolean; reason?: string }) => void;
 }
 
 /** A claim and the resource path (segments after the host, lower case) it covers. */
@@ -69,6 +86,9 @@ export interface AmqpOptions {
 type Claim =
   | { kind: 'service'; claims: ServiceClaims; scope: string[]; expiresAt: number }
   | { kind: 'device'; identity: Identity; expiresAt: number };
+
+/** A device node link (telemetry, C2D, twin, methods) and the identity it serves: ended when no claim covers it. */
+type DeviceLink = { link: Sender | Receiver; identity: Identity };
 
 interface ConnState {
   id: number;
@@ -89,6 +109,11 @@ interface ConnState {
   /** rhea diagnostics seen (the first few are logged, without their text). */
   diagnostics: number;
   shut: boolean;
+  /** The TLS client certificate (X.509 devices), from the TLS socket under the stream. */
+  peerCertificate: PeerCertificateSource;
+  deviceLinks: Set<DeviceLink>;
+  /** Fires when the earliest claim expires: the links it covered end. */
+  expiryTimer: NodeJS.Timeout | null;
 }
 
 interface FeedbackBatch { records: FeedbackRecord[]; sender: Sender | null }
@@ -112,6 +137,21 @@ class PlainMechanism {
     try { r = this.check(fields[1]!, fields[2]!); } catch { r = 'malformed SASL PLAIN credentials'; }
     this.username = fields[1];
     if (typeof r === 'string') { this.outcome = false; this.reason = r; } else { this.outcome = true; this.claims = r; }
+  }
+}
+
+/**
+ * SASL EXTERNAL (RFC 4422 appendix A): the credential is the TLS client certificate; which device it proves is known at
+ * attach, when a link names `/devices/{id}/…` (checked against that device's thumbprints).
+ */
+class ExternalMechanism {
+  outcome: boolean | undefined = undefined;
+  username: string | undefined = undefined;
+  constructor(private readonly st: ConnState | null) {}
+  start(): void {
+    const cert = this.st?.peerCertificate();
+    this.outcome = !!cert?.fingerprint;
+    this.username = this.outcome ? 'x509' : undefined;
   }
 }
 
@@ -173,6 +213,11 @@ export class AmqpService {
   readonly container: Container;
   private readonly states = new WeakMap<Connection, ConnState>();
   private readonly deviceLinks: AmqpDeviceLinks;
+  private readonly twinLinks: AmqpTwinLinks;
+  private readonly methodLinks: AmqpMethodLinks;
+  /** Device links attached per identity key, over all connections (0 → absent: not connected over AMQP). */
+  private readonly linkCount = new Map<string, number>();
+  private readonly onDeviceConnection: AmqpOptions['onDeviceConnection'];
   private readonly connections = new Set<Connection>();
   private readonly feedbackSenders = new Set<Sender>();
   private readonly feedbackQueue: FeedbackRecord[] = [];
@@ -212,6 +257,8 @@ export class AmqpService {
     this.container = c;
     c.sasl_server_mechanisms.enable_anonymous();
     c.sasl_server_mechanisms['PLAIN'] = () => new PlainMechanism((u, p) => this.checkPlain(u, p));
+    // rhea creates a mechanism while it reads the connection's bytes: `reading` is that connection
+    c.sasl_server_mechanisms['EXTERNAL'] = () => new ExternalMechanism(this.reading);
     c.on('connection_open', (ctx: EventContext) => this.onConnectionOpen(ctx));
     c.on('receiver_open', (ctx: EventContext) => this.onReceiverOpen(ctx));
     c.on('sender_open', (ctx: EventContext) => this.onSenderOpen(ctx));
@@ -222,8 +269,8 @@ export class AmqpService {
         if (!this.deviceLinks.settled(ctx.delivery!, outcome)) this.onSettled(ctx, outcome === 'accepted' || outcome === 'rejected');
       });
     }
-    c.on('sender_close', (ctx: EventContext) => { this.states.get(ctx.connection)?.links.delete(ctx.sender!); this.dropSender(ctx.sender!); });
-    c.on('receiver_close', (ctx: EventContext) => { this.states.get(ctx.connection)?.links.delete(ctx.receiver!); });
+    c.on('sender_close', (ctx: EventContext) => { this.forgetLink(ctx.connection, ctx.sender!); this.dropSender(ctx.sender!); });
+    c.on('receiver_close', (ctx: EventContext) => { this.forgetLink(ctx.connection, ctx.receiver!); this.twinLinks.drop(ctx.receiver!); });
     c.on('session_open', (ctx: EventContext) => this.onSessionOpen(ctx));
     c.on('session_close', (ctx: EventContext) => this.onSessionClose(ctx));
     c.on('disconnected', (ctx: EventContext) => this.onDisconnected(ctx));
@@ -239,12 +286,21 @@ export class AmqpService {
       this.log(`AMQP #${this.reading?.id ?? '?'} error: ${q(err?.message ?? 'unknown')}`);
     });
     this.deviceLinks = new AmqpDeviceLinks(hub, this.log);
+    const { onReported, twinFault } = opts;
+    this.onDeviceConnection = opts.onDeviceConnection;
+    this.twinLinks = new AmqpTwinLinks({
+      twins: hub.twins, ...(onReported ? { reportedPatched: onReported } : {}), ...(twinFault ? { twinFault } : {}),
+    }, this.log);
+    this.methodLinks = new AmqpMethodLinks(hub, this.log);
     hub.c2d.on('outcome', this.onOutcome);
     hub.events.on('appended', this.onAppended);
   }
 
-  /** Serves one accepted stream (a TLS socket, or a WebSocket stream): through the framing gate, with a deadline. */
-  accept(stream: Duplex): Connection {
+  /**
+   * Serves one accepted stream (a TLS socket, or a WebSocket stream over `tls`): through the framing gate, with a
+   * deadline. The TLS socket's client certificate authenticates X.509 devices.
+   */
+  accept(stream: Duplex, tls?: Duplex): Connection {
     const conn = this.container.create_connection({
       autoaccept: false, container_id: this.container.id,
       max_frame_size: this.maxFrameSize, channel_max: this.maxSessions - 1, idle_time_out: this.idleTimeoutMs,
@@ -261,6 +317,12 @@ export class AmqpService {
     const st: ConnState = {
       id: ++this.seq, claims: new Map(), user: 'anonymous', replySenders: new Set(), gate, deadline: null,
       sessions: new Set(), links: new Set(), refusedTokens: 0, everAuthenticated: false, diagnostics: 0, shut: false,
+      peerCertificate: (detailed?: boolean) => {
+        const s = (tls ?? stream) as Duplex & { getPeerCertificate?: (detailed?: boolean) => PeerCertificate };
+        const cert = s.getPeerCertificate?.(detailed);
+        return cert && cert.fingerprint ? cert : undefined;
+      },
+      deviceLinks: new Set(), expiryTimer: null,
     };
     holder.st = st;
     this.states.set(conn, st);
@@ -347,18 +409,18 @@ export class AmqpService {
     const m = /^([^/]+)(?:\/modules\/([^/]+))?$/.exec(who);
     if (!m) return 'SASL PLAIN user is not {deviceId}[/modules/{moduleId}]@sas.{hub}';
     const identity: Identity = m[2] ? { deviceId: m[1]!, moduleId: m[2] } : { deviceId: m[1]! };
-    const r = this.proveDevice(identity, token);
+    const r = this.proveDevice(identity, token, this.reading);
     if (typeof r === 'string') this.log(`AMQP SASL PLAIN refused for ${q(who)}: ${r}`);
     return r;
   }
 
   /** A device token for `identity`, checked with its keys (device/authenticate.ts holds the rule). */
-  private proveDevice(identity: Identity, token: string): Claim | string {
+  private proveDevice(identity: Identity, token: string | undefined, st: ConnState | null): Claim | string {
     const rec = this.hub.registry.record(identity.deviceId, identity.moduleId);
     const name = identity.moduleId ? `module '${identity.deviceId}/${identity.moduleId}'` : `device '${identity.deviceId}'`;
     if (!rec) return `${name} is not registered`;
     if (rec.status !== 'enabled') return `${name} is disabled`;
-    const proof = proveIdentity(rec, identity, { sasToken: token, peerCertificate: () => undefined, hosts: this.hub.hostNames() });
+    const proof = proveIdentity(rec, identity, { sasToken: token, peerCertificate: st ? st.peerCertificate : () => undefined, hosts: this.hub.hostNames(), authorities: this.hub.registry.authorities });
     if (!proof.ok) return proof.reason;
     return { kind: 'device', identity, expiresAt: proof.expiresAt };
   }
@@ -387,8 +449,13 @@ export class AmqpService {
       st.claims.set('sasl', mech.claims);
       st.everAuthenticated = true;
       st.user = mech.username ?? 'plain';
+      this.armExpiry(conn, st);
+    } else if (mech instanceof ExternalMechanism) {
+      st.user = 'x509 (SASL EXTERNAL)';
     }
-    this.log(`AMQP connection #${st.id} open (${st.claims.size ? q(st.user) : 'anonymous: CBS expected'})`);
+    const how = st.claims.size ? q(st.user) : mech instanceof ExternalMechanism ? 'SASL EXTERNAL: the client certificate is checked at attach' :
+      st.peerCertificate() ? 'anonymous: CBS, or the client certificate at attach' : 'anonymous: CBS expected';
+    this.log(`AMQP connection #${st.id} open (${how})`);
   }
 
   private state(conn: Connection): ConnState {
@@ -455,7 +522,7 @@ export class AmqpService {
       link.close({ condition: 'amqp:resource-limit-exceeded', description: `at most ${limit} links per connection${when}` });
       return false;
     }
-    if (!authed && address !== '$cbs') {
+    if (!authed && address !== '$cbs' && !this.claimX509Node(conn, address)) {
       this.log(`AMQP #${st.id} link to ${q(address)} refused: no token yet (only $cbs before authentication)`);
       link.close({ condition: 'amqp:unauthorized-access', description: `put a token on $cbs (or use SASL PLAIN) before attaching to '${address.slice(0, 200)}'` });
       return false;
@@ -501,12 +568,14 @@ export class AmqpService {
         else if (seg.length === 4 && seg[0] === 'devices' && seg[2] === 'modules') identity = { deviceId: seg[1]!, moduleId: seg[3]! };
       } catch { /* malformed escape: not an identity */ }
       if (!identity) return refuse(401, `a device token's audience must be {host}/devices/{id}[/modules/{moduleId}], not ${q(audience)}`);
-      const claim = this.proveDevice(identity, token);
+      const claim = this.proveDevice(identity, token, st);
       if (typeof claim === 'string') return refuse(401, claim);
+      const renewed = st.claims.has(audience);
       st.claims.set(audience, claim);
       st.everAuthenticated = true;
       st.user = identity.moduleId ? `${identity.deviceId}/${identity.moduleId}` : identity.deviceId;
-      this.log(`AMQP #${st.id} CBS put-token for ${q(audience)} accepted (${q(st.user)})`);
+      this.armExpiry(conn, st);
+      this.log(`AMQP #${st.id} CBS put-token for ${q(audience)} ${renewed ? 'renewed' : 'accepted'} (${q(st.user)}, valid ${claim.expiresAt - now} s)`);
       return reply(200, 'OK');
     }
     const r = this.hub.policies.verify(token, this.hub.hostNames(), now);
@@ -518,6 +587,7 @@ export class AmqpService {
     if (!scopeCovers(scope, aud.path)) return refuse(401, `the token's sr does not cover the audience ${q(audience)}`);
     st.claims.set(audience, { kind: 'service', claims: r.claims, scope: aud.path, expiresAt: r.claims.expiresAt });
     st.everAuthenticated = true;
+    this.armExpiry(conn, st);
     st.user = r.claims.policy;
     this.log(`AMQP #${st.id} CBS put-token for ${q(audience)} accepted (policy ${r.claims.policy})`);
     reply(200, 'OK');
@@ -557,10 +627,12 @@ export class AmqpService {
       return;
     }
     const dn = deviceNode(target);
-    if (dn?.node === 'events') {
-      if (!this.mayDevice(ctx.connection, dn.identity)) return this.refuseDeviceLink(r, dn.identity, target);
-      this.deviceLinks.attachEvents(r);
-      this.log(`AMQP #${this.state(ctx.connection).id} telemetry link for ${q(target)} attached`);
+    if (dn?.node === 'events' || dn?.node === 'twin' || dn?.node === 'methods') {
+      if (!this.deviceMay(r, dn.identity)) return this.refuseDeviceLink(r, dn.identity, target);
+      if (dn.node === 'events') this.deviceLinks.attachEvents(r);
+      else if (dn.node === 'twin') this.twinLinks.attachRequests(r, dn.identity);
+      else this.methodLinks.attachResponses(r);
+      this.log(`AMQP #${this.state(ctx.connection).id} ${dn.node === 'events' ? 'telemetry' : dn.node === 'twin' ? 'twin request' : 'method response'} link for ${q(target)} attached`);
       return;
     }
     this.log(`AMQP #${this.state(ctx.connection).id}: no node ${q(target)} to send to`);
@@ -575,10 +647,12 @@ export class AmqpService {
     if (!this.admitLink(s, source)) return;
     if (source === '$cbs' || source === '$management') { st.replySenders.add(s); return; }
     const dn = deviceNode(source);
-    if (dn?.node === 'devicebound') {
-      if (!this.mayDevice(ctx.connection, dn.identity)) return this.refuseDeviceLink(s, dn.identity, source);
-      this.log(`AMQP #${st.id} C2D link for ${q(source)} attached`);
-      this.deviceLinks.attachDevicebound(s, dn.identity);
+    if (dn?.node === 'devicebound' || dn?.node === 'twin' || dn?.node === 'methods') {
+      if (!this.deviceMay(s, dn.identity)) return this.refuseDeviceLink(s, dn.identity, source);
+      this.log(`AMQP #${st.id} ${dn.node === 'devicebound' ? 'C2D' : dn.node === 'twin' ? 'twin response' : 'method request'} link for ${q(source)} attached`);
+      if (dn.node === 'devicebound') this.deviceLinks.attachDevicebound(s, dn.identity);
+      else if (dn.node === 'twin') this.twinLinks.attachResponses(s, dn.identity);
+      else this.methodLinks.attachRequests(s, dn.identity);
       return;
     }
     if (source === FEEDBACK_ADDRESS || source === FEEDBACK_ADDRESS.slice(1)) {
@@ -620,11 +694,140 @@ export class AmqpService {
     s.close({ condition: 'amqp:not-found', description: `no node '${source.slice(0, 200)}' on this hub` });
   }
 
+  /**
+   * Whether a device link for `identity` may attach: a claim on the connection covers it, or the TLS client certificate
+   * proves it (an X.509 device); the link is then counted among those the claim's expiry ends.
+   */
+  private deviceMay(link: Sender | Receiver, identity: Identity): boolean {
+    const conn = link.connection;
+    if (!this.mayDevice(conn, identity) && !this.claimX509(conn, identity)) return false;
+    this.state(conn).deviceLinks.add({ link, identity });
+    const key = identityKey(identity);
+    const n = (this.linkCount.get(key) ?? 0) + 1;
+    this.linkCount.set(key, n);
+    if (n === 1) this.onDeviceConnection?.({ ...identity, up: true });
+    return true;
+  }
+
+  /** A device link ended (detached, refused later, or its connection went): the last one of an identity disconnects it. */
+  private untrack(st: ConnState, dl: DeviceLink, reason: string): void {
+    if (!st.deviceLinks.delete(dl)) return;
+    const key = identityKey(dl.identity);
+    const n = (this.linkCount.get(key) ?? 1) - 1;
+    if (n > 0) { this.linkCount.set(key, n); return; }
+    this.linkCount.delete(key);
+    this.onDeviceConnection?.({ ...dl.identity, up: false, reason });
+  }
+
+  /** An X.509 identity (self-signed or CA-signed) proved by the connection's TLS client certificate (the rule: device/authenticate.ts). */
+  private claimX509(conn: Connection, identity: Identity): boolean {
+    const st = this.state(conn);
+    const rec = this.hub.registry.record(identity.deviceId, identity.moduleId);
+    if (!rec || rec.status !== 'enabled' || !usesCertificate(rec)) return false;
+    if (!st.peerCertificate()) return false;
+    const proof = proveIdentity(rec, identity, { sasToken: undefined, peerCertificate: st.peerCertificate, hosts: this.hub.hostNames(), authorities: this.hub.registry.authorities });
+    const key = identityKey(identity);
+    if (!proof.ok) { this.log(`AMQP #${st.id} X.509 identity ${q(key)} refused: ${proof.reason}`); return false; }
+    st.claims.set(`x509:${key}`, { kind: 'device', identity, expiresAt: proof.expiresAt });
+    st.everAuthenticated = true;
+    st.user = key;
+    this.armExpiry(conn, st);
+    this.log(`AMQP #${st.id} X.509 identity ${q(key)} proved by its client certificate`);
+    return true;
+  }
+
+  /** claimX509 for the identity a device node address names (a link attached before any token). */
+  private claimX509Node(conn: Connection, address: string): boolean {
+    const dn = deviceNode(address);
+    return dn !== undefined && this.claimX509(conn, dn.identity);
+  }
+
+  private forgetLink(conn: Connection, link: Sender | Receiver): void {
+    const st = this.states.get(conn);
+    if (!st) return;
+    st.links.delete(link);
+    for (const dl of [...st.deviceLinks]) if (dl.link === link) this.untrack(st, dl, 'link detached');
+  }
+
+  /** Sets the connection's timer to its earliest unexpired claim's expiry (a renewal moves it). */
+  private armExpiry(conn: Connection, st: ConnState): void {
+    if (st.expiryTimer) { clearTimeout(st.expiryTimer); st.expiryTimer = null; }
+    const now = Date.now() / 1000;
+    let first = Infinity;
+    for (const c of st.claims.values()) if (c.expiresAt > now && c.expiresAt < first) first = c.expiresAt;
+    if (first === Infinity || st.shut) return;
+    const ms = Math.min(2 ** 31 - 1, Math.max(0, first * 1000 - Date.now()) + 20);
+    st.expiryTimer = setTimeout(() => { st.expiryTimer = null; this.expire(conn, st); }, ms);
+    st.expiryTimer.unref();
+  }
+
+  /**
+   * Ends what expired claims covered, as IoT Hub does when a device does not renew its token: each device link whose
+   * identity no longer holds a valid claim is detached with amqp:unauthorized-access. Then waits for the next expiry.
+   */
+  private expire(conn: Connection, st: ConnState): void {
+    const now = Math.floor(Date.now() / 1000);
+    for (const [k, c] of st.claims) if (c.expiresAt <= now) st.claims.delete(k);
+    for (const dl of [...st.deviceLinks]) {
+      if (this.mayDevice(conn, dl.identity)) continue;
+      this.untrack(st, dl, 'SAS token expired');
+      const key = identityKey(dl.identity);
+      this.log(`AMQP #${st.id} link ${q(linkAddress(dl.link, dl.link.is_sender() ? 'source' : 'target'))} detached: the token of ${q(key)} expired`);
+      try {
+        dl.link.close({ condition: 'amqp:unauthorized-access', description: `the token of ${key.slice(0, 300)} expired: put a new one on $cbs before it does` });
+      } catch { /* the connection is going */ }
+    }
+    this.armExpiry(conn, st);
+  }
+
+  // --- the device side, for the hub ------------------------------------------------------------------------------
+
+  /** Sends a stored desired patch to the identity's subscribed twin links; false when it has none. */
+  notifyDesired(identity: Identity, version: number, patch: JsonObject): boolean {
+    return this.twinLinks.notifyDesired(identity, version, patch);
+  }
+
+  /** Whether the identity has a direct-method link attached (it can be invoked over AMQP). */
+  hasMethodLink(identity: Identity): boolean { return this.methodLinks.has(identity); }
+
+  invokeMethod(identity: Identity, name: string, payload: Buffer, timeoutMs: number): Promise<MethodResult> {
+    return this.methodLinks.invoke(identity, name, payload, timeoutMs);
+  }
+
+  /**
+   * Ends what an identity holds on every connection (it was removed or disabled): its claims go and its device links
+   * are detached with amqp:unauthorized-access; a device's modules with it when `withModules`. Returns the links ended.
+   */
+  dropIdentity(identity: Identity, reason: string, withModules = false): number {
+    const hit = (i: Identity) => i.deviceId === identity.deviceId && (i.moduleId === identity.moduleId || (withModules && identity.moduleId === undefined));
+    let n = 0;
+    for (const c of this.connections) {
+      const st = this.states.get(c);
+      if (!st) continue;
+      for (const [k, cl] of st.claims) if (cl.kind === 'device' && hit(cl.identity)) st.claims.delete(k);
+      let here = 0;
+      for (const dl of [...st.deviceLinks]) {
+        if (!hit(dl.identity)) continue;
+        this.untrack(st, dl, reason);
+        here++;
+        try { dl.link.close({ condition: 'amqp:unauthorized-access', description: reason }); } catch { /* closing */ }
+      }
+      n += here;
+      if (here) this.log(`AMQP #${st.id} links of ${q(identityKey(identity))} detached: ${reason}`);
+    }
+    return n;
+  }
+
+  /** Whether the identity has a device link attached on a connection (its connectionState over AMQP). */
+  isConnected(identity: Identity): boolean {
+    return this.linkCount.has(identityKey(identity));
+  }
+
   private refuseDeviceLink(link: Sender | Receiver, identity: Identity, address: string): void {
     const st = this.state(link.connection);
     const name = identity.moduleId ? `${identity.deviceId}/modules/${identity.moduleId}` : identity.deviceId;
     this.log(`AMQP #${st.id} link to ${q(address)} refused: no valid token of ${q(name)} on this connection`);
-    link.close({ condition: 'amqp:unauthorized-access', description: `'${address.slice(0, 200)}' needs a token of ${name.slice(0, 300)} (SASL PLAIN {id}@sas.{hub}, or put it on $cbs)` });
+    link.close({ condition: 'amqp:unauthorized-access', description: `'${address.slice(0, 200)}' needs a token of ${name.slice(0, 300)} (SASL PLAIN {id}@sas.{hub}, or put it on $cbs), or for an X.509 identity its registered client certificate` });
   }
 
   private refuseLink(link: Sender | Receiver, right: string, address: string): void {
@@ -641,10 +844,12 @@ export class AmqpService {
     if (target === '$cbs') { d.accept(); this.putToken(ctx, m); return; }
     if (target === '$management') { d.accept(); this.management(ctx, m); return; }
     const dn = deviceNode(target);
-    if (dn?.node === 'events') {
+    if (dn?.node === 'events' || dn?.node === 'twin' || dn?.node === 'methods') {
       // the token may have expired since the link was attached
       if (!this.mayDevice(ctx.connection, dn.identity)) { d.reject({ condition: 'amqp:unauthorized-access', description: 'the device token on this connection expired: put a new one on $cbs' }); return; }
-      this.deviceLinks.telemetry(ctx, dn.identity, target);
+      if (dn.node === 'events') this.deviceLinks.telemetry(ctx, dn.identity, target);
+      else if (dn.node === 'twin') this.twinLinks.request(ctx);
+      else this.methodLinks.response(ctx, dn.identity);
       return;
     }
     void this.devicebound(ctx, m, d);
@@ -744,6 +949,8 @@ export class AmqpService {
 
   private dropSender(s: Sender): void {
     this.deviceLinks.drop(s);
+    this.twinLinks.drop(s);
+    this.methodLinks.drop(s);
     this.feedbackSenders.delete(s);
     this.states.get(s.connection)?.replySenders.delete(s);
     for (const r of this.readers) if (r.sender === s) this.readers.delete(r);
@@ -757,6 +964,8 @@ export class AmqpService {
     const s = ctx.sender!;
     if (this.feedbackSenders.has(s)) this.scheduleFeedback(0);
     this.deviceLinks.sendable(s);
+    this.twinLinks.sendable(s);
+    this.methodLinks.sendable(s);
     for (const r of this.readers) if (r.sender === s) this.pumpEvents(r);
   }
 
@@ -764,9 +973,13 @@ export class AmqpService {
     const conn = ctx.connection;
     for (const s of this.feedbackSenders) if (s.connection === conn) this.dropSender(s);
     this.deviceLinks.dropConnection(conn);
+    this.twinLinks.dropConnection(conn);
+    this.methodLinks.dropConnection(conn);
     for (const r of this.readers) if (r.sender.connection === conn) this.readers.delete(r);
     const st = this.states.get(conn);
     if (st?.deadline) { clearTimeout(st.deadline); st.deadline = null; }
+    if (st?.expiryTimer) { clearTimeout(st.expiryTimer); st.expiryTimer = null; }
+    if (st) for (const dl of [...st.deviceLinks]) this.untrack(st, dl, 'connection closed');
     if (this.connections.delete(conn)) this.log(`AMQP connection #${st?.id ?? '?'} closed`);
   }
 
@@ -832,6 +1045,7 @@ export class AmqpService {
     for (const c of this.connections) {
       const st = this.states.get(c);
       if (st?.deadline) { clearTimeout(st.deadline); st.deadline = null; }
+      if (st?.expiryTimer) { clearTimeout(st.expiryTimer); st.expiryTimer = null; }
       try { c.close({ condition: 'amqp:connection:forced', description: 'the hub is stopping' }); } catch { /* closed */ }
     }
   }
