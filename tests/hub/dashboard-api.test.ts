@@ -85,7 +85,7 @@ test('a sign-in token works once, its session cookie is HttpOnly, Secure and Sam
   assert.equal(again.headers['set-cookie'], undefined);
   const devices = await call('GET', '/dashboard/api/devices', { cookie: cookie.split(';')[0]! });
   assert.equal(devices.status, 200);
-  assert.deepEqual((devices.json as { deviceId: string }[]).map((d) => d.deviceId), ['api-dev']);
+  assert.deepEqual((devices.json as { identities: { deviceId: string }[] }).identities.map((d) => d.deviceId), ['api-dev']);
   assert.ok(lines.some((l) => /dashboard: signed in/.test(l)), 'the sign-in is logged');
   assert.deepEqual(lines.filter((l) => l.includes(token) || l.includes(cookie.split(';')[0]!.split('=')[1]!)), []);
 });

@@ -53,6 +53,7 @@ before(async () => {
   ({ hub, done } = await startHub({ restPort: 0 }));
   key = (await hub.registry.addDevice('dash-dev')).primaryKey;
   await hub.registry.addDevice('other-dev');
+  await hub.registry.addModule('other-dev', 'sensor');
   const { chromium } = await import('playwright-core');
   // launch() gives the browser a fresh temporary profile, removed when it closes
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
@@ -87,6 +88,8 @@ browserTest('the printed link signs the browser in and drops its token from the 
   await new Promise<void>((resolve, reject) => device.subscribe(['$iothub/methods/POST/#', '$iothub/twin/PATCH/properties/desired/#', 'devices/dash-dev/messages/devicebound/#'], { qos: 1 }, (e) => (e ? reject(e) : resolve())));
   await page.locator('#device-list [data-identity="dash-dev"][data-connected="true"]').waitFor(WAIT);
   assert.equal(await page.locator('#device-list [data-identity="other-dev"]').getAttribute('data-connected'), 'false');
+  assert.equal(await page.locator('#device-list [data-identity="other-dev/sensor"]').count(), 1, 'modules are listed after their device');
+  await page.screenshot({ path: join(SHOTS, 'dashboard-start.png') });
 });
 
 browserTest('telemetry the device sends appears on the page without a reload, newest first, with its properties', async () => {

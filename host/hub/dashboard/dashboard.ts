@@ -29,6 +29,9 @@ const TELEMETRY_SCAN = 500;
 /** A telemetry body is shown up to this many bytes. */
 const BODY_PREVIEW = 16 * 1024;
 const MAX_STREAMS = 16;
+/** Devices the list shows (the REST API's `top` is at most 1000 as well). */
+const LIST_MAX = 1000;
+const MODULES_UP_TO = 500;
 /** A stream whose client reads slower than this much buffered output skips telemetry until it catches up. */
 const STREAM_BACKLOG = 1024 * 1024;
 const STREAM_PING_MS = 20_000;
@@ -300,8 +303,16 @@ export class Dashboard {
     this.json(res, 200, { hostName: this.hub.hostName, via: r.via, ...(r.policy ? { policy: r.policy } : {}) }, { 'Set-Cookie': this.sessions.cookie(r.sid) });
   }
 
-  private devices(): unknown[] {
-    return this.hub.registry.list().map((d: IdentityInfo) => {
+  /**
+   * The first LIST_MAX devices (by id) and, when there are at most MODULES_UP_TO devices, their modules after each
+   * (finding a device's modules reads the whole registry); `total` counts the devices.
+   */
+  private devices(): { identities: unknown[]; total: number } {
+    const all = this.hub.registry.list();
+    const devices = all.slice(0, LIST_MAX);
+    const withModules = this.hub.registry.size > all.length && all.length <= MODULES_UP_TO;
+    const ids = withModules ? devices.flatMap((d) => [d, ...this.hub.registry.list(d.deviceId)]) : devices;
+    const identities = ids.map((d: IdentityInfo) => {
       const since = this.hub.connectionStateUpdatedTime(d.deviceId, d.moduleId);
       return {
         deviceId: d.deviceId, ...(d.moduleId ? { moduleId: d.moduleId } : {}), status: d.status,
@@ -310,6 +321,7 @@ export class Dashboard {
         ...(d.moduleId ? {} : { c2dPending: this.hub.c2d.pending(d.deviceId).length }),
       };
     });
+    return { identities, total: all.length };
   }
 
   /** The identity's newest telemetry, newest first, from the events its partition still holds. */

@@ -42,14 +42,15 @@ button.primary:hover { background: #1d49b5; }
 button:disabled { opacity: .6; cursor: default; }
 .card button.ghost { border-color: var(--line); color: var(--ink); }
 
-.content { height: calc(100% - 52px); }
-.layout { display: grid; grid-template-columns: 260px 1fr; height: 100%; }
-.sidebar { background: var(--panel); border-right: 1px solid var(--line); padding: 16px 0; overflow: auto; }
+.content { min-height: calc(100vh - 52px); }
+.layout { display: grid; grid-template-columns: 260px 1fr; min-height: calc(100vh - 52px); }
+.sidebar { background: var(--panel); border-right: 1px solid var(--line); padding: 16px 0; }
 .sidebar h2 { padding: 0 16px; color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .6px; }
 .device-list { list-style: none; margin: 0; padding: 0; }
 .device { display: grid; grid-template-columns: 14px 1fr; grid-template-rows: auto auto; column-gap: 8px; width: 100%; text-align: left;
   border: 0; border-radius: 0; padding: 8px 16px; background: none; border-left: 3px solid transparent; }
 .device:hover { background: #f2f5fb; }
+.device.module { padding-left: 32px; }
 .device.selected { background: #eaf0fd; border-left-color: var(--accent); }
 .device .dot { grid-row: 1 / span 2; align-self: center; }
 .device-name { font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
@@ -97,7 +98,7 @@ pre.json { margin: 0; padding: 10px; background: #f7f8fa; border: 1px solid var(
 .chips.sys .chip { background: var(--off-bg); color: var(--muted); }
 .chip b { font-weight: 600; }
 
-.refusals { padding: 20px 24px; overflow: auto; height: 100%; }
+.refusals { padding: 20px 24px; }
 .table { width: 100%; border-collapse: collapse; }
 .table th { text-align: left; font-size: 12px; color: var(--muted); font-weight: 600; border-bottom: 1px solid var(--line); padding: 6px 8px; }
 .table td { border-bottom: 1px solid var(--line); padding: 6px 8px; vertical-align: top; word-break: break-word; }

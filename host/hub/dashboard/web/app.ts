@@ -83,6 +83,7 @@ function signInForm(message = ''): void {
 
 class Dashboard {
   private devices: DeviceRow[] = [];
+  private total = 0;
   private selected: { deviceId: string; moduleId?: string } | undefined;
   private stream: EventSource | undefined;
   private seen = new Set<string>();
@@ -172,10 +173,11 @@ class Dashboard {
   // --- devices
 
   private async loadDevices(): Promise<void> {
-    const r = await api<DeviceRow[]>('GET', 'devices');
+    const r = await api<{ identities: DeviceRow[]; total: number }>('GET', 'devices');
     if (r.status === 401) return this.lost();
     if (!r.ok) return;
-    this.devices = r.body;
+    this.devices = r.body.identities;
+    this.total = r.body.total;
     this.renderList();
     this.renderBadge();
   }
@@ -186,7 +188,9 @@ class Dashboard {
       return;
     }
     const key = this.selected ? identityOf(this.selected) : '';
-    replace(this.list, ...this.devices.map((d) => deviceRow(d, identityOf(d) === key, () => this.select(d))));
+    const shown = this.devices.filter((d) => !d.moduleId).length;
+    replace(this.list, ...this.devices.map((d) => deviceRow(d, identityOf(d) === key, () => this.select(d))),
+      shown < this.total ? el('li', { class: 'muted pad small' }, `the first ${shown} of ${this.total} devices`) : null);
   }
 
   private select(d: DeviceRow): void {

@@ -31,7 +31,7 @@ export function deviceRow(d: DeviceRow, selected: boolean, onSelect: () => void)
   const state = d.status === 'disabled' ? 'disabled' : d.connected ? 'connected' : 'disconnected';
   return el('li', {},
     el('button', {
-      class: `device${selected ? ' selected' : ''}`, type: 'button', onclick: onSelect,
+      class: `device${d.moduleId ? ' module' : ''}${selected ? ' selected' : ''}`, type: 'button', onclick: onSelect,
       data: { identity: identityOf(d), connected: String(d.connected), state },
       title: d.since ? `${state} since ${new Date(d.since).toLocaleString()}` : state,
     },
