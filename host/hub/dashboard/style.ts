@@ -95,7 +95,7 @@ pre.json { margin: 0; padding: 10px; background: #f7f8fa; border: 1px solid var(
 .msg-body { margin: 0; white-space: pre-wrap; word-break: break-word; max-height: 200px; overflow: auto; }
 .chips { display: flex; flex-wrap: wrap; gap: 4px; margin-top: 6px; }
 .chip { font-family: var(--mono); font-size: 11.5px; padding: 1px 7px; border-radius: 4px; background: #eaf0fd; color: #1d3f94; }
-.chips.sys .chip { background: var(--off-bg); color: var(--muted); }
+.chip.sys { background: var(--off-bg); color: var(--muted); }
 .chip b { font-weight: 600; }
 
 .refusals { padding: 20px 24px; }

@@ -59,7 +59,10 @@ export function clock(iso: string): string {
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
 }
 
-/** JSON text pretty-printed when it parses, else as it is. */
-export function pretty(text: string): string {
-  try { return JSON.stringify(JSON.parse(text), null, 2); } catch { return text; }
+/** JSON text on one line when that is short, pretty-printed when not; other text as it is. */
+export function pretty(text: string, oneLine = 100): string {
+  let v: unknown;
+  try { v = JSON.parse(text); } catch { return text; }
+  const flat = JSON.stringify(v);
+  return flat.length <= oneLine ? flat : JSON.stringify(v, null, 2);
 }

@@ -36,13 +36,15 @@ export function deviceRow(d: DeviceRow, selected: boolean, onSelect: () => void)
       title: d.since ? `${state} since ${new Date(d.since).toLocaleString()}` : state,
     },
     el('span', { class: `dot ${state}` }),
-    el('span', { class: 'device-name' }, d.moduleId ? el('span', { class: 'muted' }, `${d.deviceId}/`) : null, d.moduleId ?? d.deviceId),
-    el('span', { class: 'device-meta' }, state, d.auth === 'x509' ? ' · X.509' : '', d.c2dPending ? ` · ${d.c2dPending} C2D queued` : '')));
+    el('span', { class: 'device-name' }, d.moduleId ?? d.deviceId),
+    el('span', { class: 'device-meta' }, d.moduleId ? 'module · ' : '', state, d.auth === 'x509' ? ' · X.509' : '', d.c2dPending ? ` · ${d.c2dPending} C2D queued` : '')));
 }
 
-function chips(kind: string, pairs: [string, string | null][]): HTMLElement | null {
-  if (!pairs.length) return null;
-  return el('div', { class: `chips ${kind}` }, ...pairs.map(([k, v]) => el('span', { class: 'chip' }, el('b', {}, k), v === null ? '' : `=${v}`)));
+/** Application properties, then system ones (greyed), as name=value chips. */
+function chips(app: [string, string | null][], sys: [string, string][]): HTMLElement | null {
+  if (!app.length && !sys.length) return null;
+  const chip = (kind: string) => ([k, v]: [string, string | null]) => el('span', { class: `chip ${kind}`, title: kind === 'sys' ? 'system property' : 'application property' }, el('b', {}, k), v === null ? '' : `=${v}`);
+  return el('div', { class: 'chips' }, ...app.map(chip('app')), ...sys.map(chip('sys')));
 }
 
 export function telemetryItem(t: TelemetryItem): HTMLLIElement {
@@ -53,7 +55,7 @@ export function telemetryItem(t: TelemetryItem): HTMLLIElement {
       el('span', { class: 'muted' }, `#${t.seq} · partition ${t.partition} · ${t.size} B${'base64' in t.body ? ' · base64' : ''}${t.truncated ? ' · cut' : ''}`),
       t.skippedBefore ? el('span', { class: 'warn' }, `${t.skippedBefore} skipped (the page fell behind)`) : null),
     el('pre', { class: 'msg-body' }, body),
-    chips('app', t.properties), chips('sys', t.systemProperties));
+    chips(t.properties, t.systemProperties));
 }
 
 export function refusalRow(r: RefusalItem): HTMLTableRowElement {
