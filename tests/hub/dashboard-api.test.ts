@@ -213,9 +213,20 @@ test('with dashboard: false the hub serves no dashboard and prints no link', asy
   } finally { await stop(); }
 });
 
-test('a connection the hub closes for a broken rule is in the refusals, with the identity and the rule', async () => {
+test('a connection the hub closes for a broken rule is in the refusals, with the identity and the rule; one the device ends is not', async () => {
   const cookie = await signIn();
-  const device = await connectRaw(hub, { deviceId: 'api-dev', key: hub.registry.record('api-dev')!.primaryKey });
+  const key = hub.registry.record('api-dev')!.primaryKey;
+  // a device that leaves, or whose network fails, is no refusal
+  for (const how of ['end', 'destroy'] as const) {
+    const polite = await connectRaw(hub, { deviceId: 'api-dev', key });
+    const gone = once(hub as never, 'disconnected', (e: { deviceId: string }) => e.deviceId === 'api-dev');
+    if (how === 'end') await endClient(polite); else polite.stream.destroy();
+    await gone;
+    polite.end(true);
+  }
+  const before = (await call('GET', '/dashboard/api/refusals', { cookie })).json as { surface: string }[];
+  assert.deepEqual(before.filter((r) => r.surface === 'connection'), []);
+  const device = await connectRaw(hub, { deviceId: 'api-dev', key });
   // the hub's own event: the refusal is recorded by then, whenever the client notices
   const closed = once<{ deviceId: string; reason?: string }>(hub as never, 'disconnected', (e) => e.deviceId === 'api-dev');
   device.publish('devices/someone-else/messages/events/', 'x', { qos: 1 });

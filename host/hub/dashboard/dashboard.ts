@@ -26,6 +26,8 @@ const MAX_BODY = 512 * 1024;
 /** Telemetry served when a device is selected (the newest of the last TELEMETRY_SCAN events of its partition). */
 const TELEMETRY_RECENT = 50;
 const TELEMETRY_SCAN = 500;
+const TELEMETRY_CHUNK = 50;
+const TELEMETRY_SCAN_BYTES = 8 * 1024 * 1024;
 /** A telemetry body is shown up to this many bytes. */
 const BODY_PREVIEW = 16 * 1024;
 const MAX_STREAMS = 16;
@@ -70,8 +72,14 @@ export interface DashboardHub {
 interface ConnectionEvent { deviceId: string; moduleId?: string; reason?: string; transport?: string }
 interface Stream { res: ServerResponse; deviceId?: string; moduleId?: string; skipped: number }
 
-/** The benign reasons a connection ends (the device left, or the hub stopped): not refusals. */
-const ORDINARY_CLOSE = new Set(['connection closed', 'dropped by the hub (dropConnection)', 'identity removed', 'identity disabled']);
+/**
+ * The reasons a connection ends that are no refusal: the device left or its network failed (a socket error, as aedes
+ * words it), the hub stopped, or a back end removed, disabled or dropped it. The others are the hub enforcing a rule
+ * (a topic, QoS 2, a size), an expired token or a missed keep-alive.
+ */
+const ORDINARY_CLOSE = new Set(['connection closed', 'hub stopping', 'dropped by the hub (dropConnection)', 'identity removed', 'identity disabled']);
+const NETWORK_ERROR = /\bE[A-Z]{3,}\b|socket hang up|[Dd]isconnected|[Cc]losed/;
+const isRefusal = (reason: string | undefined): reason is string => !!reason && !ORDINARY_CLOSE.has(reason) && !NETWORK_ERROR.test(reason);
 
 export interface DashboardOptions {
   /** The REST port, which names the session cookie (cookies are per host, not per port); known once it listens. */
@@ -103,7 +111,7 @@ export class Dashboard {
       this.refusals.add('dps', e.clientId, `CONNACK ${e.returnCode ?? '?'}: ${e.reason}`)) as Listener);
     on(emitter, 'connected', ((e: ConnectionEvent) => this.broadcast('state', { deviceId: e.deviceId, ...(e.moduleId ? { moduleId: e.moduleId } : {}), connected: true })) as Listener);
     on(emitter, 'disconnected', ((e: ConnectionEvent) => {
-      if (e.reason && !ORDINARY_CLOSE.has(e.reason)) this.refusals.add('connection', who(e), `closed by the hub: ${e.reason}`);
+      if (isRefusal(e.reason)) this.refusals.add('connection', who(e), `closed by the hub: ${e.reason}`);
       this.broadcast('state', { deviceId: e.deviceId, ...(e.moduleId ? { moduleId: e.moduleId } : {}), connected: false });
     }) as Listener);
     on(emitter, 'reported', ((e: { deviceId: string; moduleId?: string; version: number }) => {
@@ -228,8 +236,9 @@ export class Dashboard {
       if (own(current, '$version') !== version) {
         throw new HubError(412, 'PreconditionFailed', `the desired properties changed meanwhile (now $version ${String(own(current, '$version'))}, the edit began at ${version}): reload and edit again`);
       }
-      const twin = await this.hub.updateDesired(deviceId, replacementPatch(current, desired), mod);
-      return this.json(res, 200, twin);
+      const patch = replacementPatch(current, desired);
+      // an edit that changes nothing is no update (the device would get a patch of only a new $version)
+      return this.json(res, 200, Object.keys(patch).length ? await this.hub.updateDesired(deviceId, patch, mod) : await this.hub.getTwin(deviceId, moduleId));
     }
     if (action === 'POST methods') {
       const b = await this.body(req, METHOD_MAX_NESTING + 1);
@@ -324,16 +333,27 @@ export class Dashboard {
     return { identities, total: all.length };
   }
 
-  /** The identity's newest telemetry, newest first, from the events its partition still holds. */
+  /**
+   * The identity's newest telemetry, newest first, from the events its partition still holds: read back from the end
+   * in chunks, at most TELEMETRY_SCAN events and about TELEMETRY_SCAN_BYTES of them (other devices share the partition).
+   */
   private recentTelemetry(deviceId: string, moduleId: string | undefined): unknown[] {
     const p = this.hub.events.partitionOf(deviceId);
-    const last = this.hub.events.info(p).last_enqueued_sequence_number;
+    const info = this.hub.events.info(p);
     const out: unknown[] = [];
-    if (last < 0) return out;
-    const evs = this.hub.events.read(p, { kind: 'seq', value: Math.max(0, last + 1 - TELEMETRY_SCAN), inclusive: true }, TELEMETRY_SCAN);
-    for (let i = evs.length - 1; i >= 0 && out.length < TELEMETRY_RECENT; i--) {
-      const ev = evs[i]!;
-      if (ev.deviceId === deviceId && ev.moduleId === moduleId) out.push(telemetryView(ev));
+    let end = info.last_enqueued_sequence_number + 1;
+    const begin = Math.max(info.begin_sequence_number, end - TELEMETRY_SCAN);
+    let bytes = 0;
+    while (end > begin && out.length < TELEMETRY_RECENT && bytes < TELEMETRY_SCAN_BYTES) {
+      const from = Math.max(begin, end - TELEMETRY_CHUNK);
+      const evs = this.hub.events.readFromSeq(p, from, end - from).filter((ev) => ev.seq < end);
+      if (!evs.length) break;
+      for (let i = evs.length - 1; i >= 0 && out.length < TELEMETRY_RECENT; i--) {
+        const ev = evs[i]!;
+        bytes += ev.body.length;
+        if (ev.deviceId === deviceId && ev.moduleId === moduleId) out.push(telemetryView(ev));
+      }
+      end = evs[0]!.seq;
     }
     return out;
   }
