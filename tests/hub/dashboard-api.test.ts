@@ -237,3 +237,23 @@ test('a connection the hub closes for a broken rule is in the refusals, with the
   assert.ok(r, JSON.stringify(list));
   assert.equal(r.reason, `closed by the hub: ${e.reason}`);
 });
+
+test('a hub stopping with a dashboard stream open ends the stream and stops', async () => {
+  const { hub: own, done: stop } = await startHub({ restPort: 0 });
+  const token = tokenOf(own.dashboardUrl()!);
+  const r = await call('POST', '/dashboard/api/session', { port: own.restPort!, ca: own.ca, body: JSON.stringify({ token }) });
+  const cookie = String(r.headers['set-cookie']![0]).split(';')[0]!;
+  // (wrapped: a promise resolved with a promise would wait for it)
+  const { ended } = await new Promise<{ ended: Promise<void> }>((resolve, reject) => {
+    const req = request({ host: 'localhost', port: own.restPort, path: '/dashboard/api/stream', ca: own.ca, agent: false, headers: { Cookie: cookie } }, (res) => {
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers['content-type'], 'text/event-stream; charset=utf-8');
+      const end = new Promise<void>((e) => { res.on('close', () => e()); res.on('error', () => e()); });
+      res.once('data', () => resolve({ ended: end }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  await stop();
+  await ended;
+});

@@ -300,9 +300,10 @@ class Dashboard {
     const r = await api<{ properties: { desired: Record<string, unknown> } }>('PUT', `${path(sel)}/twin/desired`, { desired, version: this.desiredVersion });
     if (!r.ok) { replace(this.desiredStatus, r.error); this.desiredStatus.className = 'status error'; return; }
     this.desiredDirty = false;
-    const v = String(r.body.properties.desired['$version']);
+    const v = Number(r.body.properties.desired['$version']);
+    const changed = v !== this.desiredVersion;
     await this.loadTwin();
-    replace(this.desiredStatus, `Saved: desired $version ${v}, sent to the device.`);
+    replace(this.desiredStatus, changed ? `Saved: desired $version ${v}, sent to the device.` : 'Nothing changed: no patch sent.');
     this.desiredStatus.className = 'status ok';
   }
 
