@@ -192,6 +192,8 @@ test('iothub-wasm hub dashboard\'s request: a new link for a service token with 
   const reader = hub.policies.get('registryRead')!;
   assert.equal((await call('POST', '/dashboard/api/links', { body: '{}', headers: { Authorization: `${sas(hub.hostName, reader.primaryKey, inSeconds(60))}&skn=registryRead` } })).status, 401);
   assert.equal((await call('POST', '/dashboard/api/links', { body: '{}' })).status, 401);
+  const scoped = `${sas(`${hub.hostName}/devices/api-dev`, owner.primaryKey, inSeconds(60))}&skn=iothubowner`;
+  assert.equal((await call('POST', '/dashboard/api/links', { body: '{}', headers: { Authorization: scoped } })).status, 401, 'a token for one device opens no dashboard');
 });
 
 test('signing out ends the session: the cookie no longer opens the API', async () => {

@@ -14,7 +14,7 @@ import { TWIN_DOCUMENT_MAX_NESTING } from '../state/twin-store.js';
 import { METHOD_MAX_NESTING, METHOD_RESPONSE_TIMEOUT, type InvokeOptions, type MethodResult } from '../state/methods.js';
 import type { C2DOptions } from '../state/c2d-queue.js';
 import type { PropertyBag } from '../state/messages.js';
-import type { Policies } from '../service/policies.js';
+import { claimsCover, type Policies } from '../service/policies.js';
 import { replacementPatch } from '../service/rest.js';
 import { RefusalLog, type Refusal } from './refusals.js';
 import { Sessions } from './sessions.js';
@@ -135,8 +135,11 @@ export class Dashboard {
     const auth = req.headers['authorization'];
     const r = auth ? this.hub.policies.verify(String(auth), this.hub.hostNames(), Math.floor(Date.now() / 1000)) : { ok: false as const, reason: 'no Authorization header (SharedAccessSignature …)' };
     const lacks = r.ok ? (['RegistryRead', 'ServiceConnect'] as const).filter((x) => !r.claims.rights.has(x)) : [];
-    if (!r.ok || lacks.length) {
-      const reason = r.ok ? `policy '${r.claims.policy}' lacks ${lacks.join(' and ')}` : r.reason;
+    // the dashboard reaches every device: a token scoped to some of them (`sr` with a path) does not open it
+    const scoped = r.ok && !claimsCover(r.claims, '/');
+    if (!r.ok || lacks.length || scoped) {
+      const reason = !r.ok ? r.reason : lacks.length ? `policy '${r.claims.policy}' lacks ${lacks.join(' and ')}` :
+        `the SAS token's resource '${r.claims.resource}' is not the whole hub`;
       this.refusals.add('dashboard', peer(req), `sign-in link refused: ${reason}`);
       throw new HubError(401, 'IotHubUnauthorizedAccess', reason);
     }
