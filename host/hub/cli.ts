@@ -18,9 +18,11 @@ const SERVICE_COMMANDS: Record<string, () => Promise<(argv: string[]) => Promise
   c2d: async () => (await import('./cli-c2d.js')).c2dMain,
   method: async () => (await import('./cli-method.js')).methodMain,
   twin: async () => (await import('./cli-twin.js')).twinMain,
+  dashboard: async () => (await import('./cli-dashboard.js')).dashboardMain,
 };
 
 const SERVICE_USAGE = `       iothub-wasm hub monitor [--device <id>] [--json]    telemetry as it arrives, with its properties
+       iothub-wasm hub dashboard                          a new one-time sign-in link to the web dashboard
        iothub-wasm hub c2d send <deviceId> <body> [--property k=v]… [--ack none|positive|negative|full]
                                   [--message-id <id>] [--wait <s>]
        iothub-wasm hub method invoke <deviceId> <methodName> [--payload <json>] [--timeout <s>]
@@ -55,6 +57,7 @@ options:
   --retention <spec> what the Event Hub-compatible endpoint keeps per partition, e.g. 24h,10000,64MiB: any of
                      an age (h), a count of events, a size (MiB); default 24h,10000,64MiB
   --max-connections <n>  connections each listener holds at once (default 10000; each costs ~30 KiB in the hub)
+  --no-dashboard     no web dashboard on the REST port (default: on, its one-time sign-in link printed below)
   --quiet            no log (the log goes to stderr)
   --json             machine-readable output for device commands
   -h, --help         this help`;
@@ -158,6 +161,7 @@ export async function main(argv: string[]): Promise<number> {
         cert: { type: 'string' },
         'sas-ttl': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' },
+        'no-dashboard': { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -314,6 +318,7 @@ async function run(v: Record<string, string | string[] | boolean | undefined>, p
     ...(typeof v['bind'] === 'string' ? { bindAddress: v['bind'] } : {}),
     ...(typeof v['max-connections'] === 'string' ? { maxConnections: countOf('--max-connections', v['max-connections']) } : {}),
     log: v['quiet'] ? false : true,
+    ...(v['no-dashboard'] ? { dashboard: false } : {}),
     ...(typeof v['retention'] === 'string' ? retentionOf(v['retention']) : {}),
   };
   let hub: LocalHub;
@@ -354,6 +359,8 @@ async function run(v: Record<string, string | string[] | boolean | undefined>, p
     console.log(`    (Node reads it at process start; without it they retry for minutes instead of failing)`);
     console.log(`  other policies: ${hub.policies.list().map((p) => p.keyName).join(', ')} (keys in ${resolvePath(dataDir, 'policies.json')})`);
   }
+  const dashboard = hub.dashboardUrl();
+  if (dashboard) console.log(`  dashboard: ${dashboard}\n    (the link signs one browser in, once; or sign in there with the service connection string)`);
   if (hub.dps) {
     console.log(`  DPS: mqtts://localhost:${hub.dps.port} id scope ${hub.dps.idScope} (provisioning host localhost:${hub.dps.port}; devices are assigned to ${hub.assignedHub()})`);
     if (hub.dps.plainPort) console.log(`    also mqtt://localhost:${hub.dps.plainPort} (plain, symmetric keys only)`);

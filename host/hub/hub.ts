@@ -31,6 +31,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { Identity, TelemetryMessage } from './state/messages.js';
 import { LocalDps } from './dps/dps.js';
 import { isDpsServicePath } from './dps/rest.js';
+import { Dashboard } from './dashboard/dashboard.js';
 
 export const WEBSOCKET_PATH = '/$iothub/websocket';
 export const DEFAULT_DATA_DIR = '.iothub-wasm';
@@ -103,6 +104,8 @@ export interface LocalHubOptions {
   dpsPlainPort?: number | false;
   /** The `retry-after` (seconds) the DPS gives with `assigning` answers. Default 1. */
   dpsRetryAfterSeconds?: number;
+  /** The web dashboard on the REST port (`/dashboard/`, signed in with dashboardUrl()'s one-time link). Default on with restPort. */
+  dashboard?: boolean;
 }
 
 /** Defaults of the connection limits (see LocalHubOptions). */
@@ -150,6 +153,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
   restPort: number | undefined;
   private amqp: AmqpService | undefined;
   private deviceHttps: DeviceHttps | undefined;
+  private dashboard: Dashboard | undefined;
   /** The local Device Provisioning Service, when dpsPort is set (its id scope, enrollments, fault injection). */
   dps: LocalDps | undefined;
   /** TLS port (MQTT + WebSocket). */
@@ -235,6 +239,9 @@ export class LocalHub extends EventEmitter<HubEvents> {
 
   /** The provisioning service connection string (azure-iot-provisioning-service), when the DPS runs. */
   dpsServiceConnectionString(): string | undefined { return this.dps?.serviceConnectionString(this.hostName); }
+
+  /** A new one-time sign-in link to the web dashboard (each works once), when it runs. */
+  dashboardUrl(): string | undefined { return this.dashboard && this.restPort ? this.dashboard.signInUrl() : undefined; }
 
   /** `localhost:{port}`: what a client puts in GatewayHostName. */
   get gatewayHostName(): string { return `localhost:${this.port}`; }
@@ -411,8 +418,10 @@ export class LocalHub extends EventEmitter<HubEvents> {
       deviceHttps.on('telemetry', (t) => this.acceptTelemetry(t));
       // the provisioning service API shares the port: its paths (/enrollments, /enrollmentGroups, /registrations) are its own
       const dpsRest = this.dps?.serviceApi(() => this.hostNames(), () => this.assignedHub(), this.log);
+      const dashboard = this.dashboard = opts.dashboard === false ? undefined : new Dashboard(this, this, this.dps, { port: () => this.restPort, log: this.log });
       const serve = (req: IncomingMessage, res: ServerResponse) =>
-        (DeviceHttps.claims(req) ? deviceHttps.handle : dpsRest && isDpsServicePath(req.url) ? dpsRest.handle : rest.handle)(req, res);
+        (DeviceHttps.claims(req) ? deviceHttps.handle : dashboard && Dashboard.claims(req) ? dashboard.handle :
+          dpsRest && isDpsServicePath(req.url) ? dpsRest.handle : rest.handle)(req, res);
       const wsAdmission = this.admission('REST port (MQTT over WebSocket)');
       const acceptedAt = new Map<string, number>();
       const firstRequest = new Map<string, NodeJS.Timeout>();
@@ -780,6 +789,7 @@ export class LocalHub extends EventEmitter<HubEvents> {
     const closing = this.servers.map((s) => new Promise<void>((r) => s.close(() => r())));
     this.amqp?.close();
     this.deviceHttps?.close();
+    this.dashboard?.close();
     for (const a of this.admissions) a.close();
     if (this.broker) await this.broker.close();
     if (this.dps) await this.dps.close();

@@ -95,7 +95,7 @@ function hubImports(file: string): string[] {
     .map((s) => relative(hubDir, resolve(dirname(file), s)).split(sep).join('/').replace(/\.js$/, '.ts'));
 }
 
-test('the hub depends one way: state/ on no protocol or composition, device/ and service/ not on each other, dps/ not on service/', () => {
+test('the hub depends one way: state/ on no protocol or composition, device/ and service/ not on each other, dps/ not on service/, dashboard/ not on the device side', () => {
   // errors.ts and log.ts import nothing of the hub: every layer may use them
   const leaves = ['errors.ts', 'log.ts'];
   for (const leaf of leaves) assert.deepEqual(hubImports(join(hubDir, leaf)), [], `${leaf} imports nothing of the hub`);
@@ -113,6 +113,10 @@ test('the hub depends one way: state/ on no protocol or composition, device/ and
     'amqp/': (t) => t.includes('/') || shared.includes(t),
     // the DPS is a device-facing protocol of its own: it reuses the device side's framing gate, never the service side
     'dps/': (t) => !t.startsWith('service/') && (t.includes('/') || shared.includes(t)),
+    // the dashboard is a service-side surface (a web page over the hub's service API): never the device side's
+    // protocols, and its browser modules (dashboard/web/) only each other
+    'dashboard/web/': (t) => t.startsWith('dashboard/web/'),
+    'dashboard/': (t) => !t.startsWith('device/') && !t.startsWith('amqp/') && !t.startsWith('dps/') && (t.includes('/') || shared.includes(t)),
   };
   const broken: string[] = [];
   for (const f of hubSources()) {
