@@ -31,6 +31,7 @@ const GROUPS = [
   { name: 'OPTION', file: 'assembly/client/options.ts', prefix: 'OPT_', c: 'OPT_', doc: 'Options (client_option_set)' },
   { name: 'OPTION_DEFAULT', file: 'assembly/client/options.ts', prefix: 'DEFAULT_', c: 'DEFAULT_', doc: 'Option defaults, by option name' },
   { name: 'TRANSPORT', file: 'assembly/client/options.ts', prefix: 'TRANSPORT_', c: 'TRANSPORT_', doc: 'Transports (client_endpoint_port)' },
+  { name: 'STORE_KIND', file: 'assembly/client/store.ts', prefix: 'STORE_', c: 'STORE_', doc: 'Store record kinds (client_store_kind)' },
   { name: 'FEATURE', file: 'assembly/client/options.ts', prefix: 'FEATURE_', exclude: ['FEATURES_ALL'], c: 'FEATURE_', doc: 'Feature bits (OPT_FEATURES)' },
   { name: 'STATE', file: 'assembly/client/states.ts', prefix: 'STATE_', c: 'STATE_', doc: 'Client states (client_state)' },
   { name: 'WANT', file: 'assembly/client/states.ts', prefix: 'WANT_', c: 'WANT_', doc: 'What the board should do (client_wants)' },
