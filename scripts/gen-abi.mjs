@@ -376,6 +376,7 @@ function readmeTables(abi) {
   t['packet-types'] = grp('PACKET_TYPE', 'Type');
   t['dps-events'] = grp('DPS_EVENT', 'Type');
   t['dps-states'] = grp('DPS_STATE', 'State');
+  t['store-kinds'] = grp('STORE_KIND', 'Kind');
   for (const r of abi.records) {
     t[r.name.toLowerCase().replace(/_/g, '-')] = [`${r.doc}: ${r.size} bytes.`, '', '| Offset | Field | Type | Meaning |', '|---|---|---|---|',
       ...r.fields.map((f) => `| ${f.offset} | \`${f.name}\` | \`${f.type}\` | ${cell(f.doc)} |`)].join('\n');

@@ -363,10 +363,11 @@ export function telemetrySend(payload: usize, payloadLen: i32, qos: i32): i32 {
 }
 
 // ---- store and forward (the record format is store.ts) ---------------------------------------------------------
+// One scratch for the UUID and then the creation time (each is copied into the bag before the next is written).
 const UUID: usize = memory.data(36, 16);
-const ISO: usize = memory.data(ISO_TIME_LEN, 16);
+const ISO: usize = UUID;
 const CTIME = memory.data<u8>([0x24, 0x2E, 0x63, 0x74, 0x69, 0x6D, 0x65]); // "$.ctime", UTF-8
-const HEX = "0123456789abcdef";
+const HEX = memory.data<u8>([48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102]); // 0-9a-f
 
 /** A random (version 4) UUID from the client's generator, seeded by the board's entropy, at UUID. */
 function randomUuid(): void {
@@ -377,7 +378,7 @@ function randomUuid(): void {
     if (w == 2) r = (r & 0x3FFFFFFF) | 0x80000000; // variant 10
     for (let k: i32 = 0; k < 8; k++) {
       if (at == 8 || at == 13 || at == 18 || at == 23) { store<u8>(UUID + <usize>at, 45); at++; }
-      store<u8>(UUID + <usize>at, <u8>load<u16>(changetype<usize>(HEX) + (<usize>((r >> 28) & 15) << 1)));
+      store<u8>(UUID + <usize>at, load<u8>(HEX + <usize>((r >> 28) & 15)));
       at++;
       r <<= 4;
     }
