@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { LocalHub, type TelemetryMessage } from '../../host/hub/index.js';
 import { DeviceClient } from '../../host/device/client.js';
+import { SharedCore } from '../../host/device/shared-core.js';
 import type { IotHubWasmError } from '../../host/errors.js';
 import { startHub, device, waitFor, FAST_RETRY, type Rig } from './support.js';
 
@@ -236,6 +237,28 @@ test('the store is the queue, the outbox a window on it: 40 stored messages thro
   } finally {
     seen.stop();
     await client.close();
+  }
+});
+
+test('devices sharing one core each keep their own store: restored records go to their own device, in order, across core switches', async () => {
+  const shared = new SharedCore('gateway');
+  const names = ['sf-shared-a', 'sf-shared-b', 'sf-shared-c'];
+  const rigs = await Promise.all(names.map(async (id) => ({ id, store: folder(), cs: (await rig.hub.registry.addDevice(id)).connectionString })));
+  for (const r of rigs) await acceptOffline(r.cs, r.store, [0, 1, 2, 3, 4].map((i) => `${r.id}-${i}`));
+  const watches = rigs.map((r) => watch(rig.hub, r.id));
+  const clients = rigs.map((r) => DeviceClient.fromConnectionString(r.cs, { ca: rig.hub.ca, store: r.store, shared, retry: FAST_RETRY }));
+  try {
+    await Promise.all(clients.map((c) => c.connect()));
+    // and one new message each, interleaved, after the restored ones
+    await Promise.all(clients.map((c, i) => c.sendTelemetry('new', { messageId: `${names[i]}-new` })));
+    for (const [i, w] of watches.entries()) {
+      await w.until(6, names[i]!);
+      assert.deepEqual(w.ids, [0, 1, 2, 3, 4].map((k) => `${names[i]}-${k}`).concat(`${names[i]}-new`));
+    }
+    assert.ok(shared.switches > names.length, 'the core switched devices');
+  } finally {
+    for (const w of watches) w.stop();
+    await Promise.all(clients.map((c) => c.close()));
   }
 });
 
