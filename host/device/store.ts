@@ -115,12 +115,23 @@ export class MessageStore {
     const data = readFileSync(this.file);
     const ex = this.core.ex();
     const { io, ioCapacity } = this.core;
+    // The log goes through the IO window a window's worth at a time; a record cut by the window's end is read again
+    // from its start (a record always fits the window: the core made it there).
+    let win = 0;
+    let winLen = 0;
+    const slide = (at: number) => {
+      win = at;
+      winLen = Math.min(data.length - at, ioCapacity);
+      this.core.u8().set(data.subarray(at, at + winLen), io);
+    };
+    const atEnd = () => win + winLen === data.length;
     let off = 0;
     let dropped = false;
+    slide(0);
     while (off < data.length) {
-      const n = Math.min(data.length - off, ioCapacity);
-      this.core.u8().set(data.subarray(off, off + n), io);
-      const r = ex.client_store_check(io, n);
+      if (off >= win + winLen) slide(off);
+      let r = ex.client_store_check(io + off - win, win + winLen - off);
+      if (r === STATUS.CLIENT_STORE_TRUNCATED && !atEnd() && off > win) { slide(off); r = ex.client_store_check(io, winLen); }
       if (r > 0) {
         const token = ex.client_store_token();
         if (ex.client_store_kind() === STORE_KIND.MESSAGE) this.keep(token, Buffer.from(data.subarray(off, off + r)));
@@ -128,19 +139,21 @@ export class MessageStore {
         off += r;
         continue;
       }
-      if (r === STATUS.CLIENT_STORE_TRUNCATED && off + n === data.length) {
+      if (r === STATUS.CLIENT_STORE_TRUNCATED && atEnd()) {
         report.truncated = 1;
-        this.problems.push(storeError('CLIENT_STORE_TRUNCATED', `${this.file}: the last ${n} bytes (from byte ${off}) are a torn record, dropped`));
+        this.problems.push(storeError('CLIENT_STORE_TRUNCATED', `${this.file}: the last ${data.length - off} bytes (from byte ${off}) are a torn record, dropped`));
         dropped = true;
         break;
       }
       // Not a record: skip to the next place the core would take for the start of one.
-      let k = 1;
-      while (k < n && ex.client_store_check(io + k, n - k) === STATUS.CLIENT_STORE_CORRUPT) k++;
+      const from = off;
+      do {
+        off++;
+        if (off >= win + winLen) { if (off >= data.length) break; slide(off); }
+      } while (ex.client_store_check(io + off - win, win + winLen - off) === STATUS.CLIENT_STORE_CORRUPT);
       report.corrupt++;
-      this.problems.push(storeError('CLIENT_STORE_CORRUPT', `${this.file}: ${k} bytes from byte ${off} are not a record that checks out, skipped`));
+      this.problems.push(storeError('CLIENT_STORE_CORRUPT', `${this.file}: ${off - from} bytes from byte ${from} are not a record that checks out, skipped`));
       dropped = true;
-      off += k;
     }
     report.restored = this.pending.size;
     if (dropped) this.rewrite(report.corrupt > 0);
