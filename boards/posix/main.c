@@ -1,6 +1,7 @@
 /*
  * iothub-wasm-posix: the demo thermostat (boards/c/app) on Linux, TLS by mbedTLS.
  *   iothub-wasm-posix --connection-string CS --ca FILE [--cert FILE --key FILE] [--count N] [--interval-ms MS]
+ *                     [--store DIR]
  * Exit 0 after --count acknowledged readings and a clean stop; 1 for a failure retrying cannot fix (the core's
  * status name on stderr); 2 for bad arguments; 3 if the core trapped (a bug).
  */
@@ -15,7 +16,10 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <sys/stat.h>
+
 #include "app/thermostat.h"
+#include "file_storage.h"
 #include "iothub_board.h"
 #include "iothub_wasm_rt.h"
 #include "tls_transport.h"
@@ -23,8 +27,10 @@
 #define PROG "iothub-wasm-posix"
 #define USAGE \
   "usage: " PROG " --connection-string CS --ca FILE [--cert FILE --key FILE] [--count N] [--interval-ms MS]\n" \
+  "       [--store DIR]\n" \
   "  Runs the demo thermostat against an IoT Hub over MQTT/TLS until --count readings are acknowledged (default:\n" \
-  "  until interrupted). CS may come from IOTHUB_DEVICE_CONNECTION_STRING; --cert and --key for x509=true devices.\n"
+  "  until interrupted). CS may come from IOTHUB_DEVICE_CONNECTION_STRING; --cert and --key for x509=true devices.\n" \
+  "  --store: keep readings not yet acknowledged in DIR/telemetry.log, sent again after a restart.\n"
 
 static volatile sig_atomic_t interrupted;
 static void on_signal(int sig) { (void)sig; interrupted = 1; }
@@ -88,9 +94,12 @@ static int parse_u32(const char *s, uint32_t *out) {
 static tls_transport_t tls;
 static iothub_device_t dev;
 static thermostat_t app;
+static file_storage_t store;
+/* The log's bound: 1 MiB of records (several thousand readings). */
+#define STORE_MAX_BYTES (1u << 20)
 
 int main(int argc, char **argv) {
-  const char *cs = getenv("IOTHUB_DEVICE_CONNECTION_STRING"), *ca = NULL, *cert = NULL, *key = NULL;
+  const char *cs = getenv("IOTHUB_DEVICE_CONNECTION_STRING"), *ca = NULL, *cert = NULL, *key = NULL, *store_dir = NULL;
   uint32_t count = THERMOSTAT_FOREVER, interval = 5000;
   iothub_transport_t transport;
   iothub_clock_t clock = {NULL, now_ms, unix_ms};
@@ -108,6 +117,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--ca")) ca = v;
     else if (!strcmp(a, "--cert")) cert = v;
     else if (!strcmp(a, "--key")) key = v;
+    else if (!strcmp(a, "--store")) store_dir = v;
     else if (!strcmp(a, "--count")) { if (!parse_u32(v, &count)) return bad_args("--count takes a number, not ", v); }
     else if (!strcmp(a, "--interval-ms")) { if (!parse_u32(v, &interval)) return bad_args("--interval-ms takes a number, not ", v); }
     else return bad_args("unknown option ", a);
@@ -129,6 +139,20 @@ int main(int argc, char **argv) {
   if (rc < 0) return bad_args("bad connection string: ", iothub_status_name(rc, name, sizeof name));
   if (iothub_device_x509(&dev) && !cert) return bad_args("the connection string says x509=true: give --cert and --key", NULL);
   thermostat_init(&app, &dev, count, interval, log_line, NULL);
+  /* after the application: what the store reports at boot goes to its log */
+  if (store_dir) {
+    char path[4096];
+    iothub_storage_t storage;
+    int32_t waiting;
+    if (mkdir(store_dir, 0700) != 0 && errno != EEXIST) return bad_args("--store: cannot create the folder ", store_dir);
+    snprintf(path, sizeof path, "%s/telemetry.log", store_dir);
+    if (file_storage_open(&store, path, STORE_MAX_BYTES) != 0) return bad_args("--store: cannot open ", path);
+    store.log = log_line;
+    storage = file_storage(&store);
+    waiting = iothub_device_storage(&dev, &storage);
+    snprintf(err, sizeof err, "store: %ld messages to send", (long)waiting);
+    log_line(NULL, err);
+  }
 
   signal(SIGPIPE, SIG_IGN); /* a write to a dropped socket is an error result, not a signal */
   signal(SIGINT, on_signal);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { boardTest, ROOT } from './support.js';
 
-const SOURCES = ['iothub_device.c', 'iothub_json.c', 'core_wasm2c.c', 'wasm-rt/wasm_rt_static.c', 'app/thermostat.c'];
+const SOURCES = ['iothub_device.c', 'iothub_store.c', 'iothub_json.c', 'core_wasm2c.c', 'wasm-rt/wasm_rt_static.c', 'app/thermostat.c'];
 const GENERATED = ['build/wasm2c/mcu.h', 'build/wasm2c/wasm-rt.h'];
 const FLAGS = ['-std=c99', '-Wall', '-Wextra', '-Werror', '-Wpedantic', '-Os',
   `-I${join(ROOT, 'boards/c')}`, `-I${join(ROOT, 'boards/c/wasm-rt')}`, `-I${join(ROOT, 'build/wasm2c')}`,
