@@ -127,7 +127,8 @@ export function client_store_token(): u32 { return Store.lastToken(); }
 export function client_store_kind(): i32 { return Store.lastKind(); }
 /**
  * Queues a message record (checked first) as unsent, with its original token: the token, or CLIENT_STORE_CORRUPT,
- * CLIENT_STORE_TRUNCATED, BAD_ARGUMENT (not a message record), CLIENT_CLOSED (stopped), CLIENT_QUEUE_FULL (the
+ * CLIENT_STORE_TRUNCATED, BAD_ARGUMENT (not a message record), CLIENT_FOREIGN_TOPIC (a message of another device or
+ * module: the store outlived a re-provisioning), CLIENT_CLOSED (stopped), CLIENT_QUEUE_FULL (the
  * outbox is a window on the store: try again after the next EV_TELEMETRY_ACKED or EV_TELEMETRY_FAILED).
  */
 export function client_store_restore(ptr: usize, len: i32): i32 {

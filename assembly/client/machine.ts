@@ -437,7 +437,7 @@ export function telemetryStore(payload: usize, payloadLen: i32, nowMs: u32): i32
 /**
  * Queues a message record the board kept (client_telemetry_store's, or read back after a reboot) as unsent, with
  * its token and a fresh packet id: the token, or CLIENT_STORE_CORRUPT / _TRUNCATED (never trusted), BAD_ARGUMENT
- * (a completion marker), CLIENT_CLOSED (stopped: queue it after client_start), CLIENT_QUEUE_FULL (the outbox is a
+ * (a completion marker), CLIENT_FOREIGN_TOPIC (a message of another device or module), CLIENT_CLOSED (stopped: queue it after client_start), CLIENT_QUEUE_FULL (the outbox is a
  * window on the store: queue it when a message is acknowledged).
  */
 export function storeRestore(ptr: usize, len: i32): i32 {
@@ -447,6 +447,13 @@ export function storeRestore(ptr: usize, len: i32): i32 {
   if (!S().configured) return St.E_CLIENT_NOT_CONFIGURED;
   if (S().state == STATE_STOPPED) return St.E_CLIENT_CLOSED;
   const size = n - Store.RECORD_OVERHEAD;
+  // A record of another identity (the store outlived a re-provisioning) would be refused by the hub at every connect.
+  const body = ptr + <usize>Store.RECORD_HEAD;
+  let h: usize = 1; // past the remaining length (checked: at most four bytes)
+  while (load<u8>(body + h) & 0x80) h++;
+  const topicLen = <i32>load<u8>(body + h + 1) << 8 | <i32>load<u8>(body + h + 2);
+  const ours = telemetryTopicOf(0, 0);
+  if (ours < 0 || topicLen < ours || memory.compare(body + h + 3, TOPIC, <usize>ours) != 0) return St.E_CLIENT_FOREIGN_TOPIC;
   if (!Ob.roomFor(<u32>size)) return St.E_CLIENT_QUEUE_FULL;
   const id = allocPacketId();
   const i = Ob.reserve(Ob.KIND_TELEMETRY_QOS1, <u32>size);

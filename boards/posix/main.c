@@ -95,6 +95,7 @@ static tls_transport_t tls;
 static iothub_device_t dev;
 static thermostat_t app;
 static file_storage_t store;
+static iothub_store_t store_state;
 /* The log's bound: 1 MiB of records (several thousand readings). */
 #define STORE_MAX_BYTES (1u << 20)
 
@@ -142,14 +143,13 @@ int main(int argc, char **argv) {
   /* after the application: what the store reports at boot goes to its log */
   if (store_dir) {
     char path[4096];
-    iothub_storage_t storage;
     int32_t waiting;
     if (mkdir(store_dir, 0700) != 0 && errno != EEXIST) return bad_args("--store: cannot create the folder ", store_dir);
     snprintf(path, sizeof path, "%s/telemetry.log", store_dir);
     if (file_storage_open(&store, path, STORE_MAX_BYTES) != 0) return bad_args("--store: cannot open ", path);
     store.log = log_line;
-    storage = file_storage(&store);
-    waiting = iothub_device_storage(&dev, &storage);
+    store_state.storage = file_storage(&store);
+    waiting = iothub_device_storage(&dev, &store_state);
     snprintf(err, sizeof err, "store: %ld messages to send", (long)waiting);
     log_line(NULL, err);
   }

@@ -310,6 +310,7 @@ export class DeviceClient extends EventEmitter {
     this.store = new MessageStore(option, { ex: () => this.ex, u8: () => core.u8, io: core.io, ioCapacity: core.ioCapacity });
     this.store.feed();
     const problems = this.store.problems.splice(0);
+    this.store.warn = (e) => this.emit('warning', e);
     // reported once the caller has had the chance to listen (fromConnectionString returns first)
     if (problems.length) queueMicrotask(() => { for (const p of problems) this.emit('warning', p); });
   }

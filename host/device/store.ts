@@ -50,6 +50,10 @@ const LOG = 'telemetry.log';
 /** An emptied log is cut back to nothing once it is larger than this (nothing in it is needed any more). */
 const TRUNCATE_AT = 1 << 20;
 
+function statusName(code: number): string {
+  return Object.entries(STATUS).find(([, v]) => v === code)?.[0] ?? String(code);
+}
+
 function storeError(name: keyof typeof STATUS, what: string): IotHubWasmError {
   return new IotHubWasmError(name, `${what}: ${STATUS_TEXT[name]}`, STATUS[name]);
 }
@@ -77,6 +81,8 @@ export class MessageStore {
   readonly report: StoreReport;
   /** What opening found that the application should hear about (CLIENT_STORE_CORRUPT, _TRUNCATED). */
   readonly problems: IotHubWasmError[] = [];
+  /** Where problems found later go (DeviceClient: its 'warning' event); until set, into `problems`. */
+  warn: (e: IotHubWasmError) => void = (e) => { this.problems.push(e); };
   private readonly file: string;
   private readonly options: Required<StoreOptions>;
   private fd: number | null = null;
@@ -252,8 +258,12 @@ export class MessageStore {
       const r = ex.client_store_restore(io, record.length);
       if (r === STATUS.CLIENT_QUEUE_FULL || r === STATUS.CLIENT_CLOSED || r === STATUS.CLIENT_NOT_CONFIGURED) break;
       this.head++;
-      if (r > 0) this.queued.add(token);
-      else { this.forget(token); this.problems.push(storeError('CLIENT_STORE_CORRUPT', `record of message ${token} refused (${r})`)); }
+      if (r > 0) { this.queued.add(token); continue; }
+      // Refused for good (CLIENT_FOREIGN_TOPIC: another identity's message, left from before a re-provisioning):
+      // reported, and marked done so that it is not tried again at every start.
+      const name = statusName(r);
+      this.warn(new IotHubWasmError(name, `${this.file}: the stored message of token ${token} cannot be sent by this device: ${STATUS_TEXT[name as keyof typeof STATUS_TEXT] ?? name}`, r));
+      this.acked(token);
     }
     if (this.head > 1024 && this.head * 2 > this.backlog.length) { this.backlog = this.backlog.slice(this.head); this.head = 0; }
   }

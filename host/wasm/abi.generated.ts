@@ -79,7 +79,7 @@ export interface GatewayExports {
   client_store_len(): number;
   /** Where client_telemetry_store and client_store_done write their record (the IO window). */
   client_store_ptr(): number;
-  /** Queues a message record (checked first) as unsent, with its original token: the token, or CLIENT_STORE_CORRUPT, CLIENT_STORE_TRUNCATED, BAD_ARGUMENT (not a message record), CLIENT_CLOSED (stopped), CLIENT_QUEUE_FULL (the outbox is a window on the store: try again after the next EV_TELEMETRY_ACKED or EV_TELEMETRY_FAILED). */
+  /** Queues a message record (checked first) as unsent, with its original token: the token, or CLIENT_STORE_CORRUPT, CLIENT_STORE_TRUNCATED, BAD_ARGUMENT (not a message record), CLIENT_FOREIGN_TOPIC (a message of another device or module: the store outlived a re-provisioning), CLIENT_CLOSED (stopped), CLIENT_QUEUE_FULL (the outbox is a window on the store: try again after the next EV_TELEMETRY_ACKED or EV_TELEMETRY_FAILED). */
   client_store_restore(ptr: number, len: number): number;
   client_store_token(): number;
   /** Telemetry: begin, add properties (valueLen -1 = null) and system properties (SYS_*), then send. */

@@ -4,7 +4,7 @@
 // record goes out as the same PUBLISH with a fresh packet id and its own token, and the creation time is ISO 8601.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ScriptedCore } from '../support/scripted-core.js';
+import { ScriptedCore, DEVICE_CS } from '../support/scripted-core.js';
 import { EVENT, STATUS, STORE_KIND, SYSTEM_PROPERTY } from '../../host/wasm/abi.generated.js';
 
 /** CRC-32 (IEEE, reflected, as zlib and PNG compute it), bit by bit. */
@@ -100,6 +100,17 @@ for (const profile of ['mcu', 'gateway'] as const) {
     assert.equal(c.ex.client_store_kind(), STORE_KIND.DONE);
     assert.equal(c.ex.client_store_token(), token);
     assert.equal(c.ex.client_store_restore(c.ex.client_store_ptr(), n), STATUS.BAD_ARGUMENT, 'a marker is not a message');
+  });
+
+  test(`${profile}: a record of another device or module is CLIENT_FOREIGN_TOPIC, not queued (a store that outlived a re-provisioning)`, () => {
+    const { bytes } = record(new ScriptedCore(profile), 'theirs', 'm-5');
+    for (const cs of [DEVICE_CS.replace('DeviceId=dev-1', 'DeviceId=dev-2'), DEVICE_CS.replace('DeviceId=dev-1', 'DeviceId=dev-1x'), `${DEVICE_CS};ModuleId=m1`]) {
+      const other = new ScriptedCore(profile, cs);
+      other.connect();
+      assert.equal(check(other, bytes), bytes.length, 'a good record');
+      assert.equal(other.ex.client_store_restore(other.io, bytes.length), STATUS.CLIENT_FOREIGN_TOPIC, cs);
+      assert.deepEqual(other.sent(), []);
+    }
   });
 
   test(`${profile}: checking stored records moves the next token past theirs; the outbox full is CLIENT_QUEUE_FULL, a stopped client CLIENT_CLOSED`, () => {

@@ -198,6 +198,34 @@ test('restored messages keep their original message id, creation time ($.ctime, 
   }
 });
 
+test('a store that outlived a re-provisioning: the other identity\'s messages are a CLIENT_FOREIGN_TOPIC warning, never sent, and dropped', async () => {
+  const old = await rig.hub.registry.addDevice('sf-old-identity');
+  const now = await rig.hub.registry.addDevice('sf-new-identity');
+  const store = folder();
+  await acceptOffline(old.connectionString, store, ['o-0', 'o-1']);
+  const seenOld = watch(rig.hub, 'sf-old-identity');
+  const seenNew = watch(rig.hub, 'sf-new-identity');
+  const c = DeviceClient.fromConnectionString(now.connectionString, { ca: rig.hub.ca, store, retry: FAST_RETRY });
+  const warnings: string[] = [];
+  c.on('warning', (e: IotHubWasmError) => warnings.push(e.code));
+  try {
+    await c.connect();
+    assert.deepEqual(warnings, ['CLIENT_FOREIGN_TOPIC', 'CLIENT_FOREIGN_TOPIC']);
+    await c.sendTelemetry('mine', { messageId: 'n-0' });
+    await seenNew.until(1, 'the new identity\'s message');
+    assert.deepEqual(seenNew.ids, ['n-0']);
+    assert.deepEqual(seenOld.ids, []);
+    assert.equal(c.storeStatus?.pending, 0);
+  } finally {
+    seenOld.stop();
+    seenNew.stop();
+    await c.close();
+  }
+  const again = DeviceClient.fromConnectionString(now.connectionString, { store });
+  assert.equal(again.storeStatus?.restored, 0, 'marked done: not tried again');
+  await again.close();
+});
+
 test('a full store is back-pressure with a code: the message past maxMessages is CLIENT_STORE_FULL, and is accepted once an acknowledgement makes room', async () => {
   const { client, connectionString } = await device(rig.hub, 'sf-full', { store: { folder: folder(), maxMessages: 3 } });
   void connectionString;
