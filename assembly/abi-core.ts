@@ -2,12 +2,12 @@
 import { statusName } from "./status";
 import { IO_CAPACITY, IS_MCU } from "./profile";
 import { ABI_VERSION } from "./abi-version";
+import { IO } from "./io";
 
 /** The version of this ABI (exports, numbers, record layouts): ABI_VERSION. */
 export function abi_version(): i32 { return ABI_VERSION; }
 
-/** The host↔core argument window (IO_CAPACITY bytes): hosts write inputs here and read outputs from here. */
-const IO: usize = memory.data(IO_CAPACITY, 16);
+/** The host↔core argument window (IO_CAPACITY bytes, assembly/io.ts): hosts write inputs here and read outputs from here. */
 
 export function abi_io_ptr(): usize { return IO; }
 export function abi_io_capacity(): i32 { return IO_CAPACITY; }

@@ -31,6 +31,7 @@ const GROUPS = [
   { name: 'OPTION', file: 'assembly/client/options.ts', prefix: 'OPT_', c: 'OPT_', doc: 'Options (client_option_set)' },
   { name: 'OPTION_DEFAULT', file: 'assembly/client/options.ts', prefix: 'DEFAULT_', c: 'DEFAULT_', doc: 'Option defaults, by option name' },
   { name: 'TRANSPORT', file: 'assembly/client/options.ts', prefix: 'TRANSPORT_', c: 'TRANSPORT_', doc: 'Transports (client_endpoint_port)' },
+  { name: 'STORE_KIND', file: 'assembly/client/store.ts', prefix: 'STORE_', c: 'STORE_', doc: 'Store record kinds (client_store_kind)' },
   { name: 'FEATURE', file: 'assembly/client/options.ts', prefix: 'FEATURE_', exclude: ['FEATURES_ALL'], c: 'FEATURE_', doc: 'Feature bits (OPT_FEATURES)' },
   { name: 'STATE', file: 'assembly/client/states.ts', prefix: 'STATE_', c: 'STATE_', doc: 'Client states (client_state)' },
   { name: 'WANT', file: 'assembly/client/states.ts', prefix: 'WANT_', c: 'WANT_', doc: 'What the board should do (client_wants)' },
@@ -375,6 +376,7 @@ function readmeTables(abi) {
   t['packet-types'] = grp('PACKET_TYPE', 'Type');
   t['dps-events'] = grp('DPS_EVENT', 'Type');
   t['dps-states'] = grp('DPS_STATE', 'State');
+  t['store-kinds'] = grp('STORE_KIND', 'Kind');
   for (const r of abi.records) {
     t[r.name.toLowerCase().replace(/_/g, '-')] = [`${r.doc}: ${r.size} bytes.`, '', '| Offset | Field | Type | Meaning |', '|---|---|---|---|',
       ...r.fields.map((f) => `| ${f.offset} | \`${f.name}\` | \`${f.type}\` | ${cell(f.doc)} |`)].join('\n');

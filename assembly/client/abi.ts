@@ -17,6 +17,8 @@ import { saveStream, restoreStream, rxReset } from "../mqtt/stream";
 import { saveOutbox, restoreOutbox } from "./outbox";
 import { saveEvents, restoreEvents } from "./events";
 import { E_CLIENT_BAD_SNAPSHOT, twinError } from "./status";
+import * as Store from "./store";
+import { IO } from "../io";
 
 /** Configures the device from its connection string (in linear memory). OK or a connection-string code. */
 export function client_init(csPtr: usize, csLen: i32): i32 {
@@ -92,6 +94,47 @@ export function client_telemetry_system_add(which: i32, value: usize, valueLen: 
 export function client_telemetry_send(payload: usize, payloadLen: i32, qos: i32): i32 {
   if (!inRange(payload, payloadLen)) return E_BAD_ARGUMENT;
   return M.telemetrySend(payload, payloadLen, qos);
+}
+
+// Store and forward (the record format is store.ts): the board writes every record the core gives it to its storage,
+// in order, and hands the message records back with client_store_restore — at once, and after a reboot those that
+// have no completion marker (the core checks each one first; a bad record is reported, never trusted).
+/**
+ * Telemetry for the board's store (QoS 1): the message built since client_telemetry_begin, with a message id when
+ * it has none and its creation time, as a store record at client_store_ptr() (client_store_len() bytes, within
+ * the IO window). It is not queued yet: write it to storage, then client_store_restore it. Its token, or a status.
+ */
+export function client_telemetry_store(payload: usize, payloadLen: i32, nowMs: u32): i32 {
+  if (!inRange(payload, payloadLen)) return E_BAD_ARGUMENT;
+  return M.telemetryStore(payload, payloadLen, nowMs);
+}
+/** Where client_telemetry_store and client_store_done write their record (the IO window). */
+export function client_store_ptr(): usize { return IO; }
+/** The length of the record last written or checked. */
+export function client_store_len(): i32 { return Store.lastLen(); }
+/** The completion marker for the message of `token` (its EV_TELEMETRY_ACKED), at client_store_ptr(): its length. */
+export function client_store_done(token: u32): i32 { return Store.done(token); }
+/**
+ * Checks the record at ptr, of at most `len` bytes (the rest of what the board read): its length, with its
+ * client_store_token() and client_store_kind() (STORE_*); CLIENT_STORE_TRUNCATED when the bytes end inside a
+ * record, CLIENT_STORE_CORRUPT when it does not check out. Check every record at boot, before sending anything:
+ * new messages then get tokens past the stored ones.
+ */
+export function client_store_check(ptr: usize, len: i32): i32 {
+  if (!inRange(ptr, len)) return E_BAD_ARGUMENT;
+  return Store.check(ptr, len);
+}
+export function client_store_token(): u32 { return Store.lastToken(); }
+export function client_store_kind(): i32 { return Store.lastKind(); }
+/**
+ * Queues a message record (checked first) as unsent, with its original token: the token, or CLIENT_STORE_CORRUPT,
+ * CLIENT_STORE_TRUNCATED, BAD_ARGUMENT (not a message record), CLIENT_FOREIGN_TOPIC (a message of another device or
+ * module: the store outlived a re-provisioning), CLIENT_CLOSED (stopped), CLIENT_QUEUE_FULL (the
+ * outbox is a window on the store: try again after the next EV_TELEMETRY_ACKED or EV_TELEMETRY_FAILED).
+ */
+export function client_store_restore(ptr: usize, len: i32): i32 {
+  if (!inRange(ptr, len)) return E_BAD_ARGUMENT;
+  return M.storeRestore(ptr, len);
 }
 
 /** How many messages the outbox holds (sent but unacknowledged, or waiting): the back-pressure bound. */

@@ -9,7 +9,7 @@
 import { OK, E_BAD_ARGUMENT, E_BAD_STATE, E_BUFFER_TOO_SMALL } from "../status";
 import { TX_CAPACITY, BAG_CAPACITY } from "../profile";
 import { Packet, clearPacket, CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT } from "../mqtt/packet";
-import { encodePacket, packetSize } from "../mqtt/encoder";
+import { encodePacket, encodePacketHead, packetSize } from "../mqtt/encoder";
 import { decodeNext, rxReset, rxReserved, rxSkipOversized, OVERSIZED_PUBLISH } from "../mqtt/stream";
 import { E_DPS_BUSY } from "../dps/status";
 import { E_MQTT_PACKET_TOO_LARGE } from "../mqtt/status";
@@ -19,6 +19,10 @@ import { subscribeTopic, telemetryTopic, twinGetTopic, twinPatchTopic, methodRes
 import { bagAppend, bagAppendSystem } from "../iothub/property-bag";
 import { retryDelay, jitterFrom } from "../iothub/retry";
 import { writeDecimal } from "../iothub/writer";
+import { isoTime, ISO_TIME_LEN } from "../iothub/time";
+import { SYS_MESSAGE_ID } from "../iothub/property-bag";
+import { IO_CAPACITY } from "../profile";
+import * as Store from "./store";
 import * as C from "./config";
 import * as St from "./status";
 import * as Ob from "./outbox";
@@ -309,7 +313,7 @@ function queuePublish(kind: u32, topicLen: i32, payload: usize, payloadLen: i32,
   return i;
 }
 
-export function telemetryBegin(): void { S().bagLen = 0; }
+export function telemetryBegin(): void { S().bagLen = 0; S().bagMid = 0; }
 
 function bagResult(r: i32): i32 {
   if (r == E_BUFFER_TOO_SMALL || r == E_BAD_ARGUMENT) return St.E_CLIENT_PROPERTIES_TOO_LARGE;
@@ -321,7 +325,24 @@ export function telemetryProperty(name: usize, nameLen: i32, value: usize, value
   return bagResult(bagAppend(BAG, S().bagLen, BAG_CAPACITY, name, nameLen, value, valueLen));
 }
 export function telemetrySystem(which: i32, value: usize, valueLen: i32): i32 {
-  return bagResult(bagAppendSystem(BAG, S().bagLen, BAG_CAPACITY, which, value, valueLen));
+  const r = bagResult(bagAppendSystem(BAG, S().bagLen, BAG_CAPACITY, which, value, valueLen));
+  if (r == OK && which == SYS_MESSAGE_ID) S().bagMid = 1;
+  return r;
+}
+
+/** The telemetry topic with `properties` bytes of bag at TOPIC: its length, or a status. */
+function telemetryTopicOf(properties: i32, payloadLen: i32): i32 {
+  if (payloadLen < 0) return E_BAD_ARGUMENT;
+  if (payloadLen + properties > MAX_D2C_BYTES) return St.E_CLIENT_MESSAGE_TOO_LARGE;
+  const topicLen = telemetryTopic(C.fieldPtr(C.F_DEVICE), C.fieldLen(C.F_DEVICE), C.fieldPtr(C.F_MODULE), C.fieldLen(C.F_MODULE),
+    BAG, properties, TOPIC, TOPIC_CAP);
+  return topicLen == E_BUFFER_TOO_SMALL ? St.E_CLIENT_PROPERTIES_TOO_LARGE : topicLen;
+}
+
+function takeToken(): u32 {
+  const token = S().nextToken;
+  S().nextToken = S().nextToken >= 0x7FFFFFFF ? 1 : S().nextToken + 1;
+  return token;
 }
 
 /** Queues a telemetry message with the properties given since telemetryBegin. Returns its token (> 0) or a status. */
@@ -332,19 +353,123 @@ export function telemetrySend(payload: usize, payloadLen: i32, qos: i32): i32 {
   // Before the first connection messages wait in the outbox; once the client is stopped nothing would send them.
   if (S().state == STATE_STOPPED) return St.E_CLIENT_CLOSED;
   if (qos != 0 && qos != 1) return St.E_CLIENT_BAD_QOS;
-  if (payloadLen < 0) return E_BAD_ARGUMENT;
-  if (payloadLen + properties > MAX_D2C_BYTES) return St.E_CLIENT_MESSAGE_TOO_LARGE;
-  const topicLen = telemetryTopic(C.fieldPtr(C.F_DEVICE), C.fieldLen(C.F_DEVICE), C.fieldPtr(C.F_MODULE), C.fieldLen(C.F_MODULE),
-    BAG, properties, TOPIC, TOPIC_CAP);
-  if (topicLen < 0) return topicLen == E_BUFFER_TOO_SMALL ? St.E_CLIENT_PROPERTIES_TOO_LARGE : topicLen;
+  const topicLen = telemetryTopicOf(properties, payloadLen);
+  if (topicLen < 0) return topicLen;
   const i = queuePublish(qos == 1 ? Ob.KIND_TELEMETRY_QOS1 : Ob.KIND_TELEMETRY_QOS0, topicLen, payload, payloadLen,
     <u32>qos, qos == 1 ? allocPacketId() : 0);
   if (i < 0) return i;
-  const token = S().nextToken;
-  S().nextToken = S().nextToken >= 0x7FFFFFFF ? 1 : S().nextToken + 1;
+  const token = takeToken();
   Ob.slotAt(i).token = token;
   flush();
   return <i32>token;
+}
+
+// ---- store and forward (the record format is store.ts) ---------------------------------------------------------
+// One scratch for the UUID and then the creation time (each is copied into the bag before the next is written).
+const UUID: usize = memory.data(36, 16);
+const ISO: usize = UUID;
+const CTIME = memory.data<u8>([0x24, 0x2E, 0x63, 0x74, 0x69, 0x6D, 0x65]); // "$.ctime", UTF-8
+const HEX = memory.data<u8>([48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102]); // 0-9a-f
+
+/** A random (version 4) UUID from the client's generator, seeded by the board's entropy, at UUID. */
+function randomUuid(): void {
+  let at: i32 = 0;
+  for (let w: i32 = 0; w < 4; w++) {
+    let r = random();
+    if (w == 1) r = (r & 0xFFFF0FFF) | 0x00004000; // version 4
+    if (w == 2) r = (r & 0x3FFFFFFF) | 0x80000000; // variant 10
+    for (let k: i32 = 0; k < 8; k++) {
+      if (at == 8 || at == 13 || at == 18 || at == 23) { store<u8>(UUID + <usize>at, 45); at++; }
+      store<u8>(UUID + <usize>at, load<u8>(HEX + <usize>((r >> 28) & 15)));
+      at++;
+      r <<= 4;
+    }
+  }
+}
+
+/**
+ * Telemetry for the board's store: the message built since telemetryBegin, QoS 1, given a message id ($.mid, a
+ * random UUID) when it has none and its creation time ($.ctime, ISO 8601 UTC) when the clock is set, so that the
+ * copy sent after a reboot is the same message to the back end. Encoded as a store record at the IO window (not
+ * queued: the board writes it, then hands it to storeRestore). Returns its token, or a status.
+ */
+export function telemetryStore(payload: usize, payloadLen: i32, nowMs: u32): i32 {
+  advance(nowMs);
+  let properties = S().bagLen;
+  const hasMid = S().bagMid;
+  S().bagLen = 0; // the properties belong to this message, whatever becomes of it
+  S().bagMid = 0;
+  if (!S().configured) return St.E_CLIENT_NOT_CONFIGURED;
+  if (!hasMid) {
+    randomUuid();
+    const r = bagAppendSystem(BAG, properties, BAG_CAPACITY, SYS_MESSAGE_ID, UUID, 36);
+    if (r < 0) return St.E_CLIENT_PROPERTIES_TOO_LARGE;
+    properties = r;
+  }
+  let ctime: u64 = 0;
+  if (S().timeSet) {
+    ctime = unixNowMs();
+    isoTime(ctime, ISO, ISO_TIME_LEN);
+    const r = bagAppend(BAG, properties, BAG_CAPACITY, CTIME, 7, ISO, ISO_TIME_LEN);
+    if (r < 0) return St.E_CLIENT_PROPERTIES_TOO_LARGE;
+    properties = r;
+  }
+  const topicLen = telemetryTopicOf(properties, payloadLen);
+  if (topicLen < 0) return topicLen;
+  const p = enc();
+  clearPacket(p);
+  p.type = PUBLISH;
+  p.qos = 1;
+  p.messageId = 0xFFFF; // a stand-in: the packet id is given when the record is queued (storeRestore)
+  p.topicPtr = TOPIC;
+  p.topicLen = <u32>topicLen;
+  p.payloadLen = <u32>payloadLen;
+  const size = packetSize(p);
+  if (size < 0) return size;
+  if (size > TX_CAPACITY || size > IO_CAPACITY - Store.RECORD_OVERHEAD) return St.E_CLIENT_MESSAGE_TOO_LARGE;
+  const head = size - payloadLen;
+  const body = Store.recordBody();
+  memory.copy(body + <usize>head, payload, <usize>payloadLen); // first: the payload may lie where the header goes
+  if (encodePacketHead(p, body, size) != head) return E_BAD_ARGUMENT;
+  const token = takeToken();
+  Store.seal(Store.STORE_MESSAGE, token, ctime, size);
+  return <i32>token;
+}
+
+/**
+ * Queues a message record the board kept (client_telemetry_store's, or read back after a reboot) as unsent, with
+ * its token and a fresh packet id: the token, or CLIENT_STORE_CORRUPT / _TRUNCATED (never trusted), BAD_ARGUMENT
+ * (a completion marker), CLIENT_FOREIGN_TOPIC (a message of another device or module), CLIENT_CLOSED (stopped: queue it after client_start), CLIENT_QUEUE_FULL (the outbox is a
+ * window on the store: queue it when a message is acknowledged).
+ */
+export function storeRestore(ptr: usize, len: i32): i32 {
+  const n = Store.check(ptr, len);
+  if (n < 0) return n;
+  if (Store.lastKind() != Store.STORE_MESSAGE) return E_BAD_ARGUMENT;
+  if (!S().configured) return St.E_CLIENT_NOT_CONFIGURED;
+  if (S().state == STATE_STOPPED) return St.E_CLIENT_CLOSED;
+  const size = n - Store.RECORD_OVERHEAD;
+  // A record of another identity (the store outlived a re-provisioning) would be refused by the hub at every connect.
+  const body = ptr + <usize>Store.RECORD_HEAD;
+  let h: usize = 1; // past the remaining length (checked: at most four bytes)
+  while (load<u8>(body + h) & 0x80) h++;
+  const topicLen = <i32>load<u8>(body + h + 1) << 8 | <i32>load<u8>(body + h + 2);
+  const ours = telemetryTopicOf(0, 0);
+  if (ours < 0 || topicLen < ours || memory.compare(body + h + 3, TOPIC, <usize>ours) != 0) return St.E_CLIENT_FOREIGN_TOPIC;
+  if (!Ob.roomFor(<u32>size)) return St.E_CLIENT_QUEUE_FULL;
+  const id = allocPacketId();
+  const i = Ob.reserve(Ob.KIND_TELEMETRY_QOS1, <u32>size);
+  if (i < 0) return St.E_CLIENT_QUEUE_FULL;
+  const s = Ob.slotAt(i);
+  const at = Ob.slotBytes(s);
+  memory.copy(at, ptr + <usize>Store.RECORD_HEAD, <usize>size);
+  const pid = at + <usize>Store.lastPacketIdAt();
+  store<u8>(pid, <u8>(id >> 8));
+  store<u8>(pid + 1, <u8>id);
+  s.packetId = id;
+  s.token = Store.lastToken();
+  flush();
+  return <i32>s.token;
 }
 
 /** Acknowledges a QoS 1 C2D message once the application has it (at least once). */
@@ -556,6 +681,7 @@ export function resetMachine(): void {
   S().clockStarted = 0;
   S().sinceAnchorMs = 0;
   S().bagLen = 0;
+  S().bagMid = 0;
   txReset();
   dropAcks();
   S().subscribedOnce = 0;

@@ -40,6 +40,8 @@ export class ClientState {
   ackCount: i32;
   /** the property bag of the telemetry message being built (not kept in snapshots) */
   bagLen: i32;
+  /** 1 when that bag has a message id ($.mid): client_telemetry_store adds one only when it has none */
+  bagMid: i32;
   /** desired patches up to this $version are applied */
   lastDesired: i64;
   /** the twin request the client made itself after a reconnect (OPT_TWIN_RESYNC), 0 = none */

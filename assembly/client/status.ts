@@ -62,6 +62,13 @@ export const E_CLIENT_TWIN_SERVER_ERROR: i32 = -328;
 /** The hub refused a twin request (a 3xx or 4xx other than 429): final, not retried. */
 export const E_CLIENT_TWIN_REFUSED: i32 = -329;
 
+/** Store and forward: a store record whose magic, format version, length, CRC-32 or message does not check out; never trusted. */
+export const E_CLIENT_STORE_CORRUPT: i32 = -330;
+/** Store and forward: the bytes end inside a record (a write torn by a power cut or a kill): the record is not used. */
+export const E_CLIENT_STORE_TRUNCATED: i32 = -331;
+/** Store and forward: the board's store is full (its bound on messages or bytes): back-pressure, nothing was stored. */
+export const E_CLIENT_STORE_FULL: i32 = -332;
+
 /** The status a twin request answered `status` by the hub fails with, or OK for a success (see client_twin_error). */
 export function twinError(status: i32): i32 {
   if (status < 0) return status;
@@ -103,6 +110,9 @@ export function clientStatusName(code: i32): string | null {
     case E_CLIENT_TWIN_THROTTLED: return "CLIENT_TWIN_THROTTLED";
     case E_CLIENT_TWIN_SERVER_ERROR: return "CLIENT_TWIN_SERVER_ERROR";
     case E_CLIENT_TWIN_REFUSED: return "CLIENT_TWIN_REFUSED";
+    case E_CLIENT_STORE_CORRUPT: return "CLIENT_STORE_CORRUPT";
+    case E_CLIENT_STORE_TRUNCATED: return "CLIENT_STORE_TRUNCATED";
+    case E_CLIENT_STORE_FULL: return "CLIENT_STORE_FULL";
   }
   return null;
 }

@@ -15,7 +15,7 @@ $(if $(IOTHUB_CORE_PAGES),,$(error $(WASM2C_OUT)/layout.mk is missing: build the
 IOTHUB_CORE_RESERVE_BYTES ?=
 WASM_RT_STATIC_PAGES := $(IOTHUB_CORE_PAGES)
 
-IOTHUB_LIB_SRCS := $(IOTHUB_C)/iothub_device.c $(IOTHUB_C)/iothub_json.c $(IOTHUB_C)/core_wasm2c.c \
+IOTHUB_LIB_SRCS := $(IOTHUB_C)/iothub_device.c $(IOTHUB_C)/iothub_store.c $(IOTHUB_C)/iothub_json.c $(IOTHUB_C)/core_wasm2c.c \
   $(IOTHUB_C)/wasm-rt/wasm_rt_static.c
 IOTHUB_APP_SRCS := $(IOTHUB_C)/app/thermostat.c
 IOTHUB_CORE_SRC := $(WASM2C_OUT)/mcu.c

@@ -94,6 +94,20 @@ int32_t iothub_core_client_twin_patch(uint32_t body, uint32_t len, uint32_t now_
 }
 int32_t iothub_core_client_twin_error(int32_t status) { return (int32_t)Z_mcuZ_client_twin_error(&core, (u32)status); }
 void iothub_core_client_twin_desired_applied(uint32_t version) { Z_mcuZ_client_twin_desired_applied(&core, version); }
+int32_t iothub_core_client_telemetry_store(uint32_t payload, uint32_t len, uint32_t now_ms) {
+  return (int32_t)Z_mcuZ_client_telemetry_store(&core, payload, len, now_ms);
+}
+uint32_t iothub_core_client_store_ptr(void) { return Z_mcuZ_client_store_ptr(&core); }
+int32_t iothub_core_client_store_len(void) { return (int32_t)Z_mcuZ_client_store_len(&core); }
+int32_t iothub_core_client_store_done(uint32_t token) { return (int32_t)Z_mcuZ_client_store_done(&core, token); }
+int32_t iothub_core_client_store_check(uint32_t ptr, uint32_t len) {
+  return (int32_t)Z_mcuZ_client_store_check(&core, ptr, len);
+}
+uint32_t iothub_core_client_store_token(void) { return Z_mcuZ_client_store_token(&core); }
+int32_t iothub_core_client_store_kind(void) { return (int32_t)Z_mcuZ_client_store_kind(&core); }
+int32_t iothub_core_client_store_restore(uint32_t ptr, uint32_t len) {
+  return (int32_t)Z_mcuZ_client_store_restore(&core, ptr, len);
+}
 int32_t iothub_core_client_bag_begin(uint32_t ptr, int32_t len) {
   return (int32_t)Z_mcuZ_client_bag_begin(&core, ptr, (u32)len);
 }

@@ -73,6 +73,39 @@ uint64_t iothub_time_anchor_unix_ms(const iothub_time_anchor_t *anchor, uint32_t
 /* 32 bits of entropy (for back-off jitter): a hardware RNG, or at least something that differs per boot. */
 typedef uint32_t (*iothub_entropy_fn)(void *ctx);
 
+/*
+ * Storage for store and forward (optional, iothub_device_storage): an append-only log the board keeps across reboots
+ * (a file, flash pages, a RAM region that survives a reset). The library writes the core's store records to it (each
+ * accepted QoS 1 message, and completion markers) and reads them back; the board never looks inside them.
+ * append() writes one record durably (the message is accepted once it returns 0), or returns
+ * IOTHUB_WASM_CLIENT_STORE_FULL when there is no room (nothing written). read() copies up to cap bytes from offset
+ * off: the count, 0 at the end. truncate() cuts the log to len bytes (a torn last record at boot; 0 once every
+ * message in it is acknowledged). size() is the log's length.
+ */
+typedef struct iothub_storage {
+  void *ctx;
+  int32_t (*append)(void *ctx, const uint8_t *record, size_t len);
+  int32_t (*read)(void *ctx, uint32_t off, uint8_t *buf, size_t cap);
+  void (*truncate)(void *ctx, uint32_t len);
+  uint32_t (*size)(void *ctx);
+} iothub_storage_t;
+
+/* Messages handed to the core at once from the log: at least the core's outbox slots (8 on mcu.wasm). */
+#define IOTHUB_STORE_WINDOW 16u
+
+/* Store and forward's state: the board's storage and the library's bookkeeping (a static the board keeps, so that a
+ * board without storage pays nothing for it). Set `storage`; the rest is private. */
+typedef struct iothub_store {
+  iothub_storage_t storage;
+  uint32_t end;       /* the log's length as the library wrote or found it */
+  uint32_t next;      /* the next record to hand to the core */
+  uint32_t done;      /* every message of a token up to this is acknowledged (markers are written in order) */
+  uint32_t tokens[IOTHUB_STORE_WINDOW]; /* messages in the core, oldest first (a ring) */
+  uint32_t offsets[IOTHUB_STORE_WINDOW];
+  uint8_t acked[IOTHUB_STORE_WINDOW];
+  uint8_t head, count;
+} iothub_store_t;
+
 /* ---- What the application handles --------------------------------------------------------------------------- */
 
 /* An event from the core: the record at client_event_ptr(), with views resolved to C pointers (valid only during
@@ -115,6 +148,12 @@ typedef struct iothub_device {
   int32_t failure;          /* why the device stopped for good (a core status), 0 while none */
   const char *failure_detail; /* the transport's detail() for a transport failure, or NULL */
   uint32_t twin_gets[4];    /* request ids of twin GETs in flight (their answer updates the applied desired version) */
+  /* store and forward (set by iothub_device_storage; private). The library's hooks are reached through pointers so
+   * that a board that never attaches storage links none of it. */
+  iothub_store_t *store;
+  int32_t (*store_send)(struct iothub_device *dev, uint32_t payload, uint32_t len);
+  void (*store_event)(struct iothub_device *dev, const struct iothub_event *ev);
+  void (*store_feed)(struct iothub_device *dev);
   char host[256];           /* the endpoint and the TLS host name, NUL-terminated copies of the core's */
   char sni[256];
   uint16_t port;
@@ -124,6 +163,14 @@ typedef struct iothub_device {
 int32_t iothub_device_init(iothub_device_t *dev, const char *connection_string, size_t len,
                            const iothub_transport_t *transport, const iothub_clock_t *clock,
                            iothub_entropy_fn entropy, void *entropy_ctx, iothub_event_fn on_event, void *user);
+
+/* Store and forward: QoS 1 telemetry goes through store->storage (a log the board keeps across reboots) and is sent again
+ * after a reboot until the hub acknowledges it, with its message id and creation time. Call after iothub_device_init
+ * and before iothub_device_start: it checks every record (a torn last one is cut off; a stretch that does not check
+ * out is skipped, and reported to on_event as IOTHUB_WASM_EV_ERROR with status CLIENT_STORE_CORRUPT or
+ * CLIENT_STORE_TRUNCATED, extra = its offset) and queues what is not acknowledged. Returns the number of messages
+ * waiting. iothub_telemetry_send(qos 1) then returns IOTHUB_WASM_CLIENT_STORE_FULL when the log is full. */
+int32_t iothub_device_storage(iothub_device_t *dev, iothub_store_t *store);
 
 /* Sets a core option (IOTHUB_WASM_OPT_*) before iothub_device_start. Returns a core status. */
 int32_t iothub_device_option(iothub_device_t *dev, uint32_t opt, int32_t value);

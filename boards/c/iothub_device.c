@@ -105,6 +105,7 @@ static void poll_events(iothub_device_t *dev, uint32_t now) {
       dev->failure = ev.status;
     }
     if (type == IOTHUB_WASM_EV_TWIN_RESPONSE) track_twin_answer(dev, &ev);
+    if (dev->store_event) dev->store_event(dev, &ev); /* store and forward (iothub_store.c): markers, the next records */
     if (dev->on_event) dev->on_event(dev, &ev, dev->user);
   }
 }
@@ -172,9 +173,12 @@ int32_t iothub_device_option(iothub_device_t *dev, uint32_t opt, int32_t value) 
 
 int32_t iothub_device_start(iothub_device_t *dev) {
   uint32_t now = dev->clock.now_ms(dev->clock.ctx);
+  int32_t rc;
   iothub_core_client_seed_set(dev->entropy ? dev->entropy(dev->entropy_ctx) : 0);
   anchor_time(dev, now);
-  return iothub_core_client_start(now);
+  rc = iothub_core_client_start(now);
+  if (rc == IOTHUB_WASM_OK && dev->store_feed) dev->store_feed(dev); /* what waited while stopped */
+  return rc;
 }
 
 uint32_t iothub_device_step(iothub_device_t *dev) {
@@ -305,8 +309,8 @@ int32_t iothub_telemetry_system(iothub_device_t *dev, int32_t which, const char 
 
 int32_t iothub_telemetry_send(iothub_device_t *dev, const uint8_t *payload, size_t len, int32_t qos) {
   uint32_t off = 0, p = to_core(payload, len, &off);
-  (void)dev;
   if (p == 0) return IOTHUB_WASM_CLIENT_MESSAGE_TOO_LARGE;
+  if (qos == 1 && dev->store_send) return dev->store_send(dev, p, (uint32_t)len);
   return iothub_core_client_telemetry_send(p, (uint32_t)len, qos);
 }
 

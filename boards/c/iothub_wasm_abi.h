@@ -2,7 +2,7 @@
 #ifndef IOTHUB_WASM_ABI_H
 #define IOTHUB_WASM_ABI_H
 
-#define IOTHUB_WASM_ABI_VERSION 3
+#define IOTHUB_WASM_ABI_VERSION 4
 
 /* Status codes: X(NAME, code) for every status the core can return; NAME is what abi_status_name(code) gives. */
 #define IOTHUB_WASM_STATUS_LIST(X) \
@@ -93,6 +93,9 @@
   X(CLIENT_TWIN_THROTTLED, -327) \
   X(CLIENT_TWIN_SERVER_ERROR, -328) \
   X(CLIENT_TWIN_REFUSED, -329) \
+  X(CLIENT_STORE_CORRUPT, -330) \
+  X(CLIENT_STORE_TRUNCATED, -331) \
+  X(CLIENT_STORE_FULL, -332) \
   X(DPS_NOT_CONFIGURED, -400) \
   X(DPS_TIME_NOT_SET, -401) \
   X(DPS_FAILED, -402) \
@@ -204,6 +207,9 @@
 #define IOTHUB_WASM_CLIENT_TWIN_THROTTLED (-327)
 #define IOTHUB_WASM_CLIENT_TWIN_SERVER_ERROR (-328)
 #define IOTHUB_WASM_CLIENT_TWIN_REFUSED (-329)
+#define IOTHUB_WASM_CLIENT_STORE_CORRUPT (-330)
+#define IOTHUB_WASM_CLIENT_STORE_TRUNCATED (-331)
+#define IOTHUB_WASM_CLIENT_STORE_FULL (-332)
 #define IOTHUB_WASM_DPS_NOT_CONFIGURED (-400)
 #define IOTHUB_WASM_DPS_TIME_NOT_SET (-401)
 #define IOTHUB_WASM_DPS_FAILED (-402)
@@ -296,6 +302,10 @@
 #define IOTHUB_WASM_TRANSPORT_MQTTS 0
 #define IOTHUB_WASM_TRANSPORT_WSS 1
 #define IOTHUB_WASM_TRANSPORT_MQTT 2
+
+/* Store record kinds (client_store_kind) (assembly/client/store.ts) */
+#define IOTHUB_WASM_STORE_MESSAGE 1
+#define IOTHUB_WASM_STORE_DONE 2
 
 /* Feature bits (OPT_FEATURES) (assembly/client/options.ts) */
 #define IOTHUB_WASM_FEATURE_C2D 1
@@ -577,9 +587,17 @@
   X(client_start, 1) \
   X(client_state, 0) \
   X(client_stop, 1) \
+  X(client_store_check, 2) \
+  X(client_store_done, 1) \
+  X(client_store_kind, 0) \
+  X(client_store_len, 0) \
+  X(client_store_ptr, 0) \
+  X(client_store_restore, 2) \
+  X(client_store_token, 0) \
   X(client_telemetry_begin, 0) \
   X(client_telemetry_property_add, 4) \
   X(client_telemetry_send, 3) \
+  X(client_telemetry_store, 3) \
   X(client_telemetry_system_add, 3) \
   X(client_time_set, 2) \
   X(client_transport_down, 1) \
@@ -730,9 +748,17 @@
   X(client_start, 1) \
   X(client_state, 0) \
   X(client_stop, 1) \
+  X(client_store_check, 2) \
+  X(client_store_done, 1) \
+  X(client_store_kind, 0) \
+  X(client_store_len, 0) \
+  X(client_store_ptr, 0) \
+  X(client_store_restore, 2) \
+  X(client_store_token, 0) \
   X(client_telemetry_begin, 0) \
   X(client_telemetry_property_add, 4) \
   X(client_telemetry_send, 3) \
+  X(client_telemetry_store, 3) \
   X(client_telemetry_system_add, 3) \
   X(client_time_set, 2) \
   X(client_transport_down, 1) \

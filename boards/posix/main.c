@@ -3,6 +3,7 @@
  *   iothub-wasm-posix --connection-string CS --ca FILE [--cert FILE --key FILE] [--count N] [--interval-ms MS]
  *   iothub-wasm-posix --id-scope S --registration-id R (--symmetric-key K | --group-key K | --cert FILE --key FILE)
  *                     [--provisioning-host H[:PORT]] [--provisioning-port PORT] --ca FILE [--count N] [...]
+ *   either form takes [--store DIR]: readings not yet acknowledged are kept in DIR/telemetry.log, sent after a restart.
  * With --id-scope the device registers with the Device Provisioning Service first (boards/c/iothub_provision.h) and
  * then runs on the hub it is assigned. Exit 0 after --count acknowledged readings and a clean stop; 1 for a failure
  * retrying cannot fix (the core's status name on stderr, a refused registration included); 2 for bad arguments; 3 if
@@ -20,7 +21,10 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <sys/stat.h>
+
 #include "app/thermostat.h"
+#include "file_storage.h"
 #include "iothub_board.h"
 #ifndef IOTHUB_POSIX_NO_PROVISIONING
 #include "iothub_provision.h"
@@ -33,10 +37,12 @@
   "usage: " PROG " --connection-string CS --ca FILE [--cert FILE --key FILE] [--count N] [--interval-ms MS]\n" \
   "       " PROG " --id-scope S --registration-id R (--symmetric-key K | --group-key K | --cert FILE --key FILE)\n" \
   "         [--provisioning-host HOST[:PORT]] [--provisioning-port PORT] --ca FILE [--count N] [--interval-ms MS]\n" \
+  "       [--store DIR]\n" \
   "  Runs the demo thermostat against an IoT Hub over MQTT/TLS until --count readings are acknowledged (default:\n" \
   "  until interrupted). CS may come from IOTHUB_DEVICE_CONNECTION_STRING; --cert and --key for x509=true devices.\n" \
   "  With --id-scope the device registers with the Device Provisioning Service first (default host\n" \
-  "  " DEFAULT_DPS_HOST ") and runs on the hub it is assigned.\n"
+  "  " DEFAULT_DPS_HOST ") and runs on the hub it is assigned.\n" \
+  "  --store DIR: keep readings not yet acknowledged in DIR/telemetry.log, sent again after a restart.\n"
 #define DEFAULT_DPS_HOST "global.azure-devices-provisioning.net"
 
 static volatile sig_atomic_t interrupted;
@@ -101,6 +107,10 @@ static int parse_u32(const char *s, uint32_t *out) {
 static tls_transport_t tls;
 static iothub_device_t dev;
 static thermostat_t app;
+static file_storage_t store;
+static iothub_store_t store_state;
+/* The log's bound: 1 MiB of records (several thousand readings). */
+#define STORE_MAX_BYTES (1u << 20)
 
 /* Waits for the transport (or the longest the loop may sleep). */
 static void wait_for_io(uint32_t ms) {
@@ -214,7 +224,7 @@ static int provision(const char *scope, const char *reg, const char *symmetric_k
 #endif
 
 int main(int argc, char **argv) {
-  const char *cs = NULL, *ca = NULL, *cert = NULL, *key = NULL;
+  const char *cs = NULL, *ca = NULL, *cert = NULL, *key = NULL, *store_dir = NULL;
   const char *scope = NULL, *reg = NULL, *symmetric_key = NULL, *group_key = NULL, *dps_host = NULL;
   uint32_t count = THERMOSTAT_FOREVER, interval = 5000, dps_port = 0;
   iothub_transport_t transport;
@@ -233,6 +243,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--ca")) ca = v;
     else if (!strcmp(a, "--cert")) cert = v;
     else if (!strcmp(a, "--key")) key = v;
+    else if (!strcmp(a, "--store")) store_dir = v;
     else if (!strcmp(a, "--count")) { if (!parse_u32(v, &count)) return bad_args("--count takes a number, not ", v); }
     else if (!strcmp(a, "--interval-ms")) { if (!parse_u32(v, &interval)) return bad_args("--interval-ms takes a number, not ", v); }
     else if (!strcmp(a, "--id-scope")) scope = v;
@@ -291,6 +302,19 @@ int main(int argc, char **argv) {
   }
   if (iothub_device_x509(&dev) && !cert) return bad_args("the connection string says x509=true: give --cert and --key", NULL);
   thermostat_init(&app, &dev, count, interval, log_line, NULL);
+  /* after the application: what the store reports at boot goes to its log */
+  if (store_dir) {
+    char path[4096];
+    int32_t waiting;
+    if (mkdir(store_dir, 0700) != 0 && errno != EEXIST) return bad_args("--store: cannot create the folder ", store_dir);
+    snprintf(path, sizeof path, "%s/telemetry.log", store_dir);
+    if (file_storage_open(&store, path, STORE_MAX_BYTES) != 0) return bad_args("--store: cannot open ", path);
+    store.log = log_line;
+    store_state.storage = file_storage(&store);
+    waiting = iothub_device_storage(&dev, &store_state);
+    snprintf(err, sizeof err, "store: %ld messages to send", (long)waiting);
+    log_line(NULL, err);
+  }
 
   rc = iothub_device_start(&dev);
   if (rc < 0) {

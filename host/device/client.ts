@@ -13,6 +13,8 @@ import { SharedCore } from './shared-core.js';
 import { componentPatch, desiredValue, writableAck, type WritableAck } from './pnp.js';
 export type { WritableAck } from './pnp.js';
 import { ProvisioningClient, type ProvisioningOptions, type ProvisioningResult } from './provisioning.js';
+import { FileAssignmentStore, MessageStore, storeOptions, type StoreOptions, type StoreReport } from './store.js';
+export type { StoreOptions, StoreReport } from './store.js';
 
 export interface DeviceClientOptions {
   /** PEM CA certificate(s) to trust besides the system's (the local hub's `hub.ca`). */
@@ -49,6 +51,14 @@ export interface DeviceClientOptions {
   modelId?: string;
   /** Sent as DeviceClientType in the MQTT username. */
   productInfo?: string;
+  /**
+   * Store and forward: keep accepted QoS 1 telemetry in this folder until the hub acknowledges it, so that a killed
+   * process or a power cut loses none of it; on the next start it is sent again with its original message id and
+   * creation time (`$.ctime`). Each message gets a message id if it has none. A full store (maxMessages, maxBytes)
+   * is CLIENT_STORE_FULL; a record that does not check out is a 'warning' (CLIENT_STORE_CORRUPT, _TRUNCATED), never
+   * sent. With DeviceClient.fromProvisioning the folder also keeps the DPS assignment. One client per folder.
+   */
+  store?: string | StoreOptions;
 }
 
 /**
@@ -67,7 +77,7 @@ export interface AssignmentStore {
  * unless a payload is given, as IoT Plug and Play asks.
  */
 export type FromProvisioningOptions = ProvisioningOptions & Omit<DeviceClientOptions, 'shared'> & {
-  /** Keeps the assignment between runs (the seam for store-and-forward); none: register every time. */
+  /** Keeps the assignment between runs; default: the `store` folder's (assignments.json) if there is one, else none (register every time). */
   assignments?: AssignmentStore;
 };
 
@@ -172,6 +182,8 @@ export class DeviceClient extends EventEmitter {
   private abandoning = false;
   private closeWaiters: Array<() => void> = [];
   private endpoint!: { host: string; port: number; servername: string };
+  /** Store and forward (options.store): the log of accepted QoS 1 telemetry, the queue the outbox is fed from. */
+  private store: MessageStore | null = null;
   private options!: DeviceClientOptions;
   /** The device (and module) this client is, as the connection string names them. */
   readonly deviceId: string = '';
@@ -206,7 +218,8 @@ export class DeviceClient extends EventEmitter {
    */
   static async fromProvisioning(options: FromProvisioningOptions): Promise<DeviceClient> {
     if (options === null || typeof options !== 'object') throw badArgument(`options must be an object, not ${String(options)}`);
-    const { assignments, payload, ...rest } = options;
+    const { payload, store, ...rest } = options;
+    const assignments = options.assignments ?? (store !== undefined ? new FileAssignmentStore(storeOptions(store).folder) : undefined);
     const registration: ProvisioningOptions = {
       ...rest,
       ...(payload !== undefined ? { payload } : options.modelId ? { payload: { modelId: options.modelId } } : {}),
@@ -214,7 +227,12 @@ export class DeviceClient extends EventEmitter {
     const connectTo = async (assignment: ProvisioningResult): Promise<DeviceClient> => {
       const client = DeviceClient.fromConnectionString(assignment.connectionString, options);
       (client as { provisioning?: ProvisioningResult }).provisioning = assignment;
-      await client.connect();
+      try {
+        await client.connect();
+      } catch (e) {
+        client.store?.close(); // the next client (after registering again) opens the same folder
+        throw e;
+      }
       return client;
     };
     const stored = await assignments?.load(options.registrationId);
@@ -281,6 +299,29 @@ export class DeviceClient extends EventEmitter {
     (this as { deviceId: string }).deviceId = this.core.utf8(this.ex.client_device_id_ptr(), this.ex.client_device_id_len());
     const moduleId = this.core.utf8(this.ex.client_module_id_ptr(), this.ex.client_module_id_len());
     if (moduleId) (this as { moduleId?: string }).moduleId = moduleId;
+    if (options.store !== undefined) this.openStore(options.store);
+  }
+
+  private openStore(option: string | StoreOptions): void {
+    // Message ids come from the core's generator and creation times from its clock: both before any message.
+    this.ex.client_seed_set(this.board.random32());
+    this.anchorTime();
+    const core = this.core;
+    this.store = new MessageStore(option, { ex: () => this.ex, u8: () => core.u8, io: core.io, ioCapacity: core.ioCapacity });
+    this.store.feed();
+    const problems = this.store.problems.splice(0);
+    this.store.warn = (e) => this.emit('warning', e);
+    // reported once the caller has had the chance to listen (fromConnectionString returns first)
+    if (problems.length) queueMicrotask(() => { for (const p of problems) this.emit('warning', p); });
+  }
+
+  /**
+   * Store and forward (options.store): what opening the store found (messages restored from earlier runs, corrupt
+   * stretches and a torn last record skipped) and how many messages it holds now; undefined without a store.
+   */
+  get storeStatus(): (StoreReport & { folder: string; pending: number }) | undefined {
+    const s = this.store;
+    return s ? { ...s.report, folder: s.folder, pending: s.size } : undefined;
   }
 
   /**
@@ -302,6 +343,7 @@ export class DeviceClient extends EventEmitter {
       this.connectWaiters = [];
       this.fail(rc, 'cannot start');
     }
+    this.store?.feed(); // what waited while the client was stopped
     this.pump();
     return p;
   }
@@ -313,7 +355,8 @@ export class DeviceClient extends EventEmitter {
     const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
     this.pump();
     if (!this.transport) this.finishClose();
-    return done;
+    await done;
+    this.store?.close();
   }
 
   /** Tells the core the wall-clock time: the Unix second and the board tick at which it began. */
@@ -407,8 +450,20 @@ export class DeviceClient extends EventEmitter {
       }
     }
     const bytes = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
-    const token = ex.client_telemetry_send(this.core.io, this.writeIo(0, bytes), options.qos ?? 1);
+    const qos = options.qos ?? 1;
+    if (this.store && qos === 1) return this.storeTelemetry(bytes);
+    const token = ex.client_telemetry_send(this.core.io, this.writeIo(0, bytes), qos);
     if (token < 0) this.fail(token, 'telemetry refused');
+    return token;
+  }
+
+  /** Store and forward: the core encodes the message as a store record, which is written before it is queued. */
+  private storeTelemetry(bytes: string | Uint8Array): number {
+    const store = this.store!;
+    store.checkRoom();
+    const token = this.ex.client_telemetry_store(this.core.io, this.writeIo(0, bytes), this.board.nowMs());
+    if (token < 0) this.fail(token, 'telemetry refused');
+    store.accept(token);
     return token;
   }
 
@@ -662,12 +717,14 @@ export class DeviceClient extends EventEmitter {
         break;
       }
       case EV.TELEMETRY_ACKED: {
+        if (this.store?.acked(token)) this.store.feed();
         const p = this.telemetry.get(token);
         this.telemetry.delete(token);
         p?.resolve(undefined);
         break;
       }
       case EV.TELEMETRY_FAILED: {
+        this.store?.failed(token); // a stored message stays stored: it goes when the client starts again
         const p = this.telemetry.get(token);
         this.telemetry.delete(token);
         p?.reject(this.error(status, 'telemetry failed'));

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { boardTest, ROOT } from './support.js';
 
-const SOURCES = ['iothub_device.c', 'iothub_json.c', 'core_wasm2c.c', 'wasm-rt/wasm_rt_static.c', 'app/thermostat.c'];
+const SOURCES = ['iothub_device.c', 'iothub_store.c', 'iothub_json.c', 'core_wasm2c.c', 'wasm-rt/wasm_rt_static.c', 'app/thermostat.c'];
 /** Compiled with mcu-full.wasm's translation first on the include path (boards/c/board.mk IOTHUB_DPS_CPPFLAGS). */
 const DPS_SOURCES = ['iothub_provision.c', 'core_wasm2c_dps.c', 'core_wasm2c.c'];
 const GENERATED = ['build/wasm2c/mcu.h', 'build/wasm2c/mcu-full/mcu.h', 'build/wasm2c/wasm-rt.h'];

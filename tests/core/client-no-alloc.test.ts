@@ -1,11 +1,11 @@
 // Zero allocation for the whole device client: a long session driven in memory (a scripted peer answers
 // CONNECT, SUBSCRIBE, every QoS 1 PUBLISH and twin request, and sends C2D, methods and desired patches) leaves
 // the memory size, the heap base, the free memory above the static data and the deepest part of the stack
-// untouched. The end-to-end tests run the same client against the real local hub; this one is about memory.
+// untouched (every fifth message through store and forward: record, check, restore, completion marker). The end-to-end tests run the same client against the real local hub; this one is about memory.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScriptedCore } from '../support/scripted-core.js';
-import { EVENT, SYSTEM_PROPERTY } from '../../host/wasm/abi.generated.js';
+import { EVENT, STATUS, SYSTEM_PROPERTY } from '../../host/wasm/abi.generated.js';
 
 for (const profile of ['mcu', 'gateway'] as const) {
   test(`the ${profile} client runs 100,000 round trips without touching memory outside its static data`, () => {
@@ -31,7 +31,24 @@ for (const profile of ['mcu', 'gateway'] as const) {
       const nl = put('alert');
       ex.client_telemetry_property_add(io, nl, io + nl, put('high', io + nl));
       ex.client_telemetry_system_add(SYSTEM_PROPERTY.MESSAGE_ID, io, put(`m-${i}`));
-      const token = ex.client_telemetry_send(io, put('{"t":21.5}'), 1);
+      let token: number;
+      if (i % 5 === 0) {
+        // store and forward: the record written, checked (and once in a while corrupted), queued, completed
+        token = ex.client_telemetry_store(io, put('{"t":21.5}'), c.now);
+        const ptr = ex.client_store_ptr(), len = ex.client_store_len();
+        assert.equal(ex.client_store_check(ptr, len), len);
+        if (i % 1000 === 0) {
+          mem[ptr + len - 9] ^= 1;
+          assert.equal(ex.client_store_check(ptr, len), STATUS.CLIENT_STORE_CORRUPT);
+          mem[ptr + len - 9] ^= 1;
+          assert.equal(ex.client_store_check(ptr, len - 1), STATUS.CLIENT_STORE_TRUNCATED);
+        }
+        assert.equal(ex.client_store_restore(ptr, len), token);
+        assert.equal(ex.client_store_done(token), ex.client_store_len());
+        assert.equal(ex.client_store_check(ptr, ex.client_store_len()), ex.client_store_len());
+      } else {
+        token = ex.client_telemetry_send(io, put('{"t":21.5}'), 1);
+      }
       assert.ok(token > 0);
       for (const p of sent()) if (p.cmd === 'publish' && p.qos === 1) feed({ cmd: 'puback', messageId: p.messageId! });
       if (i % 10 === 0) {
