@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
@@ -19,9 +19,13 @@ let dir = '';
 let app = '';
 let packed: string[] = [];
 
+// The user's npm, not one a dependency brought along: under `npm test` the PATH starts with node_modules/.bin, where
+// a dev dependency's npm 6 sits.
+const PATH = (process.env.PATH ?? '').split(delimiter).filter((p) => !/[\\/]node_modules[\\/]\.bin$/.test(p)).join(delimiter);
+
 function sh(file: string, args: string[], cwd: string, timeoutMs = 90_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { cwd, timeout: timeoutMs, maxBuffer: 16 << 20, env: { ...process.env, NODE_OPTIONS: '' } }, (err, stdout, stderr) => {
+    execFile(file, args, { cwd, timeout: timeoutMs, maxBuffer: 16 << 20, env: { ...process.env, PATH, NODE_OPTIONS: '' } }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${file} ${args.join(' ')} (in ${cwd}) failed: ${err.message}\n${stdout}\n${stderr}`));
       else resolve(stdout + stderr);
     });
