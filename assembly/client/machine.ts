@@ -129,9 +129,14 @@ function appendFilter(at: i32, kind: i32, qos: u8): i32 {
   return at + 3 + n;
 }
 
+/** The features whose topics this identity subscribes to: a module has no C2D topic over MQTT (IoT Hub refuses it). */
+function subscribedFeatures(): i32 {
+  return C.fieldLen(C.F_MODULE) > 0 ? S().features & ~FEATURE_C2D : S().features;
+}
+
 function sendSubscribe(): i32 {
   let at: i32 = 0;
-  const f = S().features;
+  const f = subscribedFeatures();
   if (f & FEATURE_C2D) at = appendFilter(at, SUB_C2D, 1);
   if (at >= 0 && (f & FEATURE_METHODS)) at = appendFilter(at, SUB_METHODS, 0);
   if (at >= 0 && (f & FEATURE_TWIN)) at = appendFilter(at, SUB_TWIN_RESPONSE, 0);
@@ -525,7 +530,7 @@ function handlePacket(type: i32): u32 {
         drop(connackCode(p.returnCode), p.returnCode == 3, -1, false);
         return takeRaised();
       }
-      if (S().features == 0 || (p.sessionPresent != 0 && S().subscribedOnce)) return becomeReady(p.sessionPresent);
+      if (subscribedFeatures() == 0 || (p.sessionPresent != 0 && S().subscribedOnce)) return becomeReady(p.sessionPresent);
       const r = sendSubscribe();
       if (r != OK) { drop(r, true, -1, false); return takeRaised(); }
       go(IN_SUBSCRIBING);

@@ -2,13 +2,15 @@
 // thermostat on the WebAssembly core against any IoT Hub, the real one included (TLS 8883, or WSS 443).
 // With --id-scope and --registration-id instead of a connection string, the device first registers with the
 // Device Provisioning Service (the real one, or the local hub's) and then connects to the hub it is assigned.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join, resolve as resolvePath } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DeviceClient } from '../device/client.js';
+import { DEFAULT_DATA_DIR as HUB_DATA_DIR } from '../hub/paths.js';
+import type { DeviceClient } from '../device/client.js';
 import type { ProvisioningError } from '../device/provisioning.js';
-import { ThermostatFirmware } from '../demo/firmware.js';
 
-const USAGE = `usage: iothub-wasm run --connection-string CS [--websocket] [--ca FILE] [--count N] [--interval MS] [--model-id DTMI]
+const USAGE = `usage: iothub-wasm run --connection-string CS [--websocket] [--ca FILE | --hub-data-dir DIR] [--count N] [--interval MS] [--model-id DTMI]
        iothub-wasm run --id-scope SCOPE --registration-id ID (--symmetric-key K | --group-key K | --cert FILE --key FILE)
                        [--provisioning-host HOST[:PORT]] [--provisioning-port PORT] [--gateway-host-name HOST:PORT] [...]
   Runs the demo thermostat: telemetry every --interval ms (default 5000), twin, desired properties,
@@ -17,7 +19,20 @@ const USAGE = `usage: iothub-wasm run --connection-string CS [--websocket] [--ca
   With --id-scope the device registers with the Device Provisioning Service first (default host
   global.azure-devices-provisioning.net; the local hub's DPS: --provisioning-host localhost --provisioning-port P)
   and connects to the hub it is assigned (--gateway-host-name reaches it at another address, e.g. the local hub's).
-  --model-id also goes into the registration payload. --cert/--key: the device's X.509 certificate (PEM files).`;
+  --model-id also goes into the registration payload. --cert/--key: the device's X.509 certificate (PEM files).
+  --ca FILE: the CA to trust (PEM). Without it, a hub on this machine (localhost, 127.x, ::1) is trusted through
+  the CA of the local hub's data folder, --hub-data-dir DIR (default ./.iothub-wasm, as for iothub-wasm hub);
+  any other hub through the system's CAs.`;
+
+
+/** Whether `host` (a name or address, with or without :port or [ ]) is this machine. */
+export function isLoopbackHost(host: string): boolean {
+  let h = host.trim().toLowerCase();
+  if (h.startsWith('[')) h = h.slice(1, h.indexOf(']'));
+  else if (isIP(h) !== 6 && h.includes(':')) h = h.slice(0, h.lastIndexOf(':'));
+  if (h.endsWith('.')) h = h.slice(0, -1);
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
 
 export async function main(argv: string[]): Promise<number> {
   let values;
@@ -29,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
         count: { type: 'string' }, interval: { type: 'string', default: '5000' }, 'model-id': { type: 'string' },
         'id-scope': { type: 'string' }, 'registration-id': { type: 'string' }, 'symmetric-key': { type: 'string' },
         'group-key': { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, 'provisioning-host': { type: 'string' },
-        'provisioning-port': { type: 'string' }, 'gateway-host-name': { type: 'string' },
+        'provisioning-port': { type: 'string' }, 'gateway-host-name': { type: 'string' }, 'hub-data-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -61,13 +76,34 @@ export async function main(argv: string[]): Promise<number> {
     if (path === undefined) continue;
     try { files[name] = readFileSync(path, 'utf8'); } catch (e) { console.error(`iothub-wasm run: cannot read --${name} ${path}: ${(e as Error).message}`); return 2; }
     if (name !== 'key' && !files[name]!.includes('-----BEGIN CERTIFICATE-----')) {
-      console.error(`iothub-wasm run: --${name} ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)${name === 'ca' ? "; for the local hub, pass its data folder's hub.ca" : ''}`);
+      console.error(`iothub-wasm run: --${name} ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)${name === 'ca' ? `; for the local hub, pass its data folder's tls/ca.pem (${join(HUB_DATA_DIR, 'tls', 'ca.pem')})` : ''}`);
       return 2;
     }
   }
-  const { ca, cert, key } = files;
+  const { cert, key } = files;
+  let { ca } = files;
 
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+  // the device client and the core load once the arguments are known good: `run --help` stays instant
+  const [{ DeviceClient }, { ThermostatFirmware }, { parseConnectionString }] = await Promise.all([
+    import('../device/client.js'), import('../demo/firmware.js'), import('../iothub/connection-string.js')]);
+  // Which CA: --ca; else, for a hub on this machine, the local hub's (its data folder's tls/ca.pem); else the system's.
+  if (values.ca !== undefined) log(`trusting the CA in ${resolvePath(values.ca)} (--ca)`);
+  else {
+    let target: string | undefined;
+    try {
+      const parsed = cs ? parseConnectionString(cs) : undefined;
+      target = values['gateway-host-name'] ?? parsed?.gatewayHostName ?? parsed?.hostName ?? values['provisioning-host'];
+    } catch { target = undefined; } // a bad connection string: fromConnectionString below says what is wrong
+    const caFile = resolvePath(values['hub-data-dir'] ?? HUB_DATA_DIR, 'tls', 'ca.pem');
+    if (target !== undefined && isLoopbackHost(target) && existsSync(caFile)) {
+      try { ca = readFileSync(caFile, 'utf8'); } catch (e) { console.error(`iothub-wasm run: cannot read the local hub's CA ${caFile}: ${(e as Error).message}`); return 2; }
+      log(`trusting the local hub's CA ${caFile} (no --ca given; ${target} is this machine)`);
+    } else if (values['hub-data-dir'] !== undefined) {
+      console.error(`iothub-wasm run: --hub-data-dir ${values['hub-data-dir']}: ${existsSync(caFile) ? `${target ?? 'the hub'} is not on this machine; give its CA with --ca` : `no CA at ${caFile} (has a hub run on that folder?)`}`);
+      return 2;
+    } else log(`trusting the system's CAs${target !== undefined && isLoopbackHost(target) ? ` (no --ca given, and no local hub's CA at ${caFile})` : ''}`);
+  }
   const common = {
     ...(ca !== undefined ? { ca } : {}), ...(cert !== undefined && key !== undefined ? { cert, key } : {}),
     transport: values.websocket ? 'wss' as const : 'mqtts' as const,

@@ -7,7 +7,7 @@ import { resolve as resolvePath } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import rhea from 'rhea';
 import type { Connection } from 'rhea';
-import { DEFAULT_DATA_DIR } from './hub.js';
+import { DEFAULT_DATA_DIR } from './paths.js';
 import { runningHub, type RunningHub } from './running.js';
 import { Policies } from './service/policies.js';
 import { createSasToken } from './auth/sas.js';

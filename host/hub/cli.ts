@@ -1,7 +1,8 @@
 // `iothub-wasm hub …`: run the local IoT Hub, and manage its devices.
 import { parseArgs } from 'node:util';
 import { resolve as resolvePath } from 'node:path';
-import { DEFAULT_DATA_DIR, LocalHub, WEBSOCKET_PATH, type LocalHubOptions } from './hub.js';
+import { DEFAULT_DATA_DIR, WEBSOCKET_PATH } from './paths.js';
+import type { LocalHub, LocalHubOptions } from './hub.js';
 import { HubError } from './errors.js';
 import { Registry } from './state/registry.js';
 import { createSasToken } from './auth/sas.js';
@@ -9,7 +10,6 @@ import { runningHub } from './running.js';
 import { Policies } from './service/policies.js';
 import { LockError } from './state/store.js';
 import { DEFAULT_DPS_PORT, DPS_USAGE, DpsUsageError, dpsMain } from './cli-dps.js';
-import { rest, serviceTarget, ServiceError } from './cli-service.js';
 import { CA_USAGE, CaUsageError, caMain } from './cli-ca.js';
 
 /** The back-end commands (they talk to the hub running on the data folder), each its own module, loaded on demand. */
@@ -291,6 +291,7 @@ async function connectionStates(dataDir: string, deviceId?: string): Promise<Map
   const running = runningHub(dataDir);
   if (!running?.restPort) return undefined;
   try {
+    const { rest, serviceTarget } = await import('./cli-service.js'); // rhea and the HTTPS client: only here
     const target = serviceTarget(dataDir, 'rest');
     const r = await rest(target, 'GET', deviceId ? `/devices/${encodeURIComponent(deviceId)}/modules` : '/devices');
     const out = new Map<string, { state: string; since: string | undefined }>();
@@ -300,7 +301,7 @@ async function connectionStates(dataDir: string, deviceId?: string): Promise<Map
     }
     return out;
   } catch (e) {
-    if (e instanceof ServiceError) { console.error(`iothub-wasm hub: ${e.message}`); return undefined; }
+    if (e instanceof (await import('./cli-service.js')).ServiceError) { console.error(`iothub-wasm hub: ${e.message}`); return undefined; }
     throw e;
   }
 }
@@ -321,6 +322,7 @@ async function run(v: Record<string, string | string[] | boolean | undefined>, p
     ...(v['no-dashboard'] ? { dashboard: false } : {}),
     ...(typeof v['retention'] === 'string' ? retentionOf(v['retention']) : {}),
   };
+  const { LocalHub } = await import('./hub.js'); // the broker and every listener: only to run the hub
   let hub: LocalHub;
   try {
     hub = await LocalHub.start({ ...base, restPort });

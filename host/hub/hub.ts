@@ -33,8 +33,8 @@ import { LocalDps } from './dps/dps.js';
 import { isDpsServicePath } from './dps/rest.js';
 import { Dashboard } from './dashboard/dashboard.js';
 
-export const WEBSOCKET_PATH = '/$iothub/websocket';
-export const DEFAULT_DATA_DIR = '.iothub-wasm';
+import { WEBSOCKET_PATH, DEFAULT_DATA_DIR } from './paths.js';
+export { WEBSOCKET_PATH, DEFAULT_DATA_DIR };
 
 export interface LocalHubOptions {
   /** TLS port for MQTT (and MQTT over WebSocket on the same port). Default 8883; 0 picks a free port. */
