@@ -10,6 +10,7 @@ import {
   EVENT as EV, EVENT_RECORD_WORDS as EVF, BAG_ITEM_WORDS as ITEM, OPTION as OPT, WANT, STATE, STATUS, STATUS_TEXT, SYSTEM_PROPERTY as SYS, TRANSPORT, type McuExports,
 } from '../wasm/abi.generated.js';
 import { SharedCore } from './shared-core.js';
+import { PendingTokens } from './pending.js';
 import { componentPatch, desiredValue, writableAck, type WritableAck } from './pnp.js';
 export type { WritableAck } from './pnp.js';
 import { ProvisioningClient, type ProvisioningOptions, type ProvisioningResult } from './provisioning.js';
@@ -160,7 +161,7 @@ export class DeviceClient extends EventEmitter {
   private timerAt = 0;
   private pumping = false;
   private pumpAgain = false;
-  private readonly telemetry = new Map<number, Pending>();
+  private readonly telemetry = new PendingTokens();
   private readonly twinRequests = new Map<number, Pending>();
   private readonly methods = new Map<string, MethodHandler>();
   private readonly desiredHandlers: Array<(patch: Record<string, unknown>, version: number) => void> = [];
@@ -339,7 +340,8 @@ export class DeviceClient extends EventEmitter {
     } catch (e) {
       return Promise.reject(e);
     }
-    const p = new Promise<void>((resolve, reject) => this.telemetry.set(token, { resolve: resolve as (v: unknown) => void, reject }));
+    const p = new Promise<void>(capture);
+    this.telemetry.set(token, captured.resolve, captured.reject);
     this.schedulePump();
     return p;
   }
@@ -368,7 +370,7 @@ export class DeviceClient extends EventEmitter {
           one.reject(e as Error);
           break;
         }
-        this.telemetry.set(token, one);
+        this.telemetry.set(token, one.resolve, one.reject);
       }
       this.schedulePump();
     });
@@ -662,15 +664,11 @@ export class DeviceClient extends EventEmitter {
         break;
       }
       case EV.TELEMETRY_ACKED: {
-        const p = this.telemetry.get(token);
-        this.telemetry.delete(token);
-        p?.resolve(undefined);
+        this.telemetry.settle(token);
         break;
       }
       case EV.TELEMETRY_FAILED: {
-        const p = this.telemetry.get(token);
-        this.telemetry.delete(token);
-        p?.reject(this.error(status, 'telemetry failed'));
+        this.telemetry.settle(token, this.error(status, 'telemetry failed'));
         break;
       }
       case EV.TWIN_RESPONSE: this.twinAnswer(token, status, this.ev[EVF.version], this.view(0)); break;
@@ -758,6 +756,13 @@ export class DeviceClient extends EventEmitter {
       .finally(ack);
     this.emit('message', msg);
   }
+}
+
+/** One executor for every telemetry promise (no closure per message): it hands out the settling functions. */
+const captured: Pending = { resolve: () => {}, reject: () => {} };
+function capture(resolve: (v: void) => void, reject: (e: Error) => void): void {
+  captured.resolve = resolve as (v: unknown) => void;
+  captured.reject = reject;
 }
 
 /** `{component}*{command}` at the byte offset of its '*' (the core's EV_METHOD extra). */
