@@ -162,6 +162,9 @@ export class Fleet {
   /** The devices' clients (for tests and benches). */
   get clients(): DeviceClient[] { return this.sims.map((s) => s.client); }
 
+  /** Each device's thermostat (what it received: C2D messages, method calls, desired versions), as clients are ordered. */
+  get firmwares(): ThermostatFirmware[] { return this.sims.map((s) => s.firmware); }
+
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.connectTimer) clearInterval(this.connectTimer);

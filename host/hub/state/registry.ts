@@ -250,10 +250,13 @@ export class Registry extends EventEmitter<RegistryEvents> {
    * Registers many devices in one change of the registry (one read-modify-write of registry.json, however many):
    * a fleet of 10,000 registers in about a second instead of rewriting the file 10,000 times. Devices already
    * registered are returned as they are when `existing` is 'keep' (default), refused with 409 when 'fail' (then
-   * nothing is added). The identities come back in the order given.
+   * nothing is added). The identities come back in the order given. Keys given in `opts` are every new device's
+   * (a test fleet behind one connection-string template); otherwise each draws its own.
    */
-  async addDevices(deviceIds: readonly string[], opts: Omit<AddOptions, 'primaryKey' | 'secondaryKey'> = {}, existing: 'keep' | 'fail' = 'keep'): Promise<IdentityInfo[]> {
+  async addDevices(deviceIds: readonly string[], opts: AddOptions = {}, existing: 'keep' | 'fail' = 'keep'): Promise<IdentityInfo[]> {
     for (const id of deviceIds) validateId('device', id);
+    if (opts.primaryKey) validateKey(opts.primaryKey);
+    if (opts.secondaryKey) validateKey(opts.secondaryKey);
     const added: IdentityRecord[] = [];
     const records = await this.mutate(() => {
       const out: IdentityRecord[] = [];
