@@ -522,10 +522,11 @@ export class DeviceClient extends EventEmitter {
     this.pumpQueued = false; // this pump does what a queued one would
     if (this.pumping) { this.pumpAgain = true; return; }
     this.pumping = true;
+    let now = 0;
     try {
       do {
         this.pumpAgain = false;
-        const now = this.board.nowMs();
+        now = this.board.nowMs();
         let t: number;
         while ((t = this.ex.client_poll(now)) !== EV.NONE) this.dispatch(t);
         this.act();
@@ -533,7 +534,7 @@ export class DeviceClient extends EventEmitter {
     } finally {
       this.pumping = false;
     }
-    this.arm();
+    this.arm(now);
   }
 
   private act(): void {
@@ -548,7 +549,7 @@ export class DeviceClient extends EventEmitter {
       this.ex.client_transport_down(this.board.nowMs());
       this.pumpAgain = true;
       if (this.ex.client_state() === STATE.STOPPED) this.finishClose();
-    } else if (this.ex.client_state() === STATE.STOPPED && !this.transport && this.closeWaiters.length) {
+    } else if (this.closeWaiters.length && !this.transport && this.ex.client_state() === STATE.STOPPED) {
       this.finishClose();
     }
   }
@@ -610,11 +611,14 @@ export class DeviceClient extends EventEmitter {
     }
   }
 
-  /** Keeps one timer for the core's next deadline; an earlier timer already armed is left alone (it re-arms). */
-  private arm(): void {
+  /**
+   * Keeps one timer for the core's next deadline; an earlier timer already armed is left alone (it re-arms).
+   * `now` is the pump's last poll time: if the pump took a while, the timer fires early, which is harmless.
+   */
+  private arm(now: number): void {
     const ms = this.ex.client_next_timeout();
     if (ms < 0) return;
-    const at = this.board.nowMs() + Math.max(ms, 1);
+    const at = now + Math.max(ms, 1);
     if (this.cancelTimer && this.timerAt <= at) return;
     this.cancelTimer?.();
     this.timerAt = at;
