@@ -4,6 +4,8 @@
 // Also the size of the codec alone, compiled for the MCU profile, and of the built modules.
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import mqttPacket from 'mqtt-packet';
 import asc from 'assemblyscript/asc';
 import { Core, wasmPath } from '../host/wasm/core.js';
@@ -38,11 +40,59 @@ async function codecOnlySize(): Promise<number> {
   return size;
 }
 
+/** A full GC when the process can have one (v8 flag set at run time, as the bench is started without --expose-gc). */
+function collect(): void {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+}
+
+/**
+ * What a decoder costs to have: to create (the first one also instantiates the profile's shared core), to keep
+ * (2,000 decoders each holding half a packet, heap and external memory after GC), and to decode a 200-packet
+ * stream with a fresh decoder each time — beside mqtt-packet's parser.
+ */
+function decoderCosts(log: (line: string) => void): BenchRow[] {
+  const t0 = performance.now();
+  new PacketDecoder();
+  const firstMs = performance.now() - t0;
+  const ours = 1e6 / opsPerSecond(() => { new PacketDecoder(); }, 500);
+  const theirs = 1e6 / opsPerSecond(() => { mqttPacket.parser({ protocolVersion: 4 }); }, 500);
+  const half = mqttPacket.generate(publish(100) as never).subarray(0, 60);
+  const perDecoder = (make: () => (b: Buffer) => unknown): number => {
+    const keep: unknown[] = [];
+    collect();
+    const m0 = process.memoryUsage();
+    for (let i = 0; i < 2000; i++) { const push = make(); push(half); keep.push(push); }
+    collect();
+    const m1 = process.memoryUsage();
+    if (keep.length !== 2000) throw new Error('lost decoders');
+    return (m1.heapUsed + m1.external - m0.heapUsed - m0.external) / 2000;
+  };
+  const oursMem = perDecoder(() => { const d = new PacketDecoder(); return (b) => d.push(b); });
+  const theirsMem = perDecoder(() => { const p = mqttPacket.parser({ protocolVersion: 4 }); p.on('packet', () => {}); return (b) => p.parse(b); });
+  const stream = Buffer.concat(Array.from({ length: 200 }, (_, i) => mqttPacket.generate({ ...publish(100), messageId: i + 1 } as never)));
+  let n = 0;
+  const oursStream = opsPerSecond(() => { n += new PacketDecoder().push(stream).length; }, 500);
+  const theirsStream = opsPerSecond(() => { const p = mqttPacket.parser({ protocolVersion: 4 }); p.on('packet', () => { n++; }); p.parse(stream); }, 500);
+  if (n === 0) throw new Error('decoded nothing');
+  log(`decoder: create ${ours.toFixed(2)} µs (the first ${firstMs.toFixed(1)} ms: it instantiates the shared core), mqtt-packet parser ${theirs.toFixed(2)} µs → ${(ours / theirs).toFixed(2)}× (target ≤ 2×)`);
+  log(`  memory per decoder holding half a packet ${(oursMem / 1024).toFixed(2)} KiB, mqtt-packet's ${(theirsMem / 1024).toFixed(2)} KiB (heap + external, after GC, 2,000 of each)`);
+  log(`  200-packet stream with a fresh decoder: ${fmtRate(oursStream)} vs mqtt-packet ${fmtRate(theirsStream)} → ${(oursStream / theirsStream).toFixed(2)}×`);
+  return [{
+    name: 'decoder cost', createUs: +ours.toFixed(3), mqttPacketCreateUs: +theirs.toFixed(3), createRatio: +(ours / theirs).toFixed(3), firstCreateMs: +firstMs.toFixed(1),
+    bytesPerDecoder: Math.round(oursMem), mqttPacketBytesPerDecoder: Math.round(theirsMem),
+    freshStream200PerSec: Math.round(oursStream), mqttPacketFreshStream200PerSec: Math.round(theirsStream), freshStreamRatio: +(oursStream / theirsStream).toFixed(3),
+  }];
+}
+
 const suite: BenchSuite = {
   name: 'codec',
   async run({ log }) {
-    const rows: BenchRow[] = [];
-    for (const size of [100, 4096]) {
+    // First, while no core exists in this process: the first decoder pays for the shared core's instance.
+    const rows: BenchRow[] = decoderCosts(log);
+    for (const size of [100, 1024, 4096, 16384]) {
       const pkt = publish(size);
       const bytes = mqttPacket.generate(pkt as never);
 

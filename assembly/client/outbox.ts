@@ -135,24 +135,29 @@ export function release(i: i32): void {
   }
 }
 
-/** The oldest slot in `state`, or -1. */
+/** The oldest slot in `state`, or -1. The walk ends at the last slot in that state (the counts say how many). */
 export function oldest(state: u32): i32 {
-  if (countOf(state) == 0) return -1;
+  let left = countOf(state);
+  if (left == 0) return -1;
   let best = -1;
   let bestSeq: u32 = 0xFFFFFFFF;
   for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
     const s = slotAt(i);
-    if (s.state == state && s.seq < bestSeq) { best = i; bestSeq = s.seq; }
+    if (s.state != state) continue;
+    if (s.seq < bestSeq) { best = i; bestSeq = s.seq; }
+    if (--left == 0) break;
   }
   return best;
 }
 
 /** The in-flight slot waiting for PUBACK `packetId`, or -1. */
 export function findInflight(packetId: u32): i32 {
-  if (countOf(INFLIGHT) == 0) return -1;
-  for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
+  let left = countOf(INFLIGHT);
+  for (let i = 0; left > 0 && i < OUTBOX_SLOT_COUNT; i++) {
     const s = slotAt(i);
-    if (s.state == INFLIGHT && s.packetId == packetId) return i;
+    if (s.state != INFLIGHT) continue;
+    if (s.packetId == packetId) return i;
+    left--;
   }
   return -1;
 }
@@ -166,10 +171,13 @@ export function releaseTwin(i: i32, rid: u32): void {
 
 /** True when `packetId` is held by a live slot (so it cannot be reused yet). */
 export function packetIdInUse(packetId: u32): bool {
-  if (S().outboxLive == 0) return false;
-  for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
+  // Slots fill from the lowest free index, so the walk ends soon after the last live one.
+  let left = S().outboxLive;
+  for (let i = 0; left > 0 && i < OUTBOX_SLOT_COUNT; i++) {
     const s = slotAt(i);
-    if (s.state != FREE && s.packetId == packetId) return true;
+    if (s.state == FREE) continue;
+    if (s.packetId == packetId) return true;
+    left--;
   }
   return false;
 }

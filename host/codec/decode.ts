@@ -1,13 +1,38 @@
-// PacketDecoder: a streaming MQTT decoder backed by its own instance of the core. Chunks of any size go in;
-// mqtt-packet-shaped packets come out, exactly as if every packet had arrived whole.
+// PacketDecoder: a streaming MQTT decoder. Chunks of any size go in; mqtt-packet-shaped packets come out, exactly
+// as if every packet had arrived whole. Every decoder of a profile shares one instance of the core (one module
+// memory for a thousand decoders): the core decodes for whichever decoder pushed last, and a decoder keeps only
+// the bytes of a packet not yet complete (and whether its stream failed) while another one has the core.
 import { Core, type Profile } from '../wasm/core.js';
 import { MqttProtocolError } from './errors.js';
 import { F, RECORD_WORDS } from './record.js';
 import { COMMANDS, type Packet } from './packet.js';
 
+/** One core per profile for every decoder, and which decoder's stream it holds now. */
+class DecoderCore {
+  readonly core: Core;
+  readonly rec: Uint32Array;
+  owner: PacketDecoder | null = null;
+  constructor(profile: Profile | undefined) {
+    // The MCU device build exports no codec: its codec face is the MCU profile built with every export.
+    this.core = new Core(profile === 'mcu' ? 'mcu-full' : 'gateway');
+    this.rec = new Uint32Array(this.core.memory.buffer, this.core.exports.mqtt_packet_decoded_ptr(), RECORD_WORDS);
+  }
+}
+const cores = new Map<string, DecoderCore>();
+function decoderCore(profile: Profile | undefined): DecoderCore {
+  const key = profile === 'mcu' ? 'mcu' : 'gateway';
+  let c = cores.get(key);
+  if (!c) cores.set(key, (c = new DecoderCore(profile)));
+  return c;
+}
+
 export class PacketDecoder {
+  private readonly shared: DecoderCore;
   private readonly core: Core;
   private readonly rec: Uint32Array;
+  /** While another decoder has the core: the bytes of this stream's incomplete packet, and its failure (0: none). */
+  private held: Buffer | null = null;
+  private failure = 0;
   // Where the piece of the current chunk sits in the receive buffer, so that a payload lying wholly inside it
   // is returned as a view of the caller's chunk (as mqtt-packet does) instead of a copy.
   private chunk: Uint8Array | null = null;
@@ -16,9 +41,36 @@ export class PacketDecoder {
   private windowLen = 0;
 
   constructor(options: { profile?: Profile } = {}) {
-    // The MCU device build exports no codec: its codec face is the MCU profile built with every export.
-    this.core = new Core(options.profile === 'mcu' ? 'mcu-full' : 'gateway');
-    this.rec = new Uint32Array(this.core.memory.buffer, this.core.exports.mqtt_packet_decoded_ptr(), RECORD_WORDS);
+    this.shared = decoderCore(options.profile);
+    this.core = this.shared.core;
+    this.rec = this.shared.rec;
+  }
+
+  /** Makes the shared core hold this decoder's stream (the previous holder keeps its pending bytes itself). */
+  private take(): void {
+    const s = this.shared;
+    if (s.owner === this) return;
+    const ex = this.core.exports;
+    s.owner?.release();
+    ex.mqtt_rx_reset();
+    s.owner = this;
+    const held = this.held;
+    this.held = null;
+    if (held) {
+      const win = ex.mqtt_rx_window();
+      this.core.u8.set(held, win);
+      ex.mqtt_rx_commit(held.length);
+    }
+  }
+
+  /** Another decoder takes the core: keep the bytes of the incomplete packet (the failure is kept as it happens). */
+  private release(): void {
+    const ex = this.core.exports;
+    const n = ex.mqtt_rx_pending();
+    if (n > 0 && this.failure === 0) {
+      const end = ex.mqtt_rx_window(); // moves the pending bytes to the front: they end where the window begins
+      this.held = Buffer.from(this.core.u8.slice(end - n, end).buffer);
+    }
   }
 
   /** The largest packet this decoder accepts (header included). */
@@ -30,17 +82,18 @@ export class PacketDecoder {
    * MqttProtocolError (its `packets` holds those decoded before it); the stream then stays refused until reset().
    */
   push(chunk: Uint8Array): Packet[] {
-    const ex = this.core.exports;
     const out: Packet[] = [];
+    if (this.failure !== 0) throw this.refused(this.failure, out);
+    this.take();
+    const ex = this.core.exports;
     let off = 0;
     this.chunk = null;
     for (;;) {
       let t: number;
       while ((t = ex.mqtt_packet_decode_next()) > 0) out.push(this.read(t));
       if (t < 0) {
-        const err = new MqttProtocolError(this.core.statusName(t), `malformed MQTT stream: ${this.core.statusName(t)}`, t);
-        err.packets = out;
-        throw err;
+        this.failure = t;
+        throw this.refused(t, out);
       }
       if (off >= chunk.length) return out;
       const win = ex.mqtt_rx_window();
@@ -58,7 +111,17 @@ export class PacketDecoder {
   }
 
   /** Forgets buffered bytes and a previous failure (a new connection). */
-  reset(): void { this.core.exports.mqtt_rx_reset(); }
+  reset(): void {
+    this.held = null;
+    this.failure = 0;
+    if (this.shared.owner === this) this.core.exports.mqtt_rx_reset();
+  }
+
+  private refused(t: number, packets: Packet[]): MqttProtocolError {
+    const err = new MqttProtocolError(this.core.statusName(t), `malformed MQTT stream: ${this.core.statusName(t)}`, t);
+    err.packets = packets;
+    return err;
+  }
 
   private str(ptrField: number): string {
     const ptr = this.rec[ptrField];

@@ -15,6 +15,23 @@ export function encodePacket(packet: Packet): Buffer {
   return shared.encode(packet);
 }
 
+/**
+ * Packets a little larger than Node's own buffer pool takes (4 KiB) come out of a pool of our own: a fresh
+ * ArrayBuffer costs more than encoding the packet. As with Node's pool, a packet kept alive keeps its slab.
+ */
+const POOL_MIN = 4096;
+const POOL_MAX = 17 * 1024; // a 16 KiB payload and its header
+const SLAB = 128 * 1024;
+let slab: Buffer | null = null;
+let slabAt = 0;
+function outputBuffer(size: number): Buffer {
+  if (size < POOL_MIN || size > POOL_MAX) return Buffer.allocUnsafe(size);
+  if (slab === null || slabAt + size > SLAB) { slab = Buffer.allocUnsafeSlow(SLAB); slabAt = 0; }
+  const out = slab.subarray(slabAt, slabAt + size);
+  slabAt = (slabAt + size + 7) & ~7; // 8-byte aligned, as Node's pool does
+  return out;
+}
+
 function invalid(message: string): never {
   throw new MqttProtocolError('MQTT_INVALID_OBJECT', message);
 }
@@ -142,8 +159,8 @@ export class Encoder {
     const n = this.core.exports.mqtt_packet_encode_head();
     if (n < 0) throw new MqttProtocolError(this.core.statusName(n), `cannot encode ${cmd}: ${this.core.statusName(n)}`, n);
     const tx = this.core.exports.mqtt_tx_ptr();
-    const out = Buffer.allocUnsafe(n + payload.length);
-    out.set(this.core.u8.subarray(tx, tx + n), 0);
+    const out = outputBuffer(n + payload.length);
+    this.core.buf.copy(out, 0, tx, tx + n);
     out.set(payload, n);
     return out;
   }

@@ -162,6 +162,9 @@ export class Fleet {
   /** The devices' clients (for tests and benches). */
   get clients(): DeviceClient[] { return this.sims.map((s) => s.client); }
 
+  /** Each device's thermostat (what it received: C2D messages, method calls, desired versions), as clients are ordered. */
+  get firmwares(): ThermostatFirmware[] { return this.sims.map((s) => s.firmware); }
+
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.connectTimer) clearInterval(this.connectTimer);
@@ -228,13 +231,17 @@ export async function main(argv: string[], hooks: { signal?: AbortSignal; onStar
     if (!running) return fail(`no local hub is running on ${dir} (start one with: iothub-wasm hub --data-dir ${dataDir})`);
     const registry = new Registry(dir, running.hostName);
     registry.gatewayHostName = running.gatewayHostName;
-    connectionStrings = [];
-    for (let i = 1; i <= devices; i++) {
-      const id = `${values.prefix}-${i}`;
-      const info = registry.get(id) ?? await registry.addDevice(id);
-      connectionStrings.push(info.connectionString);
+    // One write of the registry for the whole fleet (devices registered before are reused as they are).
+    const ids = Array.from({ length: devices }, (_, i) => `${values.prefix}-${i + 1}`);
+    const t0 = performance.now();
+    try {
+      connectionStrings = (await registry.addDevices(ids)).map((info) => info.connectionString);
+    } catch (e) {
+      registry.close();
+      return fail((e as Error).message);
     }
     await registry.flush();
+    console.log(`registered ${devices} devices on ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     registry.close();
   }
 

@@ -10,6 +10,7 @@ import {
   EVENT as EV, EVENT_RECORD_WORDS as EVF, BAG_ITEM_WORDS as ITEM, OPTION as OPT, WANT, STATE, STATUS, STATUS_TEXT, SYSTEM_PROPERTY as SYS, TRANSPORT, type McuExports,
 } from '../wasm/abi.generated.js';
 import { SharedCore } from './shared-core.js';
+import { PendingTokens } from './pending.js';
 import { componentPatch, desiredValue, writableAck, type WritableAck } from './pnp.js';
 export type { WritableAck } from './pnp.js';
 import { ProvisioningClient, type ProvisioningOptions, type ProvisioningResult } from './provisioning.js';
@@ -170,7 +171,7 @@ export class DeviceClient extends EventEmitter {
   private timerAt = 0;
   private pumping = false;
   private pumpAgain = false;
-  private readonly telemetry = new Map<number, Pending>();
+  private readonly telemetry = new PendingTokens();
   private readonly twinRequests = new Map<number, Pending>();
   private readonly methods = new Map<string, MethodHandler>();
   private readonly desiredHandlers: Array<(patch: Record<string, unknown>, version: number) => void> = [];
@@ -382,7 +383,8 @@ export class DeviceClient extends EventEmitter {
     } catch (e) {
       return Promise.reject(e);
     }
-    const p = new Promise<void>((resolve, reject) => this.telemetry.set(token, { resolve: resolve as (v: unknown) => void, reject }));
+    const p = new Promise<void>(capture);
+    this.telemetry.set(token, captured.resolve, captured.reject);
     this.schedulePump();
     return p;
   }
@@ -411,7 +413,7 @@ export class DeviceClient extends EventEmitter {
           one.reject(e as Error);
           break;
         }
-        this.telemetry.set(token, one);
+        this.telemetry.set(token, one.resolve, one.reject);
       }
       this.schedulePump();
     });
@@ -575,10 +577,11 @@ export class DeviceClient extends EventEmitter {
     this.pumpQueued = false; // this pump does what a queued one would
     if (this.pumping) { this.pumpAgain = true; return; }
     this.pumping = true;
+    let now = 0;
     try {
       do {
         this.pumpAgain = false;
-        const now = this.board.nowMs();
+        now = this.board.nowMs();
         let t: number;
         while ((t = this.ex.client_poll(now)) !== EV.NONE) this.dispatch(t);
         this.act();
@@ -586,7 +589,7 @@ export class DeviceClient extends EventEmitter {
     } finally {
       this.pumping = false;
     }
-    this.arm();
+    this.arm(now);
   }
 
   private act(): void {
@@ -601,7 +604,7 @@ export class DeviceClient extends EventEmitter {
       this.ex.client_transport_down(this.board.nowMs());
       this.pumpAgain = true;
       if (this.ex.client_state() === STATE.STOPPED) this.finishClose();
-    } else if (this.ex.client_state() === STATE.STOPPED && !this.transport && this.closeWaiters.length) {
+    } else if (this.closeWaiters.length && !this.transport && this.ex.client_state() === STATE.STOPPED) {
       this.finishClose();
     }
   }
@@ -663,11 +666,14 @@ export class DeviceClient extends EventEmitter {
     }
   }
 
-  /** Keeps one timer for the core's next deadline; an earlier timer already armed is left alone (it re-arms). */
-  private arm(): void {
+  /**
+   * Keeps one timer for the core's next deadline; an earlier timer already armed is left alone (it re-arms).
+   * `now` is the pump's last poll time: if the pump took a while, the timer fires early, which is harmless.
+   */
+  private arm(now: number): void {
     const ms = this.ex.client_next_timeout();
     if (ms < 0) return;
-    const at = this.board.nowMs() + Math.max(ms, 1);
+    const at = now + Math.max(ms, 1);
     if (this.cancelTimer && this.timerAt <= at) return;
     this.cancelTimer?.();
     this.timerAt = at;
@@ -718,16 +724,12 @@ export class DeviceClient extends EventEmitter {
       }
       case EV.TELEMETRY_ACKED: {
         if (this.store?.acked(token)) this.store.feed();
-        const p = this.telemetry.get(token);
-        this.telemetry.delete(token);
-        p?.resolve(undefined);
+        this.telemetry.settle(token);
         break;
       }
       case EV.TELEMETRY_FAILED: {
         this.store?.failed(token); // a stored message stays stored: it goes when the client starts again
-        const p = this.telemetry.get(token);
-        this.telemetry.delete(token);
-        p?.reject(this.error(status, 'telemetry failed'));
+        this.telemetry.settle(token, this.error(status, 'telemetry failed'));
         break;
       }
       case EV.TWIN_RESPONSE: this.twinAnswer(token, status, this.ev[EVF.version], this.view(0)); break;
@@ -815,6 +817,13 @@ export class DeviceClient extends EventEmitter {
       .finally(ack);
     this.emit('message', msg);
   }
+}
+
+/** One executor for every telemetry promise (no closure per message): it hands out the settling functions. */
+const captured: Pending = { resolve: () => {}, reject: () => {} };
+function capture(resolve: (v: void) => void, reject: (e: Error) => void): void {
+  captured.resolve = resolve as (v: unknown) => void;
+  captured.reject = reject;
 }
 
 /** `{component}*{command}` at the byte offset of its '*' (the core's EV_METHOD extra). */

@@ -16,6 +16,8 @@ export type Build = Profile | 'mcu-full';
 export type CoreExports = GatewayExports;
 
 const modules = new Map<Build, WebAssembly.Module>();
+/** Strings up to this many UTF-16 units are written by Core#writeIo's own loop when they are ASCII. */
+const SHORT_STRING = 16;
 
 /** The path of a built module. */
 export function wasmPath(build: Build = 'gateway'): string {
@@ -84,7 +86,20 @@ export class Core {
   writeIo(at: number, value: string | Uint8Array): number {
     const room = this.io + this.ioCapacity - at;
     if (typeof value === 'string') {
-      if (value.length * 3 > room && Buffer.byteLength(value) > room) return -1;
+      // Short strings (property names and values, ids) are copied here when they are ASCII: crossing into
+      // Buffer#write costs more than the copy itself.
+      const n = value.length;
+      if (n <= SHORT_STRING && n <= room) {
+        const u8 = this.u8cache;
+        let i = 0;
+        for (; i < n; i++) {
+          const c = value.charCodeAt(i);
+          if (c > 0x7f) break;
+          u8[at + i] = c;
+        }
+        if (i === n) return n;
+      }
+      if (n * 3 > room && Buffer.byteLength(value) > room) return -1;
       return this.bufcache.write(value, at, room, 'utf8');
     }
     if (value.length > room) return -1;
