@@ -12,6 +12,7 @@ import device from 'azure-iot-device';
 import deviceMqtt from 'azure-iot-device-mqtt';
 import deviceHttp from 'azure-iot-device-http';
 import deviceAmqp from 'azure-iot-device-amqp';
+import common from 'azure-iot-common';
 import { DeviceClient } from '../../host/device/client.js';
 import { IotHubWasmError } from '../../host/errors.js';
 import type { LocalHub, TelemetryMessage } from '../../host/hub/index.js';
@@ -127,9 +128,13 @@ test("Microsoft's azure-iot-device-amqp connects with a CA-signed certificate (t
   assert.equal((await seen).body.toString(), 'sdk amqp');
   await amqp.close();
   const bad = Client.fromConnectionString(`HostName=localhost:${hub.amqpPort};DeviceId=ca-amqp;x509=true`, deviceAmqp.Amqp);
-  await bad.setOptions({ ca: hub.ca, cert: (await makeLeaf('ca-amqp', stranger)).cert, key: leaf.key });
+  const strangerLeaf = await makeLeaf('ca-amqp', stranger);
+  bad.setRetryPolicy(new common.NoRetry()); // the SDK would retry a refused attach for minutes
+  await bad.setOptions({ ca: hub.ca, cert: strangerLeaf.cert, key: strangerLeaf.key });
+  const from = log.length;
   await assert.rejects(async () => { await bad.open(); await bad.sendEvent(new Message('x')); });
   await bad.close().catch(() => undefined);
+  assert.ok(log.slice(from).some((l) => /ca-amqp/.test(l) && /refused/.test(l) && /CA/.test(l)), 'the hub logs why the certificate was refused');
 });
 
 test('HTTPS refuses a device certificate of another CA with 401, and its log says why', async () => {

@@ -23,18 +23,26 @@ let packed: string[] = [];
 // a dev dependency's npm 6 sits.
 const PATH = (process.env.PATH ?? '').split(delimiter).filter((p) => !/[\\/]node_modules[\\/]\.bin$/.test(p)).join(delimiter);
 
+// Nor the settings a parent npm passes down as npm_config_* (npm 6's would make npm 11 warn on every run).
+const USER_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
+
 function sh(file: string, args: string[], cwd: string, timeoutMs = 90_000): Promise<string> {
+  return run(file, args, cwd, timeoutMs).then(({ stdout, stderr }) => stdout + stderr);
+}
+
+/** stdout and stderr apart: npm may print warnings on stderr (its config from the parent npm's environment). */
+function run(file: string, args: string[], cwd: string, timeoutMs = 90_000): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { cwd, timeout: timeoutMs, maxBuffer: 16 << 20, env: { ...process.env, PATH, NODE_OPTIONS: '' } }, (err, stdout, stderr) => {
+    execFile(file, args, { cwd, timeout: timeoutMs, maxBuffer: 16 << 20, env: { ...USER_ENV, PATH, NODE_OPTIONS: '' } }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${file} ${args.join(' ')} (in ${cwd}) failed: ${err.message}\n${stdout}\n${stderr}`));
-      else resolve(stdout + stderr);
+      else resolve({ stdout, stderr });
     });
   });
 }
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'iothub-wasm-pack-'));
-  const out = await sh(npm, ['pack', '--json', '--pack-destination', dir], repo);
+  const out = (await run(npm, ['pack', '--json', '--pack-destination', dir], repo)).stdout;
   const info = JSON.parse(out.slice(out.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   packed = info[0]!.files.map((f) => f.path);
   app = join(dir, 'app');
