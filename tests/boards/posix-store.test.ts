@@ -62,7 +62,7 @@ boardTest('--store: a reading accepted while the hub is down survives SIGKILL an
     const first = seen[0]!;
     assert.equal(first.systemProperties.messageId, `reading-${stuck}`, 'the stored reading went first');
     assert.equal((JSON.parse(first.body.toString()) as { seq: number }).seq, stuck);
-    assert.ok(Date.parse(String(first.systemProperties['ctime'])) <= killedAt, 'its creation time is from the first run');
+    assert.ok(Date.parse(String(first.systemProperties['iothub-creation-time-utc'])) <= killedAt, 'its creation time is from the first run');
     assert.deepEqual(seen.slice(1).map((m) => m.systemProperties.messageId), ['reading-0', 'reading-1']);
 
     // a torn record at the end (a write cut by a reset): cut off, reported, nothing sent twice

@@ -186,7 +186,7 @@ test('restored messages keep their original message id, creation time ($.ctime, 
     assert.match(seen.ids[1]!, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     assert.equal(seen.ids[2], 'third');
     for (const m of seen.messages) {
-      const ctime = String(m.systemProperties['ctime']);
+      const ctime = String(m.systemProperties['iothub-creation-time-utc']);
       assert.match(ctime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       const t = Date.parse(ctime);
       // made by the first process (clock to the millisecond, anchored to the second): not when it was resent

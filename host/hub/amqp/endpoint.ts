@@ -1065,6 +1065,8 @@ export function eventMessage(ev: StoredEvent): Message {
     'iothub-message-source': 'Telemetry',
   };
   if (ev.moduleId) annotations['iothub-connection-module-id'] = ev.moduleId;
+  // the device's own creation time ($.ctime over MQTT), as IoT Hub stamps it beside its enqueued time
+  if (sys['iothub-creation-time-utc'] !== undefined) annotations['iothub-creation-time-utc'] = sys['iothub-creation-time-utc'];
   const m: Message = {
     message_annotations: annotations,
     application_properties: Object.assign(dict<string | null>(), ev.properties),

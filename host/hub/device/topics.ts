@@ -15,6 +15,7 @@ export const SYSTEM_PROPERTY_NAMES: Readonly<Record<string, string>> = dict(Obje
   '$.ce': 'contentEncoding',
   '$.ifid': 'interfaceId',
   '$.exp': 'expiryTimeUtc',
+  '$.ctime': 'iothub-creation-time-utc',
   '$.sub': 'componentName',
   '$.on': 'outputName',
   '$.ack': 'ack',
