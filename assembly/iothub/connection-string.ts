@@ -93,6 +93,9 @@ export function parseConnectionString(ptr: usize, len: i32): i32 {
   for (let f: usize = 0; f < <usize>CS_X509; f += 8) { store<i32>(RESULT + f, 0); store<i32>(RESULT + f + 4, -1); }
   store<i32>(RESULT + <usize>CS_X509, 0); store<i32>(RESULT + <usize>CS_KEY_LEN, -1);
   let x509Ptr: usize = 0, x509Len: i32 = -1;
+  // A string read from a file or a terminal often ends with a line break: trailing CR, LF, tab and space are not
+  // part of it (no field value can end with them).
+  while (len > 0) { const c = load<u8>(ptr + <usize>(len - 1)); if (c != 10 && c != 13 && c != 32 && c != 9) break; len--; }
   let i: i32 = 0;
   while (i < len) {
     let end = i;

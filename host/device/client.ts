@@ -267,7 +267,10 @@ export class DeviceClient extends EventEmitter {
   /** Copies an input into the core's IO window at `offset`; too large for the profile is CLIENT_MESSAGE_TOO_LARGE. */
   private writeIo(offset: number, value: string | Uint8Array): number {
     const n = this.core.writeIo(this.core.io + offset, value);
-    if (n < 0) this.fail(STATUS.CLIENT_MESSAGE_TOO_LARGE, 'too large for this profile');
+    if (n < 0) {
+      const size = typeof value === 'string' ? Buffer.byteLength(value) : value.byteLength;
+      this.fail(STATUS.CLIENT_MESSAGE_TOO_LARGE, `${size} bytes; this profile takes at most ${this.core.ioCapacity - offset} here`);
+    }
     return n;
   }
 

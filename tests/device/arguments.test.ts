@@ -46,3 +46,28 @@ test("an error's message is the core's sentence for its status, not its code rep
   const missing = Object.keys(STATUS).filter((n) => n !== 'OK' && !STATUS_TEXT[n as keyof typeof STATUS_TEXT]);
   assert.deepEqual(missing, []);
 });
+
+test('a connection string read from a file or a terminal, with a trailing line break, connects', async () => {
+  const rig = await startHub();
+  try {
+    const { connectionString } = await rig.hub.registry.addDevice('from-a-file');
+    for (const end of ['\n', '\r\n', ' \n\t']) {
+      const client = DeviceClient.fromConnectionString(connectionString + end, { ca: rig.hub.ca, retry: FAST_RETRY });
+      await client.connect();
+      await client.close();
+    }
+  } finally {
+    await rig.stop();
+  }
+});
+
+test("a telemetry body too large for the profile is refused with CLIENT_MESSAGE_TOO_LARGE naming its size and the profile's limit", async () => {
+  const cs = 'HostName=h.azure-devices.net;DeviceId=d;SharedAccessKey=' + Buffer.alloc(32).toString('base64');
+  const mcu = DeviceClient.fromConnectionString(cs, { profile: 'mcu' });
+  await assert.rejects(mcu.sendTelemetry(Buffer.alloc(1025)),
+    (e: unknown) => e instanceof IotHubWasmError && e.code === 'CLIENT_MESSAGE_TOO_LARGE' && /1025 bytes; this profile takes at most 1024/.test(e.message));
+  // the limit is the limit: 1,024 bytes are taken (queued until connect)
+  const pending = mcu.sendTelemetry(Buffer.alloc(1024));
+  await mcu.close();
+  await assert.rejects(pending, (e: unknown) => e instanceof IotHubWasmError && e.code === 'CLIENT_CLOSED');
+});
