@@ -18,6 +18,9 @@
 #include "iothub_core.h"
 #include "iothub_wasm_rt.h"
 #include "semihost.h"
+#ifdef MPS2_STORE
+#include "ram_storage.h"
+#endif
 
 extern const char __config_start[];
 extern const char __config_size[];
@@ -29,6 +32,10 @@ static iothub_device_t dev;
 static thermostat_t thermostat;
 static bench_app_t bench;
 static uint32_t last_tick;
+#ifdef MPS2_STORE
+static ram_storage_t store_ram; /* the store variant: store and forward over a RAM region (ram_storage.h) */
+static iothub_store_t store_state;
+#endif
 
 static uint32_t clock_now(void *ctx) {
   (void)ctx;
@@ -121,6 +128,13 @@ int main(void) {
     log_status("config: connection_string: ", rc);
     return (int)EXIT_BAD_CONFIG;
   }
+#ifdef MPS2_STORE
+  store_state.storage = ram_storage(&store_ram);
+  rc = iothub_device_storage(&dev, &store_state);
+  board_log("store: ");
+  board_log_i32(rc);
+  board_log(" messages to send\n");
+#endif
   rc = iothub_device_start(&dev);
   if (rc < 0) {
     log_status("start: ", rc);
