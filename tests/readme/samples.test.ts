@@ -70,6 +70,30 @@ test('the README has exactly the TypeScript samples this file runs, by heading',
   assert.deepEqual(all.map((s) => s.heading), ['Use it', 'The local hub from code', 'The codec alone']);
 });
 
+test('every README sample type-checks (strict) against the declarations the package ships', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'iothub-wasm-readme-tsc-'));
+  try {
+    const files = all.map((sample, i) => {
+      const file = join(dir, `sample-${i}.mts`);
+      writeFileSync(file, sample.code);
+      return file;
+    });
+    const decl = (spec: string) => [entry[spec]!.replace(/\.js$/, '.d.ts')];
+    const program = ts.createProgram(files, {
+      noEmit: true, strict: true, skipLibCheck: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler, types: ['node'], typeRoots: [join(root, 'node_modules/@types')],
+      paths: { 'iothub-wasm': decl('iothub-wasm'), 'iothub-wasm/hub': decl('iothub-wasm/hub'), 'iothub-wasm/codec': decl('iothub-wasm/codec') },
+    });
+    const problems = ts.getPreEmitDiagnostics(program).map((d) => {
+      const at = d.file ? `${all[files.indexOf(d.file.fileName)]?.heading ?? d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}: ` : '';
+      return at + ts.flattenDiagnosticMessageText(d.messageText, '\n');
+    });
+    assert.deepEqual(problems, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("README 'Use it': the device sample connects with IOTHUB_DEVICE_CONNECTION_STRING, sends its telemetry, reads the twin and reports", async () => {
   const rig = await startHub();
   try {
