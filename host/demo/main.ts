@@ -51,19 +51,51 @@ if (values.profile !== 'gateway' && values.profile !== 'mcu') {
 
 const dataDir = mkdtempSync(join(tmpdir(), 'iothub-wasm-demo-'));
 const started = performance.now();
-const hub = await LocalHub.start({ port: 0, dataDir, log: false });
 const say = (line: string) => console.log(`  ${line}`);
+
+// Ctrl-C (or SIGTERM) at any point stops the demo cleanly: the device closed, the hub stopped, the temporary folder
+// (it holds the hub's private key) removed, a summary of what was done so far, then exit 130 for SIGINT (143 for
+// SIGTERM), as a shell expects of an interrupted command. With --forever, Ctrl-C is the way to end it: the full
+// summary and exit 0.
+const hubStarting = LocalHub.start({ port: 0, dataDir, log: false });
+const sofar = { acked: 0, hubTelemetry: 0, methods: [] as string[], c2d: 0 };
+let openClient: DeviceClient | undefined;
+let bar: cliProgress.SingleBar | undefined;
+let waitingForCtrlC: (() => void) | undefined;
+let stopping = false;
+const onSignal = (signal: NodeJS.Signals) => {
+  if (signal === 'SIGINT' && waitingForCtrlC) { waitingForCtrlC(); return; }
+  if (stopping) return;
+  stopping = true;
+  bar?.stop();
+  void (async () => {
+    await openClient?.close().catch(() => {});
+    await hubStarting.then((h) => h.stop(), () => {}).catch(() => {});
+    rmSync(dataDir, { recursive: true, force: true });
+    console.log(`\nsummary (interrupted by ${signal})`);
+    say(`telemetry: ${sofar.acked} of ${count} acknowledged (QoS 1); the hub received ${sofar.hubTelemetry}`);
+    say(`direct methods answered: ${sofar.methods.join(', ') || 'none'}`);
+    say(`cloud-to-device messages received: ${sofar.c2d}`);
+    say(`hub stopped; temporary folder ${dataDir} removed`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  })();
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+const hub = await hubStarting;
 try {
   const device = await hub.registry.addDevice('thermostat-1');
   console.log(`iothub-wasm demo: local IoT Hub on localhost:${hub.port} (TLS, certificate generated in ${dataDir})`);
   say(`device thermostat-1 registered: ${device.connectionString.replace(/SharedAccessKey=[^;]+/, 'SharedAccessKey=…')}`);
 
   let hubTelemetry = 0;
-  hub.on('telemetry', () => { hubTelemetry++; });
+  hub.on('telemetry', () => { hubTelemetry++; sofar.hubTelemetry = hubTelemetry; });
   const client = DeviceClient.fromConnectionString(device.connectionString, {
     ca: hub.ca, transport: values.websocket ? 'wss' : 'mqtts', profile: values.profile,
     ...(values.websocket && hub.wsPort ? { gatewayHostName: `localhost:${hub.wsPort}` } : {}),
   });
+  openClient = client;
   client.on('disconnected', (e: { code: string; retryInMs: number }) => { if (e.code !== 'CLIENT_CLOSED') say(`disconnected (${e.code}), retrying in ${e.retryInMs} ms`); });
   const firmware = new ThermostatFirmware(client, say);
 
@@ -73,10 +105,11 @@ try {
   say(`twin read; reported properties at $version ${reportedVersion}`);
 
   const t0 = performance.now();
-  const bar = new cliProgress.SingleBar({ format: '  telemetry {bar} {value}/{total} acknowledged | {rate} msg/s', hideCursor: true, noTTYOutput: true, notTTYSchedule: 500 }, cliProgress.Presets.shades_classic);
-  bar.start(count, 0, { rate: 0 });
-  await firmware.sendReadings(count, 50, (done) => bar.update(done, { rate: Math.round(done / ((performance.now() - t0) / 1000)) }));
-  bar.stop();
+  const progress = new cliProgress.SingleBar({ format: '  telemetry {bar} {value}/{total} acknowledged | {rate} msg/s', hideCursor: true, noTTYOutput: true, notTTYSchedule: 500 }, cliProgress.Presets.shades_classic);
+  bar = progress;
+  progress.start(count, 0, { rate: 0 });
+  await firmware.sendReadings(count, 50, (done) => { sofar.acked = done; progress.update(done, { rate: Math.round(done / ((performance.now() - t0) / 1000)) }); });
+  progress.stop();
   const seconds = (performance.now() - t0) / 1000;
 
   // The service side: a desired update, a direct method, a cloud-to-device message.
@@ -85,10 +118,12 @@ try {
   await desiredApplied;
   await firmware.lastReport;
   const method = await hub.invokeMethod('thermostat-1', 'getMaxMinReport', new Date(0).toISOString(), { responseTimeoutInSeconds: 10 });
+  sofar.methods = firmware.methodCalls;
   say(`direct method getMaxMinReport → ${method.status} ${JSON.stringify(method.payload)}`);
   const c2dArrived = new Promise<void>((resolve) => client.onC2D(() => resolve()));
   await hub.sendC2D('thermostat-1', JSON.stringify({ command: 'beep' }), { messageId: 'c2d-1', properties: { priority: 'high', note: null } });
   await c2dArrived;
+  sofar.c2d = firmware.received.length;
 
   if (values.forever) {
     const second = await hub.registry.addDevice('thermostat-2');
@@ -96,7 +131,7 @@ try {
     say(`  npx iothub-wasm run --ca ${join(dataDir, 'tls', 'ca.pem')} --connection-string "${second.connectionString}"`);
     let seq = count;
     const timer = setInterval(() => { client.sendTelemetry(firmware.reading(seq++), { messageId: `reading-${seq}` }).catch((e: Error) => say(`telemetry failed: ${e.message}`)); }, 1000);
-    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    await new Promise<void>((resolve) => { waitingForCtrlC = resolve; });
     clearInterval(timer);
   }
 
@@ -114,6 +149,8 @@ try {
     process.exitCode = 1;
   }
 } finally {
+  // Interrupted: the signal handler stops the hub, removes the folder and exits; what failed under it does not count.
+  if (stopping) await new Promise(() => {});
   await hub.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }
