@@ -2,7 +2,6 @@
 // like `az iot device c2d-message send`), and, when an ack is asked for, the device's feedback from
 // `/messages/serviceBound/feedback`.
 import { randomUUID } from 'node:crypto';
-import rhea from 'rhea';
 import type { Connection, Delivery, Receiver } from 'rhea';
 import { amqpClose, amqpConnect, dataDirOf, parseCommand, runCommand, serviceTarget, ServiceError, ServiceUsageError } from './cli-service.js';
 
@@ -57,7 +56,8 @@ function feedbackFor(conn: Connection, messageId: () => string): { ready: Promis
   return { ready, record, receiver };
 }
 
-function send(conn: Connection, deviceId: string, body: string, messageId: string, ack: string, props: Record<string, string>): Promise<void> {
+async function send(conn: Connection, deviceId: string, body: string, messageId: string, ack: string, props: Record<string, string>): Promise<void> {
+  const { default: rhea } = await import('rhea'); // as amqpConnect: not loaded for `--help`
   return new Promise((resolve, reject) => {
     const sender = conn.open_sender({ target: { address: '/messages/devicebound' } });
     sender.once('sender_error', () => reject(new ServiceError(`the hub refused the C2D sender: ${(sender.error as { description?: string } | undefined)?.description ?? 'no reason'}`)));

@@ -5,7 +5,6 @@ import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { resolve as resolvePath } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import rhea from 'rhea';
 import type { Connection } from 'rhea';
 import { DEFAULT_DATA_DIR } from './paths.js';
 import { runningHub, type RunningHub } from './running.js';
@@ -126,7 +125,8 @@ export function rest(t: ServiceTarget & { port: number }, method: string, path: 
 }
 
 /** An AMQP connection to the hub's service endpoint, authenticated with SASL PLAIN as the iothubowner policy. */
-export function amqpConnect(t: ServiceTarget & { port: number }): Promise<Connection> {
+export async function amqpConnect(t: ServiceTarget & { port: number }): Promise<Connection> {
+  const { default: rhea } = await import('rhea'); // loaded here, not at start-up: `--help` and REST commands need none of it
   const container = rhea.create_container({ id: `iothub-wasm-cli-${process.pid}` });
   return new Promise((resolve, reject) => {
     const conn = container.connect({

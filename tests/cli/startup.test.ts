@@ -45,6 +45,8 @@ for (const [args, usage] of [
   [['run', '--help'], /usage: iothub-wasm run /],
   [['hub', '--help'], /usage: iothub-wasm hub /],
   [['hub', 'device', 'add', '--help'], /iothub-wasm hub device add/],
+  [['hub', 'monitor', '--help'], /iothub-wasm hub monitor/],
+  [['hub', 'c2d', 'send', '--help'], /usage: iothub-wasm hub c2d send/],
 ] as const) {
   test(`iothub-wasm ${args.join(' ')} answers without loading the device client, the core or the broker`, async () => {
     const r = await loaded([...args]);
