@@ -25,16 +25,22 @@ describe("outbox", () => {
     Ob.outboxReset();
     const a = Ob.reserve(Ob.KIND_TELEMETRY_QOS1, 8);
     const b = Ob.reserve(Ob.KIND_TELEMETRY_QOS1, 8);
-    Ob.slotAt(a).packetId = 7;
-    Ob.slotAt(b).packetId = 9;
+    // QoS 1 ids are chosen by slot (machine.ts slotPacketId): id - 1 ≡ slot modulo the slot count
+    const n = <u32>Ob.slotCount();
+    const idA = 3 * n + <u32>a + 1, idB = 5 * n + <u32>b + 1;
+    Ob.slotAt(a).packetId = idA;
+    Ob.slotAt(b).packetId = idB;
     expect(Ob.oldest(Ob.UNSENT)).toBe(a);
     Ob.setState(Ob.slotAt(a), Ob.INFLIGHT);
     expect(Ob.oldest(Ob.UNSENT)).toBe(b);
-    expect(Ob.findInflight(7)).toBe(a);
-    expect(Ob.findInflight(9)).toBe(-1);
-    expect(Ob.packetIdInUse(9)).toBe(true);
+    expect(Ob.findInflight(idA)).toBe(a);
+    expect(Ob.findInflight(idA + n)).toBe(-1); // the same slot, another id: a stale PUBACK
+    expect(Ob.findInflight(idB)).toBe(-1); // not in flight yet
+    expect(Ob.findInflight(0)).toBe(-1);
+    expect(Ob.findInflight(65536)).toBe(-1);
+    expect(Ob.packetIdInUse(idB)).toBe(true);
     Ob.release(a);
-    expect(Ob.packetIdInUse(7)).toBe(false);
+    expect(Ob.packetIdInUse(idA)).toBe(false);
     expect(Ob.oldest(Ob.FAILED)).toBe(-1);
   });
 

@@ -9,7 +9,8 @@
 import { OK, E_BAD_ARGUMENT, E_BAD_STATE, E_BUFFER_TOO_SMALL } from "../status";
 import { TX_CAPACITY, BAG_CAPACITY } from "../profile";
 import { Packet, clearPacket, CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT } from "../mqtt/packet";
-import { encodePacket, encodePacketHead, packetSize } from "../mqtt/encoder";
+import { varintSize, writeVarint } from "../mqtt/varint";
+import { validateTopicName } from "../mqtt/strings";
 import { decodeNext, rxReset, rxReserved, rxSkipOversized, OVERSIZED_PUBLISH } from "../mqtt/stream";
 import { E_DPS_BUSY } from "../dps/status";
 import { E_MQTT_PACKET_TOO_LARGE } from "../mqtt/status";
@@ -64,11 +65,27 @@ export function wants(): i32 {
   return WANT_NOTHING;
 }
 
-function allocPacketId(): u32 {
+/**
+ * The packet id for a QoS 1 message in outbox slot `slot`: `k * slots + slot + 1`, k counting up. Ids of live slots
+ * differ by construction (one message per slot), so nothing is scanned to pick one and a PUBACK finds its slot at
+ * once (Ob.findInflight). Never the pending SUBSCRIBE's id.
+ */
+function slotPacketId(slot: i32): u32 {
+  const n = <u32>Ob.slotCount();
+  const span = (65535 - <u32>slot - 1) / n + 1; // the k that keep the id ≤ 65535
+  let k = S().nextPacketId % span;
+  S().nextPacketId = S().nextPacketId >= 65535 ? 1 : S().nextPacketId + 1;
+  let id = k * n + <u32>slot + 1;
+  if (id == S().subscribeId) id = ((k + 1) % span) * n + <u32>slot + 1;
+  return id;
+}
+
+/** A packet id for SUBSCRIBE that no live outbox slot holds. */
+function controlPacketId(): u32 {
   for (let tries = 0; tries < 65536; tries++) {
     const id = S().nextPacketId;
     S().nextPacketId = S().nextPacketId >= 65535 ? 1 : S().nextPacketId + 1;
-    if (id != S().subscribeId && !Ob.packetIdInUse(id)) return id;
+    if (!Ob.packetIdInUse(id)) return id;
   }
   return 0;
 }
@@ -142,8 +159,7 @@ function sendSubscribe(): i32 {
   if (at >= 0 && (f & FEATURE_TWIN)) at = appendFilter(at, SUB_TWIN_RESPONSE, 0);
   if (at >= 0 && (f & FEATURE_TWIN)) at = appendFilter(at, SUB_TWIN_DESIRED, 0);
   if (at < 0) return at;
-  S().subscribeId = 0;
-  S().subscribeId = allocPacketId();
+  S().subscribeId = controlPacketId();
   const p = enc();
   clearPacket(p);
   p.type = SUBSCRIBE;
@@ -294,33 +310,63 @@ function flush(): void {
   }
 }
 
+// PUBLISH packets are written here rather than through the codec's Packet record: every topic the client sends is
+// one it built (ids checked, a bag percent-encoded to ASCII with no wildcard, request ids in decimal), so there is
+// nothing for the codec to validate, and the bytes go straight where they are kept.
+/** Bytes of a PUBLISH of `topicLen` topic bytes and `payloadLen` payload bytes, or CLIENT_MESSAGE_TOO_LARGE. */
+function publishSize(topicLen: i32, payloadLen: i32, qos: u32): i32 {
+  const rem = <u32>(2 + topicLen + (qos != 0 ? 2 : 0)) + <u32>payloadLen;
+  const size = 1 + varintSize(rem) + <i32>rem;
+  return size > TX_CAPACITY ? St.E_CLIENT_MESSAGE_TOO_LARGE : size;
+}
+
 /**
- * Queues a PUBLISH of `topicLen` bytes at TOPIC as an outbox message of `kind`: the slot index, or a status
+ * Writes a PUBLISH's fixed header, topic ([t1, t1+n1) then [t2, t2+n2)) and packet id (QoS 1) at `out`; returns
+ * where its payload goes.
+ */
+function publishHead(out: usize, t1: usize, n1: i32, t2: usize, n2: i32, payloadLen: i32, qos: u32, id: u32): usize {
+  const topicLen = n1 + n2;
+  store<u8>(out, <u8>(0x30 | (qos << 1)));
+  let at = out + 1 + <usize>writeVarint(out + 1, <u32>(2 + topicLen + (qos != 0 ? 2 : 0)) + <u32>payloadLen);
+  store<u8>(at, <u8>(topicLen >> 8));
+  store<u8>(at + 1, <u8>topicLen);
+  memory.copy(at + 2, t1, <usize>n1);
+  memory.copy(at + 2 + <usize>n1, t2, <usize>n2);
+  at += 2 + <usize>topicLen;
+  if (qos != 0) {
+    store<u8>(at, <u8>(id >> 8));
+    store<u8>(at + 1, <u8>id);
+    at += 2;
+  }
+  return at;
+}
+
+/**
+ * Queues a PUBLISH (topic [t1, t1+n1) + [t2, t2+n2)) as an outbox message of `kind`: the slot index, or a status
  * (too large for the profile, outbox full). The one way anything is sent, so everything is ordered and bounded.
  */
-function queuePublish(kind: u32, topicLen: i32, payload: usize, payloadLen: i32, qos: u32, messageId: u32): i32 {
-  const p = enc();
-  clearPacket(p);
-  p.type = PUBLISH;
-  p.qos = qos;
-  p.messageId = messageId;
-  p.topicPtr = TOPIC;
-  p.topicLen = <u32>topicLen;
-  p.payloadPtr = payload;
-  p.payloadLen = <u32>payloadLen;
-  const size = packetSize(p);
+function queuePublish(kind: u32, t1: usize, n1: i32, t2: usize, n2: i32, payload: usize, payloadLen: i32, qos: u32): i32 {
+  const size = publishSize(n1 + n2, payloadLen, qos);
   if (size < 0) return size;
-  if (size > TX_CAPACITY) return St.E_CLIENT_MESSAGE_TOO_LARGE;
   const i = Ob.reserve(kind, <u32>size);
   if (i < 0) return St.E_CLIENT_QUEUE_FULL;
-  encodePacket(p, Ob.slotBytes(Ob.slotAt(i)), size);
-  Ob.slotAt(i).packetId = messageId;
+  const s = Ob.slotAt(i);
+  const id = qos != 0 ? slotPacketId(i) : 0;
+  s.packetId = id;
+  memory.copy(publishHead(Ob.slotBytes(s), t1, n1, t2, n2, payloadLen, qos, id), payload, <usize>payloadLen);
   return i;
 }
 
 export function telemetryBegin(): void { S().bagLen = 0; S().bagMid = 0; }
 
+// The previous message's property bag, still at BAG (appends overwrite it from the start, so the first append of
+// a message forgets it): client_telemetry_properties_repeat sends the same properties again without encoding them.
+// -1 when there is none (also after any device switch: BAG is not part of a device's state).
+let repeatBagLen: i32 = -1;
+let repeatBagMid: u32 = 0;
+
 function bagResult(r: i32): i32 {
+  repeatBagLen = -1;
   if (r == E_BUFFER_TOO_SMALL || r == E_BAD_ARGUMENT) return St.E_CLIENT_PROPERTIES_TOO_LARGE;
   if (r < 0) return r;
   S().bagLen = r;
@@ -335,13 +381,49 @@ export function telemetrySystem(which: i32, value: usize, valueLen: i32): i32 {
   return r;
 }
 
-/** The telemetry topic with `properties` bytes of bag at TOPIC: its length, or a status. */
-function telemetryTopicOf(properties: i32, payloadLen: i32): i32 {
+/**
+ * After client_telemetry_begin: this message has exactly the properties (system and application) of the last one
+ * sent (client_telemetry_send). OK, or E_BAD_STATE when they are gone (another device ran on this core, or a
+ * property was added since): then add them one by one.
+ */
+export function telemetryRepeat(): i32 {
+  if (repeatBagLen < 0 || S().bagLen != 0) return E_BAD_STATE;
+  S().bagLen = repeatBagLen;
+  S().bagMid = repeatBagMid;
+  return OK;
+}
+
+// `devices/{id}[/modules/{module}]/messages/events/`, built and checked (ids, MQTT topic rules) once per device
+// rather than per message: topicPrefixLen bytes at PREFIX, -1 until built (and after any reset or device switch).
+const PREFIX_CAP: i32 = 304; // "devices/" + 128 + "/modules/" + 128 + "/messages/events/" = 290
+const PREFIX: usize = memory.data(PREFIX_CAP, 16);
+let topicPrefixLen: i32 = -1;
+
+/** Forgets what is cached for the current device (its topic prefix, the last property bag). */
+function forgetTelemetryCache(): void {
+  topicPrefixLen = -1;
+  repeatBagLen = -1;
+}
+
+function topicPrefix(): i32 {
+  if (topicPrefixLen >= 0) return topicPrefixLen;
+  const n = telemetryTopic(C.fieldPtr(C.F_DEVICE), C.fieldLen(C.F_DEVICE), C.fieldPtr(C.F_MODULE), C.fieldLen(C.F_MODULE),
+    BAG, 0, PREFIX, PREFIX_CAP);
+  if (n < 0) return n == E_BUFFER_TOO_SMALL ? St.E_CLIENT_PROPERTIES_TOO_LARGE : n;
+  const r = validateTopicName(PREFIX, <u32>n);
+  if (r != OK) return r;
+  topicPrefixLen = n;
+  return n;
+}
+
+/** Checks a message's size against IoT Hub's limit; the topic's length (prefix + bag), or a status. */
+function telemetryTopicLen(properties: i32, payloadLen: i32): i32 {
   if (payloadLen < 0) return E_BAD_ARGUMENT;
   if (payloadLen + properties > MAX_D2C_BYTES) return St.E_CLIENT_MESSAGE_TOO_LARGE;
-  const topicLen = telemetryTopic(C.fieldPtr(C.F_DEVICE), C.fieldLen(C.F_DEVICE), C.fieldPtr(C.F_MODULE), C.fieldLen(C.F_MODULE),
-    BAG, properties, TOPIC, TOPIC_CAP);
-  return topicLen == E_BUFFER_TOO_SMALL ? St.E_CLIENT_PROPERTIES_TOO_LARGE : topicLen;
+  const prefix = topicPrefix();
+  if (prefix < 0) return prefix;
+  if (prefix + properties > TOPIC_CAP) return St.E_CLIENT_PROPERTIES_TOO_LARGE;
+  return prefix + properties;
 }
 
 function takeToken(): u32 {
@@ -353,16 +435,20 @@ function takeToken(): u32 {
 /** Queues a telemetry message with the properties given since telemetryBegin. Returns its token (> 0) or a status. */
 export function telemetrySend(payload: usize, payloadLen: i32, qos: i32): i32 {
   const properties = S().bagLen;
+  const mid = S().bagMid;
   S().bagLen = 0; // the properties belong to this message, whatever becomes of it
+  S().bagMid = 0;
   if (!S().configured) return St.E_CLIENT_NOT_CONFIGURED;
   // Before the first connection messages wait in the outbox; once the client is stopped nothing would send them.
   if (S().state == STATE_STOPPED) return St.E_CLIENT_CLOSED;
   if (qos != 0 && qos != 1) return St.E_CLIENT_BAD_QOS;
-  const topicLen = telemetryTopicOf(properties, payloadLen);
+  const topicLen = telemetryTopicLen(properties, payloadLen);
   if (topicLen < 0) return topicLen;
-  const i = queuePublish(qos == 1 ? Ob.KIND_TELEMETRY_QOS1 : Ob.KIND_TELEMETRY_QOS0, topicLen, payload, payloadLen,
-    <u32>qos, qos == 1 ? allocPacketId() : 0);
+  const i = queuePublish(qos == 1 ? Ob.KIND_TELEMETRY_QOS1 : Ob.KIND_TELEMETRY_QOS0, PREFIX, topicPrefixLen, BAG, properties,
+    payload, payloadLen, <u32>qos);
   if (i < 0) return i;
+  repeatBagLen = properties;
+  repeatBagMid = mid;
   const token = takeToken();
   Ob.slotAt(i).token = token;
   flush();
@@ -419,23 +505,15 @@ export function telemetryStore(payload: usize, payloadLen: i32, nowMs: u32): i32
     if (r < 0) return St.E_CLIENT_PROPERTIES_TOO_LARGE;
     properties = r;
   }
-  const topicLen = telemetryTopicOf(properties, payloadLen);
+  const topicLen = telemetryTopicLen(properties, payloadLen);
   if (topicLen < 0) return topicLen;
-  const p = enc();
-  clearPacket(p);
-  p.type = PUBLISH;
-  p.qos = 1;
-  p.messageId = 0xFFFF; // a stand-in: the packet id is given when the record is queued (storeRestore)
-  p.topicPtr = TOPIC;
-  p.topicLen = <u32>topicLen;
-  p.payloadLen = <u32>payloadLen;
-  const size = packetSize(p);
+  const size = publishSize(topicLen, payloadLen, 1);
   if (size < 0) return size;
-  if (size > TX_CAPACITY || size > IO_CAPACITY - Store.RECORD_OVERHEAD) return St.E_CLIENT_MESSAGE_TOO_LARGE;
-  const head = size - payloadLen;
+  if (size > IO_CAPACITY - Store.RECORD_OVERHEAD) return St.E_CLIENT_MESSAGE_TOO_LARGE;
   const body = Store.recordBody();
-  memory.copy(body + <usize>head, payload, <usize>payloadLen); // first: the payload may lie where the header goes
-  if (encodePacketHead(p, body, size) != head) return E_BAD_ARGUMENT;
+  memory.copy(body + <usize>(size - payloadLen), payload, <usize>payloadLen); // first: the payload may lie where the header goes
+  // 0xFFFF stands in for the packet id, given when the record is queued (storeRestore)
+  publishHead(body, PREFIX, topicPrefixLen, BAG, properties, payloadLen, 1, 0xFFFF);
   const token = takeToken();
   Store.seal(Store.STORE_MESSAGE, token, ctime, size);
   return <i32>token;
@@ -459,12 +537,12 @@ export function storeRestore(ptr: usize, len: i32): i32 {
   let h: usize = 1; // past the remaining length (checked: at most four bytes)
   while (load<u8>(body + h) & 0x80) h++;
   const topicLen = <i32>load<u8>(body + h + 1) << 8 | <i32>load<u8>(body + h + 2);
-  const ours = telemetryTopicOf(0, 0);
-  if (ours < 0 || topicLen < ours || memory.compare(body + h + 3, TOPIC, <usize>ours) != 0) return St.E_CLIENT_FOREIGN_TOPIC;
+  const ours = topicPrefix();
+  if (ours < 0 || topicLen < ours || memory.compare(body + h + 3, PREFIX, <usize>ours) != 0) return St.E_CLIENT_FOREIGN_TOPIC;
   if (!Ob.roomFor(<u32>size)) return St.E_CLIENT_QUEUE_FULL;
-  const id = allocPacketId();
   const i = Ob.reserve(Ob.KIND_TELEMETRY_QOS1, <u32>size);
   if (i < 0) return St.E_CLIENT_QUEUE_FULL;
+  const id = slotPacketId(i);
   const s = Ob.slotAt(i);
   const at = Ob.slotBytes(s);
   memory.copy(at, ptr + <usize>Store.RECORD_HEAD, <usize>size);
@@ -490,7 +568,7 @@ export function methodRespond(rid: usize, ridLen: i32, status: i32, payload: usi
   if (payloadLen > MAX_METHOD_RESPONSE_BYTES) return St.E_CLIENT_MESSAGE_TOO_LARGE;
   const topicLen = methodResponseTopic(status, rid, ridLen, TOPIC, TOPIC_CAP);
   if (topicLen < 0) return topicLen;
-  const i = queuePublish(Ob.KIND_METHOD_RESPONSE, topicLen, payload, payloadLen, 0, 0);
+  const i = queuePublish(Ob.KIND_METHOD_RESPONSE, TOPIC, topicLen, 0, 0, payload, payloadLen, 0);
   if (i < 0) return i;
   flush();
   return OK;
@@ -508,7 +586,7 @@ export function twinRequest(patch: bool, body: usize, bodyLen: i32, nowMs: u32):
   const ridLen = writeDecimal(<u64>rid, RID_BUF, 16);
   const topicLen = patch ? twinPatchTopic(RID_BUF, ridLen, TOPIC, TOPIC_CAP) : twinGetTopic(RID_BUF, ridLen, TOPIC, TOPIC_CAP);
   if (topicLen < 0) return topicLen;
-  const i = queuePublish(Ob.KIND_TWIN_REQUEST, topicLen, body, patch ? bodyLen : 0, 0, 0);
+  const i = queuePublish(Ob.KIND_TWIN_REQUEST, TOPIC, topicLen, 0, 0, body, patch ? bodyLen : 0, 0);
   if (i < 0) return i;
   Ob.slotAt(i).token = rid;
   Rq.requestOpen(rid, S().now + <u32>S().requestTimeoutMs, i);
@@ -687,6 +765,7 @@ export function resetMachine(): void {
   S().sinceAnchorMs = 0;
   S().bagLen = 0;
   S().bagMid = 0;
+  forgetTelemetryCache();
   txReset();
   dropAcks();
   S().subscribedOnce = 0;
@@ -709,4 +788,5 @@ export function restoreMachine(): void {
   restoreTx();
   Rq.restoreRequests();
   S().bagLen = 0;
+  forgetTelemetryCache();
 }

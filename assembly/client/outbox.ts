@@ -33,6 +33,10 @@ export class Slot {
   seq: u32; // age: lower is older
 }
 const SLOT_SIZE: usize = offsetof<Slot>();
+// Hints, not state (a snapshot does not keep them; any value is correct): where reserve looks first, and the slot
+// it took last (the unsent one flush usually wants).
+let nextFree: i32 = 0;
+let lastReserved: i32 = -1;
 
 const ARENA: usize = memory.data(OUTBOX_CAPACITY, 16);
 const SLOTS: usize = memory.data(<i32>SLOT_SIZE * OUTBOX_SLOT_COUNT, 16);
@@ -96,9 +100,13 @@ export function reserve(kind: u32, len: u32): i32 {
     compact();
     if (S().arenaEnd + len > <u32>OUTBOX_CAPACITY) return -1;
   }
-  for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
+  // Next fit from the slot after the last one taken: acknowledged in order, the slots are used as a ring and the
+  // first one looked at is free.
+  for (let n = 0, i = nextFree; n < OUTBOX_SLOT_COUNT; n++, i = i + 1 == OUTBOX_SLOT_COUNT ? 0 : i + 1) {
     const s = slotAt(i);
     if (s.state == FREE) {
+      nextFree = i + 1 == OUTBOX_SLOT_COUNT ? 0 : i + 1;
+      lastReserved = i;
       setState(s, UNSENT);
       s.kind = kind;
       s.token = 0;
@@ -139,6 +147,7 @@ export function release(i: i32): void {
 export function oldest(state: u32): i32 {
   let left = countOf(state);
   if (left == 0) return -1;
+  if (left == 1 && lastReserved >= 0 && slotAt(lastReserved).state == state) return lastReserved;
   let best = -1;
   let bestSeq: u32 = 0xFFFFFFFF;
   for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
@@ -150,16 +159,15 @@ export function oldest(state: u32): i32 {
   return best;
 }
 
-/** The in-flight slot waiting for PUBACK `packetId`, or -1. */
+/**
+ * The in-flight slot waiting for PUBACK `packetId`, or -1. QoS 1 ids are chosen by slot (machine.ts
+ * slotPacketId: id - 1 ≡ slot modulo the slot count), so this is one look.
+ */
 export function findInflight(packetId: u32): i32 {
-  let left = countOf(INFLIGHT);
-  for (let i = 0; left > 0 && i < OUTBOX_SLOT_COUNT; i++) {
-    const s = slotAt(i);
-    if (s.state != INFLIGHT) continue;
-    if (s.packetId == packetId) return i;
-    left--;
-  }
-  return -1;
+  if (packetId == 0 || packetId > 65535) return -1;
+  const i = <i32>((packetId - 1) % <u32>OUTBOX_SLOT_COUNT);
+  const s = slotAt(i);
+  return s.state == INFLIGHT && s.packetId == packetId ? i : -1;
 }
 
 /** Releases slot `i` if it still holds twin request `rid` (it may have been released and reused since). */
@@ -169,17 +177,11 @@ export function releaseTwin(i: i32, rid: u32): void {
   if (s.state != FREE && s.kind == KIND_TWIN_REQUEST && s.token == rid) release(i);
 }
 
-/** True when `packetId` is held by a live slot (so it cannot be reused yet). */
+/** True when `packetId` is held by a live slot (so it cannot be reused yet): the one slot that id can belong to. */
 export function packetIdInUse(packetId: u32): bool {
-  // Slots fill from the lowest free index, so the walk ends soon after the last live one.
-  let left = S().outboxLive;
-  for (let i = 0; left > 0 && i < OUTBOX_SLOT_COUNT; i++) {
-    const s = slotAt(i);
-    if (s.state == FREE) continue;
-    if (s.packetId == packetId) return true;
-    left--;
-  }
-  return false;
+  if (packetId == 0 || packetId > 65535) return false;
+  const s = slotAt(<i32>((packetId - 1) % <u32>OUTBOX_SLOT_COUNT));
+  return s.state != FREE && s.packetId == packetId;
 }
 
 /** Snapshot: live slots (index and record) and the arena's live bytes, compacted first. */

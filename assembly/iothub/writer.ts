@@ -26,7 +26,7 @@ export function wByte(b: u32): void {
 export function wBytes(ptr: usize, len: i32): void {
   if (len <= 0) return;
   if (<usize>len > wEnd - wPos) { wOk = false; return; }
-  for (let i: i32 = 0; i < len; i++) store<u8>(wPos + i, load<u8>(ptr + i));
+  memory.copy(wPos, ptr, <usize>len);
   wPos += len;
 }
 

@@ -595,6 +595,7 @@
   X(client_store_restore, 2) \
   X(client_store_token, 0) \
   X(client_telemetry_begin, 0) \
+  X(client_telemetry_properties_repeat, 0) \
   X(client_telemetry_property_add, 4) \
   X(client_telemetry_send, 3) \
   X(client_telemetry_store, 3) \
@@ -756,6 +757,7 @@
   X(client_store_restore, 2) \
   X(client_store_token, 0) \
   X(client_telemetry_begin, 0) \
+  X(client_telemetry_properties_repeat, 0) \
   X(client_telemetry_property_add, 4) \
   X(client_telemetry_send, 3) \
   X(client_telemetry_store, 3) \

@@ -422,10 +422,67 @@ export class DeviceClient extends EventEmitter {
     });
   }
 
+  /**
+   * The properties of the last message whose properties were encoded, as given: system ones as (index, value), then
+   * a TelemetryProperties or (name, value) pairs. While messages come with the same ones, the core reuses their
+   * encoding (client_telemetry_properties_repeat) and nothing is copied into it.
+   */
+  private lastProperties: unknown[] = [];
+
   /** Hands one message to the core's outbox (its properties written straight into the IO window); its token. */
   private queueTelemetry(body: string | Uint8Array | object, options: TelemetryOptions): number {
     const ex = this.ex;
     ex.client_telemetry_begin();
+    if (!this.sameProperties(options) || ex.client_telemetry_properties_repeat() !== STATUS.OK) this.addProperties(options);
+    const bytes = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
+    const qos = options.qos ?? 1;
+    if (this.store && qos === 1) return this.storeTelemetry(bytes);
+    const token = ex.client_telemetry_send(this.core.io, this.writeIo(0, bytes), qos);
+    if (token < 0) this.fail(token, 'telemetry refused');
+    return token;
+  }
+
+  /** True when `o` gives exactly the properties of lastProperties (=== on every value, in the same order). */
+  private sameProperties(o: TelemetryOptions): boolean {
+    const last = this.lastProperties;
+    if (last.length === 0) return false;
+    let k = 0;
+    if (o.messageId !== undefined) { if (last[k] !== SYS.MESSAGE_ID || last[k + 1] !== o.messageId) return false; k += 2; }
+    if (o.correlationId !== undefined) { if (last[k] !== SYS.CORRELATION_ID || last[k + 1] !== o.correlationId) return false; k += 2; }
+    if (o.userId !== undefined) { if (last[k] !== SYS.USER_ID || last[k + 1] !== o.userId) return false; k += 2; }
+    if (o.contentType !== undefined) { if (last[k] !== SYS.CONTENT_TYPE || last[k + 1] !== o.contentType) return false; k += 2; }
+    if (o.contentEncoding !== undefined) { if (last[k] !== SYS.CONTENT_ENCODING || last[k + 1] !== o.contentEncoding) return false; k += 2; }
+    if (o.component !== undefined) { if (last[k] !== SYS.COMPONENT || last[k + 1] !== o.component) return false; k += 2; }
+    const props = o.properties;
+    if (props instanceof TelemetryProperties) {
+      if (last[k++] !== props) return false;
+    } else if (props) {
+      for (const name in props) {
+        if (!Object.hasOwn(props, name)) continue;
+        if (last[k] !== name || last[k + 1] !== props[name]) return false;
+        k += 2;
+      }
+    }
+    return k === last.length;
+  }
+
+  /** Adds a message's system and application properties to the core's bag, and keeps them as lastProperties. */
+  private addProperties(options: TelemetryOptions): void {
+    const last = this.lastProperties;
+    last.length = 0;
+    let added = false;
+    try {
+      this.addEach(options);
+      added = true;
+    } finally {
+      // a refused property leaves nothing to compare the next message's with (the core's bag may be another's)
+      if (!added) last.length = 0;
+    }
+  }
+
+  private addEach(options: TelemetryOptions): void {
+    const ex = this.exports; // the caller selected this device
+    const last = this.lastProperties;
     if (options.messageId !== undefined) this.systemProperty(SYS.MESSAGE_ID, options.messageId);
     if (options.correlationId !== undefined) this.systemProperty(SYS.CORRELATION_ID, options.correlationId);
     if (options.userId !== undefined) this.systemProperty(SYS.USER_ID, options.userId);
@@ -443,6 +500,7 @@ export class DeviceClient extends EventEmitter {
         if (rc < 0) this.fail(rc, `cannot add property '${this.core.utf8(at, nl)}'`);
         at += nl + (vl > 0 ? vl : 0);
       }
+      last.push(props);
     } else if (props) {
       const io = this.core.io;
       for (const name in props) {
@@ -452,14 +510,10 @@ export class DeviceClient extends EventEmitter {
         const vl = value === null ? -1 : this.writeIo(nl, typeof value === 'string' ? value : String(value));
         const rc = ex.client_telemetry_property_add(io, nl, io + nl, vl);
         if (rc < 0) this.fail(rc, `cannot add property '${name}'`);
+        // an object's String() may change between messages: it never matches (NaN !== NaN)
+        last.push(name, typeof value === 'object' && value !== null ? NaN : value);
       }
     }
-    const bytes = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
-    const qos = options.qos ?? 1;
-    if (this.store && qos === 1) return this.storeTelemetry(bytes);
-    const token = ex.client_telemetry_send(this.core.io, this.writeIo(0, bytes), qos);
-    if (token < 0) this.fail(token, 'telemetry refused');
-    return token;
   }
 
   /** Store and forward: the core encodes the message as a store record, which is written before it is queued. */
@@ -473,8 +527,9 @@ export class DeviceClient extends EventEmitter {
   }
 
   private systemProperty(which: number, value: string): void {
-    const rc = this.ex.client_telemetry_system_add(which, this.core.io, this.writeIo(0, value));
+    const rc = this.exports.client_telemetry_system_add(which, this.core.io, this.writeIo(0, value));
     if (rc < 0) this.fail(rc, 'cannot add a system property');
+    this.lastProperties.push(which, value);
   }
 
   private pumpQueued = false;
