@@ -1,7 +1,8 @@
 // Device level, ours (DeviceClient on the WASM core) vs Microsoft's SDK (azure-iot-device + azure-iot-device-mqtt),
 // in the same run and against the same local hub, which runs in its own process (bench/hub-process.ts) so that
 // process.cpuUsage() and RSS here are the clients' alone:
-//  1. QoS 1 telemetry over TLS with 100 messages in flight: messages/s and client CPU per message;
+//  1. QoS 1 telemetry over TLS with 100 messages in flight: messages/s and client CPU per message, beside a raw socket
+//     writing pre-encoded packets (bench/raw-writer.ts) with and without a promise per message;
 //  2. memory per connected device, 1,000 devices in a fresh process per side (bench/device-memory.ts), plain TCP;
 //  3. the size of the built modules (build/mcu.wasm is the whole client for a microcontroller).
 import { fork, type ChildProcess } from 'node:child_process';
@@ -13,7 +14,7 @@ import { DeviceClient, TelemetryProperties } from '../host/device/client.js';
 import { wasmPath } from '../host/wasm/core.js';
 import { fmtRate, type BenchSuite, type BenchRow } from './harness.js';
 import type { MemoryJob, MemoryResult } from './device-memory.js';
-import { rawWriter } from './raw-writer.js';
+import { rawWriter, rawPromiseWriter } from './raw-writer.js';
 import type { FleetJob, FleetResult } from './device-fleet.js';
 
 const { Client, Message } = device;
@@ -167,6 +168,14 @@ async function raw(hub: Hub, cs: string, transport: 'mqtts' | 'mqtt'): Promise<S
   return { send: () => Promise.reject(new Error('raw writer drives itself')), drive: (total, maxMs) => w.drive(total, maxMs, IN_FLIGHT), close: () => w.close() };
 }
 
+/** The raw socket behind a promise per message (bench/raw-writer.ts): the floor of the simple API's shape. */
+async function rawPromise(hub: Hub, cs: string, transport: 'mqtts' | 'mqtt'): Promise<Sender> {
+  return rawPromiseWriter({
+    connectionString: cs, host: 'localhost', port: transport === 'mqtts' ? hub.port : hub.plainPort, ca: hub.ca, tls: transport === 'mqtts',
+    body: BODY, topicProps: Object.entries(PROPS).map(([k, v]) => `${k}=${v}`).join('&'),
+  });
+}
+
 async function sdk(hub: Hub, cs: string, transport: 'mqtts' | 'mqtt'): Promise<Sender> {
   let T = Mqtt;
   if (transport === 'mqtt') {
@@ -308,38 +317,42 @@ const suite: BenchSuite = {
       // 1. Throughput, alternating sides each round; the best round of each side is reported. TLS is the figure the
       //    targets are about; plain TCP (the SDK through its protected base config) is shown alongside.
       for (const transport of PARTS.has('throughput') ? ['mqtts', 'mqtt'] as const : []) {
-        const [csOurs, csSdk, csRaw] = await devices(hub, `tput-${transport}`, 3);
-        type Side = 'ours' | 'batch' | 'sdk' | 'raw';
+        const [csOurs, csSdk, csRaw, csRawPromise] = await devices(hub, `tput-${transport}`, 4);
+        type Side = 'ours' | 'batch' | 'sdk' | 'raw' | 'rawPromise';
         const best: Partial<Record<Side, Throughput>> = {};
-        const rounds: Record<Side, number[]> = { ours: [], batch: [], sdk: [], raw: [] };
+        const rounds: Record<Side, number[]> = { ours: [], batch: [], sdk: [], raw: [], rawPromise: [] };
         const make = {
           ours: () => ours(hub, csOurs!, transport), batch: () => oursBatch(hub, csOurs!, transport),
-          sdk: () => sdk(hub, csSdk!, transport), raw: () => raw(hub, csRaw!, transport),
+          sdk: () => sdk(hub, csSdk!, transport), raw: () => raw(hub, csRaw!, transport), rawPromise: () => rawPromise(hub, csRawPromise!, transport),
         };
         // Best = least client CPU per message (the figure the targets are about); the rate is that round's.
         for (let r = 0; r < ROUNDS; r++) {
-          for (const side of r % 2 ? ['ours', 'batch', 'raw', 'sdk'] as const : ['raw', 'sdk', 'batch', 'ours'] as const) {
+          for (const side of r % 2 ? ['ours', 'batch', 'rawPromise', 'raw', 'sdk'] as const : ['raw', 'sdk', 'rawPromise', 'batch', 'ours'] as const) {
             const t = await throughput(hub, make[side]);
             rounds[side].push(t.cpuUsPerMsg);
             if (!best[side] || t.cpuUsPerMsg < best[side]!.cpuUsPerMsg) best[side] = t;
           }
         }
-        const o = best.ours!, s = best.sdk!, w = best.raw!, b = best.batch!;
+        const o = best.ours!, s = best.sdk!, w = best.raw!, b = best.batch!, wp = best.rawPromise!;
         log(`QoS 1 telemetry over ${transport === 'mqtts' ? 'TLS' : 'plain TCP'}, ${IN_FLIGHT} in flight, ${BODY.length}-byte body + 2 properties ` +
           `(the round with the least client CPU of ${ROUNDS}; up to ${MESSAGES} messages or ${MAX_MS / 1000} s each):`);
-        log(`  ${pad('', 22)}${lpad('rate', 11)}${lpad('client CPU/msg', 16)}${lpad('hub CPU/msg', 13)}${lpad('messages', 10)}   all rounds`);
-        for (const [name, side, t] of [['raw TLS writer', 'raw', w], ['ours (DeviceClient)', 'ours', o], [`ours, batches of ${BATCH_OF}`, 'batch', b], ['azure-iot-device-mqtt', 'sdk', s]] as const) {
-          log(`  ${pad(side === 'raw' && transport === 'mqtt' ? 'raw TCP writer' : name, 22)}${lpad(fmtRate(t.rate), 11)}${lpad(`${t.cpuUsPerMsg.toFixed(2)} µs`, 16)}${lpad(`${t.hubCpuUsPerMsg.toFixed(1)} µs`, 13)}` +
+        log(`  ${pad('', 30)}${lpad('rate', 11)}${lpad('client CPU/msg', 16)}${lpad('hub CPU/msg', 13)}${lpad('messages', 10)}   all rounds`);
+        const rawName = transport === 'mqtt' ? 'raw TCP writer' : 'raw TLS writer';
+        for (const [name, side, t] of [[rawName, 'raw', w], [`${rawName}, promise/msg`, 'rawPromise', wp], ['ours (DeviceClient)', 'ours', o], [`ours, batches of ${BATCH_OF}`, 'batch', b], ['azure-iot-device-mqtt', 'sdk', s]] as const) {
+          log(`  ${pad(name, 30)}${lpad(fmtRate(t.rate), 11)}${lpad(`${t.cpuUsPerMsg.toFixed(2)} µs`, 16)}${lpad(`${t.hubCpuUsPerMsg.toFixed(1)} µs`, 13)}` +
             `${lpad(String(t.messages), 10)}   ${rounds[side].map((r) => r.toFixed(2)).join(' / ')} µs`);
         }
         log(`  ours/raw: client CPU per message ${ratio(o.cpuUsPerMsg, w.cpuUsPerMsg)}${transport === 'mqtts' ? ' (target ≤ 1.5×)' : ''}, rate ${ratio(o.rate, w.rate)}; ` +
           `batch path/raw: CPU ${ratio(b.cpuUsPerMsg, w.cpuUsPerMsg)}, rate ${ratio(b.rate, w.rate)} (sendTelemetryBatch + TelemetryProperties, ${BATCH_OF} per promise)`);
+        log(`  ours/(raw writer with a promise per message, the floor of sendTelemetry's shape): client CPU per message ${ratio(o.cpuUsPerMsg, wp.cpuUsPerMsg)}; ` +
+          `that floor/raw: ${ratio(wp.cpuUsPerMsg, w.cpuUsPerMsg)}`);
         log(`  ours/SDK: rate ${ratio(o.rate, s.rate)}${transport === 'mqtts' ? ' (target ≥ 2×)' : ''}, client CPU per message ` +
           `${ratio(o.cpuUsPerMsg, s.cpuUsPerMsg)}${transport === 'mqtts' ? ' (target ≤ 0.5× when the hub is the limit)' : ''}`);
         rows.push({
           name: `telemetry-qos1-${transport}-inflight${IN_FLIGHT}`,
           oursPerSec: Math.round(o.rate), sdkPerSec: Math.round(s.rate), rateRatio: +(o.rate / s.rate).toFixed(3),
           rawPerSec: Math.round(w.rate), rawCpuUsPerMsg: +w.cpuUsPerMsg.toFixed(2), oursToRawCpuRatio: +(o.cpuUsPerMsg / w.cpuUsPerMsg).toFixed(3),
+          rawPromiseCpuUsPerMsg: +wp.cpuUsPerMsg.toFixed(2), oursToRawPromiseCpuRatio: +(o.cpuUsPerMsg / wp.cpuUsPerMsg).toFixed(3),
           batchPerSec: Math.round(b.rate), batchCpuUsPerMsg: +b.cpuUsPerMsg.toFixed(2), batchToRawCpuRatio: +(b.cpuUsPerMsg / w.cpuUsPerMsg).toFixed(3),
           oursCpuUsPerMsg: +o.cpuUsPerMsg.toFixed(2), sdkCpuUsPerMsg: +s.cpuUsPerMsg.toFixed(2), cpuRatio: +(o.cpuUsPerMsg / s.cpuUsPerMsg).toFixed(3),
           oursHubCpuUsPerMsg: +o.hubCpuUsPerMsg.toFixed(2), sdkHubCpuUsPerMsg: +s.hubCpuUsPerMsg.toFixed(2),

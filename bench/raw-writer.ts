@@ -1,6 +1,7 @@
 // The physical reference for the device benchmark: a bare TLS (or TCP) socket that writes pre-encoded QoS 1
 // PUBLISH packets to the local hub and counts PUBACKs. No protocol engine, no promises per message: what it costs
-// per message is roughly what Node's socket and TLS stack cost, the floor any client pays.
+// per message is roughly what Node's socket and TLS stack cost, the floor any client pays. rawPromiseWriter is the
+// same socket behind the simple API's shape (a promise per message): the floor of any promise-per-message client.
 // It speaks just enough MQTT to be accepted (CONNECT with the device's SAS token, wait for CONNACK).
 import { connect as tlsConnect } from 'node:tls';
 import { connect as tcpConnect, type Socket } from 'node:net';
@@ -13,10 +14,18 @@ export interface RawWriter {
   close(): Promise<void>;
 }
 
-/** Connects one device; `topicProps` is the property part of the topic (`a=b&c=d`), as IoT Hub encodes it. */
-export async function rawWriter(o: {
-  connectionString: string; host: string; port: number; ca?: string; tls: boolean; body: string; topicProps: string;
-}): Promise<RawWriter> {
+/** `topicProps` is the property part of the topic (`a=b&c=d`), as IoT Hub encodes it. */
+export interface RawOptions { connectionString: string; host: string; port: number; ca?: string; tls: boolean; body: string; topicProps: string }
+
+interface RawConnection {
+  socket: Socket;
+  /** `k` PUBLISH packets with fresh identifiers, in one buffer (one socket write). */
+  batch(k: number): Buffer;
+  close(): Promise<void>;
+}
+
+/** Connects one device (CONNECT with its SAS token, CONNACK accepted). */
+async function rawConnection(o: RawOptions): Promise<RawConnection> {
   const cs = parseConnectionString(o.connectionString);
   const password = generateSasToken({ resourceUri: deviceResourceUri(cs), key: cs.sharedAccessKey!, expiry: Math.floor(Date.now() / 1000) + 3600 });
   const connect = mqttPacket.generate({
@@ -38,21 +47,33 @@ export async function rawWriter(o: {
     socket.once('error', reject);
     socket.once('data', (d: Buffer) => (d[0] === 0x20 && d[3] === 0 ? resolve() : reject(new Error(`CONNACK refused: ${d.toString('hex')}`))));
   });
-
   let nextId = 0;
-  /** `k` PUBLISH packets with fresh identifiers, in one buffer (one socket write). */
-  const batch = (k: number): Buffer => {
-    const out = Buffer.allocUnsafe(template.length * k);
-    for (let i = 0; i < k; i++) {
-      const at = i * template.length;
-      template.copy(out, at);
-      nextId = (nextId % 65535) + 1;
-      out[at + idAt] = nextId >> 8;
-      out[at + idAt + 1] = nextId & 0xff;
-    }
-    return out;
+  return {
+    socket,
+    batch(k) {
+      const out = Buffer.allocUnsafe(template.length * k);
+      for (let i = 0; i < k; i++) {
+        const at = i * template.length;
+        template.copy(out, at);
+        nextId = (nextId % 65535) + 1;
+        out[at + idAt] = nextId >> 8;
+        out[at + idAt + 1] = nextId & 0xff;
+      }
+      return out;
+    },
+    close() {
+      return new Promise((resolve) => {
+        socket.once('close', () => resolve());
+        socket.end(mqttPacket.generate({ cmd: 'disconnect' }));
+        setTimeout(() => socket.destroy(), 1000).unref();
+      });
+    },
   };
+}
 
+/** The floor: as many PUBLISH packets written, in one write, as PUBACKs came in the last chunk. */
+export async function rawWriter(o: RawOptions): Promise<RawWriter> {
+  const { socket, batch, close } = await rawConnection(o);
   return {
     drive(total, maxMs, inFlight) {
       const deadline = performance.now() + maxMs;
@@ -78,12 +99,33 @@ export async function rawWriter(o: {
         socket.write(batch(started));
       });
     },
-    close() {
-      return new Promise((resolve) => {
-        socket.once('close', () => resolve());
-        socket.end(mqttPacket.generate({ cmd: 'disconnect' }));
-        setTimeout(() => socket.destroy(), 1000).unref();
-      });
+    close,
+  };
+}
+
+/**
+ * The same socket with the simple API's shape: `send()` returns one promise per message, settled by its PUBACK, and
+ * the messages of one burst leave in one socket write. What a promise per message costs with no protocol engine:
+ * the floor for `DeviceClient.sendTelemetry`.
+ */
+export async function rawPromiseWriter(o: RawOptions): Promise<{ send(): Promise<void>; close(): Promise<void> }> {
+  const { socket, batch, close } = await rawConnection(o);
+  const waiting: Array<() => void> = [];
+  let head = 0, partial = 0, queued = 0, scheduled = false;
+  const flush = () => { scheduled = false; const k = queued; queued = 0; socket.write(batch(k)); };
+  socket.on('data', (d: Buffer) => {
+    const bytes = partial + d.length; // PUBACKs are 4 bytes; a chunk may split one
+    partial = bytes & 3;
+    for (let acks = bytes >> 2; acks > 0; acks--) waiting[head++]!();
+    if (head > 65536) { waiting.splice(0, head); head = 0; }
+  });
+  return {
+    send() {
+      const p = new Promise<void>((resolve) => { waiting.push(resolve); });
+      queued++;
+      if (!scheduled) { scheduled = true; queueMicrotask(flush); }
+      return p;
     },
+    close,
   };
 }

@@ -91,9 +91,9 @@ export function client_telemetry_system_add(which: i32, value: usize, valueLen: 
   return M.telemetrySystem(which, value, valueLen);
 }
 /**
- * After client_telemetry_begin, instead of adding them again: this message has the same properties (system and
+ * Instead of client_telemetry_begin and adding them again: this message has the same properties (system and
  * application) as the last one sent. OK, or BAD_STATE when the core no longer has them (another device ran on it,
- * or properties were added since begin): add them one by one then. Saves encoding a bag that does not change.
+ * or properties were added since): begin and add them one by one then. Saves encoding a bag that does not change.
  */
 export function client_telemetry_properties_repeat(): i32 { return M.telemetryRepeat(); }
 /** Queues the message (qos 0 or 1): its token (> 0), reported later as acked or failed; or a status now. */

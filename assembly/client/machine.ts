@@ -66,29 +66,19 @@ export function wants(): i32 {
 }
 
 /**
- * The packet id for a QoS 1 message in outbox slot `slot`: `k * slots + slot + 1`, k counting up. Ids of live slots
- * differ by construction (one message per slot), so nothing is scanned to pick one and a PUBACK finds its slot at
- * once (Ob.findInflight). Never the pending SUBSCRIBE's id.
+ * The packet id for a QoS 1 message in outbox slot `slot`: `k * slots + slot + 1`, k counting up, at most 65534.
+ * Ids of live slots differ by construction (one message per slot), so nothing is scanned to pick one and a PUBACK
+ * finds its slot at once (Ob.findInflight). 65535 is SUBSCRIBE's.
  */
 function slotPacketId(slot: i32): u32 {
   const n = <u32>Ob.slotCount();
-  const span = (65535 - <u32>slot - 1) / n + 1; // the k that keep the id ≤ 65535
-  let k = S().nextPacketId % span;
+  const span = (SUBSCRIBE_ID - 1 - <u32>slot - 1) / n + 1; // the k that keep the id below SUBSCRIBE_ID
+  const k = S().nextPacketId % span;
   S().nextPacketId = S().nextPacketId >= 65535 ? 1 : S().nextPacketId + 1;
-  let id = k * n + <u32>slot + 1;
-  if (id == S().subscribeId) id = ((k + 1) % span) * n + <u32>slot + 1;
-  return id;
+  return k * n + <u32>slot + 1;
 }
-
-/** A packet id for SUBSCRIBE that no live outbox slot holds. */
-function controlPacketId(): u32 {
-  for (let tries = 0; tries < 65536; tries++) {
-    const id = S().nextPacketId;
-    S().nextPacketId = S().nextPacketId >= 65535 ? 1 : S().nextPacketId + 1;
-    if (!Ob.packetIdInUse(id)) return id;
-  }
-  return 0;
-}
+/** The packet id of SUBSCRIBE, which no outbox message ever has. */
+const SUBSCRIBE_ID: u32 = 65535;
 
 // ---- connecting ---------------------------------------------------------------------------------------------
 function buildConnect(): i32 {
@@ -159,7 +149,7 @@ function sendSubscribe(): i32 {
   if (at >= 0 && (f & FEATURE_TWIN)) at = appendFilter(at, SUB_TWIN_RESPONSE, 0);
   if (at >= 0 && (f & FEATURE_TWIN)) at = appendFilter(at, SUB_TWIN_DESIRED, 0);
   if (at < 0) return at;
-  S().subscribeId = controlPacketId();
+  S().subscribeId = SUBSCRIBE_ID;
   const p = enc();
   clearPacket(p);
   p.type = SUBSCRIBE;
@@ -382,12 +372,12 @@ export function telemetrySystem(which: i32, value: usize, valueLen: i32): i32 {
 }
 
 /**
- * After client_telemetry_begin: this message has exactly the properties (system and application) of the last one
- * sent (client_telemetry_send). OK, or E_BAD_STATE when they are gone (another device ran on this core, or a
- * property was added since): then add them one by one.
+ * Begins a message with exactly the properties (system and application) of the last one sent (client_telemetry_send),
+ * instead of telemetryBegin and adding them. OK, or E_BAD_STATE when they are gone (another device ran on this
+ * core, or a property was added since): then begin and add them one by one.
  */
 export function telemetryRepeat(): i32 {
-  if (repeatBagLen < 0 || S().bagLen != 0) return E_BAD_STATE;
+  if (repeatBagLen < 0) return E_BAD_STATE;
   S().bagLen = repeatBagLen;
   S().bagMid = repeatBagMid;
   return OK;

@@ -177,13 +177,6 @@ export function releaseTwin(i: i32, rid: u32): void {
   if (s.state != FREE && s.kind == KIND_TWIN_REQUEST && s.token == rid) release(i);
 }
 
-/** True when `packetId` is held by a live slot (so it cannot be reused yet): the one slot that id can belong to. */
-export function packetIdInUse(packetId: u32): bool {
-  if (packetId == 0 || packetId > 65535) return false;
-  const s = slotAt(<i32>((packetId - 1) % <u32>OUTBOX_SLOT_COUNT));
-  return s.state != FREE && s.packetId == packetId;
-}
-
 /** Snapshot: live slots (index and record) and the arena's live bytes, compacted first. */
 export function saveOutbox(): void {
   if (S().outboxLive > 0) compact();

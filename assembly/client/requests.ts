@@ -25,15 +25,17 @@ const TABLE: usize = memory.data(REQUEST_SLOT_COUNT * REQUEST_SIZE, 16);
 // @ts-ignore: decorator
 @inline function at(i: i32): Request { return changetype<Request>(TABLE + <usize>(i * REQUEST_SIZE)); }
 
+// Entries not FREE: the poll's look for due and expired requests costs nothing while there are none (derived, so
+// not in a snapshot: restoreRequests counts them).
+let inUse: i32 = 0;
+
 export function requestsReset(): void {
   for (let i = 0; i < REQUEST_SLOT_COUNT; i++) at(i).state = FREE;
+  inUse = 0;
 }
 
 /** True when every entry is in use (a new request would be refused). */
-export function requestsFull(): bool {
-  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) if (at(i).state == FREE) return false;
-  return true;
-}
+export function requestsFull(): bool { return inUse >= REQUEST_SLOT_COUNT; }
 
 /** True while a request written to the transport waits for its answer (only that connection can bring it). */
 export function requestsAwaitingAnswer(): bool {
@@ -49,6 +51,7 @@ export function requestOpen(rid: u32, deadline: u32, slot: i32): bool {
   for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {
     const r = at(i);
     if (r.state == FREE) {
+      inUse++;
       r.state = WAITING;
       r.rid = rid;
       r.deadline = deadline;
@@ -87,6 +90,7 @@ export function requestAnswered(rid: i64): bool {
 }
 /** Closes entry `i` (answered); returns its outbox slot, for the caller to release. */
 export function requestClose(i: i32): i32 {
+  if (at(i).state != FREE) inUse--;
   at(i).state = FREE;
   return at(i).slot;
 }
@@ -101,7 +105,7 @@ export function requestBackoff(i: i32, retryAt: u32): void {
 }
 /** A request whose back-off is over: waiting again (deadline from now), and its outbox slot; -1 when none is due. */
 export function requestsDue(now: u32, timeoutMs: i32): i32 {
-  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {
+  for (let i = 0; inUse > 0 && i < REQUEST_SLOT_COUNT; i++) {
     const r = at(i);
     if (r.state == BACKOFF && <i32>(now - r.retryAt) >= 0) {
       r.state = WAITING;
@@ -134,7 +138,7 @@ export let doneExpired: bool = false;
 
 /** Closes one failed or expired request and describes it in done*; false when there is none. */
 export function requestTakeDone(now: u32): bool {
-  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {
+  for (let i = 0; inUse > 0 && i < REQUEST_SLOT_COUNT; i++) {
     const r = at(i);
     const expired = r.state == WAITING && <i32>(now - r.deadline) >= 0;
     if (r.state == FAILED || expired) {
@@ -143,6 +147,7 @@ export function requestTakeDone(now: u32): bool {
       doneStatus = r.status;
       doneExpired = expired;
       r.state = FREE;
+      inUse--;
       return true;
     }
   }
@@ -161,4 +166,8 @@ export function requestsNextDeadline(now: u32): i32 {
 }
 
 export function saveRequests(): void { putBytes(TABLE, REQUEST_SLOT_COUNT * REQUEST_SIZE); }
-export function restoreRequests(): void { getBytes(TABLE, REQUEST_SLOT_COUNT * REQUEST_SIZE); }
+export function restoreRequests(): void {
+  getBytes(TABLE, REQUEST_SLOT_COUNT * REQUEST_SIZE);
+  inUse = 0;
+  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) if (at(i).state != FREE) inUse++;
+}

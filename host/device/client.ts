@@ -432,8 +432,10 @@ export class DeviceClient extends EventEmitter {
   /** Hands one message to the core's outbox (its properties written straight into the IO window); its token. */
   private queueTelemetry(body: string | Uint8Array | object, options: TelemetryOptions): number {
     const ex = this.ex;
-    ex.client_telemetry_begin();
-    if (!this.sameProperties(options) || ex.client_telemetry_properties_repeat() !== STATUS.OK) this.addProperties(options);
+    if (!this.sameProperties(options) || ex.client_telemetry_properties_repeat() !== STATUS.OK) {
+      ex.client_telemetry_begin();
+      this.addProperties(options);
+    }
     const bytes = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
     const qos = options.qos ?? 1;
     if (this.store && qos === 1) return this.storeTelemetry(bytes);

@@ -85,7 +85,7 @@ export interface GatewayExports {
   client_store_token(): number;
   /** Telemetry: begin, add properties (valueLen -1 = null) and system properties (SYS_*), then send. */
   client_telemetry_begin(): void;
-  /** After client_telemetry_begin, instead of adding them again: this message has the same properties (system and application) as the last one sent. OK, or BAD_STATE when the core no longer has them (another device ran on it, or properties were added since begin): add them one by one then. Saves encoding a bag that does not change. */
+  /** Instead of client_telemetry_begin and adding them again: this message has the same properties (system and application) as the last one sent. OK, or BAD_STATE when the core no longer has them (another device ran on it, or properties were added since): begin and add them one by one then. Saves encoding a bag that does not change. */
   client_telemetry_properties_repeat(): number;
   client_telemetry_property_add(name: number, nameLen: number, value: number, valueLen: number): number;
   /** Queues the message (qos 0 or 1): its token (> 0), reported later as acked or failed; or a status now. */
