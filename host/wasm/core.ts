@@ -18,6 +18,7 @@ export type CoreExports = GatewayExports;
 const modules = new Map<Build, WebAssembly.Module>();
 /** Strings up to this many UTF-16 units are written by Core#writeIo's own loop when they are ASCII. */
 const SHORT_STRING = 16;
+const encoder = new TextEncoder();
 
 /** The path of a built module. */
 export function wasmPath(build: Build = 'gateway'): string {
@@ -58,6 +59,8 @@ export class Core {
   readonly ioCapacity: number;
   private u8cache: Uint8Array;
   private bufcache: Buffer;
+  /** The IO window as a view of its own, for TextEncoder#encodeInto. */
+  private readonly ioView: Uint8Array;
 
   constructor(build: Build = 'gateway') {
     this.build = build;
@@ -69,6 +72,7 @@ export class Core {
     this.bufcache = Buffer.from(this.memory.buffer);
     this.io = this.exports.abi_io_ptr();
     this.ioCapacity = this.exports.abi_io_capacity();
+    this.ioView = new Uint8Array(this.memory.buffer, this.io, this.ioCapacity);
   }
 
   /** A view of the whole linear memory (the memory never grows, so the view stays valid). */
@@ -98,6 +102,11 @@ export class Core {
           u8[at + i] = c;
         }
         if (i === n) return n;
+      }
+      if (at === this.io) {
+        // The IO window's start (message bodies): one native call into a view made once.
+        const r = encoder.encodeInto(value, this.ioView);
+        return r.read === n ? r.written : -1;
       }
       if (n * 3 > room && Buffer.byteLength(value) > room) return -1;
       return this.bufcache.write(value, at, room, 'utf8');
