@@ -427,7 +427,7 @@ export class DeviceClient extends EventEmitter {
    * a TelemetryProperties or (name, value) pairs. While messages come with the same ones, the core reuses their
    * encoding (client_telemetry_properties_repeat) and nothing is copied into it.
    */
-  private lastProperties: unknown[] = [];
+  private lastProperties: unknown[] | null = null;
 
   /** Hands one message to the core's outbox (its properties written straight into the IO window); its token. */
   private queueTelemetry(body: string | Uint8Array | object, options: TelemetryOptions): number {
@@ -447,7 +447,7 @@ export class DeviceClient extends EventEmitter {
   /** True when `o` gives exactly the properties of lastProperties (=== on every value, in the same order). */
   private sameProperties(o: TelemetryOptions): boolean {
     const last = this.lastProperties;
-    if (last.length === 0) return false;
+    if (!last || last.length === 0) return false;
     let k = 0;
     if (o.messageId !== undefined) { if (last[k] !== SYS.MESSAGE_ID || last[k + 1] !== o.messageId) return false; k += 2; }
     if (o.correlationId !== undefined) { if (last[k] !== SYS.CORRELATION_ID || last[k + 1] !== o.correlationId) return false; k += 2; }
@@ -470,7 +470,7 @@ export class DeviceClient extends EventEmitter {
 
   /** Adds a message's system and application properties to the core's bag, and keeps them as lastProperties. */
   private addProperties(options: TelemetryOptions): void {
-    const last = this.lastProperties;
+    const last = (this.lastProperties ??= []);
     last.length = 0;
     let added = false;
     try {
@@ -484,7 +484,7 @@ export class DeviceClient extends EventEmitter {
 
   private addEach(options: TelemetryOptions): void {
     const ex = this.exports; // the caller selected this device
-    const last = this.lastProperties;
+    const last = this.lastProperties!;
     if (options.messageId !== undefined) this.systemProperty(SYS.MESSAGE_ID, options.messageId);
     if (options.correlationId !== undefined) this.systemProperty(SYS.CORRELATION_ID, options.correlationId);
     if (options.userId !== undefined) this.systemProperty(SYS.USER_ID, options.userId);
@@ -531,7 +531,7 @@ export class DeviceClient extends EventEmitter {
   private systemProperty(which: number, value: string): void {
     const rc = this.exports.client_telemetry_system_add(which, this.core.io, this.writeIo(0, value));
     if (rc < 0) this.fail(rc, 'cannot add a system property');
-    this.lastProperties.push(which, value);
+    this.lastProperties!.push(which, value);
   }
 
   private pumpQueued = false;
