@@ -117,7 +117,8 @@ try {
   await hub.updateDesired('thermostat-1', { targetTemperature: 23.5 });
   await desiredApplied;
   await firmware.lastReport;
-  const method = await hub.invokeMethod('thermostat-1', 'getMaxMinReport', new Date(0).toISOString(), { responseTimeoutInSeconds: 10 });
+  // the report's period: since the readings began
+  const method = await hub.invokeMethod('thermostat-1', 'getMaxMinReport', new Date(Date.now() - (performance.now() - t0)).toISOString(), { responseTimeoutInSeconds: 10 });
   sofar.methods = firmware.methodCalls;
   say(`direct method getMaxMinReport → ${method.status} ${JSON.stringify(method.payload)}`);
   const c2dArrived = new Promise<void>((resolve) => client.onC2D(() => resolve()));
