@@ -55,6 +55,8 @@ interface Sim { client: DeviceClient; firmware: ThermostatFirmware; seq: number;
  */
 const MAX_IN_FLIGHT = 2;
 
+function ignore(): void {}
+
 /** The fleet: start() connects and sends, stop() closes every device; stats() at any time. */
 export class Fleet {
   private readonly sims: Sim[] = [];
@@ -80,14 +82,16 @@ export class Fleet {
 
   constructor(private readonly o: FleetOptions) {
     this.rate = o.rate;
+    // One options object for the whole fleet (each client keeps a reference to its options).
+    const options = Object.freeze({
+      shared: true, ...(o.ca ? { ca: o.ca } : {}), transport: o.transport ?? 'mqtts',
+      ...(o.retry ? { retry: o.retry } : {}), ...(o.keepAliveSeconds ? { keepAliveSeconds: o.keepAliveSeconds } : {}),
+      ...(o.gatewayHostName ? { gatewayHostName: o.gatewayHostName } : {}),
+    });
     for (const cs of o.connectionStrings) {
-      const client = DeviceClient.fromConnectionString(cs, {
-        shared: true, ...(o.ca ? { ca: o.ca } : {}), transport: o.transport ?? 'mqtts',
-        ...(o.retry ? { retry: o.retry } : {}), ...(o.keepAliveSeconds ? { keepAliveSeconds: o.keepAliveSeconds } : {}),
-        ...(o.gatewayHostName ? { gatewayHostName: o.gatewayHostName } : {}),
-      });
-      const sim: Sim = { client, firmware: new ThermostatFirmware(client, () => {}), seq: 0, inFlight: 0, everConnected: false, up: false };
-      client.on('warning', () => {});
+      const client = DeviceClient.fromConnectionString(cs, options);
+      const sim: Sim = { client, firmware: new ThermostatFirmware(client, ignore), seq: 0, inFlight: 0, everConnected: false, up: false };
+      client.on('warning', ignore);
       client.on('connected', () => {
         if (!sim.up) { sim.up = true; this.connectedCount++; }
         if (sim.everConnected) this.counters.reconnects++;
