@@ -77,8 +77,21 @@ export class Fleet {
   /** Set to record ackedIds (tests); off by default to keep a long run's memory flat. */
   recordAcked = false;
 
-  /** Aggregate messages per second; may be changed while running. */
-  rate: number;
+  private perSecond = 0;
+  /** Aggregate messages per second; may be changed while running. At 0 the send timer stops (an idle fleet wakes for nothing). */
+  get rate(): number { return this.perSecond; }
+  set rate(r: number) {
+    this.perSecond = r;
+    if (r > 0 && !this.sendTimer && this.started && !this.stopped) {
+      this.budget = 0;
+      this.lastTick = performance.now();
+      this.sendTimer = setInterval(() => this.tick(), 20);
+    } else if (r <= 0 && this.sendTimer) {
+      clearInterval(this.sendTimer);
+      this.sendTimer = null;
+    }
+  }
+  private started = false;
 
   constructor(private readonly o: FleetOptions) {
     this.rate = o.rate;
@@ -112,7 +125,8 @@ export class Fleet {
       for (let k = 0; k < perTick && this.connectQueue.length; k++) this.connectOne(this.connectQueue.shift()!);
       if (!this.connectQueue.length && this.everConnected === this.sims.length) { clearInterval(this.connectTimer!); this.connectTimer = null; }
     }, 50);
-    this.sendTimer = setInterval(() => this.tick(), 20);
+    this.started = true;
+    this.rate = this.perSecond; // starts the send timer unless the rate is 0
   }
 
   private connectOne(i: number): void {
