@@ -1,4 +1,4 @@
-import { putBytes, getBytes } from "../snapshot";
+import { putRaw, getRaw } from "../snapshot";
 import { S } from "./state";
 // Events the client hands to the host, one per client_poll() call, in a fixed record (EventRecord below).
 // Views (a, b, c) point into the receive buffer and stay valid until the next client_poll or rx call.
@@ -124,12 +124,14 @@ export function takeRaised(): u32 {
 
 export function clearRaised(): void { S().ringHead = 0; S().ringCount = 0; }
 
+// Only the pending events, oldest first, back in their places (ringHead and ringCount travel in ClientState).
 export function saveEvents(): void {
-  putBytes(RING, RING_SIZE * 16);
+  const s = S();
+  for (let k = 0; k < s.ringCount; k++) putRaw(RING + <usize>(((s.ringHead + k) % RING_SIZE) * 16), 16);
 }
 export function restoreEvents(): void {
-  getBytes(RING, RING_SIZE * 16);
   const s = S(); // restored with the struct: keep them inside the ring whatever the bytes said
   s.ringHead = <i32>(<u32>s.ringHead % <u32>RING_SIZE);
   s.ringCount = <i32>min(<u32>s.ringCount, <u32>RING_SIZE);
+  for (let k = 0; k < s.ringCount; k++) getRaw(RING + <usize>(((s.ringHead + k) % RING_SIZE) * 16), 16);
 }

@@ -2,7 +2,7 @@
 // is waiting until its answer, its deadline or a lost connection; then it is reported once and freed. One
 // answered 429 or 5xx may instead wait out a back-off (BACKOFF) and be sent again from its outbox slot.
 import { REQUEST_SLOT_COUNT } from "../profile";
-import { putBytes, getBytes } from "../snapshot";
+import { put32, get32, putRaw, getRaw, readFail } from "../snapshot";
 
 @unmanaged
 class Request {
@@ -165,9 +165,25 @@ export function requestsNextDeadline(now: u32): i32 {
   return best;
 }
 
-export function saveRequests(): void { putBytes(TABLE, REQUEST_SLOT_COUNT * REQUEST_SIZE); }
+// Only the entries in use, each with its index (an idle device has none).
+export function saveRequests(): void {
+  let n: u32 = 0;
+  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) if (at(i).state != FREE) n++;
+  put32(n);
+  for (let i = 0; i < REQUEST_SLOT_COUNT; i++) {
+    if (at(i).state == FREE) continue;
+    put32(<u32>i);
+    putRaw(changetype<usize>(at(i)), REQUEST_SIZE);
+  }
+}
 export function restoreRequests(): void {
-  getBytes(TABLE, REQUEST_SLOT_COUNT * REQUEST_SIZE);
-  inUse = 0;
+  requestsReset();
+  const n = get32();
+  if (n > <u32>REQUEST_SLOT_COUNT) { readFail(); return; }
+  for (let k: u32 = 0; k < n; k++) {
+    const i = get32();
+    if (i >= <u32>REQUEST_SLOT_COUNT) { readFail(); return; }
+    if (!getRaw(changetype<usize>(at(<i32>i)), REQUEST_SIZE)) return;
+  }
   for (let i = 0; i < REQUEST_SLOT_COUNT; i++) if (at(i).state != FREE) inUse++;
 }

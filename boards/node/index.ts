@@ -7,22 +7,45 @@ import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import type { Board, Transport, TransportHandlers, TransportOptions } from '../../host/device/board.js';
 
+/**
+ * A socket's transport. The socket's listeners are functions shared by every socket (they find their transport on
+ * the socket), not closures made per connection: a gateway holds thousands of these.
+ */
+class SocketTransport implements Transport {
+  private closed = false;
+  constructor(private readonly socket: Socket, readonly handlers: TransportHandlers) {}
+  write(bytes: Uint8Array): boolean { return this.socket.write(bytes); }
+  close(): void {
+    const socket = this.socket;
+    socket.end();
+    socket.destroySoon?.();
+    setTimeout(() => socket.destroy(), 1000).unref();
+  }
+  finish(err?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.handlers.onClose(err);
+  }
+}
+
+const kTransport = Symbol('iothub-wasm transport');
+type Linked = Socket & { [kTransport]: SocketTransport };
+function onReady(this: Linked): void { this[kTransport].handlers.onOpen(); }
+function onData(this: Linked, chunk: Buffer): void { this[kTransport].handlers.onData(chunk); }
+function onError(this: Linked, err: Error): void { this[kTransport].finish(err); this.destroy(); }
+function onClose(this: Linked): void { this[kTransport].finish(); }
+
 function socketTransport(socket: Socket, handlers: TransportHandlers, readyEvent: string): Transport {
-  let closed = false;
-  const finish = (err?: Error) => {
-    if (closed) return;
-    closed = true;
-    handlers.onClose(err);
-  };
+  const transport = new SocketTransport(socket, handlers);
+  (socket as Linked)[kTransport] = transport;
   socket.setNoDelay(true);
-  socket.once(readyEvent, () => handlers.onOpen());
-  socket.on('data', (chunk: Buffer) => handlers.onData(chunk));
-  socket.once('error', (err) => { finish(err); socket.destroy(); });
-  socket.once('close', () => finish());
-  return {
-    write: (bytes) => socket.write(bytes),
-    close: () => { socket.end(); socket.destroySoon?.(); setTimeout(() => socket.destroy(), 1000).unref(); },
-  };
+  // `on` rather than `once`: `once` wraps each listener in a closure of its own; these events come once anyway
+  // (a second 'error' after destroy() still finds a listener and is ignored).
+  socket.on(readyEvent, onReady);
+  socket.on('data', onData);
+  socket.on('error', onError);
+  socket.on('close', onClose);
+  return transport;
 }
 
 function webSocketTransport(o: TransportOptions, handlers: TransportHandlers): Transport {

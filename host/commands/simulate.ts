@@ -55,6 +55,8 @@ interface Sim { client: DeviceClient; firmware: ThermostatFirmware; seq: number;
  */
 const MAX_IN_FLIGHT = 2;
 
+function ignore(): void {}
+
 /** The fleet: start() connects and sends, stop() closes every device; stats() at any time. */
 export class Fleet {
   private readonly sims: Sim[] = [];
@@ -75,19 +77,34 @@ export class Fleet {
   /** Set to record ackedIds (tests); off by default to keep a long run's memory flat. */
   recordAcked = false;
 
-  /** Aggregate messages per second; may be changed while running. */
-  rate: number;
+  private perSecond = 0;
+  /** Aggregate messages per second; may be changed while running. At 0 the send timer stops (an idle fleet wakes for nothing). */
+  get rate(): number { return this.perSecond; }
+  set rate(r: number) {
+    this.perSecond = r;
+    if (r > 0 && !this.sendTimer && this.started && !this.stopped) {
+      this.budget = 0;
+      this.lastTick = performance.now();
+      this.sendTimer = setInterval(() => this.tick(), 20);
+    } else if (r <= 0 && this.sendTimer) {
+      clearInterval(this.sendTimer);
+      this.sendTimer = null;
+    }
+  }
+  private started = false;
 
   constructor(private readonly o: FleetOptions) {
     this.rate = o.rate;
+    // One options object for the whole fleet (each client keeps a reference to its options).
+    const options = Object.freeze({
+      shared: true, ...(o.ca ? { ca: o.ca } : {}), transport: o.transport ?? 'mqtts',
+      ...(o.retry ? { retry: o.retry } : {}), ...(o.keepAliveSeconds ? { keepAliveSeconds: o.keepAliveSeconds } : {}),
+      ...(o.gatewayHostName ? { gatewayHostName: o.gatewayHostName } : {}),
+    });
     for (const cs of o.connectionStrings) {
-      const client = DeviceClient.fromConnectionString(cs, {
-        shared: true, ...(o.ca ? { ca: o.ca } : {}), transport: o.transport ?? 'mqtts',
-        ...(o.retry ? { retry: o.retry } : {}), ...(o.keepAliveSeconds ? { keepAliveSeconds: o.keepAliveSeconds } : {}),
-        ...(o.gatewayHostName ? { gatewayHostName: o.gatewayHostName } : {}),
-      });
-      const sim: Sim = { client, firmware: new ThermostatFirmware(client, () => {}), seq: 0, inFlight: 0, everConnected: false, up: false };
-      client.on('warning', () => {});
+      const client = DeviceClient.fromConnectionString(cs, options);
+      const sim: Sim = { client, firmware: new ThermostatFirmware(client, ignore), seq: 0, inFlight: 0, everConnected: false, up: false };
+      client.on('warning', ignore);
       client.on('connected', () => {
         if (!sim.up) { sim.up = true; this.connectedCount++; }
         if (sim.everConnected) this.counters.reconnects++;
@@ -108,7 +125,8 @@ export class Fleet {
       for (let k = 0; k < perTick && this.connectQueue.length; k++) this.connectOne(this.connectQueue.shift()!);
       if (!this.connectQueue.length && this.everConnected === this.sims.length) { clearInterval(this.connectTimer!); this.connectTimer = null; }
     }, 50);
-    this.sendTimer = setInterval(() => this.tick(), 20);
+    this.started = true;
+    this.rate = this.perSecond; // starts the send timer unless the rate is 0
   }
 
   private connectOne(i: number): void {

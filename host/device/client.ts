@@ -147,6 +147,13 @@ export interface Twin { desired: Record<string, unknown>; reported: Record<strin
 
 interface Pending { resolve(v: unknown): void; reject(e: Error): void; kind?: 'get' | 'patch' }
 
+/** The empty list every device starts with (never added to: the first entry replaces it with a list of its own). */
+const NONE: never[] = Object.freeze([]) as unknown as never[];
+/** The event record's views, one pair per core (shared by the devices of a SharedCore). */
+const eventViews = new WeakMap<Core, { ev: Uint32Array; evi: Int32Array }>();
+/** The endpoint the last client was configured with: the next one for the same place shares it. */
+let lastEndpoint: Readonly<{ host: string; port: number; servername: string }> | undefined;
+
 const TRANSPORTS = { mqtts: TRANSPORT.MQTTS, wss: TRANSPORT.WSS, mqtt: TRANSPORT.MQTT } as const;
 /** The core's states by number, as DeviceClient names them (its state names, lower case). */
 const STATE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(STATE).map(([k, v]) => [v, k.toLowerCase()]));
@@ -171,18 +178,20 @@ export class DeviceClient extends EventEmitter {
   private timerAt = 0;
   private pumping = false;
   private pumpAgain = false;
+  // What a device uses only once it uses it (twin requests, handlers, waiters) is made on first use: a gateway's
+  // thousands of devices are mostly idle, and an empty table costs as much as a small one.
   private readonly telemetry = new PendingTokens();
-  private readonly twinRequests = new Map<number, Pending>();
-  private readonly methods = new Map<string, MethodHandler>();
-  private readonly desiredHandlers: Array<(patch: Record<string, unknown>, version: number) => void> = [];
-  private readonly c2dHandlers: Array<(msg: C2DMessage) => unknown> = [];
-  private connectWaiters: Pending[] = [];
+  private twinRequests: Map<number, Pending> | null = null;
+  private methods: Map<string, MethodHandler> | null = null;
+  private desiredHandlers: Array<(patch: Record<string, unknown>, version: number) => void> = NONE;
+  private c2dHandlers: Array<(msg: C2DMessage) => unknown> = NONE;
+  private connectWaiters: Pending[] = NONE;
   /** Why the board's transport last closed (a TLS, socket or DNS error), for the next EV_DISCONNECTED. */
   private transportError: Error | undefined;
   /** Set while the client stops itself after a failed first attempt: that stop is not news to anyone. */
   private abandoning = false;
-  private closeWaiters: Array<() => void> = [];
-  private endpoint!: { host: string; port: number; servername: string };
+  private closeWaiters: Array<() => void> = NONE;
+  private endpoint!: Readonly<{ host: string; port: number; servername: string }>;
   /** Store and forward (options.store): the log of accepted QoS 1 telemetry, the queue the outbox is fed from. */
   private store: MessageStore | null = null;
   private options!: DeviceClientOptions;
@@ -195,8 +204,15 @@ export class DeviceClient extends EventEmitter {
     this.shared = shared === true ? SharedCore.default(profile) : shared || null;
     this.core = this.shared ? this.shared.core : new Core(profile);
     this.exports = this.core.exports;
-    this.ev = new Uint32Array(this.core.memory.buffer, this.ex.client_event_ptr(), EVF.WORDS);
-    this.evi = new Int32Array(this.core.memory.buffer, this.ex.client_event_ptr(), EVF.WORDS);
+    // The event record is at the same place for every device of a core: one pair of views per core.
+    let views = eventViews.get(this.core);
+    if (!views) {
+      const at = this.exports.client_event_ptr();
+      views = { ev: new Uint32Array(this.core.memory.buffer, at, EVF.WORDS), evi: new Int32Array(this.core.memory.buffer, at, EVF.WORDS) };
+      eventViews.set(this.core, views);
+    }
+    this.ev = views.ev;
+    this.evi = views.evi;
   }
 
   /** A client for the device (or module) of a connection string. Throws a coded error for a bad string. */
@@ -299,7 +315,8 @@ export class DeviceClient extends EventEmitter {
     // The core says where to connect: the gateway's host or HostName, and the port (the gateway's own, else the transport's).
     const host = this.core.utf8(this.ex.client_endpoint_ptr(), this.ex.client_endpoint_len());
     const port = this.ex.client_endpoint_port(TRANSPORTS[options.transport ?? 'mqtts']);
-    this.endpoint = { host, port, servername: host };
+    // Devices behind one gateway share one endpoint object rather than each keeping a copy of it.
+    this.endpoint = lastEndpoint?.host === host && lastEndpoint.port === port ? lastEndpoint : (lastEndpoint = Object.freeze({ host, port, servername: host }));
     (this as { deviceId: string }).deviceId = this.core.utf8(this.ex.client_device_id_ptr(), this.ex.client_device_id_len());
     const moduleId = this.core.utf8(this.ex.client_module_id_ptr(), this.ex.client_module_id_len());
     if (moduleId) (this as { moduleId?: string }).moduleId = moduleId;
@@ -341,10 +358,13 @@ export class DeviceClient extends EventEmitter {
     this.anchorTime();
     if (this.ex.client_state() === STATE.READY) return;
     this.abandoning = false;
-    const p = new Promise<void>((resolve, reject) => this.connectWaiters.push({ resolve: resolve as (v: unknown) => void, reject }));
+    const p = new Promise<void>((resolve, reject) => {
+      const w: Pending = { resolve: resolve as (v: unknown) => void, reject };
+      if (this.connectWaiters.length) this.connectWaiters.push(w); else this.connectWaiters = [w];
+    });
     const rc = this.ex.client_start(now);
     if (rc < 0) {
-      this.connectWaiters = [];
+      this.connectWaiters = NONE;
       this.fail(rc, 'cannot start');
     }
     this.store?.feed(); // what waited while the client was stopped
@@ -356,7 +376,7 @@ export class DeviceClient extends EventEmitter {
   async close(): Promise<void> {
     const board = this.board;
     this.ex.client_stop(board.nowMs());
-    const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
+    const done = new Promise<void>((resolve) => { if (this.closeWaiters.length) this.closeWaiters.push(resolve); else this.closeWaiters = [resolve]; });
     this.pump();
     if (!this.transport) this.finishClose();
     await done;
@@ -374,7 +394,7 @@ export class DeviceClient extends EventEmitter {
     this.cancelTimer?.();
     this.cancelTimer = null;
     const waiters = this.closeWaiters;
-    this.closeWaiters = [];
+    this.closeWaiters = NONE;
     for (const w of waiters) w();
   }
 
@@ -565,7 +585,7 @@ export class DeviceClient extends EventEmitter {
    */
   onWritableProperty(name: string, handler: WritablePropertyHandler, options: { component?: string } = {}): this {
     const { component } = options;
-    this.desiredHandlers.push((patch, version) => {
+    this.addDesiredHandler((patch, version) => {
       const value = desiredValue(patch, name, component);
       if (value === undefined) return;
       Promise.resolve()
@@ -596,23 +616,27 @@ export class DeviceClient extends EventEmitter {
     const now = this.board.nowMs();
     const rid = kind === 'get' ? this.ex.client_twin_get(now) : this.ex.client_twin_patch(this.core.io, this.writeIo(0, body), now);
     if (rid < 0) return Promise.reject(this.error(rid, 'twin request refused'));
-    const p = new Promise<unknown>((resolve, reject) => this.twinRequests.set(rid, { resolve, reject, kind }));
+    const p = new Promise<unknown>((resolve, reject) => (this.twinRequests ??= new Map()).set(rid, { resolve, reject, kind }));
     this.pump();
     return p;
   }
 
   onDesiredProperties(cb: (patch: Record<string, unknown>, version: number) => void): this {
-    this.desiredHandlers.push(cb);
+    this.addDesiredHandler(cb);
     return this;
   }
 
+  private addDesiredHandler(cb: (patch: Record<string, unknown>, version: number) => void): void {
+    if (this.desiredHandlers.length) this.desiredHandlers.push(cb); else this.desiredHandlers = [cb];
+  }
+
   onMethod(name: string, handler: MethodHandler): this {
-    this.methods.set(name, handler);
+    (this.methods ??= new Map()).set(name, handler);
     return this;
   }
 
   onC2D(cb: (msg: C2DMessage) => unknown): this {
-    this.c2dHandlers.push(cb);
+    if (this.c2dHandlers.length) this.c2dHandlers.push(cb); else this.c2dHandlers = [cb];
     return this;
   }
 
@@ -817,9 +841,9 @@ export class DeviceClient extends EventEmitter {
   }
 
   private twinAnswer(rid: number, status: number, version: number, body: Buffer): void {
-    const p = this.twinRequests.get(rid);
+    const p = this.twinRequests?.get(rid);
     if (!p) return;
-    this.twinRequests.delete(rid);
+    this.twinRequests!.delete(rid);
     if (status < 0) return p.reject(this.error(status, 'twin request failed'));
     if (status >= 300) {
       const code = this.core.statusName(this.ex.client_twin_error(status));
@@ -833,7 +857,7 @@ export class DeviceClient extends EventEmitter {
   }
 
   private method(name: string, rid: string, payloadBytes: Buffer, split: number): void {
-    const handler = this.methods.get(name);
+    const handler = this.methods?.get(name);
     const respond = (status: number, payload: unknown) => {
       const ridLen = this.writeIo(0, rid);
       const body = payload === undefined ? '' : JSON.stringify(payload);

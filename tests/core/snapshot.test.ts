@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ScriptedCore } from '../support/scripted-core.js';
-import { STATE, STATUS, WANT } from '../../host/wasm/abi.generated.js';
+import { EVENT as EV, STATE, STATUS, WANT } from '../../host/wasm/abi.generated.js';
 
 /** Save, wipe (client_reset), restore; asserts the device came back exactly. Returns the snapshot. */
 function roundTrip(c: ScriptedCore): Uint8Array {
@@ -88,4 +88,40 @@ test('a snapshot whose ClientState layout hash differs is refused (CLIENT_BAD_SN
   mem[ptr + 4] ^= 0x01;
   assert.equal(ex.client_snapshot_restore(n), STATUS.OK, 'the same bytes with the right hash restore');
   assert.equal(ex.client_state(), STATE.OPENING);
+});
+
+test('a snapshot keeps only what is pending: twin requests and unread events make it larger, come back in order, and once settled it is as small as an idle one', () => {
+  const c = new ScriptedCore('gateway');
+  const { ex, io } = c;
+  c.connect();
+  c.sent();
+  c.poll();
+  const idle = ex.client_snapshot_save();
+  assert.ok(idle > 0);
+
+  // A twin request awaiting its answer, and three telemetry acknowledgements of which one was read.
+  const rid = ex.client_twin_get(c.now);
+  assert.ok(rid > 0);
+  const tokens: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    ex.client_telemetry_begin();
+    tokens.push(ex.client_telemetry_send(io, c.put(`{"n":${i}}`), 1));
+  }
+  const publishes = c.sent().filter((p) => p.cmd === 'publish' && p.qos === 1) as Array<{ messageId: number }>;
+  assert.equal(publishes.length, 3);
+  for (const p of publishes) c.feed({ cmd: 'puback', messageId: p.messageId });
+  assert.equal(ex.client_poll(c.now), EV.TELEMETRY_ACKED, 'the first acknowledgement is read');
+  // (Not roundTrip: saving compacts the outbox after ClientState is copied, so its arenaEnd differs once restored.)
+  const busy = ex.client_snapshot_save();
+  const ptr = ex.client_snapshot_ptr();
+  const snap = c.mem.slice(ptr, ptr + busy);
+  ex.client_reset();
+  c.mem.set(snap, ptr);
+  assert.equal(ex.client_snapshot_restore(busy), STATUS.OK);
+  assert.ok(busy > idle, `a pending request and unread events are kept (${busy} vs ${idle} bytes idle)`);
+  assert.deepEqual(c.poll().filter((e) => e.type === EV.TELEMETRY_ACKED).map((e) => e.token), tokens.slice(1), 'the unread events, in order');
+
+  c.feed({ cmd: 'publish', topic: `$iothub/twin/res/200/?$rid=${rid}`, payload: '{"desired":{},"reported":{}}' });
+  assert.equal(c.poll().find((e) => e.type === EV.TWIN_RESPONSE)?.status, 200, 'the restored request is answered');
+  assert.equal(roundTrip(c).length, idle, 'settled: no larger than before');
 });
