@@ -14,7 +14,7 @@ import { S, CLIENT_STATE, CLIENT_STATE_SIZE } from "./state";
 import { SNAP, snapBegin, snapEnd, readBegin, readOk, putBytes, getBytes } from "../snapshot";
 import { SNAPSHOT_CAPACITY, IS_MCU } from "../profile";
 import { saveStream, restoreStream, rxReset } from "../mqtt/stream";
-import { saveOutbox, restoreOutbox } from "./outbox";
+import { saveOutbox, restoreOutbox, compactForSave } from "./outbox";
 import { saveEvents, restoreEvents } from "./events";
 import { E_CLIENT_BAD_SNAPSHOT, twinError } from "./status";
 import * as Store from "./store";
@@ -215,6 +215,7 @@ export function client_snapshot_capacity(): i32 { return SNAPSHOT_CAPACITY; }
 export function client_snapshot_save(): i32 {
   if (IS_MCU) return E_BUFFER_TOO_SMALL; // one device per microcontroller: compiled out of the MCU profile
   snapBegin();
+  compactForSave(); // first: it moves arenaEnd, which ClientState holds
   putBytes(CLIENT_STATE, CLIENT_STATE_SIZE); // every scalar at once; then the live buffers
   C.saveConfig();
   M.saveMachine();

@@ -177,18 +177,32 @@ export function releaseTwin(i: i32, rid: u32): void {
   if (s.state != FREE && s.kind == KIND_TWIN_REQUEST && s.token == rid) release(i);
 }
 
-/** Snapshot: live slots (index and record) and the arena's live bytes, compacted first. */
+/** Snapshot: live slots (index and record) and the arena's live bytes (compactForSave ran first). */
 export function saveOutbox(): void {
-  if (S().outboxLive > 0) compact();
   put32(<u32>S().outboxLive);
-  for (let i = 0; i < OUTBOX_SLOT_COUNT; i++) {
+  let left = S().outboxLive;
+  for (let i = 0; left > 0 && i < OUTBOX_SLOT_COUNT; i++) {
     const s = slotAt(i);
     if (s.state != FREE) {
       put32(<u32>i);
       putBytes(changetype<usize>(s), <i32>SLOT_SIZE);
+      left--;
     }
   }
   putBytes(ARENA, <i32>S().arenaEnd);
+}
+
+/** Before a snapshot: the live messages moved to the arena's front, so that only their bytes are saved. */
+export function compactForSave(): void {
+  let left = S().outboxLive;
+  if (left == 0) return;
+  // Already compact when the live messages fill [0, arenaEnd) (they never overlap): the usual case, found in one pass.
+  let bytes: u32 = 0;
+  for (let i = 0; left > 0 && i < OUTBOX_SLOT_COUNT; i++) {
+    const s = slotAt(i);
+    if (s.state != FREE) { bytes += s.len; left--; }
+  }
+  if (bytes != S().arenaEnd) compact();
 }
 export function restoreOutbox(): void {
   const seq = S().outboxNextSeq; // restored with ClientState
