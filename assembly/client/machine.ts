@@ -179,6 +179,9 @@ function becomeReady(sessionPresent: u32): u32 {
 // ---- losing the connection ------------------------------------------------------------------------------------
 /** Bookkeeping when a connection ends: requeue in-flight telemetry, fail answers that cannot come, tell the app. */
 function connectionLost(reason: i32, retry: bool, delay: i32): void {
+  // A connection that lasted stableMs was stable: back-off starts over. Checked here and on every poll rather than
+  // by a timer of its own, so that a gateway's devices are not each woken once per connection for it.
+  if (S().state == STATE_READY) markStable();
   for (let i = 0; i < Ob.slotCount(); i++) {
     const s = Ob.slotAt(i);
     if (s.state == Ob.INFLIGHT) {
@@ -636,11 +639,15 @@ function handlePacket(type: i32): u32 {
 
 // ---- time -----------------------------------------------------------------------------------------------------
 
+function markStable(): void {
+  if (!S().stable && elapsed(S().readyAt) >= S().stableMs) { S().stable = 1; S().attempt = 0; }
+}
+
 function timers(): void {
   if (S().state == STATE_CONNECTING || S().state == STATE_SUBSCRIBING) { // the handshake
     if (elapsed(S().transportUpAt) >= S().connectTimeoutMs) drop(St.E_CLIENT_CONNECT_TIMEOUT, true, -1, false);
   } else if (S().state == STATE_READY) {
-    if (!S().stable && elapsed(S().readyAt) >= S().stableMs) { S().stable = 1; S().attempt = 0; }
+    markStable();
     if (!S().x509 && elapsed(S().tokenIssuedAt) >= renewAfterMs()) {
       drop(St.E_CLIENT_TOKEN_RENEWAL, true, 0, true); // reconnect at once with a fresh token; in-flight messages resend
       return;
@@ -671,7 +678,6 @@ export function nextTimeout(): i32 {
   let best: i32 = 0x7FFFFFFF;
   if (S().state == STATE_CONNECTING || S().state == STATE_SUBSCRIBING) best = S().connectTimeoutMs - elapsed(S().transportUpAt);
   else if (S().state == STATE_READY) {
-    if (!S().stable) best = min(best, S().stableMs - elapsed(S().readyAt));
     if (!S().x509) best = min(best, renewAfterMs() - elapsed(S().tokenIssuedAt));
     if (S().keepaliveS > 0) {
       best = min(best, S().pingOutstanding ? S().pingTimeoutMs - elapsed(S().pingSentAt) : S().keepaliveS * 1000 - elapsed(S().lastTxAt));

@@ -227,3 +227,21 @@ test('a planned token renewal waits for a twin answer on its way (until 90 % of 
   const failed = events.find((e) => e.type === EV.TWIN_RESPONSE && e.token === late);
   assert.equal(statusName(c, failed!.status), 'CLIENT_DISCONNECTED');
 });
+
+test('a connection that lasted stableMs resets the back-off, found when it ends (no timer of its own wakes the device for it)', () => {
+  const c = new ScriptedCore();
+  c.ex.client_option_set(OPTION.RETRY_MIN_MS, 100);
+  c.ex.client_option_set(OPTION.RETRY_MAX_MS, 100_000);
+  c.ex.client_option_set(OPTION.RETRY_JITTER_MS, 0);
+  c.ex.client_option_set(OPTION.STABLE_MS, 5_000);
+  c.ex.client_option_set(OPTION.KEEPALIVE_S, 60);
+  const retryDelay = () => c.drop().find((e) => e.type === EV.DISCONNECTED)!.extra;
+  const reconnect = (delay: number) => { c.now += delay; c.poll(); c.connect(); };
+  c.connect();
+  assert.equal(c.ex.client_next_timeout(), 60_000, 'the next deadline is the keep-alive, not the stable mark');
+  const short: number[] = [];
+  for (let i = 0; i < 3; i++) { c.now += 1_000; const d = retryDelay(); short.push(d); reconnect(d); }
+  assert.deepEqual(short, [100, 200, 400], 'short connections: the back-off grows');
+  c.now += 6_000; // stable, and no poll in between
+  assert.equal(retryDelay(), 100, 'after a stable connection the back-off starts over');
+});
