@@ -5,6 +5,7 @@
 import { DeviceClient, TelemetryProperties } from '../host/device/client.js';
 import { loopbackBoard, loopbackPeer, type LoopbackPeer } from './loopback-board.js';
 import type { BenchSuite, BenchRow } from './harness.js';
+import { publishBatches } from './raw-writer.js';
 
 const env = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
 const MESSAGES = env('BENCH_HOST_PATH_MESSAGES', 300_000);
@@ -46,25 +47,7 @@ async function oursBatch(): Promise<Side> {
   return { drive, close: () => c.close() };
 }
 
-/** Pre-encoded PUBLISH packets (only the packet id changes), k to a buffer. */
-function templateWriter(): (k: number) => Buffer {
-  const topic = Buffer.from('devices/bench-device-0001/messages/events/alert=none&source=bench');
-  const body = Buffer.from(BODY);
-  const rem = 2 + topic.length + 2 + body.length;
-  const template = Buffer.concat([Buffer.from([0x32, (rem & 127) | 128, rem >> 7, topic.length >> 8, topic.length & 255]), topic, Buffer.from([0, 0]), body]);
-  const idAt = 5 + topic.length;
-  let id = 0;
-  return (k) => {
-    const out = Buffer.allocUnsafe(template.length * k);
-    for (let i = 0; i < k; i++) {
-      template.copy(out, i * template.length);
-      id = (id % 65535) + 1;
-      out[i * template.length + idAt] = id >> 8;
-      out[i * template.length + idAt + 1] = id & 255;
-    }
-    return out;
-  };
-}
+const templateWriter = () => publishBatches('devices/bench-device-0001/messages/events/alert=none&source=bench', BODY);
 
 /** The floor: as many packets written, in one write, as PUBACKs arrived in the last chunk. */
 async function raw(): Promise<Side> {

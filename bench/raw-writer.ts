@@ -24,6 +24,27 @@ interface RawConnection {
   close(): Promise<void>;
 }
 
+/**
+ * `k` QoS 1 PUBLISH packets of `body` on `topic` in one buffer, from one template (mqtt-packet's) of which only
+ * the packet identifier changes: the pre-encoded writes of the raw writers (here and bench/host-path.bench.ts).
+ */
+export function publishBatches(topic: string, body: string): (k: number) => Buffer {
+  const template = mqttPacket.generate({ cmd: 'publish', qos: 1, dup: false, retain: false, messageId: 1, topic, payload: Buffer.from(body) });
+  const idAt = template.length - Buffer.byteLength(body) - 2;
+  let nextId = 0;
+  return (k) => {
+    const out = Buffer.allocUnsafe(template.length * k);
+    for (let i = 0; i < k; i++) {
+      const at = i * template.length;
+      template.copy(out, at);
+      nextId = (nextId % 65535) + 1;
+      out[at + idAt] = nextId >> 8;
+      out[at + idAt + 1] = nextId & 0xff;
+    }
+    return out;
+  };
+}
+
 /** Connects one device (CONNECT with its SAS token, CONNACK accepted). */
 async function rawConnection(o: RawOptions): Promise<RawConnection> {
   const cs = parseConnectionString(o.connectionString);
@@ -32,12 +53,7 @@ async function rawConnection(o: RawOptions): Promise<RawConnection> {
     cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: false, keepalive: 240, clientId: cs.deviceId,
     username: `${cs.hostName}/${cs.deviceId}/?api-version=2021-04-12`, password: Buffer.from(password),
   });
-  // One PUBLISH template; only its packet identifier changes.
-  const template = mqttPacket.generate({
-    cmd: 'publish', qos: 1, dup: false, retain: false, messageId: 1,
-    topic: `devices/${cs.deviceId}/messages/events/${o.topicProps}`, payload: Buffer.from(o.body),
-  });
-  const idAt = template.length - Buffer.byteLength(o.body) - 2;
+  const batch = publishBatches(`devices/${cs.deviceId}/messages/events/${o.topicProps}`, o.body);
   const socket: Socket = o.tls
     ? tlsConnect({ host: o.host, port: o.port, ca: o.ca, servername: 'localhost' })
     : tcpConnect({ host: o.host, port: o.port });
@@ -47,20 +63,9 @@ async function rawConnection(o: RawOptions): Promise<RawConnection> {
     socket.once('error', reject);
     socket.once('data', (d: Buffer) => (d[0] === 0x20 && d[3] === 0 ? resolve() : reject(new Error(`CONNACK refused: ${d.toString('hex')}`))));
   });
-  let nextId = 0;
   return {
     socket,
-    batch(k) {
-      const out = Buffer.allocUnsafe(template.length * k);
-      for (let i = 0; i < k; i++) {
-        const at = i * template.length;
-        template.copy(out, at);
-        nextId = (nextId % 65535) + 1;
-        out[at + idAt] = nextId >> 8;
-        out[at + idAt + 1] = nextId & 0xff;
-      }
-      return out;
-    },
+    batch,
     close() {
       return new Promise((resolve) => {
         socket.once('close', () => resolve());

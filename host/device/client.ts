@@ -149,6 +149,12 @@ interface Pending { resolve(v: unknown): void; reject(e: Error): void; kind?: 'g
 
 /** The empty list every device starts with (never added to: the first entry replaces it with a list of its own). */
 const NONE: never[] = Object.freeze([]) as unknown as never[];
+/** `list` with `item` at its end: the same list, or a new one in place of NONE. */
+function appended<T>(list: T[], item: T): T[] {
+  if (list === NONE) return [item];
+  list.push(item);
+  return list;
+}
 /** The event record's views, one pair per core (shared by the devices of a SharedCore). */
 const eventViews = new WeakMap<Core, { ev: Uint32Array; evi: Int32Array }>();
 /** The endpoint the last client was configured with: the next one for the same place shares it. */
@@ -360,7 +366,7 @@ export class DeviceClient extends EventEmitter {
     this.abandoning = false;
     const p = new Promise<void>((resolve, reject) => {
       const w: Pending = { resolve: resolve as (v: unknown) => void, reject };
-      if (this.connectWaiters.length) this.connectWaiters.push(w); else this.connectWaiters = [w];
+      this.connectWaiters = appended(this.connectWaiters, w);
     });
     const rc = this.ex.client_start(now);
     if (rc < 0) {
@@ -376,7 +382,7 @@ export class DeviceClient extends EventEmitter {
   async close(): Promise<void> {
     const board = this.board;
     this.ex.client_stop(board.nowMs());
-    const done = new Promise<void>((resolve) => { if (this.closeWaiters.length) this.closeWaiters.push(resolve); else this.closeWaiters = [resolve]; });
+    const done = new Promise<void>((resolve) => { this.closeWaiters = appended(this.closeWaiters, resolve); });
     this.pump();
     if (!this.transport) this.finishClose();
     await done;
@@ -627,7 +633,7 @@ export class DeviceClient extends EventEmitter {
   }
 
   private addDesiredHandler(cb: (patch: Record<string, unknown>, version: number) => void): void {
-    if (this.desiredHandlers.length) this.desiredHandlers.push(cb); else this.desiredHandlers = [cb];
+    this.desiredHandlers = appended(this.desiredHandlers, cb);
   }
 
   onMethod(name: string, handler: MethodHandler): this {
@@ -636,7 +642,7 @@ export class DeviceClient extends EventEmitter {
   }
 
   onC2D(cb: (msg: C2DMessage) => unknown): this {
-    if (this.c2dHandlers.length) this.c2dHandlers.push(cb); else this.c2dHandlers = [cb];
+    this.c2dHandlers = appended(this.c2dHandlers, cb);
     return this;
   }
 
@@ -777,7 +783,7 @@ export class DeviceClient extends EventEmitter {
     switch (type) {
       case EV.CONNECTED: {
         const waiters = this.connectWaiters;
-        this.connectWaiters = [];
+        this.connectWaiters = NONE;
         for (const w of waiters) w.resolve(undefined);
         this.emit('connected', { sessionPresent: status === 1 });
         break;
@@ -795,7 +801,7 @@ export class DeviceClient extends EventEmitter {
         this.emit('disconnected', { code: err.code, retryInMs: firstAttempt ? -1 : retryInMs, error: err });
         if (firstAttempt) {
           const waiters = this.connectWaiters;
-          this.connectWaiters = [];
+          this.connectWaiters = NONE;
           if (retryInMs >= 0) {
             // the core would try again; the caller hears about this attempt instead, and decides
             this.abandoning = true;
