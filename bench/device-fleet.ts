@@ -1,13 +1,17 @@
 // The fleet, measured in a fresh process (forked by device.bench.ts with --expose-gc): N devices on the shared
-// core (the simulator's Fleet), or N bare net.Sockets (the floor a connected socket costs in Node).
+// core (the simulator's Fleet); N bare net.Sockets (the floor a connected socket costs in Node); or N raw MQTT
+// connections to the same hub writing pre-encoded packets (the floor of the steady state's CPU per message).
 //   ← FleetJob → { type: 'result', ... } or { type: 'error', message }; the parent sends { type: 'drop-done' }
 //   after asking the hub to drop everyone (fleet sides); ← { type: 'stop' } closes everything and exits.
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext } from 'node:tls';
 import { Fleet } from '../host/commands/simulate.js';
+import { rawConnection, type RawConnection } from './raw-writer.js';
 
 export interface FleetJob {
-  side: 'fleet' | 'sockets';
+  side: 'fleet' | 'sockets' | 'raw';
+  /** The hub's TLS port (raw side). */
+  port: number;
   transport: 'mqtt' | 'mqtts';
   ca: string;
   plainPort: number;
@@ -81,6 +85,67 @@ async function sockets(job: FleetJob): Promise<FleetResult> {
   };
 }
 
+/**
+ * The steady state's floor: N raw MQTT connections (CONNECT, then pre-encoded QoS 1 PUBLISH packets, PUBACKs
+ * counted) to the same hub, connected at the same bounded rate, sent the same aggregate rate round robin with the
+ * simulator's cap of messages in flight per device: one socket write and one read per message, with no client.
+ */
+async function raw(job: FleetJob): Promise<FleetResult> {
+  const n = job.connectionStrings.length - 1;
+  // The simulator's message: its system and application properties on the topic, a reading as the body.
+  const topicProps = '%24.mid=raw-0&%24.ct=application%2Fjson&%24.ce=utf-8&sensor=thermostat&unit=celsius';
+  const body = JSON.stringify({ temperature: 21.53, seq: 1234 });
+  const tls = job.transport === 'mqtts';
+  const conns: Array<RawConnection & { inFlight: number }> = [];
+  closeAll = () => Promise.all(conns.map((c) => c.close()));
+  let acked = 0;
+  const open = async (cs: string) => {
+    const c = Object.assign(await rawConnection({ connectionString: cs, host: 'localhost', port: tls ? job.port : job.plainPort, ca: job.ca, tls, body, topicProps }), { inFlight: 0 });
+    let partial = 0;
+    c.socket.on('data', (d: Buffer) => { const b = partial + d.length; partial = b & 3; acked += b >> 2; c.inFlight -= b >> 2; }); // PUBACKs: 4 bytes
+    conns.push(c);
+  };
+  const before = await settle();
+  const t0 = performance.now();
+  const perTick = Math.max(1, Math.round(job.connectRate / 20));
+  for (let i = 1; i <= n; i += perTick) {
+    const tick = sleep(50);
+    await Promise.all(job.connectionStrings.slice(i, Math.min(i + perTick, n + 1)).map(open));
+    await tick;
+  }
+  const connectMs = performance.now() - t0;
+  const after = await settle();
+  let budget = 0, last = performance.now(), next = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    budget = Math.min(budget + ((now - last) * job.rate) / 1000, Math.max(job.rate / 10, 1));
+    last = now;
+    for (let skipped = 0; budget >= 1 && skipped < n;) {
+      const c = conns[next]!;
+      next = (next + 1) % n;
+      if (c.inFlight >= 2) { skipped++; continue; }
+      skipped = 0;
+      budget--;
+      c.inFlight++;
+      c.socket.write(c.batch(1));
+    }
+  }, 20);
+  await sleep(1000);
+  const a0 = acked;
+  const s0 = process.cpuUsage();
+  const w0 = performance.now();
+  await sleep(job.steadyMs);
+  const sc = process.cpuUsage(s0);
+  const count = acked - a0;
+  const steadyRate = (count * 1000) / (performance.now() - w0);
+  clearInterval(timer);
+  return {
+    type: 'result', side: 'raw', transport: job.transport, devices: n, connected: conns.length, connectMs,
+    rssPerDevice: (after.rss - before.rss) / n, heapPerDevice: (after.heapUsed - before.heapUsed) / n,
+    idleCpuPercent: -1, steadyRate, steadyCpuUsPerMsg: (sc.user + sc.system) / Math.max(count, 1), reconnectMs: -1, reconnected: -1, failed: 0,
+  };
+}
+
 let dropped: (() => void) | null = null;
 
 async function fleet(job: FleetJob): Promise<FleetResult> {
@@ -151,7 +216,7 @@ process.on('message', (m: FleetJob | { type: 'stop' } | { type: 'dropped' }) => 
     else void finish();
     return;
   }
-  (m.side === 'sockets' ? sockets(m) : fleet(m)).then(
+  (m.side === 'sockets' ? sockets(m) : m.side === 'raw' ? raw(m) : fleet(m)).then(
     (r) => process.send!(r),
     (e: Error) => process.send!({ type: 'error', message: String(e?.stack ?? e) }),
   );

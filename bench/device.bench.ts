@@ -253,7 +253,7 @@ async function fleetRun(hub: Hub, side: FleetJob['side'], transport: FleetJob['t
   const child = Child.start('./device-fleet.js', `fleet child (${side}, ${transport})`, ['--expose-gc']);
   try {
     const job: FleetJob = {
-      side, transport, ca: hub.ca, plainPort: hub.plainPort, sinkPort: hub.sinkPort, tlsSinkPort: hub.tlsSinkPort, tlsSinkCa: hub.tlsSinkCa, connectionStrings,
+      side, transport, ca: hub.ca, port: hub.port, plainPort: hub.plainPort, sinkPort: hub.sinkPort, tlsSinkPort: hub.tlsSinkPort, tlsSinkCa: hub.tlsSinkCa, connectionStrings,
       connectRate: FLEET_CONNECT_RATE, idleMs: FLEET_IDLE_MS, steadyMs: 5_000, rate: FLEET_RATE,
     };
     const result = child.request<FleetResult & Msg>(job, 'result');
@@ -277,26 +277,36 @@ async function fleetRun(hub: Hub, side: FleetJob['side'], transport: FleetJob['t
 async function fleetPart(hub: Hub, log: (line: string) => void): Promise<BenchRow[]> {
   const floorTcp = await fleetRun(hub, 'sockets', 'mqtt');
   const tcp = await fleetRun(hub, 'fleet', 'mqtt');
+  const rawTcp = await fleetRun(hub, 'raw', 'mqtt');
   const floorTls = await fleetRun(hub, 'sockets', 'mqtts');
   const tls = await fleetRun(hub, 'fleet', 'mqtts');
+  const rawTls = await fleetRun(hub, 'raw', 'mqtts');
   const floorOf = (r: FleetResult) => (r.transport === 'mqtt' ? floorTcp : floorTls).rssPerDevice;
+  const rawOf = (r: FleetResult) => (r.transport === 'mqtt' ? rawTcp : rawTls).steadyCpuUsPerMsg;
   log(`Fleet: ${FLEET} devices on one shared core in one process (the simulator's Fleet), connected at ≤ ${FLEET_CONNECT_RATE}/s, after GC:`);
-  log(`  ${pad('', 24)}${lpad('connected', 10)}${lpad('connect', 9)}${lpad('RSS/dev', 11)}${lpad('heap/dev', 10)}${lpad('/floor', 8)}${lpad('idle CPU', 10)}${lpad('steady', 11)}${lpad('CPU/msg', 10)}${lpad('reconnect', 11)}${lpad('hub RSS/conn', 14)}`);
+  log(`  ${pad('', 26)}${lpad('connected', 10)}${lpad('connect', 9)}${lpad('RSS/dev', 11)}${lpad('heap/dev', 10)}${lpad('/floor', 8)}${lpad('idle CPU', 10)}` +
+    `${lpad('steady', 11)}${lpad('CPU/msg', 10)}${lpad('/raw', 7)}${lpad('reconnect', 11)}${lpad('hub RSS/conn', 14)}`);
   const kib = (b: number) => `${(b / KiB).toFixed(1)} KiB`;
-  for (const [name, r] of [['bare net.Socket (floor)', floorTcp], ['fleet, plain TCP', tcp], ['bare TLSSocket (floor)', floorTls], ['fleet, TLS', tls]] as const) {
+  const rows = [['bare net.Socket (floor)', floorTcp], ['fleet, plain TCP', tcp], ['raw MQTT, plain TCP', rawTcp],
+    ['bare TLSSocket (floor)', floorTls], ['fleet, TLS', tls], ['raw MQTT, TLS', rawTls]] as const;
+  for (const [name, r] of rows) {
     const fleetSide = r.side === 'fleet';
-    log(`  ${pad(name, 24)}${lpad(String(r.connected), 10)}${lpad(`${(r.connectMs / 1000).toFixed(1)} s`, 9)}${lpad(kib(r.rssPerDevice), 11)}${lpad(kib(r.heapPerDevice), 10)}` +
+    const sends = r.side !== 'sockets';
+    log(`  ${pad(name, 26)}${lpad(String(r.connected), 10)}${lpad(`${(r.connectMs / 1000).toFixed(1)} s`, 9)}${lpad(r.side === 'raw' ? '' : kib(r.rssPerDevice), 11)}${lpad(r.side === 'raw' ? '' : kib(r.heapPerDevice), 10)}` +
       `${lpad(fleetSide ? ratio(r.rssPerDevice, floorOf(r)) : '', 8)}${lpad(fleetSide ? `${r.idleCpuPercent.toFixed(2)}%` : '', 10)}` +
-      `${lpad(fleetSide ? fmtRate(r.steadyRate) : '', 11)}${lpad(fleetSide ? `${r.steadyCpuUsPerMsg.toFixed(1)} µs` : '', 10)}` +
+      `${lpad(sends ? fmtRate(r.steadyRate) : '', 11)}${lpad(sends ? `${r.steadyCpuUsPerMsg.toFixed(1)} µs` : '', 10)}${lpad(fleetSide ? ratio(r.steadyCpuUsPerMsg, rawOf(r)) : '', 7)}` +
       `${lpad(fleetSide ? `${(r.reconnectMs / 1000).toFixed(1)} s` : '', 11)}${lpad(fleetSide ? kib(r.hubRssPerConnection) : '', 14)}`);
   }
   log(`  targets: RSS per device ≤ 1.2× the socket floor over plain TCP (TLS: against the bare TLS socket); idle CPU of the connected fleet < 5% of a core (at 10,000),`);
-      log(`  over ${FLEET_IDLE_MS / 1000} s from the last connection (every keep-alive ping falls due once). steady: acknowledged`);
-  log(`  msgs/s asking for ${FLEET_RATE}/s; reconnect: from the hub dropping every device at once until all are back (the core's jittered back-off);`);
-  log(`  hub RSS/conn: the hub process's RSS growth per connected device (after GC). -- --devices 10000 for the 10,000-device fleet.`);
-  return [floorTcp, tcp, floorTls, tls].map((r) => ({
+  log(`  over ${FLEET_IDLE_MS / 1000} s from the last connection (every keep-alive ping falls due once). steady: acknowledged msgs/s asking for ${FLEET_RATE}/s,`);
+  log(`  and client CPU per message; raw MQTT: as many raw connections (bench/raw-writer.ts) to the same hub writing pre-encoded PUBLISH packets at the same`);
+  log(`  rate, one write per message (the floor of the steady state, its memory not a floor; /raw: the fleet's CPU per message against it); reconnect: from the hub dropping every`);
+  log(`  device at once until all are back (the core's jittered back-off); hub RSS/conn: the hub process's RSS growth per connected device (after GC).`);
+  log(`  -- --devices 10000 for the 10,000-device fleet.`);
+  return [floorTcp, tcp, rawTcp, floorTls, tls, rawTls].map((r) => ({
     name: `fleet-${r.side}-${r.transport}`, devices: r.devices, connected: r.connected, connectMs: Math.round(r.connectMs),
     rssPerDeviceBytes: Math.round(r.rssPerDevice), heapUsedPerDeviceBytes: Math.round(r.heapPerDevice), rssRatioToFloor: +(r.rssPerDevice / floorOf(r)).toFixed(3),
+    ...(r.side === 'fleet' ? { steadyCpuRatioToRaw: +(r.steadyCpuUsPerMsg / rawOf(r)).toFixed(3) } : {}),
     idleCpuPercent: +r.idleCpuPercent.toFixed(3), steadyPerSec: Math.round(r.steadyRate), steadyCpuUsPerMsg: +r.steadyCpuUsPerMsg.toFixed(2),
     reconnectMs: Math.round(r.reconnectMs), hubRssPerConnectionBytes: Math.round(r.hubRssPerConnection),
   }));

@@ -17,7 +17,7 @@ export interface RawWriter {
 /** `topicProps` is the property part of the topic (`a=b&c=d`), as IoT Hub encodes it. */
 export interface RawOptions { connectionString: string; host: string; port: number; ca?: string; tls: boolean; body: string; topicProps: string }
 
-interface RawConnection {
+export interface RawConnection {
   socket: Socket;
   /** `k` PUBLISH packets with fresh identifiers, in one buffer (one socket write). */
   batch(k: number): Buffer;
@@ -46,7 +46,7 @@ export function publishBatches(topic: string, body: string): (k: number) => Buff
 }
 
 /** Connects one device (CONNECT with its SAS token, CONNACK accepted). */
-async function rawConnection(o: RawOptions): Promise<RawConnection> {
+export async function rawConnection(o: RawOptions): Promise<RawConnection> {
   const cs = parseConnectionString(o.connectionString);
   const password = generateSasToken({ resourceUri: deviceResourceUri(cs), key: cs.sharedAccessKey!, expiry: Math.floor(Date.now() / 1000) + 3600 });
   const connect = mqttPacket.generate({
