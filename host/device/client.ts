@@ -690,6 +690,7 @@ export class DeviceClient extends EventEmitter {
       const t = this.transport;
       this.transport = null;
       this.transportOpen = false;
+      this.shared?.drain(); // its DISCONNECT (and anything before) is written before the close
       t.close();
       this.ex.client_transport_down(this.board.nowMs());
       this.pumpAgain = true;
@@ -708,7 +709,8 @@ export class DeviceClient extends EventEmitter {
     // emitted since the last flush: one write) and consumed at once.
     const out = Buffer.allocUnsafe(len);
     this.core.buf.copy(out, 0, ptr, ptr + len);
-    this.transport.write(out);
+    if (this.shared) this.shared.write(this.transport, out); // with the other devices' of this burst
+    else this.transport.write(out);
     this.ex.client_tx_consumed(len);
     this.pumpAgain = true; // room in the transmit buffer: the outbox may have more to send
   }

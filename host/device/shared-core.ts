@@ -4,6 +4,7 @@
 // bytes: a few hundred bytes for an idle device) the rest of the time. Switching is a save and a restore in the core.
 import { Core, type Profile } from '../wasm/core.js';
 import { IotHubWasmError } from '../errors.js';
+import type { Transport } from './board.js';
 
 /** A snapshot buffer is reused while it has at most this many bytes to spare, else replaced by one of the right size. */
 const SLACK = 256;
@@ -22,6 +23,13 @@ export class SharedCore {
   private pendingFlush: (() => void) | null = null;
   /** Device switches so far (for diagnostics and benchmarks). */
   switches = 0;
+  /**
+   * Bytes the devices served in one burst have to send, as (transport, bytes) pairs, written together once the
+   * burst is over (a microtask): the socket and TLS code then run once after another while hot, not between every
+   * device's switch and encoding (~15 % of the client's CPU per message for 2,000 TLS devices sending round robin).
+   */
+  private writes: Array<Transport | Uint8Array> = [];
+  private readonly drainNow = () => this.drain();
 
   constructor(profile: Profile = 'gateway') {
     this.core = new Core(profile);
@@ -67,6 +75,20 @@ export class SharedCore {
     }
     this.current = owner;
     this.switches++;
+  }
+
+  /** Queues `bytes` for `transport`, in order with everything queued before; see `writes`. */
+  write(transport: Transport, bytes: Uint8Array): void {
+    if (this.writes.length === 0) queueMicrotask(this.drainNow);
+    this.writes.push(transport, bytes);
+  }
+
+  /** Writes what is queued now (also before a device closes its transport: its last bytes go first). */
+  drain(): void {
+    const w = this.writes;
+    if (w.length === 0) return;
+    this.writes = [];
+    for (let i = 0; i < w.length; i += 2) (w[i] as Transport).write(w[i + 1] as Uint8Array);
   }
 
   /** The current device has a pump pending (see DeviceClient.schedulePump): it runs before any switch away. */

@@ -50,3 +50,34 @@ test('eight devices on one shared core: telemetry, twin, methods, C2D and a drop
 test('the MCU profile refuses to be shared, by name', () => {
   assert.throws(() => new SharedCore('mcu'), (e: unknown) => e instanceof IotHubWasmError && e.code === 'CLIENT_BAD_SNAPSHOT');
 });
+
+test('devices on a shared core write after the burst, each in its order, and a closing device writes everything first', { timeout: 30_000 }, async () => {
+  const rig = await startHub();
+  const shared = new SharedCore('gateway');
+  const ids = ['gw-burst-0', 'gw-burst-1', 'gw-burst-2'];
+  const clients = await Promise.all(ids.map(async (id) => (await device(rig.hub, id, { shared })).client));
+  try {
+    await Promise.all(clients.map((c) => c.connect()));
+    const order = new Map<string, number[]>(ids.map((id) => [id, []]));
+    const bodies = new Set<string>();
+    rig.hub.on('telemetry', (m) => {
+      bodies.add(m.body.toString());
+      if (m.body.toString() !== 'last words') order.get(m.deviceId)?.push(Number(m.body.toString()));
+    });
+    // One burst, round robin over the devices (a switch before every message), QoS 1 and QoS 0 mixed.
+    const sends: Array<Promise<void>> = [];
+    for (let k = 0; k < 60; k++) for (const c of clients) sends.push(c.sendTelemetry(String(k), { qos: k % 3 === 0 ? 0 : 1 }));
+    await Promise.all(sends);
+    await waitFor<void>((done) => { const t = setInterval(() => { if ([...order.values()].every((l) => l.length === 60)) { clearInterval(t); done(); } }, 10); }, 5000, 'all telemetry');
+    for (const id of ids) assert.deepEqual(order.get(id), Array.from({ length: 60 }, (_v, k) => k), `${id}'s messages arrived once each, in order`);
+    // QoS 0 settles once written; closing at once must still put it (and the DISCONNECT) on the wire before the socket ends.
+    const last = clients[1]!.sendTelemetry('last words', { qos: 0 });
+    await clients[1]!.close();
+    await last;
+    await waitFor<void>((done) => { const t = setInterval(() => { if (bodies.has('last words')) { clearInterval(t); done(); } }, 10); }, 5000, 'the message sent just before close');
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+    await sleep(10);
+    await rig.stop();
+  }
+});
