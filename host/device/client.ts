@@ -155,6 +155,9 @@ function appended<T>(list: T[], item: T): T[] {
   list.push(item);
   return list;
 }
+/** How early an armed timer may be before it is replaced by one for the core's later deadline (see arm). */
+const REARM_MS = 1000;
+
 /** The event record's views, one pair per core (shared by the devices of a SharedCore). */
 const eventViews = new WeakMap<Core, { ev: Uint32Array; evi: Int32Array }>();
 /** The endpoint the last client was configured with: the next one for the same place shares it. */
@@ -759,14 +762,17 @@ export class DeviceClient extends EventEmitter {
   }
 
   /**
-   * Keeps one timer for the core's next deadline; an earlier timer already armed is left alone (it re-arms).
+   * Keeps one timer for the core's next deadline. An earlier timer already armed is left alone while it is less
+   * than REARM_MS early (it wakes, finds nothing due, re-arms): each message moves the keep-alive deadline a little,
+   * and a timer per message would cost more than that one wake. One much earlier is replaced: the ping's time-out
+   * after its PINGRESP came would otherwise wake every idle device once more per keep-alive period for nothing.
    * `now` is the pump's last poll time: if the pump took a while, the timer fires early, which is harmless.
    */
   private arm(now: number): void {
     const ms = this.ex.client_next_timeout();
     if (ms < 0) return;
     const at = now + Math.max(ms, 1);
-    if (this.cancelTimer && this.timerAt <= at) return;
+    if (this.cancelTimer && this.timerAt <= at && at - this.timerAt < REARM_MS) return;
     this.cancelTimer?.();
     this.timerAt = at;
     this.cancelTimer = this.board.setTimer(Math.max(ms, 1), () => { this.cancelTimer = null; this.pump(); });
