@@ -5,8 +5,8 @@
 //   after asking the hub to drop everyone (fleet sides); ← { type: 'stop' } closes everything and exits.
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, createSecureContext } from 'node:tls';
-import { Fleet } from '../host/commands/simulate.js';
-import { rawConnection, type RawConnection } from './raw-writer.js';
+import { Fleet, RoundRobinPacer, MAX_IN_FLIGHT } from '../host/commands/simulate.js';
+import { rawConnection, pubackCounter, type RawConnection } from './raw-writer.js';
 
 export interface FleetJob {
   side: 'fleet' | 'sockets' | 'raw';
@@ -88,7 +88,7 @@ async function sockets(job: FleetJob): Promise<FleetResult> {
 /**
  * The steady state's floor: N raw MQTT connections (CONNECT, then pre-encoded QoS 1 PUBLISH packets, PUBACKs
  * counted) to the same hub, connected at the same bounded rate, sent the same aggregate rate round robin with the
- * simulator's cap of messages in flight per device: one socket write and one read per message, with no client.
+ * simulator's pacing and cap of messages in flight per device: one socket write and one read per message, with no client.
  */
 async function raw(job: FleetJob): Promise<FleetResult> {
   const n = job.connectionStrings.length - 1;
@@ -101,8 +101,8 @@ async function raw(job: FleetJob): Promise<FleetResult> {
   let acked = 0;
   const open = async (cs: string) => {
     const c = Object.assign(await rawConnection({ connectionString: cs, host: 'localhost', port: tls ? job.port : job.plainPort, ca: job.ca, tls, body, topicProps }), { inFlight: 0 });
-    let partial = 0;
-    c.socket.on('data', (d: Buffer) => { const b = partial + d.length; partial = b & 3; acked += b >> 2; c.inFlight -= b >> 2; }); // PUBACKs: 4 bytes
+    const count = pubackCounter();
+    c.socket.on('data', (d: Buffer) => { const acks = count(d); acked += acks; c.inFlight -= acks; });
     conns.push(c);
   };
   const before = await settle();
@@ -115,21 +115,11 @@ async function raw(job: FleetJob): Promise<FleetResult> {
   }
   const connectMs = performance.now() - t0;
   const after = await settle();
-  let budget = 0, last = performance.now(), next = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    budget = Math.min(budget + ((now - last) * job.rate) / 1000, Math.max(job.rate / 10, 1));
-    last = now;
-    for (let skipped = 0; budget >= 1 && skipped < n;) {
-      const c = conns[next]!;
-      next = (next + 1) % n;
-      if (c.inFlight >= 2) { skipped++; continue; }
-      skipped = 0;
-      budget--;
-      c.inFlight++;
-      c.socket.write(c.batch(1));
-    }
-  }, 20);
+  // The simulator's own pacing and limit of messages in flight per device.
+  const pacer = new RoundRobinPacer();
+  const ready = (i: number) => conns[i]!.inFlight < MAX_IN_FLIGHT;
+  const take = (i: number) => { const c = conns[i]!; c.inFlight++; c.socket.write(c.batch(1)); };
+  const timer = setInterval(() => pacer.spend(job.rate, n, ready, take), 20);
   await sleep(1000);
   const a0 = acked;
   const s0 = process.cpuUsage();

@@ -5,7 +5,7 @@
 import { DeviceClient, TelemetryProperties } from '../host/device/client.js';
 import { loopbackBoard, loopbackPeer, type LoopbackPeer } from './loopback-board.js';
 import type { BenchSuite, BenchRow } from './harness.js';
-import { publishBatches } from './raw-writer.js';
+import { publishBatches, pubackCounter } from './raw-writer.js';
 
 const env = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
 const MESSAGES = env('BENCH_HOST_PATH_MESSAGES', 300_000);
@@ -53,8 +53,8 @@ const templateWriter = () => publishBatches('devices/bench-device-0001/messages/
 async function raw(): Promise<Side> {
   const batch = templateWriter();
   let onAcks: (n: number) => void = () => {};
-  let partial = 0;
-  const peer: LoopbackPeer = loopbackPeer((chunk) => { const b = partial + chunk.length; partial = b & 3; onAcks(b >> 2); });
+  const count = pubackCounter();
+  const peer: LoopbackPeer = loopbackPeer((chunk) => onAcks(count(chunk)));
   const drive: Drive = (total) => new Promise((resolve) => {
     let started = Math.min(IN_FLIGHT, total), done = 0;
     onAcks = (n) => {
@@ -72,11 +72,10 @@ async function raw(): Promise<Side> {
 async function rawPromise(): Promise<Side> {
   const batch = templateWriter();
   const waiting: Array<() => void> = [];
-  let head = 0, partial = 0, queued = 0, scheduled = false;
+  let head = 0, queued = 0, scheduled = false;
+  const count = pubackCounter();
   const peer = loopbackPeer((chunk) => {
-    const b = partial + chunk.length;
-    partial = b & 3;
-    for (let n = b >> 2; n > 0; n--) waiting[head++]!();
+    for (let n = count(chunk); n > 0; n--) waiting[head++]!();
     if (head > 65536) { waiting.splice(0, head); head = 0; }
   });
   const flush = () => { scheduled = false; const k = queued; queued = 0; peer.receive(batch(k)); };

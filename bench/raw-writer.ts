@@ -45,6 +45,16 @@ export function publishBatches(topic: string, body: string): (k: number) => Buff
   };
 }
 
+/** Counts the PUBACKs (4 bytes each: 40 02 id id) in a stream of chunks, any of which may split one. */
+export function pubackCounter(): (chunk: Uint8Array) => number {
+  let partial = 0;
+  return (chunk) => {
+    const bytes = partial + chunk.length;
+    partial = bytes & 3;
+    return bytes >> 2;
+  };
+}
+
 /** Connects one device (CONNECT with its SAS token, CONNACK accepted). */
 export async function rawConnection(o: RawOptions): Promise<RawConnection> {
   const cs = parseConnectionString(o.connectionString);
@@ -82,13 +92,11 @@ export async function rawWriter(o: RawOptions): Promise<RawWriter> {
   return {
     drive(total, maxMs, inFlight) {
       const deadline = performance.now() + maxMs;
-      let started = 0, done = 0, stopped = false, partial = 0;
+      let started = 0, done = 0, stopped = false;
+      const count = pubackCounter();
       return new Promise((resolve, reject) => {
         const onData = (d: Buffer) => {
-          // PUBACKs are 4 bytes (40 02 id id); a chunk may split one.
-          const bytes = partial + d.length;
-          const acks = bytes >> 2;
-          partial = bytes & 3;
+          const acks = count(d);
           done += acks;
           if (!stopped && (started >= total || performance.now() >= deadline)) stopped = true;
           if (stopped) {
@@ -116,12 +124,11 @@ export async function rawWriter(o: RawOptions): Promise<RawWriter> {
 export async function rawPromiseWriter(o: RawOptions): Promise<{ send(): Promise<void>; close(): Promise<void> }> {
   const { socket, batch, close } = await rawConnection(o);
   const waiting: Array<() => void> = [];
-  let head = 0, partial = 0, queued = 0, scheduled = false;
+  let head = 0, queued = 0, scheduled = false;
+  const count = pubackCounter();
   const flush = () => { scheduled = false; const k = queued; queued = 0; socket.write(batch(k)); };
   socket.on('data', (d: Buffer) => {
-    const bytes = partial + d.length; // PUBACKs are 4 bytes; a chunk may split one
-    partial = bytes & 3;
-    for (let acks = bytes >> 2; acks > 0; acks--) waiting[head++]!();
+    for (let acks = count(d); acks > 0; acks--) waiting[head++]!();
     if (head > 65536) { waiting.splice(0, head); head = 0; }
   });
   return {
